@@ -1,0 +1,5 @@
+import sys
+
+from spikekit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,235 @@
+"""Compute backends: who runs a neuron layer's time loop.
+
+A neuron layer describes its model as :class:`NeuronParams` and hands the whole ``(B, T, ...)`` input to a
+*compute backend*, which returns the spikes, the final state and (if asked) the per-step recordings. The
+reference backend, ``"torch"``, is the plain PyTorch loop; plugins add faster ones (a fused CPU loop, GPU
+kernels) through the ``spikekit_backends`` hook.
+
+Selection, from strongest to weakest:
+
+1. the layer's own ``backend=`` argument (``layer.backend``);
+2. the innermost :func:`use_backend` block around the call;
+3. ``"torch"``.
+
+**Fallback.** Before running, the chosen backend's :meth:`ComputeBackend.unsupported_reason` is asked whether it
+can run this configuration (model, spike and reset function, dtype, device, ...). If it cannot, the layer runs on
+``"torch"`` instead and a :class:`BackendFallbackWarning` names the layer, the backend and the reason, once per
+(layer class, backend, reason). With ``use_backend(name, fallback="error")`` the layer raises
+:class:`BackendUnsupportedError` instead. A backend that is not installed always raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Literal, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from spikekit.errors import BackendFallbackWarning, BackendUnsupportedError
+from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
+
+__all__ = [
+    "NeuronParams",
+    "ComputeBackend",
+    "BackendResult",
+    "use_backend",
+    "current_backend",
+    "get_backend",
+    "available_backends",
+    "run_neuron",
+    "REFERENCE_BACKEND",
+]
+
+REFERENCE_BACKEND = "torch"
+Fallback = Literal["warn", "error", "silent"]
+BackendResult = tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]
+
+
+@dataclasses.dataclass
+class NeuronParams:
+    """Everything a backend needs to run the leaky-integrate-and-fire family over time.
+
+    Per time step ``t`` (``x_t`` the input, ``α = exp(-1/τ)``)::
+
+        i_syn = α_syn · (i_syn + x_t)          if alpha_syn is not None, else  i_syn = x_t
+        v_mem = α_mem · v_mem + (1 − α_mem) · i_syn   if norm_input, else  α_mem · v_mem + i_syn
+        θ     = b0 + adapt_scale · b           (adaptive threshold; θ = spike_threshold without adaptation)
+        s     = spike_fn(v_mem, θ)             (surrogate gradient in the backward pass)
+        state = reset_fn(s, state, θ)
+        b     = α_adapt · b + (1 − α_adapt) · s           (adaptation only)
+        v_mem = relu(v_mem − min_v_mem) + min_v_mem      if min_v_mem is not None
+
+    Without a spike function (``spike_fn is None``, a leaky integrator) the output is ``v_mem`` before the floor.
+    With ``rec_connect`` (recurrent layers), ``rec_connect(s_t)`` is added to ``x_{t+1}``.
+
+    Attributes:
+        alpha_mem: membrane decay, a scalar or per-neuron tensor broadcastable to the state; ``1`` for IAF.
+        alpha_syn: synaptic decay, or None for no synaptic state.
+        spike_threshold: threshold (scalar or per-neuron); the base threshold ``b0`` for adaptive neurons.
+        spike_fn / reset_fn / surrogate_grad_fn: the activation objects (see :mod:`spikekit.protocols`).
+        min_v_mem: lower bound of the membrane potential, or None.
+        norm_input: scale the drive by ``(1 − α_mem)``.
+        record_states: return every state after every step as ``(B, T, ...)`` recordings.
+        alpha_adapt / adapt_scale: threshold adaptation (ALIF); None for the other models.
+        rec_connect: recurrent connection module, or None.
+        layer_name: the layer's class name, for messages.
+    """
+
+    alpha_mem: torch.Tensor
+    alpha_syn: torch.Tensor | None
+    spike_threshold: torch.Tensor | None
+    spike_fn: SpikeFunction | None
+    reset_fn: ResetFunction | None
+    surrogate_grad_fn: SurrogateGradient | None
+    min_v_mem: torch.Tensor | None = None
+    norm_input: bool = True
+    record_states: bool = False
+    alpha_adapt: torch.Tensor | None = None
+    adapt_scale: torch.Tensor | float | None = None
+    rec_connect: nn.Module | None = None
+    layer_name: str = "layer"
+
+    @property
+    def model(self) -> str:
+        """``"lif"`` or ``"alif"``, with ``"_recurrent"`` appended when there is a recurrent connection."""
+        base = "alif" if self.alpha_adapt is not None else "lif"
+        return base + ("_recurrent" if self.rec_connect is not None else "")
+
+
+@runtime_checkable
+class ComputeBackend(Protocol):
+    """Runs a neuron layer's whole time loop.
+
+    ``run(x, state, params)`` takes the input ``x`` of shape ``(B, T, ...)``, the state dict (tensors of shape
+    ``(B, ...)``, for example ``{"v_mem": ..., "i_syn": ...}``; the backend must not change them in place) and
+    :class:`NeuronParams`, and returns ``(spikes, final_state, recordings)``: spikes ``(B, T, ...)``, a new state
+    dict with the same keys, and ``{name: (B, T, ...)}`` (empty unless ``params.record_states``). Gradients must
+    flow to ``x``, to the initial state and to every tensor in ``params`` that requires them.
+
+    Example:
+        >>> class Reference:
+        ...     name = "my-loop"
+        ...     def unsupported_reason(self, x, state, params):
+        ...         return None if params.rec_connect is None else "no recurrent layers"
+        ...     def run(self, x, state, params):
+        ...         ...
+    """
+
+    name: str
+
+    def unsupported_reason(
+        self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams
+    ) -> str | None: ...
+
+    def run(self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> BackendResult: ...
+
+
+# ----------------------------------------------------------------------------------------------------- selection
+@dataclasses.dataclass(frozen=True)
+class _Choice:
+    name: str
+    fallback: Fallback
+
+
+class _Selection(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[_Choice] = []
+
+
+_selection = _Selection()
+_warned: set[tuple[str, str, str]] = set()
+_instances: dict[str, ComputeBackend] = {}
+_instances_key: tuple[int, int] = (0, -1)
+
+
+@contextlib.contextmanager
+def use_backend(name: str, *, fallback: Fallback = "warn") -> Iterator[None]:
+    """Run every neuron layer inside the block on backend ``name`` unless the layer names its own.
+
+    Args:
+        name: a registered backend (``spikekit.backends.available_backends()`` lists them).
+        fallback: what to do when the backend cannot run a layer's configuration: ``"warn"`` (run on ``"torch"``
+            and warn once), ``"silent"`` (run on ``"torch"``), or ``"error"`` (raise).
+
+    Example:
+        >>> with spikekit.use_backend("fused-cpu"):
+        ...     out = model(x)
+    """
+    if fallback not in ("warn", "error", "silent"):
+        raise ValueError(f"use_backend: fallback must be 'warn', 'error' or 'silent', got {fallback!r}")
+    get_backend(name)  # fail early on a name that is not installed
+    _selection.stack.append(_Choice(name, fallback))
+    try:
+        yield
+    finally:
+        _selection.stack.pop()
+
+
+def current_backend() -> str:
+    """The backend a layer without its own ``backend=`` would use here."""
+    return _selection.stack[-1].name if _selection.stack else REFERENCE_BACKEND
+
+
+def get_backend(name: str) -> ComputeBackend:
+    """The backend instance registered under ``name`` (instantiated once)."""
+    from spikekit.plugins import host
+
+    global _instances_key
+    h = host()
+    if _instances_key != (id(h), h.generation):
+        _instances.clear()
+        _instances_key = (id(h), h.generation)
+    try:
+        return _instances[name]
+    except KeyError:
+        pass
+    backend = h.load_backend(name)
+    _instances[name] = backend
+    return backend
+
+
+def available_backends() -> dict[str, str]:
+    """``{name: description}`` of every registered backend."""
+    from spikekit.plugins import host
+
+    return {name: spec.description for name, spec in host().backends().items()}
+
+
+def run_neuron(
+    requested: str | None,
+    x: torch.Tensor,
+    state: Mapping[str, torch.Tensor],
+    params: NeuronParams,
+) -> BackendResult:
+    """Run ``params``'s model over ``x`` on backend ``requested`` (the layer's own choice, or None to follow
+    :func:`use_backend`), with the fallback described in the module docstring."""
+    if requested is not None:
+        name, fallback = requested, "warn"
+    elif _selection.stack:
+        name, fallback = _selection.stack[-1].name, _selection.stack[-1].fallback
+    else:
+        name, fallback = REFERENCE_BACKEND, "warn"
+    backend = get_backend(name)
+    if name != REFERENCE_BACKEND:
+        reason = backend.unsupported_reason(x, state, params)
+        if reason is not None:
+            if fallback == "error":
+                raise BackendUnsupportedError(
+                    f"{params.layer_name}: backend {name!r} cannot run this layer: {reason}"
+                )
+            key = (params.layer_name, name, reason)
+            if fallback == "warn" and key not in _warned:
+                _warned.add(key)
+                warnings.warn(
+                    f"{params.layer_name}: backend {name!r} cannot run this layer ({reason}); "
+                    f"running it on the reference backend {REFERENCE_BACKEND!r} instead",
+                    BackendFallbackWarning,
+                    stacklevel=3,
+                )
+            backend = get_backend(REFERENCE_BACKEND)
+    return backend.run(x, state, params)

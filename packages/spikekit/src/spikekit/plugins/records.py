@@ -1,0 +1,163 @@
+"""Typed records that plugins return from their hooks.
+
+Every record names a thing and points at it through ``target``: either the object itself, or a lazy import path
+``"package.module:attribute"`` that is imported only when the thing is first used (so registering a GPU backend
+never imports the GPU library). The core validates each record and detects name clashes between plugins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "Record",
+    "Export",
+    "BackendSpec",
+    "TargetSpec",
+    "ConverterSpec",
+    "EncoderSpec",
+    "CommandSpec",
+    "NAMESPACES",
+    "load_target",
+]
+
+#: The namespaces a plugin may add names to (each mirrors the sinabs module of the same name).
+NAMESPACES: tuple[str, ...] = (
+    "spikekit",
+    "spikekit.layers",
+    "spikekit.activation",
+    "spikekit.from_torch",
+    "spikekit.network",
+    "spikekit.conversion",
+    "spikekit.synopcounter",
+    "spikekit.utils",
+    "spikekit.cnnutils",
+    "spikekit.hooks",
+    "spikekit.nir",
+)
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def load_target(target: Any) -> Any:
+    """Import ``"package.module:attribute"`` (dots allowed after the colon); return anything else unchanged."""
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr_path = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr_path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """Base of every record: a ``name``, a ``target`` (object or lazy ``"module:attr"`` path), a description."""
+
+    name: str
+    target: Any
+    description: str = ""
+    kind: ClassVar[str] = "record"
+
+    def key(self) -> tuple[str, ...]:
+        """What must be unique across plugins."""
+        return (self.kind, self.name)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the problem if the record is malformed."""
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(f"{type(self).__name__}.name must be an identifier-like string, got {self.name!r}")
+        if isinstance(self.target, str) and not _PATH.match(self.target):
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: a string target must look like 'package.module:attribute', "
+                f"got {self.target!r}"
+            )
+        if self.target is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: target is None")
+        if not isinstance(self.description, str):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: description must be a string")
+
+    def load(self) -> Any:
+        """The target object (imported on first call if given as a path)."""
+        return load_target(self.target)
+
+
+@dataclasses.dataclass(frozen=True)
+class Export(Record):
+    """A public name in one of spikekit's namespaces, e.g. ``spikekit.layers.LIF`` or ``spikekit.from_model``.
+
+    ``namespace`` is one of :data:`NAMESPACES`; the default is ``"spikekit.layers"``.
+    """
+
+    namespace: str = "spikekit.layers"
+    kind: ClassVar[str] = "export"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.kind, self.namespace, self.name)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.namespace not in NAMESPACES:
+            raise ValueError(f"Export {self.name!r}: unknown namespace {self.namespace!r}; expected one of {NAMESPACES}")
+        if not self.name.isidentifier():
+            raise ValueError(f"Export name must be a Python identifier, got {self.name!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendSpec(Record):
+    """A compute backend (see :mod:`spikekit.backends`); ``target`` is a ``ComputeBackend`` instance, or its class
+    (instantiated once, without arguments, on first use)."""
+
+    kind: ClassVar[str] = "backend"
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetSpec(Record):
+    """A hardware target (see :mod:`spikekit.targets`); ``target`` is a ``HardwareTarget`` instance or its class."""
+
+    kind: ClassVar[str] = "target"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConverterSpec(Record):
+    """One mapping of an interchange format, for example NIR.
+
+    For ``direction="export"``, ``name`` is the dotted name of the torch class it converts
+    (``"torch.nn.Linear"``); for ``direction="import"`` it is the format's node type (``"Affine"``). ``target`` is
+    the conversion function; its signature is defined by the plugin that owns the format.
+    """
+
+    format: str = "nir"
+    direction: Literal["export", "import"] = "export"
+    kind: ClassVar[str] = "converter"
+
+    def key(self) -> tuple[str, ...]:
+        return (self.kind, self.format, self.direction, self.name)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.direction not in ("export", "import"):
+            raise ValueError(f"ConverterSpec {self.name!r}: direction must be 'export' or 'import', got {self.direction!r}")
+        if not isinstance(self.format, str) or not self.format:
+            raise ValueError(f"ConverterSpec {self.name!r}: format must be a non-empty string")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSpec(Record):
+    """A spike encoder: ``target`` is a callable or ``nn.Module`` class turning values into spike trains."""
+
+    kind: ClassVar[str] = "encoder"
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandSpec(Record):
+    """A ``spikekit`` command-line sub-command.
+
+    ``target`` has ``add_arguments(parser)`` and ``run(args) -> int`` (a module or an object).
+    """
+
+    kind: ClassVar[str] = "command"

@@ -1,0 +1,27 @@
+"""pytest fixtures that spikekit installs (entry point ``pytest11``): ``spikekit_host`` and ``register_plugin``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from spikekit.plugins import PluginHost
+from spikekit.testing import isolated_host
+
+
+@pytest.fixture
+def spikekit_host() -> Iterator[PluginHost]:
+    """A fresh process-wide plugin host (entry points autoloaded) for one test."""
+    with isolated_host() as h:
+        yield h
+
+
+@pytest.fixture
+def register_plugin(spikekit_host: PluginHost) -> Callable[..., str]:
+    """``register_plugin(obj, name=None, distribution=None)`` registers a plugin for this test only."""
+
+    def _register(plugin: object, name: str | None = None, distribution: str | None = None) -> str:
+        return spikekit_host.register(plugin, name=name, distribution=distribution)
+
+    return _register
