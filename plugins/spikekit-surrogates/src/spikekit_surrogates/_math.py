@@ -1,0 +1,43 @@
+"""Small numerical helpers shared by the surrogate classes (no public API)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch
+
+# sqrt(2*pi) as sinabs computes it: pi rounded to float32, doubled, square-rooted in float32. The Gaussian
+# normaliser is then formed as ``sigma * _SQRT_TWO_PI`` (a 0-dim float32 tensor), so every dtype sees exactly the
+# value sinabs uses. A 0-dim CPU tensor combines with tensors on any device.
+_SQRT_TWO_PI = torch.sqrt(2 * torch.tensor(math.pi, dtype=torch.float32))
+
+
+def normal_pdf(x: torch.Tensor, mu: Any, sigma: Any) -> torch.Tensor:
+    """``N(x; mu, sigma) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))``, elementwise.
+
+    The operations and their order are those of sinabs 3.1.3, so float32 results agree bit for bit.
+    """
+    return torch.exp(-((x - mu) ** 2) / (2 * sigma**2)) / (sigma * _SQRT_TWO_PI)
+
+
+def normal_cdf(x: torch.Tensor, mu: Any, sigma: Any) -> torch.Tensor:
+    """``Phi((x - mu) / sigma) = (1 + erf((x - mu) / (sigma sqrt 2))) / 2``: the primitive of :func:`normal_pdf`."""
+    return 0.5 * (1 + torch.erf((x - mu) / (sigma * math.sqrt(2.0))))
+
+
+def check_positive(owner: str, **params: Any) -> None:
+    """Raise ``ValueError`` naming ``owner`` when a plain-number parameter is not > 0 (tensors are not checked)."""
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
+            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+        if isinstance(value, numbers.Real) and not value > 0:
+            raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
+
+
+def check_real(owner: str, **params: Any) -> None:
+    """Raise ``TypeError`` naming ``owner`` when a parameter is neither a real number nor a tensor."""
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
+            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
