@@ -219,9 +219,7 @@ def run_neuron(
         reason = backend.unsupported_reason(x, state, params)
         if reason is not None:
             if fallback == "error":
-                raise BackendUnsupportedError(
-                    f"{params.layer_name}: backend {name!r} cannot run this layer: {reason}"
-                )
+                raise BackendUnsupportedError(f"{params.layer_name}: backend {name!r} cannot run this layer: {reason}")
             key = (params.layer_name, name, reason)
             if fallback == "warn" and key not in _warned:
                 _warned.add(key)

@@ -44,7 +44,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"numpy    {numpy.__version__}")
     print(f"pluggy   {pluggy.__version__}")
     cuda = torch.cuda.is_available()
-    devices = ["cpu"] + ([f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())] if cuda else [])
+    devices = ["cpu"] + (
+        [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())] if cuda else []
+    )
     print(f"devices  {', '.join(devices)}")
     print(f"threads  {torch.get_num_threads()}")
     print("backends:")

@@ -174,7 +174,7 @@ class PluginHost:
     def _collect(self, hook_name: str, record_type: type) -> dict[tuple[str, ...], Owned]:
         merged: dict[tuple[str, ...], Owned] = {}
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # pluggy keeps them last-registered-first
+        for impl in hook.get_hookimpls():  # registration order: first-party plugins first
             plugin_name = impl.plugin_name
             dist, _ = self._dist_of.get(plugin_name, (plugin_name, ""))
             try:
@@ -355,6 +355,7 @@ FIRST_PARTY = (
     "spikekit-speck",
 )
 
+
 # Where each public name of the sinabs API comes from, for "pip install ..." hints.
 def _names(text: str) -> set[str]:
     return set(text.split())
@@ -375,7 +376,10 @@ _KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
         )
     ],
     "spikekit.activation": [
-        (_names("MultiSpike SingleSpike MaxSpike MembraneReset MembraneSubtract Quantize StochasticRounding"), _NEURONS),
+        (
+            _names("MultiSpike SingleSpike MaxSpike MembraneReset MembraneSubtract Quantize StochasticRounding"),
+            _NEURONS,
+        ),
         (_names("Heaviside Gaussian MultiGaussian SingleExponential PeriodicExponential"), _SURROGATES),
     ],
     "spikekit.from_torch": [(_names("from_model"), _CONVERT)],
@@ -383,8 +387,13 @@ _KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
     "spikekit.conversion": [(_names("replace_module replace_module_"), _CONVERT)],
     "spikekit.synopcounter": [(_names("SNNAnalyzer SynOpCounter"), _CONVERT)],
     "spikekit.utils": [
-        (_names("normalize_weights get_activations get_network_activations get_new_index expand_to_pair "
-                "collapse_pair load_sinabs_model"), _CONVERT),
+        (
+            _names(
+                "normalize_weights get_activations get_network_activations get_new_index expand_to_pair "
+                "collapse_pair load_sinabs_model"
+            ),
+            _CONVERT,
+        ),
         (_names("validate_memory_mapping_speck"), _SPECK),
     ],
     "spikekit.cnnutils": [

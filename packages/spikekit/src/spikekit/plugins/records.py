@@ -102,7 +102,9 @@ class Export(Record):
     def validate(self) -> None:
         super().validate()
         if self.namespace not in NAMESPACES:
-            raise ValueError(f"Export {self.name!r}: unknown namespace {self.namespace!r}; expected one of {NAMESPACES}")
+            raise ValueError(
+                f"Export {self.name!r}: unknown namespace {self.namespace!r}; expected one of {NAMESPACES}"
+            )
         if not self.name.isidentifier():
             raise ValueError(f"Export name must be a Python identifier, got {self.name!r}")
 
@@ -141,7 +143,9 @@ class ConverterSpec(Record):
     def validate(self) -> None:
         super().validate()
         if self.direction not in ("export", "import"):
-            raise ValueError(f"ConverterSpec {self.name!r}: direction must be 'export' or 'import', got {self.direction!r}")
+            raise ValueError(
+                f"ConverterSpec {self.name!r}: direction must be 'export' or 'import', got {self.direction!r}"
+            )
         if not isinstance(self.format, str) or not self.format:
             raise ValueError(f"ConverterSpec {self.name!r}: format must be a non-empty string")
 

@@ -266,7 +266,9 @@ class BackendConformance:
                     record_states=False,
                     layer_name="Conformance",
                 )
-                base.update({k: (v() if callable(v) and k in ("alpha_syn", "alpha_adapt") else v) for k, v in kw.items()})
+                base.update(
+                    {k: (v() if callable(v) and k in ("alpha_syn", "alpha_adapt") else v) for k, v in kw.items()}
+                )
                 return NeuronParams(**base)
 
             return build
@@ -329,7 +331,10 @@ class BackendConformance:
             torch.testing.assert_close(x.grad, x_ref.grad, rtol=self.grad_rtol, atol=1e-6, msg=f"{label}: dx")
             if params.alpha_mem.requires_grad:
                 torch.testing.assert_close(
-                    params.alpha_mem.grad, ref_params.alpha_mem.grad, rtol=self.grad_rtol, atol=1e-5,
+                    params.alpha_mem.grad,
+                    ref_params.alpha_mem.grad,
+                    rtol=self.grad_rtol,
+                    atol=1e-5,
                     msg=f"{label}: d alpha_mem",
                 )
 
