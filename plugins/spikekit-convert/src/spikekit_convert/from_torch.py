@@ -1,0 +1,192 @@
+"""``from_model``: convert a trained torch ANN into a spiking :class:`~spikekit_convert.network.Network`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikekit.state import SqueezeMixin
+from spikekit_convert.conversion import replace_module
+from spikekit_convert.network import Network
+
+__all__ = ["from_model"]
+
+
+class _Default:
+    """Marks an argument left at its default, which is resolved through spikekit's namespaces at call time."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_DEFAULT_THRESHOLD = _Default("tensor(1.)")
+_DEFAULT_SPIKE_FN = _Default("spikekit.activation.MultiSpike")
+_DEFAULT_RESET_FN = _Default("spikekit.activation.MembraneSubtract()")
+_DEFAULT_SURROGATE = _Default("spikekit.activation.SingleExponential()")
+_DEFAULT_LAYER = _Default("spikekit.layers.IAFSqueeze")
+
+
+def _layer_class_for_backend(backend: str, kwargs_backend: dict[str, Any]) -> type:
+    import spikekit.layers as sl
+    from spikekit.backends import available_backends
+
+    if backend in ("sinabs", "spikekit"):
+        return sl.IAFSqueeze
+    if backend in available_backends():
+        kwargs_backend.setdefault("backend", backend)
+        return sl.IAFSqueeze
+    raise ValueError(
+        f"from_model: unknown backend {backend!r}; expected 'sinabs' or an installed compute backend "
+        f"({', '.join(sorted(available_backends())) or 'none'}); prefer spike_layer_class=... or "
+        "kwargs_backend={'backend': name}"
+    )
+
+
+def _optional_neuromorphic_relu() -> type | None:
+    import spikekit.layers as sl
+    from spikekit.errors import PluginNotInstalledError
+
+    try:
+        return sl.NeuromorphicReLU
+    except (PluginNotInstalledError, AttributeError):
+        return None  # without spikekit-neurons no model can contain one
+
+
+def from_model(
+    model: nn.Module,
+    input_shape: Sequence[int] | None = None,
+    spike_threshold: Any = _DEFAULT_THRESHOLD,
+    spike_fn: Any = _DEFAULT_SPIKE_FN,
+    reset_fn: Any = _DEFAULT_RESET_FN,
+    surrogate_grad_fn: Any = _DEFAULT_SURROGATE,
+    min_v_mem: float | None = -1.0,
+    bias_rescaling: float = 1.0,
+    batch_size: int | None = None,
+    num_timesteps: int | None = None,
+    synops: bool = False,
+    add_spiking_output: bool = False,
+    spike_layer_class: Any = _DEFAULT_LAYER,
+    backend: str | None = None,
+    kwargs_backend: dict[str, Any] | None = None,
+) -> Network:
+    """Convert a torch model into a spiking :class:`Network`: every ReLU becomes a spiking layer.
+
+    A deep copy of ``model`` is made in which every module of exact type ``nn.ReLU`` or
+    ``spikekit.layers.NeuromorphicReLU`` is replaced by
+    ``spike_layer_class(spike_threshold=..., spike_fn=..., reset_fn=..., surrogate_grad_fn=..., min_v_mem=...,
+    **kwargs)``. A ReLU's output ``max(0, a)`` becomes, for an integrate-and-fire neuron with threshold θ, a spike
+    count whose rate over T steps approaches ``a / θ`` (for ``0 <= a <= θ`` per step), so weights scaled with
+    :func:`spikekit.utils.normalize_weights` keep the ANN's function.
+
+    Args:
+        model: the ANN (not changed; it becomes ``network.analog_model``).
+        input_shape: one sample's shape (e.g. ``(C, H, W)``); if given, a probe forward pass records
+            ``out_shape`` on every module and initialises the neuron states.
+        spike_threshold: threshold of every spiking layer (default ``tensor(1.)``, a fresh tensor per layer).
+        spike_fn: spike function (default ``spikekit.activation.MultiSpike``).
+        reset_fn: reset function (default ``spikekit.activation.MembraneSubtract()``).
+        surrogate_grad_fn: surrogate gradient (default ``spikekit.activation.SingleExponential()``).
+        min_v_mem: lower bound of the membrane potential (default ``-1.0``).
+        bias_rescaling: biases of every ``Linear`` / ``Conv2d`` are divided by this.
+        batch_size: passed to Squeeze layer classes (with ``num_timesteps``, at least one is needed).
+        num_timesteps: passed to Squeeze layer classes.
+        synops: attach an ``SNNAnalyzer`` to the network (see ``Network.get_synops``).
+        add_spiking_output: append a spiking layer named ``"spike_output"`` unless the model's last child is
+            already a ReLU (then warn).
+        spike_layer_class: the class that replaces ReLUs (default ``spikekit.layers.IAFSqueeze``); any class
+            accepting the keyword arguments above works, e.g. a third-party plugin's layer. Squeeze classes
+            (subclasses of ``spikekit.layers.SqueezeMixin``) also get ``batch_size`` and ``num_timesteps``.
+        backend: deprecated: ``"sinabs"`` means ``IAFSqueeze``; the name of an installed compute backend means
+            ``IAFSqueeze(backend=name)``.
+        kwargs_backend: extra keyword arguments for every created layer.
+
+    Returns:
+        ``Network(model, snn, input_shape, synops, batch_size, num_timesteps)``.
+
+    Example:
+        >>> ann = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, 10))
+        >>> net = from_model(ann, input_shape=(1, 8, 8), batch_size=16, add_spiking_output=True)
+        >>> counts = net(x.repeat_interleave(20, 0)).unflatten(0, (16, 20)).sum(1)  # x: (16, 1, 8, 8)
+    """
+    import spikekit.activation as sa
+    import spikekit.layers as sl
+
+    kwargs_backend = dict(kwargs_backend) if kwargs_backend is not None else {}
+    if backend is not None:
+        warnings.warn(
+            "The 'backend' argument is deprecated and will be removed in a future release, please use "
+            "spike_layer_class instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+        spike_layer_class = _layer_class_for_backend(backend, kwargs_backend)
+    if spike_layer_class is _DEFAULT_LAYER:
+        spike_layer_class = sl.IAFSqueeze
+    if spike_fn is _DEFAULT_SPIKE_FN:
+        spike_fn = sa.MultiSpike
+    if reset_fn is _DEFAULT_RESET_FN:
+        reset_fn = sa.MembraneSubtract()
+    if surrogate_grad_fn is _DEFAULT_SURROGATE:
+        surrogate_grad_fn = sa.SingleExponential()
+    if not isinstance(spike_layer_class, type):
+        raise TypeError(f"from_model: spike_layer_class must be a class, got {spike_layer_class!r}")
+
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    if issubclass(spike_layer_class, SqueezeMixin):
+        kwargs_backend["batch_size"] = batch_size
+        kwargs_backend["num_timesteps"] = num_timesteps
+
+    def threshold() -> Any:
+        # A fresh tensor per layer: sinabs shares one storage between all converted layers (and its default).
+        if spike_threshold is _DEFAULT_THRESHOLD:
+            return torch.tensor(1.0)
+        return spike_threshold.clone() if isinstance(spike_threshold, torch.Tensor) else spike_threshold
+
+    def make_spiking_layer(_: nn.Module | None = None) -> nn.Module:
+        layer = spike_layer_class(
+            spike_threshold=threshold(),
+            spike_fn=spike_fn,
+            reset_fn=reset_fn,
+            surrogate_grad_fn=surrogate_grad_fn,
+            min_v_mem=min_v_mem,
+            **kwargs_backend,
+        )
+        return layer.to(device)
+
+    snn = replace_module(model, nn.ReLU, make_spiking_layer)
+    neuromorphic_relu = _optional_neuromorphic_relu()
+    if neuromorphic_relu is not None:
+        snn = replace_module(snn, neuromorphic_relu, make_spiking_layer)
+
+    if add_spiking_output:
+        relus = (nn.ReLU,) if neuromorphic_relu is None else (nn.ReLU, neuromorphic_relu)
+        children = list(model.children())
+        if children and not isinstance(children[-1], relus):
+            snn.add_module("spike_output", make_spiking_layer())
+        else:
+            warnings.warn(
+                "Spiking output can only be added to sequential models that do not end in a ReLU. "
+                "No layer has been added.",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    if bias_rescaling != 1.0:
+        with torch.no_grad():
+            for module in snn.modules():
+                if isinstance(module, (nn.Linear, nn.Conv2d)) and module.bias is not None:
+                    module.bias.data /= bias_rescaling
+
+    return Network(
+        model, snn, input_shape=input_shape, synops=synops, batch_size=batch_size, num_timesteps=num_timesteps
+    )
