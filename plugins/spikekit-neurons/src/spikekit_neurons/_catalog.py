@@ -1,0 +1,34 @@
+"""What this plugin provides, as plain data (imported by ``plugin.py`` and ``__init__.py``; imports nothing)."""
+
+from __future__ import annotations
+
+LAYERS = "spikekit.layers"
+ACTIVATION = "spikekit.activation"
+
+#: (public name, "module:attribute", namespace, description)
+EXPORTS: list[tuple[str, str, str, str]] = [
+    ("IAF", "spikekit_neurons.iaf:IAF", LAYERS, "integrate-and-fire neurons"),
+    ("IAFSqueeze", "spikekit_neurons.iaf:IAFSqueeze", LAYERS, "integrate-and-fire neurons, (B*T, ...) input"),
+    ("IAFRecurrent", "spikekit_neurons.iaf:IAFRecurrent", LAYERS, "integrate-and-fire neurons, recurrent"),
+    ("LIF", "spikekit_neurons.lif:LIF", LAYERS, "leaky integrate-and-fire neurons"),
+    ("LIFSqueeze", "spikekit_neurons.lif:LIFSqueeze", LAYERS, "leaky integrate-and-fire, (B*T, ...) input"),
+    ("LIFRecurrent", "spikekit_neurons.lif:LIFRecurrent", LAYERS, "leaky integrate-and-fire neurons, recurrent"),
+    ("ExpLeak", "spikekit_neurons.exp_leak:ExpLeak", LAYERS, "leaky integrator (membrane trace output)"),
+    ("ExpLeakSqueeze", "spikekit_neurons.exp_leak:ExpLeakSqueeze", LAYERS, "leaky integrator, (B*T, ...) input"),
+    ("functional", "spikekit_neurons:functional", LAYERS, "pure time-loop functions (lif_forward, alif_forward, ...)"),
+    ("MultiSpike", "spikekit_neurons.spike_functions:MultiSpike", ACTIVATION, "several spikes per step"),
+    ("SingleSpike", "spikekit_neurons.spike_functions:SingleSpike", ACTIVATION, "at most one spike per step"),
+    ("MaxSpike", "spikekit_neurons.spike_functions:MaxSpike", ACTIVATION, "up to a maximum of spikes per step"),
+    ("MembraneSubtract", "spikekit_neurons.resets:MembraneSubtract", ACTIVATION, "reset by subtracting the threshold"),
+    ("MembraneReset", "spikekit_neurons.resets:MembraneReset", ACTIVATION, "reset to a fixed potential"),
+    ("Quantize", "spikekit_neurons.quantize:Quantize", ACTIVATION, "floor with straight-through gradient"),
+    ("StochasticRounding", "spikekit_neurons.quantize:StochasticRounding", ACTIVATION, "stochastic rounding, STE"),
+]
+
+#: (backend name, "module:attribute", description)
+BACKENDS: list[tuple[str, str, str]] = [
+    ("torch", "spikekit_neurons.backend:TorchBackend", "reference PyTorch time loop (any device, any configuration)"),
+]
+
+#: (encoder name, "module:attribute", description)
+ENCODERS: list[tuple[str, str, str]] = []

@@ -1,0 +1,66 @@
+"""The reference compute backend ``"torch"``: the plain PyTorch time loop of :mod:`spikekit_neurons.functional`.
+
+It runs every configuration :class:`spikekit.backends.NeuronParams` can describe (IAF, LIF, ExpLeak, ALIF, with or
+without synapse, floor, recordings and recurrent connection), so ``unsupported_reason`` is always None. Other
+backends (fused CPU loops, GPU kernels) are checked against it with :class:`spikekit.testing.BackendConformance`.
+
+What the states mean, for a backend that implements the same model (all of shape ``(B, ...)``):
+
+* ``v_mem``: membrane potential after the step's reset and floor.
+* ``i_syn`` (present iff ``params.alpha_syn`` is not None): the synaptic current ``α_syn · (i_syn + x_t)``, not
+  scaled by ``1 − α_mem`` (the scaling applies only to the drive into ``v_mem``). With a recurrent connection
+  ``x_t`` already includes the recurrent input.
+* ``b`` (ALIF): the adaptation variable ``α_adapt · b + (1 − α_adapt) · S``.
+* ``spike_threshold`` (ALIF): ``b0 + adapt_scale · b`` after the step, i.e. the threshold in force at the next
+  step (its value in the initial state is never read: each step recomputes it from ``b``).
+
+``params.spike_threshold`` is the fixed threshold, or ``b0`` for ALIF. The final state has exactly the keys of the
+initial one; recordings (``params.record_states``) hold each of those keys after every step, ``(B, T, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from spikekit.backends import BackendResult, NeuronParams
+from spikekit_neurons.functional.alif import _run as _alif_run
+from spikekit_neurons.functional.lif import _run as _lif_run
+
+__all__ = ["TorchBackend"]
+
+
+class TorchBackend:
+    """The reference backend: a Python loop over time steps calling the functional step (works on any device).
+
+    Example:
+        >>> from spikekit.backends import get_backend
+        >>> get_backend("torch").name
+        'torch'
+    """
+
+    name = "torch"
+
+    def unsupported_reason(
+        self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams
+    ) -> str | None:
+        return None
+
+    def run(self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> BackendResult:
+        if params.alpha_adapt is None:
+            spikes, final, recordings = _lif_run(
+                x, params.alpha_mem, params.alpha_syn, state, params.spike_threshold, params.spike_fn,
+                params.reset_fn, params.surrogate_grad_fn, params.min_v_mem, params.norm_input,
+                params.rec_connect, params.record_states,
+            )  # fmt: skip
+        else:
+            if params.spike_fn is None or params.reset_fn is None:
+                raise ValueError(f"{params.layer_name}: an adaptive neuron needs a spike_fn and a reset_fn")
+            spikes, final, recordings = _alif_run(
+                x, params.alpha_mem, params.alpha_adapt, params.alpha_syn,
+                params.adapt_scale if params.adapt_scale is not None else 0.0, state, params.spike_fn,
+                params.reset_fn, params.surrogate_grad_fn, params.min_v_mem, params.spike_threshold,  # type: ignore[arg-type]
+                params.norm_input, params.rec_connect, params.record_states,
+            )  # fmt: skip
+        return spikes, {k: final[k] for k in state}, recordings

@@ -1,0 +1,222 @@
+"""Pure time-loop functions of the adaptive LIF neuron (ALIF, after Bellec et al. 2018) and its recurrent form.
+
+One step, for input ``x_t`` and states ``v_mem``, ``i_syn`` (optional), ``b`` and ``spike_threshold``::
+
+    i_syn = α_syn · (i_syn + x_t)                       if alpha_syn is not None, else  i_syn = x_t
+    v_mem = α_mem · v_mem + (1 − α_mem) · i_syn           if norm_input, else  α_mem · v_mem + i_syn
+    θ     = b0 + adapt_scale · b                          (the threshold in force this step)
+    S     = spike_fn(v_mem, θ)
+    state = reset_fn(S, state, θ)                         (MembraneSubtract removes θ, not b0)
+    b     = α_adapt · b + (1 − α_adapt) · S
+    spike_threshold = b0 + adapt_scale · b               (stored for the next step)
+    v_mem = relu(v_mem − min_v_mem) + min_v_mem           if min_v_mem is not None
+
+The synapse is the same as LIF's: ``i_syn`` holds the un-normalised current and only the drive into ``v_mem`` is
+scaled by ``1 − α_mem``. (sinabs 3.1.3 stores the normalised value in ``i_syn`` and feeds it back, so with a synapse
+and ``norm_input=True`` its current decays by an extra ``1 − α_mem`` per step; see ``docs/neurons/differences.md``.)
+Without a synapse both agree exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
+
+__all__ = ["alif_forward_single", "alif_forward", "alif_recurrent"]
+
+State = dict[str, torch.Tensor]
+Num = torch.Tensor | float
+
+
+def _step(
+    x: torch.Tensor,
+    state: State,
+    alpha_mem: Num,
+    one_minus_alpha: Num | None,
+    alpha_adapt: Num,
+    one_minus_adapt: Num,
+    alpha_syn: Num | None,
+    adapt_scale: Num,
+    spike_fn: SpikeFunction,
+    reset_fn: ResetFunction,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: Num | None,
+    b0: Num,
+) -> tuple[torch.Tensor, State]:
+    i_syn = x if alpha_syn is None else alpha_syn * (state["i_syn"] + x)  # (B, ...)
+    state["i_syn"] = i_syn
+    drive = i_syn if one_minus_alpha is None else one_minus_alpha * i_syn
+    v_mem = alpha_mem * state["v_mem"] + drive
+    state["v_mem"] = v_mem
+    threshold = b0 + adapt_scale * state["b"]
+    state["spike_threshold"] = threshold
+    required = spike_fn.required_states
+    if len(required) == 1 and required[0] == "v_mem":
+        spikes = spike_fn.apply(v_mem, threshold, surrogate_grad_fn)
+    else:
+        spikes = spike_fn.apply(*[state[n] for n in required], threshold, surrogate_grad_fn)
+    state = reset_fn(spikes, state, threshold)  # a new dict
+    b = alpha_adapt * state["b"] + one_minus_adapt * spikes
+    state["b"] = b
+    state["spike_threshold"] = b0 + adapt_scale * b
+    if min_v_mem is not None:
+        state["v_mem"] = F.relu(state["v_mem"] - min_v_mem) + min_v_mem
+    return spikes, state
+
+
+def alif_forward_single(
+    input_data: torch.Tensor,
+    alpha_mem: Num,
+    alpha_adapt: Num,
+    alpha_syn: Num | None,
+    adapt_scale: Num,
+    state: Mapping[str, torch.Tensor],
+    spike_fn: SpikeFunction,
+    reset_fn: ResetFunction,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: Num | None,
+    b0: Num,
+    norm_input: bool,
+) -> tuple[torch.Tensor, State]:
+    """One ALIF time step (equations in the module docstring).
+
+    Args:
+        input_data: ``x_t``, shape ``(B, ...)``.
+        alpha_mem / alpha_adapt / alpha_syn: decay factors ``exp(-1/τ)``; alpha_syn None means no synapse.
+        adapt_scale: threshold increase per unit of ``b``.
+        state: ``{"v_mem", ["i_syn"], "b", "spike_threshold"}``, each ``(B, ...)``; not changed.
+        b0: the base threshold.
+        (the rest as :func:`spikekit_neurons.functional.lif.lif_forward_single`)
+
+    Returns:
+        ``(spikes, new_state)``.
+
+    Example:
+        >>> from spikekit_neurons.spike_functions import SingleSpike
+        >>> from spikekit_neurons.resets import MembraneSubtract
+        >>> st = {"v_mem": torch.zeros(1), "b": torch.zeros(1), "spike_threshold": torch.ones(1)}
+        >>> s, st = alif_forward_single(torch.tensor([1.5]), 1.0, 0.5, None, 2.0, st, SingleSpike,
+        ...                             MembraneSubtract(), None, None, 1.0, False)
+        >>> s, st["b"], st["spike_threshold"]
+        (tensor([1.]), tensor([0.5000]), tensor([2.]))
+    """
+    return _step(
+        input_data, dict(state), alpha_mem, 1 - alpha_mem if norm_input else None, alpha_adapt, 1 - alpha_adapt,
+        alpha_syn, adapt_scale, spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, b0,
+    )  # fmt: skip
+
+
+def _run(
+    input_data: torch.Tensor,
+    alpha_mem: Num,
+    alpha_adapt: Num,
+    alpha_syn: Num | None,
+    adapt_scale: Num,
+    state: Mapping[str, torch.Tensor],
+    spike_fn: SpikeFunction,
+    reset_fn: ResetFunction,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: Num | None,
+    b0: Num,
+    norm_input: bool,
+    rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
+    record_states: bool,
+) -> tuple[torch.Tensor, State, State]:
+    batch_size, n_steps, *trailing = input_data.shape
+    names = list(state)
+    current: State = dict(state)
+    one_minus_alpha = 1 - alpha_mem if norm_input else None
+    one_minus_adapt = 1 - alpha_adapt
+    outputs: list[torch.Tensor] = []
+    recorded: dict[str, list[torch.Tensor]] = {n: [] for n in names} if record_states else {}
+    rec_out: torch.Tensor | None = None
+    for t in range(n_steps):
+        x_t = input_data[:, t]  # (B, ...)
+        if rec_connect is not None:
+            if rec_out is None:
+                rec_out = torch.zeros((batch_size, *trailing), device=input_data.device, dtype=input_data.dtype)
+            x_t = x_t + rec_out
+        spikes, current = _step(
+            x_t, current, alpha_mem, one_minus_alpha, alpha_adapt, one_minus_adapt, alpha_syn, adapt_scale,
+            spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, b0,
+        )  # fmt: skip
+        outputs.append(spikes)
+        for n in recorded:
+            recorded[n].append(current[n])
+        if rec_connect is not None:
+            rec_out = rec_connect(spikes).reshape((batch_size, *trailing))
+    recordings = {n: torch.stack(v, 1) for n, v in recorded.items()}  # (B, T, ...)
+    return torch.stack(outputs, 1), current, recordings
+
+
+def alif_forward(
+    input_data: torch.Tensor,
+    alpha_mem: Num,
+    alpha_adapt: Num,
+    alpha_syn: Num | None,
+    adapt_scale: Num,
+    state: Mapping[str, torch.Tensor],
+    spike_fn: SpikeFunction,
+    reset_fn: ResetFunction,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: Num | None,
+    b0: Num,
+    norm_input: bool,
+    record_states: bool = False,
+) -> tuple[torch.Tensor, State, State]:
+    """Run :func:`alif_forward_single` over every time step of ``input_data`` ``(B, T, ...)``.
+
+    Returns:
+        ``(spikes (B, T, ...), final_state, recordings)``; recordings (``record_states=True``) hold every state of
+        the initial dict after each step, ``(B, T, ...)``.
+
+    Example:
+        >>> from spikekit_neurons.spike_functions import SingleSpike
+        >>> from spikekit_neurons.resets import MembraneSubtract
+        >>> st = {"v_mem": torch.zeros(1), "b": torch.zeros(1), "spike_threshold": torch.ones(1)}
+        >>> s, _, _ = alif_forward(torch.full((1, 4), 1.2), 1.0, 0.5, None, 2.0, st, SingleSpike,
+        ...                        MembraneSubtract(), None, None, 1.0, False)
+        >>> s  # the threshold rises after the first spike
+        tensor([[1., 0., 1., 0.]])
+    """
+    return _run(
+        input_data, alpha_mem, alpha_adapt, alpha_syn, adapt_scale, state, spike_fn, reset_fn, surrogate_grad_fn,
+        min_v_mem, b0, norm_input, None, record_states,
+    )  # fmt: skip
+
+
+def alif_recurrent(
+    input_data: torch.Tensor,
+    alpha_mem: Num,
+    alpha_adapt: Num,
+    alpha_syn: Num | None,
+    adapt_scale: Num,
+    state: Mapping[str, torch.Tensor],
+    spike_fn: SpikeFunction,
+    reset_fn: ResetFunction,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: Num | None,
+    rec_connect: Callable[[torch.Tensor], torch.Tensor],
+    b0: Num,
+    norm_input: bool,
+    record_states: bool = False,
+) -> tuple[torch.Tensor, State, State]:
+    """:func:`alif_forward` with ``x_t ← x_t + rec_connect(S_{t−1}).reshape(B, ...)`` (zero at the start of a call).
+
+    Example:
+        >>> from spikekit_neurons.spike_functions import SingleSpike
+        >>> from spikekit_neurons.resets import MembraneSubtract
+        >>> st = {"v_mem": torch.zeros(1), "b": torch.zeros(1), "spike_threshold": torch.ones(1)}
+        >>> s, _, _ = alif_recurrent(torch.tensor([[1.0, 0.0]]), 1.0, 0.5, None, 0.0, st, SingleSpike,
+        ...                          MembraneSubtract(), None, None, lambda s: s, 1.0, False)
+        >>> s  # the first spike feeds back one threshold's worth of input
+        tensor([[1., 1.]])
+    """
+    return _run(
+        input_data, alpha_mem, alpha_adapt, alpha_syn, adapt_scale, state, spike_fn, reset_fn, surrogate_grad_fn,
+        min_v_mem, b0, norm_input, rec_connect, record_states,
+    )  # fmt: skip

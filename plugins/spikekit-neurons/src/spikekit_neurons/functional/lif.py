@@ -1,0 +1,223 @@
+"""Pure time-loop functions of the leaky integrate-and-fire family (IAF, LIF, ExpLeak and their recurrent forms).
+
+One step, for input ``x_t`` of shape ``(B, ...)`` and states of the same shape::
+
+    i_syn = α_syn · (i_syn + x_t)                      if alpha_syn is not None, else  i_syn = x_t
+    v_mem = α_mem · v_mem + (1 − α_mem) · i_syn          if norm_input, else  α_mem · v_mem + i_syn
+    S     = spike_fn(v_mem, θ)                          (surrogate gradient backward)
+    state = reset_fn(S, state, θ)
+    v_mem = relu(v_mem − min_v_mem) + min_v_mem          if min_v_mem is not None
+
+Spikes appear in the step in which the threshold is crossed. Without a spike function (``spike_fn=None``, a leaky
+integrator) the output is ``v_mem`` *before* the floor. The floor is written ``relu(v − m) + m`` (not ``clamp``) to
+match sinabs bit for bit, including gradient 0 exactly at the bound.
+
+The functions take and return plain dicts of tensors and never change a tensor in place, so gradients flow to the
+input, the initial state and the decay factors. Their signatures are those of ``sinabs.layers.functional``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
+
+__all__ = ["lif_forward_single", "lif_forward", "lif_recurrent"]
+
+State = dict[str, torch.Tensor]
+
+
+def _step(
+    x: torch.Tensor,
+    state: State,
+    alpha_mem: torch.Tensor | float,
+    one_minus_alpha: torch.Tensor | float | None,
+    alpha_syn: torch.Tensor | float | None,
+    spike_threshold: torch.Tensor | float | None,
+    spike_fn: SpikeFunction | None,
+    reset_fn: ResetFunction | None,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: torch.Tensor | float | None,
+) -> tuple[torch.Tensor, State]:
+    """One step on a dict this loop owns (entries are replaced, never modified in place).
+
+    ``one_minus_alpha`` is ``1 − α_mem`` when the input is normalised, else None.
+    """
+    i_syn = x if alpha_syn is None else alpha_syn * (state["i_syn"] + x)  # (B, ...)
+    state["i_syn"] = i_syn
+    drive = i_syn if one_minus_alpha is None else one_minus_alpha * i_syn
+    v_mem = alpha_mem * state["v_mem"] + drive
+    state["v_mem"] = v_mem
+    if spike_fn is not None:
+        required = spike_fn.required_states
+        if len(required) == 1 and required[0] == "v_mem":
+            spikes = spike_fn.apply(v_mem, spike_threshold, surrogate_grad_fn)
+        else:
+            spikes = spike_fn.apply(*[state[n] for n in required], spike_threshold, surrogate_grad_fn)
+        state = reset_fn(spikes, state, spike_threshold)  # type: ignore[misc]  # a new dict
+    else:
+        spikes = v_mem  # leaky integrator: the pre-floor membrane trace
+    if min_v_mem is not None:
+        state["v_mem"] = F.relu(state["v_mem"] - min_v_mem) + min_v_mem
+    return spikes, state
+
+
+def lif_forward_single(
+    input_data: torch.Tensor,
+    alpha_mem: torch.Tensor | float,
+    alpha_syn: torch.Tensor | float | None,
+    state: Mapping[str, torch.Tensor],
+    spike_threshold: torch.Tensor | float | None,
+    spike_fn: SpikeFunction | None,
+    reset_fn: ResetFunction | None,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: torch.Tensor | float | None,
+    norm_input: bool,
+) -> tuple[torch.Tensor, State]:
+    """One LIF time step (equations in the module docstring).
+
+    Args:
+        input_data: ``x_t``, shape ``(B, ...)``.
+        alpha_mem / alpha_syn: decay factors ``exp(-1/τ)``, scalars or broadcastable per-neuron tensors; alpha_syn
+            None means no synapse.
+        state: ``{"v_mem": (B, ...), ["i_syn": (B, ...)]}``; not changed.
+        spike_threshold, spike_fn, reset_fn, surrogate_grad_fn: see :mod:`spikekit.protocols`.
+        min_v_mem: lower bound of ``v_mem`` or None.
+        norm_input: scale the drive by ``1 − α_mem``.
+
+    Returns:
+        ``(spikes, new_state)``; ``new_state`` always holds ``i_syn`` (equal to ``x_t`` without a synapse).
+
+    Example:
+        >>> from spikekit_neurons.spike_functions import MultiSpike
+        >>> from spikekit_neurons.resets import MembraneSubtract
+        >>> s, st = lif_forward_single(torch.tensor([2.5]), 1.0, None, {"v_mem": torch.zeros(1)}, 1.0,
+        ...                            MultiSpike, MembraneSubtract(), None, None, False)
+        >>> s, st["v_mem"]
+        (tensor([2.]), tensor([0.5000]))
+    """
+    one_minus_alpha = 1 - alpha_mem if norm_input else None
+    return _step(
+        input_data, dict(state), alpha_mem, one_minus_alpha, alpha_syn, spike_threshold, spike_fn, reset_fn,
+        surrogate_grad_fn, min_v_mem,
+    )  # fmt: skip
+
+
+def _run(
+    input_data: torch.Tensor,
+    alpha_mem: torch.Tensor | float,
+    alpha_syn: torch.Tensor | float | None,
+    state: Mapping[str, torch.Tensor],
+    spike_threshold: torch.Tensor | float | None,
+    spike_fn: SpikeFunction | None,
+    reset_fn: ResetFunction | None,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: torch.Tensor | float | None,
+    norm_input: bool,
+    rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
+    record_states: bool,
+) -> tuple[torch.Tensor, State, State]:
+    batch_size, n_steps, *trailing = input_data.shape
+    names = list(state)
+    current: State = dict(state)
+    one_minus_alpha = 1 - alpha_mem if norm_input else None
+    outputs: list[torch.Tensor] = []
+    recorded: dict[str, list[torch.Tensor]] = {n: [] for n in names} if record_states else {}
+    rec_out: torch.Tensor | None = None
+    for t in range(n_steps):
+        x_t = input_data[:, t]  # (B, ...)
+        if rec_connect is not None:
+            if rec_out is None:  # recurrent drive starts at zero in every call
+                rec_out = torch.zeros((batch_size, *trailing), device=input_data.device, dtype=input_data.dtype)
+            x_t = x_t + rec_out
+        spikes, current = _step(
+            x_t, current, alpha_mem, one_minus_alpha, alpha_syn, spike_threshold, spike_fn, reset_fn,
+            surrogate_grad_fn, min_v_mem,
+        )  # fmt: skip
+        outputs.append(spikes)
+        for n in recorded:  # post-reset, post-floor values; no step changes a tensor in place, so no clone
+            recorded[n].append(current[n])
+        if rec_connect is not None:
+            # computed after the last step too, as sinabs does, so a stochastic rec_connect draws the same numbers
+            rec_out = rec_connect(spikes).reshape((batch_size, *trailing))
+    recordings = {n: torch.stack(v, 1) for n, v in recorded.items()}  # (B, T, ...)
+    return torch.stack(outputs, 1), current, recordings
+
+
+def lif_forward(
+    input_data: torch.Tensor,
+    alpha_mem: torch.Tensor | float,
+    alpha_syn: torch.Tensor | float | None,
+    state: Mapping[str, torch.Tensor],
+    spike_threshold: torch.Tensor | float | None,
+    spike_fn: SpikeFunction | None,
+    reset_fn: ResetFunction | None,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: torch.Tensor | float | None,
+    norm_input: bool,
+    record_states: bool = False,
+) -> tuple[torch.Tensor, State, State]:
+    """Run :func:`lif_forward_single` over every time step of ``input_data``.
+
+    Args:
+        input_data: ``(B, T, ...)``.
+        state: initial states, each ``(B, ...)``; not changed.
+        record_states: also return every state after every step.
+        (the rest as :func:`lif_forward_single`)
+
+    Returns:
+        ``(spikes (B, T, ...), final_state, recordings)`` where ``recordings[name]`` is ``(B, T, ...)`` for each
+        name of the initial ``state`` (empty dict unless ``record_states``); recorded values are post-reset and
+        post-floor.
+
+    Example:
+        >>> from spikekit_neurons.spike_functions import MultiSpike
+        >>> from spikekit_neurons.resets import MembraneSubtract
+        >>> x = torch.tensor([[2.5, 0.0, 0.7, 0.4]])
+        >>> s, st, _ = lif_forward(x, 1.0, None, {"v_mem": torch.zeros(1)}, 1.0, MultiSpike, MembraneSubtract(),
+        ...                        None, None, False)
+        >>> s
+        tensor([[2., 0., 1., 0.]])
+    """
+    return _run(
+        input_data, alpha_mem, alpha_syn, state, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
+        min_v_mem, norm_input, None, record_states,
+    )  # fmt: skip
+
+
+def lif_recurrent(
+    input_data: torch.Tensor,
+    alpha_mem: torch.Tensor | float,
+    alpha_syn: torch.Tensor | float | None,
+    state: Mapping[str, torch.Tensor],
+    spike_threshold: torch.Tensor | float | None,
+    spike_fn: SpikeFunction | None,
+    reset_fn: ResetFunction | None,
+    surrogate_grad_fn: SurrogateGradient | None,
+    min_v_mem: torch.Tensor | float | None,
+    norm_input: bool,
+    rec_connect: Callable[[torch.Tensor], torch.Tensor],
+    record_states: bool = False,
+) -> tuple[torch.Tensor, State, State]:
+    """:func:`lif_forward` with a recurrent connection: ``x_t ← x_t + rec_connect(S_{t−1}).reshape(B, ...)``.
+
+    The recurrent drive starts at zero in every call (it does not carry over between calls). ``rec_connect`` must
+    return ``B · prod(...)`` values per step (typically ``nn.Sequential(nn.Flatten(), nn.Linear(n, n))``).
+    Recordings hold each step's own post-reset state (sinabs 3.1.3 records them shifted by one step).
+
+    Example:
+        >>> from spikekit_neurons.spike_functions import MultiSpike
+        >>> from spikekit_neurons.resets import MembraneSubtract
+        >>> rec = lambda s: 0.5 * s  # each spike feeds half a threshold back to its own neuron
+        >>> s, _, _ = lif_recurrent(torch.tensor([[1.0, 0.0, 0.5]]), 1.0, None, {"v_mem": torch.zeros(1)}, 1.0,
+        ...                         MultiSpike, MembraneSubtract(), None, None, False, rec)
+        >>> s
+        tensor([[1., 0., 1.]])
+    """
+    return _run(
+        input_data, alpha_mem, alpha_syn, state, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
+        min_v_mem, norm_input, rec_connect, record_states,
+    )  # fmt: skip
