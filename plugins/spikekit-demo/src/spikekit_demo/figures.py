@@ -1,0 +1,171 @@
+"""The demo's plots, drawn with ``spikekit.plot`` on matplotlib figures (no GUI backend) and saved as PNG."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from spikekit_demo.model import readout, spiking_layers
+
+__all__ = ["write_figures", "record_sample"]
+
+DPI = 90
+
+
+def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    return fig, axes
+
+
+@torch.no_grad()
+def record_sample(model: nn.Module, sample: torch.Tensor) -> dict[str, Any]:
+    """Run one sample ``(1, T, 1, 8, 8)`` through a copy of ``model``, recording each neuron layer's spikes and
+    membrane potential, and the read-out over time.
+
+    Returns:
+        ``{"input": (T, 64), "spikes": {name: (T, N)}, "v_mem": {name: (T, N)}, "readout": (T, 10),
+        "threshold": {name: float}}``; a layer that does not record ``v_mem`` is left out of ``"v_mem"``.
+    """
+    from spikekit.utils import reset_states
+
+    timesteps = sample.shape[1]
+    probe = copy.deepcopy(model).eval()
+    spikes: dict[str, torch.Tensor] = {}
+    handles = []
+    layers = spiking_layers(probe)
+    for name, layer in layers:
+        layer.record_states = True
+
+        def hook(module: nn.Module, inputs: Any, output: torch.Tensor, name: str = name) -> None:
+            spikes[name] = output.detach().reshape(timesteps, -1)  # (1*T, ...) -> (T, N)
+
+        handles.append(layer.register_forward_hook(hook))
+    reset_states(probe)
+    out = probe(sample.flatten(0, 1))  # (T, 10)
+    for h in handles:
+        h.remove()
+    v_mem = {}
+    thresholds = {}
+    for name, layer in layers:
+        recordings = getattr(layer, "recordings", None) or {}
+        if "v_mem" in recordings:
+            v = torch.as_tensor(recordings["v_mem"]).detach()
+            v_mem[name] = v.reshape(timesteps, -1)  # (1, T, ...) -> (T, N)
+        thresholds[name] = float(torch.as_tensor(layer.spike_threshold).flatten()[0])
+    # the read-out's "membrane": the running mean of the output layer's input current
+    steps = torch.arange(1, timesteps + 1, dtype=out.dtype).unsqueeze(1)
+    running = out.cumsum(0) / steps  # (T, 10); its last row is readout(out, T)
+    assert torch.allclose(running[-1], readout(out, timesteps)[0], atol=1e-5)
+    return {
+        "input": sample[0].reshape(timesteps, -1),
+        "spikes": spikes,
+        "v_mem": v_mem,
+        "readout": running,
+        "threshold": thresholds,
+    }
+
+
+def _save(fig: Any, path: Path) -> str:
+    fig.savefig(path, dpi=DPI)
+    return str(path)
+
+
+def write_figures(
+    out: Path,
+    *,
+    snn: nn.Module,
+    converted: nn.Module | None,
+    sample: torch.Tensor,
+    label: int,
+    snn_history: Sequence[Any],
+    ann_history: Sequence[Any],
+    ann_accuracy: float,
+    sweep: dict[str, dict[int, float]],
+    layers: dict[str, list[Any]],
+    timesteps: int,
+) -> list[str]:
+    """Write raster.png, membrane.png, accuracy_vs_timesteps.png, training_curves.png, firing_rates.png."""
+    import spikekit.plot as skp
+
+    files = []
+    rec = record_sample(snn, sample)
+
+    # spike raster of each layer, for one test sample
+    names = list(rec["spikes"])
+    fig, axes = _figure(1, len(names) + 1, (3.2 * (len(names) + 1), 3.2))
+    skp.raster(rec["input"], ax=axes[0, 0], title=f"input (digit {label}), 64 pixels", markersize=6)
+    for ax, name in zip(axes[0, 1:], names):
+        s = rec["spikes"][name]
+        skp.raster(s, ax=ax, title=f"layer {name}: {s.shape[1]} IAF neurons")
+    fig.suptitle("Spike rasters of the BPTT-trained SNN, one test sample")
+    files.append(_save(fig, out / "raster.png"))
+
+    # membrane traces: the most active neurons of each layer, and the read-out
+    panels = [n for n in names if n in rec["v_mem"]]
+    fig, axes = _figure(1, len(panels) + 1, (3.6 * (len(panels) + 1), 3.2))
+    for ax, name in zip(axes[0], panels):
+        v, s = rec["v_mem"][name], rec["spikes"][name]
+        top = torch.argsort(s.sum(0), descending=True, stable=True)[:4]
+        skp.membrane_trace(
+            v[:, top],
+            ax=ax,
+            threshold=rec["threshold"][name],
+            spikes=s[:, top],
+            title=f"layer {name}: 4 most active neurons",
+        )
+    ax = axes[0, len(panels)]
+    ro = rec["readout"]
+    skp.membrane_trace(ro, ax=ax, title="read-out (mean input current)")
+    for k, line in enumerate(ax.get_lines()[:10]):
+        line.set_alpha(1.0 if k == label else 0.35)
+        line.set_linewidth(2.0 if k == label else 1.0)
+    ax.annotate(f"digit {label}", (len(ro) - 1, float(ro[-1, label])), fontsize="small")
+    fig.suptitle("Membrane potentials, one test sample (dots: spikes; dashed: threshold)")
+    files.append(_save(fig, out / "membrane.png"))
+
+    # accuracy against time steps
+    fig, axes = _figure(1, 1, (5.0, 3.4))
+    ax = axes[0, 0]
+    for name, acc in sweep.items():
+        if acc:
+            steps = sorted(acc)
+            ax.plot(steps, [100 * acc[t] for t in steps], "o-", label=name)
+    ax.axhline(100 * ann_accuracy, color="gray", linestyle="--", label="ANN")
+    ax.axvline(timesteps, color="gray", linestyle=":", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize="small")
+    ax.set_title("Accuracy against time steps")
+    files.append(_save(fig, out / "accuracy_vs_timesteps.png"))
+
+    # training curves
+    fig, axes = _figure(1, 2, (8.0, 3.2))
+    for name, history in (("SNN (BPTT)", snn_history), ("ANN", ann_history)):
+        epochs = [r.epoch for r in history]
+        axes[0, 0].plot(epochs, [r.loss for r in history], "o-", label=name)
+        axes[0, 1].plot(epochs, [100 * r.train_acc for r in history], "o--", label=f"{name} train")
+        axes[0, 1].plot(epochs, [100 * r.test_acc for r in history], "o-", label=f"{name} test")
+    axes[0, 0].set(xlabel="epoch", ylabel="training loss", title="Loss")
+    axes[0, 1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in axes[0]:
+        ax.legend(fontsize="small")
+    files.append(_save(fig, out / "training_curves.png"))
+
+    # firing-rate histograms
+    if layers:
+        fig, axes = _figure(1, len(layers), (4.2 * len(layers), 3.2))
+        for ax, (model_name, rows) in zip(axes[0], layers.items()):
+            rates = {f"layer {r.name}": np.asarray(r.rates) for r in rows if r.rates is not None}
+            skp.firing_rate_histogram(rates, ax=ax, title=model_name)
+        files.append(_save(fig, out / "firing_rates.png"))
+    return files
