@@ -6,38 +6,67 @@ libraries (:class:`FastSigmoid` / SuperSpike, :class:`ATan`, :class:`Sigmoid`, :
 :class:`Rectangular`, :class:`Erf`, :class:`PiecewiseLinear`, :class:`StraightThrough`). Each is a small dataclass
 ``sg(v_mem, spike_threshold) -> tensor``; any callable with that signature works in their place
 (see :mod:`spikekit_surrogates.callables`).
+
+Names load on first access (PEP 562), so importing the plugin module (``spikekit_surrogates.plugin``) stays cheap.
 """
 
-from spikekit_surrogates.callables import check_surrogate
-from spikekit_surrogates.peer_family import (
-    ATan,
-    Erf,
-    FastSigmoid,
-    PiecewiseLinear,
-    Rectangular,
-    Sigmoid,
-    StraightThrough,
-    Triangle,
-)
-from spikekit_surrogates.sinabs_family import Gaussian, Heaviside, MultiGaussian, PeriodicExponential, SingleExponential
+from __future__ import annotations
 
-#: Alias: norse and the SuperSpike paper call the fast sigmoid "SuperSpike" (norse's default is slope 100).
-SuperSpike = FastSigmoid
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Heaviside",
-    "Gaussian",
-    "MultiGaussian",
-    "SingleExponential",
-    "PeriodicExponential",
-    "FastSigmoid",
-    "SuperSpike",
-    "ATan",
-    "Sigmoid",
-    "Triangle",
-    "Rectangular",
-    "Erf",
-    "PiecewiseLinear",
-    "StraightThrough",
-    "check_surrogate",
-]
+if TYPE_CHECKING:
+    from spikekit_surrogates.callables import check_surrogate
+    from spikekit_surrogates.peer_family import (
+        ATan,
+        Erf,
+        FastSigmoid,
+        PiecewiseLinear,
+        Rectangular,
+        Sigmoid,
+        StraightThrough,
+        Triangle,
+    )
+    from spikekit_surrogates.sinabs_family import (
+        Gaussian,
+        Heaviside,
+        MultiGaussian,
+        PeriodicExponential,
+        SingleExponential,
+    )
+
+    SuperSpike = FastSigmoid
+
+_WHERE = {
+    "Heaviside": "sinabs_family",
+    "Gaussian": "sinabs_family",
+    "MultiGaussian": "sinabs_family",
+    "SingleExponential": "sinabs_family",
+    "PeriodicExponential": "sinabs_family",
+    "FastSigmoid": "peer_family",
+    "ATan": "peer_family",
+    "Sigmoid": "peer_family",
+    "Triangle": "peer_family",
+    "Rectangular": "peer_family",
+    "Erf": "peer_family",
+    "PiecewiseLinear": "peer_family",
+    "StraightThrough": "peer_family",
+    "check_surrogate": "callables",
+}
+#: Aliases: norse and the SuperSpike paper call the fast sigmoid "SuperSpike" (norse's default slope is 100).
+_ALIASES = {"SuperSpike": "FastSigmoid"}
+
+__all__ = [*_WHERE, *_ALIASES]
+
+
+def __getattr__(name: str) -> Any:
+    target = _ALIASES.get(name, name)
+    if target not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[target]}"), target)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -68,9 +68,7 @@ def check_surrogate(surrogate: F, *, owner: str = "surrogate_grad_fn") -> F:
                     f"{tuple(out.shape)} (spike_threshold shape {tuple(thr.shape)})"
                 )
             if out.dtype != dtype:
-                raise ValueError(
-                    f"{owner} must return v_mem's dtype {dtype}, {surrogate!r} returned {out.dtype}"
-                )
+                raise ValueError(f"{owner} must return v_mem's dtype {dtype}, {surrogate!r} returned {out.dtype}")
             if not torch.isfinite(out).all():
                 raise ValueError(f"{owner}: {surrogate!r} returned non-finite values for v_mem in [-1, 2]")
     return surrogate

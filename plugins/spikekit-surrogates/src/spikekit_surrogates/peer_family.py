@@ -125,8 +125,9 @@ class Sigmoid:
         check_positive(type(self).__name__, slope=self.slope)
 
     def __call__(self, v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
-        s = torch.sigmoid(self.slope * (v_mem - spike_threshold))
-        return self.slope * s * (1 - s)
+        z = self.slope * (v_mem - spike_threshold)
+        # sigma(z)(1 - sigma(z)) written as sigma(z)sigma(-z): no cancellation in 1 - sigma(z) for low precisions
+        return self.slope * torch.sigmoid(z) * torch.sigmoid(-z)
 
     def primitive(self, v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
         """``sigmoid(slope * x)``."""
@@ -283,7 +284,7 @@ class PiecewiseLinear:
     def __call__(self, v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
         x = v_mem - spike_threshold
         inside = torch.abs(x) < self.width
-        return torch.where(inside, 1 / (2 * self.width), self.leak).to(x.dtype)
+        return torch.where(inside, torch.full_like(x, 1 / (2 * self.width)), self.leak)
 
     def primitive(self, v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
         """``x/(2w) + 1/2`` inside the window, continued outside with slope ``leak``."""
