@@ -23,7 +23,9 @@ def conv_output_size(image_length: int, kernel_length: int, stride: int) -> int:
         12
     """
     if image_length < kernel_length:
-        raise ValueError(f"conv_output_size: image dimension {image_length} is smaller than kernel dimension {kernel_length}")
+        raise ValueError(
+            f"conv_output_size: image dimension {image_length} is smaller than kernel dimension {kernel_length}"
+        )
     return int((image_length - kernel_length) / stride + 1)
 
 

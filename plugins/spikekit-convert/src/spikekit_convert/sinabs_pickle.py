@@ -120,6 +120,7 @@ def load_sinabs_model(
             data = f.read()
     else:
         data = path_or_file.read()
+
     def with_torch() -> Any:
         return torch.load(io.BytesIO(data), map_location=map_location, pickle_module=this_module, **torch_load_kwargs)
 

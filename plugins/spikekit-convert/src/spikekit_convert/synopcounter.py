@@ -98,7 +98,9 @@ class SNNAnalyzer:
     """
 
     def __init__(self, model: nn.Module, dt: float = 1.0):
-        warnings.warn("SNNAnalyzer is deprecated. Please use `spikekit.hooks` instead", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "SNNAnalyzer is deprecated. Please use `spikekit.hooks` instead", DeprecationWarning, stacklevel=2
+        )
         self.model = model
         self.dt = dt
         self.handles: list[Any] = []
@@ -196,7 +198,9 @@ class SNNAnalyzer:
         for module in self.model.modules():
             if hasattr(module, "acc_output"):
                 if module.n_batches > 0:
-                    per_neuron = module.acc_output.mean((0, 1)) / module.n_batches if average else module.output_.mean((0, 1))
+                    per_neuron = (
+                        module.acc_output.mean((0, 1)) / module.n_batches if average else module.output_.mean((0, 1))
+                    )
                     firing_rates.append(per_neuron.ravel())
                 else:
                     firing_rates.append(torch.tensor([0.0]))

@@ -60,7 +60,9 @@ def normalize_weights(
     for out_name, param_name in zip(output_layers, param_layers):
         for name in (out_name, param_name):
             if name not in children:
-                raise KeyError(f"normalize_weights: {name!r} is not a direct child of the model; children: {list(children)}")
+                raise KeyError(
+                    f"normalize_weights: {name!r} is not a direct child of the model; children: {list(children)}"
+                )
         captured: list[torch.Tensor] = []
         handle = children[out_name].register_forward_hook(lambda m, i, o: captured.append(o.detach().clone()))
         try:
