@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from spikekit.plugins import manager
+
 
 @pytest.fixture
 def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
@@ -16,6 +18,15 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
     METADATA and entry_points.txt, so ``importlib.metadata`` discovers it exactly as a pip-installed plugin.
     """
     monkeypatch.syspath_prepend(str(tmp_path))
+    made: set[str] = set()
+    real_entry_points = manager.md.entry_points
+
+    def only_fake_entry_points(**kwargs):
+        # Discovery still goes through importlib.metadata, but sees only this test's distributions, so plugins
+        # installed in the environment (first-party or other) do not change what the test observes.
+        return [ep for ep in real_entry_points(**kwargs) if ep.dist is not None and ep.dist.metadata["Name"] in made]
+
+    monkeypatch.setattr(manager.md, "entry_points", only_fake_entry_points)
 
     def make(dist_name: str, module_source: str, entry_name: str | None = None) -> str:
         module = dist_name.replace("-", "_")
@@ -25,6 +36,7 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.2.3\n")
         (info / "entry_points.txt").write_text(f"[spikekit]\n{entry_name or module} = {module}\n")
         sys.modules.pop(module, None)
+        made.add(dist_name)
         return module
 
     return make

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -9,6 +10,7 @@ import types
 import pytest
 
 import spikekit
+import spikekit.backends
 from spikekit.errors import PluginError, PluginNotInstalledError, PluginWarning
 from spikekit.plugins import BackendSpec, Export, PluginHost, hookimpl
 from spikekit.testing import isolated_host, registered_plugin
@@ -167,3 +169,16 @@ def test_registered_plugin_context_adds_and_removes_names():
 def test_register_plugin_fixture(register_plugin):
     register_plugin(_plugin(spikekit_exports=lambda: [Export("Fixture", "collections:deque")]), name="fx")
     assert spikekit.layers.Fixture.__name__ == "deque"
+
+
+@pytest.mark.skipif(
+    "spikekit-neurons" not in os.environ.get("SPIKEKIT_ISOLATION_ABSENT", ""),
+    reason="meaningful only when the core is installed alone (nox -s isolation-spikekit)",
+)
+def test_core_alone_points_users_to_the_plugins():
+    with isolated_host() as h:
+        assert h.failures == [] and h.exports("spikekit.layers") == {}
+        with pytest.raises(PluginNotInstalledError, match="pip install spikekit-neurons"):
+            spikekit.layers.LIF
+        with pytest.raises(PluginNotInstalledError, match="pip install spikekit-kernels"):
+            spikekit.backends.get_backend("fused-cpu")

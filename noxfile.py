@@ -1,0 +1,175 @@
+"""Every developer task of the spikekit monorepo: `nox -l` lists them.
+
+Packages are found on disk (packages/*, plugins/*: any folder with a pyproject.toml), never listed by hand.
+Torch comes from one setting, SPIKEKIT_TORCH (default ``torch==2.13.0``, the CPU build on this project's machines);
+set it to use another build, e.g. ``SPIKEKIT_TORCH="torch==2.14.1" nox -s tests``.
+Virtualenvs are pip-based on purpose: uv does not see the local CPU torch build and would download several GB.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+import tomllib
+
+ROOT = Path(__file__).parent
+TORCH = os.environ.get("SPIKEKIT_TORCH", "torch==2.13.0")
+PACKAGE_DIRS = sorted(
+    p.parent for p in [*ROOT.glob("packages/*/pyproject.toml"), *ROOT.glob("plugins/*/pyproject.toml")]
+)
+WHEELS = ROOT / ".nox" / "_wheels"
+# Test-only peers: installed only in the sessions that compare against them, never dependencies of a package.
+SINABS = ["--no-deps", "sinabs==3.1.3"]
+SINABS_NEEDS = ["pbr", "nir", "nirtorch", "matplotlib"]
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _meta(pkg_dir: Path) -> dict:
+    return tomllib.loads((pkg_dir / "pyproject.toml").read_text())["project"]
+
+
+def _dist_name(pkg_dir: Path) -> str:
+    return _meta(pkg_dir)["name"]
+
+
+def _has_extra(pkg_dir: Path, extra: str) -> bool:
+    return extra in _meta(pkg_dir).get("optional-dependencies", {})
+
+
+def _editable_args(extra: str | None = "test") -> list[str]:
+    args: list[str] = []
+    for pkg in PACKAGE_DIRS:
+        spec = f"{pkg}[{extra}]" if extra and _has_extra(pkg, extra) else str(pkg)
+        args += ["-e", spec]
+    return args
+
+
+def _install_everything(session: nox.Session, *extra: str) -> None:
+    session.install(TORCH)
+    session.install(*_editable_args(), "pytest", "hypothesis", *extra)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Everything installed together (editable); every package's tests and the cross-package tests."""
+    _install_everything(session, "pytest-timeout")
+    session.run("python", "-m", "spikekit", "plugins", "--strict")
+    paths = [str(p / "tests") for p in PACKAGE_DIRS if (p / "tests").is_dir()] + ["tests"]
+    session.run("python", "-m", "pytest", *paths, "-p", "no:cacheprovider", "--timeout=900", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of every package into .nox/_wheels (what `isolation` installs)."""
+    session.install("build")
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    for old in WHEELS.glob("*"):
+        old.unlink()
+    for pkg in PACKAGE_DIRS:
+        session.run("python", "-m", "build", "--sdist", "--wheel", "--outdir", str(WHEELS), str(pkg), silent=True)
+
+
+def _local_closure(pkg_dir: Path) -> list[Path]:
+    """The package and every sibling it depends on, transitively (by distribution name)."""
+    by_name = {_dist_name(p).lower(): p for p in PACKAGE_DIRS}
+    seen: list[Path] = []
+    todo = [pkg_dir]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        for req in _meta(current).get("dependencies", []):
+            name = req.split(";")[0].split("[")[0]
+            for sep in "<>=!~ ":
+                name = name.split(sep)[0]
+            if name.lower() in by_name:
+                todo.append(by_name[name.lower()])
+    return seen
+
+
+@nox.session
+@nox.parametrize("package", [p.name for p in PACKAGE_DIRS], ids=[p.name for p in PACKAGE_DIRS])
+def isolation(session: nox.Session, package: str) -> None:
+    """One package alone, installed from its wheel with only its declared dependencies; its own tests."""
+    pkg_dir = next(p for p in PACKAGE_DIRS if p.name == package)
+    if not WHEELS.is_dir() or not list(WHEELS.glob("*.whl")):
+        session.notify("build")
+        session.error("no wheels yet: run `nox -s build` first (or `nox -s build isolation`)")
+    session.install(TORCH)
+    closure = _local_closure(pkg_dir)
+    wheels = []
+    for dep in closure:
+        stem = _dist_name(dep).replace("-", "_")
+        found = sorted(WHEELS.glob(f"{stem}-*.whl"))
+        if not found:
+            session.error(f"no wheel for {_dist_name(dep)} in {WHEELS}: run `nox -s build`")
+        wheels.append(str(found[-1]))
+    # Siblings from the wheels only (never from a registry), then the rest of the declared dependencies.
+    session.install("--no-deps", "--force-reinstall", *wheels)
+    extra = "[test]" if _has_extra(pkg_dir, "test") else ""
+    session.install(f"{wheels[0]}{extra}", "pytest", "hypothesis", "--find-links", str(WHEELS))
+    session.run("python", "-m", "pip", "check")
+    others = {_dist_name(p) for p in PACKAGE_DIRS} - {_dist_name(p) for p in closure}
+    session.run("python", "-m", "spikekit", "plugins")
+    if (pkg_dir / "tests").is_dir():
+        session.run("python", "-m", "pytest", str(pkg_dir / "tests"), "-p", "no:cacheprovider", *session.posargs,
+                    env={"SPIKEKIT_ISOLATION_ABSENT": ",".join(sorted(others))})  # fmt: skip
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on the core package."""
+    session.install(TORCH)
+    session.install("mypy", "-e", str(ROOT / "packages" / "spikekit"))
+    session.run("mypy", str(ROOT / "packages" / "spikekit" / "src" / "spikekit"))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The Sphinx site (warnings are errors); gallery and tutorials are executed."""
+    _install_everything(session, "-r", str(ROOT / "docs" / "requirements.txt"))
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: train, convert and evaluate spiking networks on digits (`nox -s demo -- --quick`)."""
+    session.install(TORCH)
+    session.install(*_editable_args(extra=None))
+    session.run("spikekit", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks of the compute backends (and sinabs / spikingjelly side by side); JSON to benchmarks/results."""
+    _install_everything(session, *SINABS_NEEDS)
+    session.install(*SINABS)
+    session.install("spikingjelly", "loguru")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """sinabs 3.1.3 as a test-only oracle beside spikekit: same outputs, gradients and numbers."""
+    _install_everything(session, *SINABS_NEEDS)
+    session.install(*SINABS)
+    session.run("python", "-m", "pytest", "tests/parity", "-p", "no:cacheprovider", *session.posargs)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run through nox: `nox -l` lists the sessions")
