@@ -1,0 +1,181 @@
+"""The fused time loop written with torch ops on whole ``(B, N)`` slices: the fallback when no C compiler is found,
+and the implementation for devices the compiled loop does not cover. Same arithmetic as ``lif_kernels.c`` (and as
+the reference backend), without autograd bookkeeping: it runs under ``torch.no_grad`` inside the custom op."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spikekit_kernels._plan import (
+    F_ALIF,
+    F_FLOOR,
+    F_MAXCLAMP,
+    F_NORM,
+    F_RESET,
+    F_SPIKING,
+    F_SUBVAL,
+    F_SYN,
+    SG_GAUSS,
+    SG_HEAVISIDE,
+    SG_MULTI_GAUSS,
+    SG_PERIODIC_EXP,
+    SG_SINGLE_EXP,
+    SPK_SINGLE,
+)
+
+Tensor = torch.Tensor
+
+
+def spike(u: Tensor, th: Tensor, flags: int, kind: int, max_spikes: float) -> Tensor:
+    if kind == SPK_SINGLE:
+        return (u - th >= 0).to(u.dtype)
+    s = (u > 0) * torch.div(u, th, rounding_mode="trunc")
+    if flags & F_MAXCLAMP:
+        s = torch.clamp(s, max=max_spikes)
+    return s.to(u.dtype)
+
+
+def after_spike(u: Tensor, s: Tensor, th: Tensor, flags: int, rc: Tensor, fl: Tensor) -> Tensor:
+    v = u
+    if flags & F_SPIKING:
+        if flags & F_RESET:
+            silent = (s == 0).to(u.dtype)
+            v = u * silent + (1 - silent) * rc
+        else:
+            v = u - s * (rc if flags & F_SUBVAL else th)
+    if flags & F_FLOOR:
+        v = torch.relu(v - fl) + fl
+    return v
+
+
+def _gauss(x: Tensor, mu: float, sigma: float) -> Tensor:
+    return torch.exp(-((x - mu) ** 2) / (2 * sigma * sigma)) / (sigma * math.sqrt(2 * math.pi))
+
+
+def closed_form_surrogate(kind: int, p: list[float], u: Tensor, th: Tensor) -> Tensor:
+    """The in-kernel surrogate closed forms, written with torch (used by the torch loop and the Triton tests)."""
+    if kind == SG_SINGLE_EXP:
+        w = th * p[0]
+        return p[1] / w * torch.exp(-torch.abs(u - th) / w)
+    if kind == SG_GAUSS:
+        return _gauss(u - th, p[0], p[1]) * p[2]
+    if kind == SG_MULTI_GAUSS:
+        x = u - th
+        return ((1 + p[2]) * _gauss(x, p[0], p[1]) - p[2] * _gauss(x, p[1], p[3] * p[1]) - p[2] * _gauss(x, -p[1], p[3] * p[1])) * p[4]
+    if kind == SG_HEAVISIDE:
+        return (u >= th - p[0]).to(u.dtype) / th
+    if kind == SG_PERIODIC_EXP:
+        vn = u / th - 0.5
+        vp = th * (2 * (vn - torch.floor(vn)) - 1)
+        z = torch.where(u < th, u - th, vp)
+        return p[1] * torch.exp(-torch.abs(z) / p[0])
+    raise ValueError(f"no closed form for surrogate kind {kind}")
+
+
+def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record):  # noqa: ANN001
+    B, T, N = x.shape
+    out = torch.empty_like(x)
+    u_all = torch.empty_like(x)
+    isave = torch.empty_like(x) if flags & F_SYN else x.new_empty(0)
+    bsave = torch.empty_like(x) if flags & F_ALIF else x.new_empty(0)
+    recv = torch.empty_like(x) if record else x.new_empty(0)
+    v, i, b = v0, i0, b0
+    one_m = 1 - am
+    for t in range(T):
+        xt = x[:, t]
+        i = as_ * (i + xt) if flags & F_SYN else xt
+        drive = one_m * i if flags & F_NORM else i
+        u = am * v + drive
+        th = thr + asc * b if flags & F_ALIF else thr
+        if flags & F_SPIKING:
+            s = spike(u, th, flags, spike_kind, max_spikes)
+            out[:, t] = s
+        else:
+            s = u
+            out[:, t] = u
+        u_all[:, t] = u
+        v = after_spike(u, s, th, flags, rc, fl)
+        if flags & F_ALIF:
+            b = aa * b + (1 - aa) * s
+            bsave[:, t] = b
+        if flags & F_SYN:
+            isave[:, t] = i
+        if record:
+            recv[:, t] = v
+    ifin = i.clone() if flags & F_SYN else x.new_empty(0)
+    bfin = b.clone() if flags & F_ALIF else x.new_empty(0)
+    return out, u_all, isave, bsave, recv, v.clone(), ifin, bfin
+
+
+def backward(x, u_all, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci, g_recb,
+             g_vfin, g_ifin, g_bfin, sg_all, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip  # noqa: ANN001
+    B, T, N = x.shape
+    zero = torch.zeros_like(v0)
+    gw = g_vfin if g_vfin is not None else zero
+    gi = g_ifin if (g_ifin is not None and flags & F_SYN) else zero
+    gb = g_bfin if (g_bfin is not None and flags & F_ALIF) else zero
+    sam, sas, saa = zero, zero, zero
+    gx = torch.empty_like(x)
+    spiking = bool(flags & F_SPIKING)
+
+    def thr_at(t: int) -> Tensor:  # threshold used at step t
+        if flags & F_ALIF:
+            return thr + asc * (bsave[:, t - 1] if t > 0 else b0)
+        return thr
+
+    for t in range(T - 1, -1, -1):
+        u = u_all[:, t]
+        th = thr_at(t)
+        if t > 0:
+            up, thp = u_all[:, t - 1], thr_at(t - 1)
+            sp = spike(up, thp, flags, spike_kind, max_spikes) if spiking else up
+            wprev = after_spike(up, sp, thp, flags, rc, fl)
+        else:
+            wprev = v0
+        gwt = gw + g_recv[:, t] if g_recv is not None else gw
+        s = spike(u, th, flags, spike_kind, max_spikes) if spiking else u
+        gv = gwt
+        if flags & F_FLOOR:
+            v = after_spike(u, s, th, flags & ~F_FLOOR, rc, fl)
+            gv = torch.where(v - fl > 0, gwt, torch.zeros_like(gwt))
+        if spiking:
+            gs = g_out[:, t]
+            gth = None
+            if flags & F_RESET:
+                gu = gv * (s == 0).to(u.dtype)
+            else:
+                gu = gv
+                if flags & F_SUBVAL:
+                    gs = gs - gv * rc
+                else:
+                    gs = gs - gv * th
+                    gth = -gv * s
+            if flags & F_ALIF:
+                bprev = bsave[:, t - 1] if t > 0 else b0
+                gbt = gb + g_recb[:, t] if g_recb is not None else gb
+                gs = gs + (1 - aa) * gbt
+                saa = saa + gbt * (bprev - s)
+                gb = aa * gbt + (asc * gth if gth is not None else 0)
+            sg = sg_all[:, t] if sg_all is not None else closed_form_surrogate(sg_kind, sg_params, u, th)
+            gu = gu + gs * sg
+        else:
+            gu = gv + g_out[:, t]
+        gw = am * gu
+        i = isave[:, t] if flags & F_SYN else x[:, t]
+        if flags & F_NORM:
+            sam = sam + gu * (wprev - i)
+            gdrive = (1 - am) * gu
+        else:
+            sam = sam + gu * wprev
+            gdrive = gu
+        if flags & F_SYN:
+            git = gi + gdrive + (g_reci[:, t] if g_reci is not None else 0)
+            iprev = isave[:, t - 1] if t > 0 else i0
+            gx[:, t] = as_ * git
+            sas = sas + git * (iprev + x[:, t])
+            gi = as_ * git
+        else:
+            gx[:, t] = gdrive
+    return gx, gw, gi, gb, sam, sas, saa

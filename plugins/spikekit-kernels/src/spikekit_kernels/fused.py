@@ -1,0 +1,281 @@
+r"""The ``fused-cpu`` backend: the whole time loop in one custom op, with an explicit reverse-time backward pass.
+
+Forward, per time step ``t`` and neuron (the equations of :class:`spikekit.backends.NeuronParams`, in the same
+arithmetic order as the reference backend so that spikes are bitwise equal)::
+
+    i_t = α_s · (i_{t-1} + x_t)          (synapse)      or   i_t = x_t
+    u_t = α_m · w_{t-1} + (1 − α_m) · i_t (norm_input)   or   u_t = α_m · w_{t-1} + i_t
+    θ_t = θ0 + β · b_{t-1}                (ALIF)         or   θ_t = θ
+    s_t = S(u_t, θ_t)                     MultiSpike (u>0)·trunc(u/θ), MaxSpike min(that, m), SingleSpike 1[u−θ≥0]
+    v_t = u_t − s_t · c_t                 MembraneSubtract (c_t = θ_t, or its subtract_value)
+    v_t = u_t · σ_t + (1 − σ_t) · r       MembraneReset, σ_t = 1[s_t = 0]
+    b_t = α_a · b_{t-1} + (1 − α_a) · s_t (ALIF)
+    w_t = relu(v_t − m) + m               (min_v_mem)    or   w_t = v_t
+
+The output is ``s_t`` (``u_t`` for a leaky integrator without spike function). The op saves only ``u_t`` (plus
+``i_t`` with a synapse and ``b_t`` for ALIF); ``s_t``, ``θ_t``, ``v_t`` and ``w_{t-1}`` are recomputed from them,
+with the same bits, in the backward loop.
+
+Backward (BPTT through the surrogate, ``ψ_t = surrogate(u_t, θ_t)`` replaces dS/du; no gradient reaches θ through
+S). Carry the adjoints ``W = ∂L/∂w_t``, ``I = ∂L/∂i_t``, ``Bb = ∂L/∂b_t`` backwards from the gradients of the final
+state, and at each step ``t = T … 1`` add the gradients of that step's outputs/recordings (``g_s``, ``g_w``, ``g_i``,
+``g_b``)::
+
+    W  ← W + g_w[t];     V = W · 1[v_t − m > 0]   (floor; V = W without it)
+    subtract:  U = V;              G_s = g_s[t] − V · c_t;    G_θ = −V · s_t   (only when c_t = θ_t)
+    reset:     U = V · σ_t;        G_s = g_s[t]               (no gradient through the spike mask)
+    ALIF:      Bt = Bb + g_b[t];   G_s += (1 − α_a) · Bt;  ∂L/∂α_a += Bt · (b_{t-1} − s_t);
+               Bb ← α_a · Bt + β · G_θ                    (θ_t = θ0 + β b_{t-1})
+    U += G_s · ψ_t
+    W ← α_m · U;         ∂L/∂α_m += U · (w_{t-1} − i_t)  (norm_input)   or   U · w_{t-1}
+    D = (1 − α_m) · U    (norm_input)   or   D = U
+    synapse:   It = I + D + g_i[t];   ∂L/∂x_t = α_s · It;   ∂L/∂α_s += It · (i_{t-1} + x_t);   I ← α_s · It
+    no synapse:  ∂L/∂x_t = D
+
+and finally ``∂L/∂w_0 = W``, ``∂L/∂i_0 = I``, ``∂L/∂b_0 = Bb``. A leaky integrator (no spike function) has
+``U = V + g_s[t]``. The per-neuron α sums are reduced to each α's own shape by autograd (the op receives the α
+expanded to ``(B, N)``). The surrogate ``ψ`` is evaluated inside the loop for the closed forms listed in
+:mod:`spikekit_kernels._plan`; any other surrogate callable is evaluated with torch on the saved ``u`` (all steps at
+once) before the loop, which is exact for every surrogate.
+
+The loop runs as compiled C (``lif_kernels.c``, threads over batch rows and neuron blocks) when a C compiler is
+available, otherwise as a torch loop over time slices (:mod:`spikekit_kernels._torchloop`). Both are registered as
+``torch.library`` custom ops (``spikekit_kernels::lif_forward`` / ``lif_backward``) with fake implementations, so
+``torch.compile`` keeps a whole layer as one op with no graph break, and ``torch.export`` records it.
+
+Example:
+    >>> import spikekit, spikekit.layers as sl
+    >>> layer = sl.LIF(tau_mem=10.0, backend="fused-cpu")        # doctest: +SKIP
+    >>> with spikekit.use_backend("fused-cpu"):                  # doctest: +SKIP
+    ...     out = model(x)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Mapping
+
+import torch
+
+from spikekit.backends import BackendResult, NeuronParams
+from spikekit_kernels import _cc, _torchloop
+from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
+
+__all__ = ["FusedCPUBackend", "run_plan"]
+
+Tensor = torch.Tensor
+_surrogates: dict[int, object] = {}
+_sg_lock = threading.Lock()
+
+
+def _register_surrogate(fn: object) -> int:
+    key = id(fn)
+    with _sg_lock:
+        _surrogates.setdefault(key, fn)  # keep it alive so the id stays unique
+    return key
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None or t.numel() == 0 else t.data_ptr()
+
+
+def _use_c(x: Tensor) -> ctypes.CDLL | None:
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return None
+    return _cc.library()
+
+
+def _args(x: Tensor) -> tuple[type, str]:
+    return (_cc.ArgsF32, "f32") if x.dtype == torch.float32 else (_cc.ArgsF64, "f64")
+
+
+# --------------------------------------------------------------------------------------------------- forward op
+@torch.library.custom_op("spikekit_kernels::lif_forward", mutates_args=())
+def lif_forward(
+    x: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, am: Tensor, as_: Tensor, thr: Tensor, fl: Tensor, aa: Tensor,
+    asc: Tensor, rc: Tensor, flags: int, spike_kind: int, max_spikes: float, record: bool, sg_kind: int,
+    sg_params: list[float], sg_key: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """The whole layer, ``x`` (B, T, N), states and per-neuron parameters (B, N).
+
+    Returns (out, u, i per step, b per step, v recording, final v, final i, final b); unused ones are empty. The
+    surrogate arguments (kernel code, closed-form parameters, key of a registered callable) serve the backward.
+    """
+    lib = _use_c(x)
+    if lib is None:
+        with torch.no_grad():
+            return _torchloop.forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record)
+    Args, suf = _args(x)
+    ins = [t.contiguous() for t in (x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
+    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ins
+    B, T, N = x.shape
+    out, u = torch.empty_like(x), torch.empty_like(x)
+    isave = torch.empty_like(x) if flags & F_SYN else x.new_empty(0)
+    bsave = torch.empty_like(x) if flags & F_ALIF else x.new_empty(0)
+    recv = torch.empty_like(x) if record else x.new_empty(0)
+    vfin = torch.empty_like(v0)
+    ifin = torch.empty_like(v0) if flags & F_SYN else x.new_empty(0)
+    bfin = torch.empty_like(v0) if flags & F_ALIF else x.new_empty(0)
+    a = Args(B=B, T=T, N=N, flags=flags, spike_kind=spike_kind, sg_kind=0, max_spikes=max_spikes,
+             nthreads=torch.get_num_threads())  # fmt: skip
+    for name, t in (("x", x), ("v0", v0), ("i0", i0), ("b0", b0), ("am", am), ("as_", as_), ("thr", thr),
+                    ("fl", fl), ("aa", aa), ("asc", asc), ("rc", rc), ("out", out), ("u", u), ("isave", isave),
+                    ("bsave", bsave), ("recv", recv), ("vfin", vfin), ("ifin", ifin), ("bfin", bfin)):  # fmt: skip
+        setattr(a, name, _ptr(t))
+    if getattr(lib, f"lif_forward_{suf}")(ctypes.byref(a)) != 0:
+        raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")
+    return out, u, isave, bsave, recv, vfin, ifin, bfin
+
+
+@lif_forward.register_fake
+def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, *_):  # noqa: ANN001
+    full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
+    state = lambda on: torch.empty_like(v0) if on else x.new_empty(0)  # noqa: E731
+    syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+    return full(True), full(True), full(syn), full(alif), full(record), state(True), state(syn), state(alif)
+
+
+# -------------------------------------------------------------------------------------------------- backward op
+@torch.library.custom_op("spikekit_kernels::lif_backward", mutates_args=())
+def lif_backward(
+    x: Tensor, u: Tensor, isave: Tensor, bsave: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, am: Tensor, as_: Tensor,
+    thr: Tensor, fl: Tensor, aa: Tensor, asc: Tensor, rc: Tensor, g_out: Tensor, g_recv: Tensor | None,
+    g_reci: Tensor | None, g_recb: Tensor | None, g_vfin: Tensor | None, g_ifin: Tensor | None,
+    g_bfin: Tensor | None, sg: Tensor | None, flags: int, spike_kind: int, max_spikes: float, sg_kind: int,
+    sg_params: list[float],
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """(dx, d v0, d i0, d b0, d α_m, d α_s, d α_a); the α gradients per neuron, shape (B, N)."""
+    lib = _use_c(x)
+    if lib is None:
+        with torch.no_grad():
+            res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv,
+                                      g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes,
+                                      sg_kind, sg_params)  # fmt: skip
+        return tuple(r.clone() if torch.is_tensor(r) else torch.zeros_like(v0) for r in res)  # type: ignore[return-value]
+    Args, suf = _args(x)
+    c = lambda t: None if t is None else t.contiguous()  # noqa: E731
+    outs = [torch.empty_like(x)] + [torch.zeros_like(v0) for _ in range(6)]
+    a = Args(B=x.shape[0], T=x.shape[1], N=x.shape[2], flags=flags, spike_kind=spike_kind, sg_kind=sg_kind,
+             max_spikes=max_spikes, nthreads=torch.get_num_threads())  # fmt: skip
+    for j, p in enumerate(sg_params[:5]):
+        a.sg_p[j] = p
+    keep = [c(t) for t in (x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci,
+                           g_recb, g_vfin, g_ifin, g_bfin, sg)]  # fmt: skip
+    names = ("x u isave bsave v0 i0 b0 am as_ thr fl aa asc rc g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg "
+             "gx gv0 gi0 gb0 gam gas gaa").split()  # fmt: skip
+    for name, t in zip(names, keep + outs):
+        setattr(a, name, _ptr(t))
+    if getattr(lib, f"lif_backward_{suf}")(ctypes.byref(a)) != 0:
+        raise RuntimeError("spikekit-kernels: the fused backward loop could not start its threads")
+    return tuple(outs)  # type: ignore[return-value]
+
+
+@lif_backward.register_fake
+def _(x, u, isave, bsave, v0, *rest):  # noqa: ANN001
+    return (torch.empty_like(x), *[torch.empty_like(v0) for _ in range(6)])
+
+
+# -------------------------------------------------------------------------------------------------- autograd
+def _setup_context(ctx, inputs, output):  # noqa: ANN001
+    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, sg_kind, sg_params, key = inputs
+    _out, u, isave, bsave, *_ = output
+    ctx.save_for_backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)
+    ctx.cfg = (flags, spike_kind, max_spikes, sg_kind, list(sg_params), key)
+
+
+def _surrogate_tensor(u: Tensor, bsave: Tensor, b0: Tensor, thr: Tensor, asc: Tensor, flags: int, key: int) -> Tensor:
+    """ψ(u_t, θ_t) for all steps at once, with the registered surrogate callable."""
+    fn = _surrogates[key]
+    if flags & F_ALIF:
+        b_prev = torch.cat([b0.unsqueeze(1), bsave[:, :-1]], dim=1)  # (B, T, N)
+        th = thr.unsqueeze(1) + asc.unsqueeze(1) * b_prev
+    else:
+        th = thr.unsqueeze(1).expand_as(u)
+    return fn(u, th).to(u.dtype)  # type: ignore[operator]
+
+
+def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):  # noqa: ANN001
+    x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
+    flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
+    if g_out is None:
+        g_out = torch.zeros_like(x)
+    sg = None
+    if sg_kind == SG_TENSOR and key != 0:
+        sg = _surrogate_tensor(u, bsave, b0, thr, asc, flags, key)
+    empty = lambda g: None if g is None or g.numel() == 0 else g  # noqa: E731
+    gx, gv0, gi0, gb0, gam, gas, gaa = lif_backward(
+        x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, empty(g_recv), empty(g_isave),
+        empty(g_bsave), empty(g_vfin), empty(g_ifin), empty(g_bfin), sg, flags, spike_kind, max_spikes, sg_kind,
+        sg_params,
+    )  # fmt: skip
+    syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+    return (gx, gv0, gi0 if syn else None, gb0 if alif else None, gam, gas if syn else None, None, None,
+            gaa if alif else None, None, None, None, None, None, None, None, None, None)  # fmt: skip
+
+
+lif_forward.register_autograd(_backward, setup_context=_setup_context)
+
+
+# -------------------------------------------------------------------------------------------------- the backend
+def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -> BackendResult:
+    """Run a :class:`Plan` through the fused op and reshape the results to the layer's shapes."""
+    B, T, N, trail = plan.B, plan.T, plan.N, plan.trail
+    x3 = x.reshape(B, T, N)
+    flat = lambda name: state[name].reshape(B, N) if name in state else plan.alpha_mem.new_zeros(())  # noqa: E731
+    zero = x3.new_zeros(B, N)
+    v0 = flat("v_mem")
+    i0 = state["i_syn"].reshape(B, N) if plan.flags & F_SYN else zero
+    b0 = state["b"].reshape(B, N) if plan.flags & F_ALIF else zero
+    key = 0
+    if plan.sg_kind == SG_TENSOR and plan.surrogate is not None:
+        key = _register_surrogate(plan.surrogate)
+    out, _u, isave, bsave, recv, vfin, ifin, bfin = lif_forward(
+        x3, v0, i0, b0, plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
+        plan.adapt_scale, plan.reset_const, plan.flags, plan.spike_kind, plan.max_spikes, record, plan.sg_kind,
+        plan.sg_params, key,
+    )  # fmt: skip
+    shape_bt, shape_b = (B, T, *trail), (B, *trail)
+    final: dict[str, Tensor] = {"v_mem": vfin.reshape(shape_b)}
+    recs: dict[str, Tensor] = {}
+    if record:
+        recs["v_mem"] = recv.reshape(shape_bt)
+    if plan.flags & F_SYN:
+        final["i_syn"] = ifin.reshape(shape_b)
+        if record:
+            recs["i_syn"] = isave.reshape(shape_bt)
+    if plan.flags & F_ALIF:
+        final["b"] = bfin.reshape(shape_b)
+        final["spike_threshold"] = (plan.threshold + plan.adapt_scale * bfin).reshape(shape_b)
+        if record:
+            recs["b"] = bsave.reshape(shape_bt)
+            thr_rec = plan.threshold.unsqueeze(1) + plan.adapt_scale.unsqueeze(1) * bsave
+            recs["spike_threshold"] = thr_rec.reshape(shape_bt)
+    final = {k: final[k] for k in state}  # same keys, same order as given
+    recs = {k: recs[k] for k in state if k in recs}
+    return out.reshape(shape_bt), final, recs
+
+
+class FusedCPUBackend:
+    """``fused-cpu``: the LIF family's time loop as one op with a hand-written BPTT backward (see module docstring).
+
+    Covers IAF, LIF (with and without synapse, norm_input), ExpLeak and ALIF with MultiSpike / SingleSpike /
+    MaxSpike, MembraneSubtract / MembraneReset, min_v_mem and every surrogate, in float32 and float64 on CPU.
+    Gradients reach the input, the initial state and alpha_mem / alpha_syn / alpha_adapt (hence tau).
+    """
+
+    name = "fused-cpu"
+
+    def unsupported_reason(self, x: Tensor, state: Mapping[str, Tensor], params: NeuronParams) -> str | None:
+        if x.device.type != "cpu":
+            return f"input on {x.device}; fused-cpu runs on the CPU (use the 'triton' backend on CUDA)"
+        if x.dtype not in (torch.float32, torch.float64):
+            return f"dtype {x.dtype} on CPU (float32 and float64 are covered)"
+        plan = make_plan(x, state, params)
+        return plan if isinstance(plan, str) else None
+
+    def run(self, x: Tensor, state: Mapping[str, Tensor], params: NeuronParams) -> BackendResult:
+        plan = make_plan(x, state, params)
+        if isinstance(plan, str):
+            raise ValueError(f"{params.layer_name}: fused-cpu cannot run this layer: {plan}")
+        return run_plan(x, state, plan, params.record_states)

@@ -1,0 +1,25 @@
+"""Hook implementations of spikekit-kernels: lazy paths only, nothing heavy is imported here."""
+
+from spikekit.plugins import hookimpl
+from spikekit.plugins.records import BackendSpec
+
+
+@hookimpl
+def spikekit_backends() -> list[BackendSpec]:
+    return [
+        BackendSpec(
+            "fused-cpu",
+            "spikekit_kernels.fused:FusedCPUBackend",
+            description="fused CPU time loop (one custom op, hand-written BPTT backward)",
+        ),
+        BackendSpec(
+            "fused-cpu-exodus",
+            "spikekit_kernels.fused:FusedCPUExodusBackend",
+            description="fused CPU time loop with the EXODUS gradient",
+        ),
+        BackendSpec(
+            "triton",
+            "spikekit_kernels.triton_backend:TritonBackend",
+            description="Triton GPU kernels (CUDA), one program per block of neurons looping over time",
+        ),
+    ]
