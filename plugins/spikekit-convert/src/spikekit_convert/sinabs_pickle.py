@@ -48,10 +48,10 @@ def map_sinabs_global(module: str, name: str) -> Any:
     Raises:
         pickle.UnpicklingError: if spikekit has no object of that name.
     """
-    for prefix, namespaces in _NAMESPACES_FOR:
-        if module == prefix or module.startswith(prefix + "."):
-            break
-    else:
+    namespaces = next(
+        (spaces for prefix, spaces in _NAMESPACES_FOR if module == prefix or module.startswith(prefix + ".")), None
+    )
+    if namespaces is None:
         raise pickle.UnpicklingError(f"{module}.{name} is not a sinabs path")
     errors = []
     for namespace in namespaces:

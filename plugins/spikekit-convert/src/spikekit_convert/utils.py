@@ -64,7 +64,11 @@ def normalize_weights(
                     f"normalize_weights: {name!r} is not a direct child of the model; children: {list(children)}"
                 )
         captured: list[torch.Tensor] = []
-        handle = children[out_name].register_forward_hook(lambda m, i, o: captured.append(o.detach().clone()))
+
+        def capture(module: nn.Module, inp: Any, out: torch.Tensor, store: list[torch.Tensor] = captured) -> None:
+            store.append(out.detach().clone())
+
+        handle = children[out_name].register_forward_hook(capture)
         try:
             with torch.no_grad():
                 ann(sample_data)
