@@ -1,0 +1,168 @@
+"""The versioned JSON configuration of a mapped network: everything a vendor SDK needs, nothing torch-specific.
+
+Format ``spikekit-speck``, version 1 (see ``docs/speck/config-format.md`` for every field)::
+
+    {
+      "format": "spikekit-speck", "version": 1, "device": "speck2fdevkit",
+      "input_shape": [C, H, W],          # one time step of the network input
+      "input_layers": [0],               # layers fed directly by the input (not through the DVS layer)
+      "dvs": null | {input_shape, merge, mirror{x,y}, mirror_diagonal, cut{x,y}, origin{x,y}, pooling{x,y},
+                     pass_sensor_events, destinations: [core, ...]},
+      "layers": [                        # topological order; "core" is where each one runs
+        {"index", "name", "neuron_name", "core",
+         "dimensions": {"input_shape": {"size": {"x", "y"}, "feature_count"}, "output_shape": {...},
+                        "padding": {"x", "y"}, "stride": {"x", "y"}, "kernel_size": k},
+         "weights": [C_out][C_in][k_x][k_y] ints (x before y, the vendor's convention),
+         "biases": [C_out] ints, "leak_enable": bool,
+         "threshold_high": int, "threshold_low": int, "return_to_zero": bool,
+         "neurons_initial_value": [C_out][W][H] ints,
+         "destinations": [{"layer": core, "enable": true, "pooling": p}],   # at most 2
+         "outputs": [{"pooling": p}],   # network outputs read from this layer (after software pooling)
+         "spike_mode": "multi" | "single" | "max", "max_spikes": int | null,
+         "scale": float,                # common discretisation factor (integer = scale * float)
+         "monitor_enable": bool}
+      ],
+      "memory": {"layers": [...], "cores": [...]}
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+
+from spikekit_speck.chip import ChipSpec
+from spikekit_speck.discretize import DiscreteLayerParams
+from spikekit_speck.graph import NetworkPlan
+from spikekit_speck.mapping import MemoryReport
+
+__all__ = ["FORMAT", "VERSION", "build_config", "to_json", "from_json", "validate_config"]
+
+FORMAT = "spikekit-speck"
+VERSION = 1
+
+
+def _ints(t: torch.Tensor) -> Any:
+    return torch.round(t).to(torch.int64).tolist()
+
+
+def _shape_dict(shape: tuple[int, int, int]) -> dict[str, Any]:
+    c, h, w = shape
+    return {"size": {"x": int(w), "y": int(h)}, "feature_count": int(c)}
+
+
+def build_config(
+    plan: NetworkPlan,
+    params: list[DiscreteLayerParams],
+    layer2core: dict[int, int],
+    chip: ChipSpec,
+    device: str,
+) -> dict[str, Any]:
+    """The configuration dict of a planned, discretised and mapped network (JSON-serialisable)."""
+    layers = []
+    for layer, p in zip(plan.layers, params):
+        c, h, w = layer.neuron_shape
+        state = torch.zeros(c, h, w) if p.v_mem is None else p.v_mem.reshape(c, h, w)
+        layers.append(
+            {
+                "index": layer.index,
+                "name": layer.name,
+                "neuron_name": layer.neuron_name,
+                "core": layer2core[layer.index],
+                "dimensions": {
+                    "input_shape": _shape_dict(layer.input_shape),
+                    "output_shape": _shape_dict(layer.neuron_shape),
+                    "padding": {"x": layer.padding[1], "y": layer.padding[0]},
+                    "stride": {"x": layer.stride[1], "y": layer.stride[0]},
+                    "kernel_size": layer.kernel_size,
+                },
+                "weights": _ints(p.weight.transpose(2, 3)),
+                "biases": _ints(p.bias),
+                "leak_enable": bool((p.bias != 0).any()),
+                "threshold_high": p.threshold,
+                "threshold_low": p.min_v_mem,
+                "return_to_zero": layer.return_to_zero,
+                "neurons_initial_value": _ints(state.transpose(1, 2)),
+                "destinations": [
+                    {"layer": layer2core[d.target], "enable": True, "pooling": d.pooling}
+                    for d in layer.destinations
+                    if d.target is not None
+                ],
+                "outputs": [{"pooling": d.pooling} for d in layer.destinations if d.target is None],
+                "spike_mode": layer.spike_mode,
+                "max_spikes": layer.max_spikes,
+                "scale": p.scale,
+                "monitor_enable": any(d.target is None for d in layer.destinations),
+            }
+        )
+    dvs = None
+    if plan.dvs is not None:
+        dvs = plan.dvs.get_config_dict()
+        dvs["destinations"] = [layer2core[k] for k in plan.dvs_destinations]
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "device": device,
+        "input_shape": list(plan.input_shape),
+        "input_layers": list(plan.entry_layers),
+        "dvs": dvs,
+        "layers": layers,
+        "memory": MemoryReport.build(plan.layers, layer2core, chip).as_dict(),
+    }
+    validate_config(config)
+    return config
+
+
+_LAYER_KEYS = (
+    "index", "core", "dimensions", "weights", "biases", "leak_enable", "threshold_high", "threshold_low",
+    "return_to_zero", "destinations", "outputs", "spike_mode",
+)  # fmt: skip
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the field if ``config`` is not a valid version-1 configuration."""
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} configuration (field 'format' is {config.get('format')!r})")
+    if config.get("version") != VERSION:
+        raise ValueError(f"unsupported {FORMAT} configuration version {config.get('version')!r}; expected {VERSION}")
+    for key in ("device", "input_shape", "input_layers", "dvs", "layers"):
+        if key not in config:
+            raise ValueError(f"configuration is missing field {key!r}")
+    cores = set()
+    for i, layer in enumerate(config["layers"]):
+        for key in _LAYER_KEYS:
+            if key not in layer:
+                raise ValueError(f"configuration layer {i} is missing field {key!r}")
+        if layer["index"] != i:
+            raise ValueError(f"configuration layer {i} has index {layer['index']}; layers must be in order")
+        if layer["core"] in cores:
+            raise ValueError(f"configuration layer {i} reuses core {layer['core']}")
+        cores.add(layer["core"])
+        if layer["threshold_high"] <= 0:
+            raise ValueError(f"configuration layer {i}: threshold_high must be positive, got {layer['threshold_high']}")
+        if len(layer["destinations"]) > 2:
+            raise ValueError(f"configuration layer {i} has {len(layer['destinations'])} destinations; at most 2")
+        if layer["spike_mode"] not in ("multi", "single", "max"):
+            raise ValueError(f"configuration layer {i}: unknown spike_mode {layer['spike_mode']!r}")
+
+
+def to_json(config: dict[str, Any], path: str | None = None, indent: int | None = None) -> str:
+    """Serialise ``config`` to JSON text (and write it to ``path`` when given)."""
+    text = json.dumps(config, indent=indent)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
+
+
+def from_json(text_or_path: str) -> dict[str, Any]:
+    """Read a configuration from JSON text or a file path, and validate it."""
+    text = text_or_path
+    if not text_or_path.lstrip().startswith("{"):
+        with open(text_or_path, encoding="utf-8") as fh:
+            text = fh.read()
+    config = json.loads(text)
+    validate_config(config)
+    return config

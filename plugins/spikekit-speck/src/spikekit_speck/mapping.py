@@ -1,0 +1,253 @@
+"""Placing chip layers on cores: memory per layer, a maximum bipartite matching, and a report.
+
+Memory a layer needs (``C_in``/``C_out`` channels, ``k`` kernel, ``H x W`` neurons per channel)::
+
+    kernel = C_in  * 2 ** (ceil(log2(k * k)) + ceil(log2(C_out)))
+    neuron = C_out * 2 ** (ceil(log2(H)) + ceil(log2(W)))
+    bias   = C_out (0 for a layer without bias)
+
+A layer *fits* a core when all three are within the core's memories. Placement is a bipartite matching between
+layers and the cores each fits, found with augmenting paths (Kuhn's algorithm), so it finds a placement whenever
+one exists, which a first-fit assignment does not. When none exists, Hall's theorem names the culprit: a set of
+layers whose usable cores are fewer than the layers themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from spikekit_speck.chip import ChipSpec
+from spikekit_speck.errors import MappingError
+
+__all__ = ["layer_memory", "fitting_cores", "find_matching", "map_layers", "MemoryReport"]
+
+
+def layer_memory(layer: Any) -> dict[str, int]:
+    """``{"kernel", "neuron", "bias"}`` memory of a layer with ``weight (C_out, C_in, k, k)``, ``neuron_shape``
+    ``(C_out, H, W)`` and ``bias`` (words / entries)."""
+    c_out, c_in, kh, kw = (int(s) for s in layer.weight.shape)
+    _, h, w = layer.neuron_shape
+    kernel = c_in * 2 ** (math.ceil(math.log2(kh * kw)) + math.ceil(math.log2(c_out)))
+    neuron = c_out * 2 ** (math.ceil(math.log2(h)) + math.ceil(math.log2(w)))
+    bias = 0 if layer.bias is None else c_out
+    return {"kernel": int(kernel), "neuron": int(neuron), "bias": int(bias)}
+
+
+def fitting_cores(memory: dict[str, int], chip: ChipSpec) -> list[int]:
+    """The cores whose kernel, neuron and bias memories all hold ``memory``."""
+    return [
+        i
+        for i, core in enumerate(chip.cores)
+        if memory["kernel"] <= core.kernel_memory
+        and memory["neuron"] <= core.neuron_memory
+        and memory["bias"] <= core.bias_memory
+    ]
+
+
+def find_matching(candidates: Sequence[Sequence[int]], num_cores: int) -> tuple[list[int | None], list[int]]:
+    """Maximum matching of layers to cores.
+
+    Args:
+        candidates: for each layer, the cores it fits.
+        num_cores: number of cores.
+
+    Returns:
+        ``(core of each layer or None, layers of a Hall violator)``; the second list is empty when every layer got
+        a core, else it is a set ``S`` of layers whose candidate cores number fewer than ``len(S)``.
+
+    Example:
+        >>> find_matching([[0, 1], [0]], 2)
+        ([1, 0], [])
+    """
+    core_owner: list[int | None] = [None] * num_cores
+
+    def augment(layer: int, visited: set[int]) -> bool:
+        for core in candidates[layer]:
+            if core in visited:
+                continue
+            visited.add(core)
+            owner = core_owner[core]
+            if owner is None or augment(owner, visited):
+                core_owner[core] = layer
+                return True
+        return False
+
+    for layer in range(len(candidates)):
+        augment(layer, set())
+    assignment: list[int | None] = [None] * len(candidates)
+    for core, layer in enumerate(core_owner):
+        if layer is not None:
+            assignment[layer] = core
+    unmatched = [i for i, a in enumerate(assignment) if a is None]
+    if not unmatched:
+        return assignment, []
+    # Layers reachable from an unmatched layer by alternating paths: their neighbourhood is too small (König).
+    reached, frontier = {unmatched[0]}, [unmatched[0]]
+    while frontier:
+        layer = frontier.pop()
+        for core in candidates[layer]:
+            owner = core_owner[core]
+            if owner is not None and owner not in reached:
+                reached.add(owner)
+                frontier.append(owner)
+    return assignment, sorted(reached)
+
+
+def _ki(words: int) -> str:
+    return f"{words / 1024:g}Ki"
+
+
+def map_layers(
+    layers: Sequence[Any], chip: ChipSpec, layer2core: dict[int, int] | None = None
+) -> dict[int, int]:
+    """Assign every chip layer a core; raise :class:`MappingError` saying precisely why when impossible.
+
+    Args:
+        layers: objects with ``index``, ``name``, ``weight``, ``bias`` and ``neuron_shape`` (see :func:`layer_memory`).
+        chip: the chip's cores.
+        layer2core: a placement chosen by the user, checked instead of searched.
+
+    Returns:
+        ``{layer index: core id}``.
+    """
+    if len(layers) > chip.num_cores:
+        names = ", ".join(repr(layer.name) for layer in layers)
+        raise MappingError(
+            f"the network needs {len(layers)} cores ({names}) but the chip has {chip.num_cores}; "
+            "each Conv2d/Linear + IAFSqueeze pair takes one core"
+        )
+    memories = [layer_memory(layer) for layer in layers]
+    candidates = [fitting_cores(m, chip) for m in memories]
+    for layer, memory, cores in zip(layers, memories, candidates):
+        if not cores:
+            raise MappingError(f"layer {layer.name!r} fits no core: {_why_no_core(memory, chip)}")
+    if layer2core is not None:
+        used: dict[int, str] = {}
+        for layer, memory, cores in zip(layers, memories, candidates):
+            core = layer2core.get(layer.index)
+            if core is None:
+                raise MappingError(f"layer2core has no core for layer {layer.index} ({layer.name!r})")
+            if core not in cores:
+                raise MappingError(
+                    f"layer {layer.name!r} does not fit core {core}: {_why_not_core(memory, chip, core)}; "
+                    f"it fits cores {cores}"
+                )
+            if core in used:
+                raise MappingError(f"layers {used[core]!r} and {layer.name!r} are both placed on core {core}")
+            used[core] = layer.name
+        return {layer.index: layer2core[layer.index] for layer in layers}
+    assignment, violators = find_matching(candidates, chip.num_cores)
+    if violators:
+        cores = sorted({c for i in violators for c in candidates[i]})
+        detail = "; ".join(
+            f"{layers[i].name!r} (kernel {_ki(memories[i]['kernel'])}, neuron {_ki(memories[i]['neuron'])}) "
+            f"fits cores {candidates[i]}"
+            for i in violators
+        )
+        raise MappingError(
+            f"No valid mapping found: {len(violators)} layers can only use the {len(cores)} cores {cores}: {detail}"
+        )
+    return {layer.index: int(core) for layer, core in zip(layers, assignment)}  # type: ignore[arg-type]
+
+
+def _why_not_core(memory: dict[str, int], chip: ChipSpec, core: int) -> str:
+    limits = chip.cores[core]
+    parts = []
+    for key, limit in (("kernel", limits.kernel_memory), ("neuron", limits.neuron_memory)):
+        if memory[key] > limit:
+            parts.append(f"{key} memory {_ki(memory[key])} > {_ki(limit)}")
+    if memory["bias"] > limits.bias_memory:
+        parts.append(f"bias memory {memory['bias']} > {limits.bias_memory}")
+    return ", ".join(parts)
+
+
+def _why_no_core(memory: dict[str, int], chip: ChipSpec) -> str:
+    needs = f"it needs kernel memory {_ki(memory['kernel'])}, neuron memory {_ki(memory['neuron'])}"
+    if memory["bias"]:
+        needs += f" and {memory['bias']} biases"
+    reasons = "; ".join(f"core {i}: {_why_not_core(memory, chip, i)}" for i in range(chip.num_cores))
+    return f"{needs} ({reasons}). Use fewer channels, a smaller kernel or a smaller feature map"
+
+
+@dataclasses.dataclass
+class MemoryReport:
+    """Memory per layer and per core of a mapped network.
+
+    ``layers[i]`` = ``{"name", "core", "kernel", "neuron", "bias", "kernel_capacity", "neuron_capacity"}``;
+    ``cores[c]`` = ``{"layer", "kernel_used", "kernel_capacity", "neuron_used", "neuron_capacity", "bias_used",
+    "bias_capacity"}`` (``layer`` None for a free core). ``kernel``/``neuron``/``bias`` are sinabs-style
+    ``{layer index: words}`` dicts, as returned by ``DynapcnnNetwork.memory_summary()``.
+    """
+
+    layers: list[dict[str, Any]]
+    cores: list[dict[str, Any]]
+
+    @classmethod
+    def build(cls, layers: Sequence[Any], layer2core: dict[int, int], chip: ChipSpec) -> MemoryReport:
+        rows = []
+        owner: dict[int, int] = {}
+        for layer in layers:
+            memory = layer_memory(layer)
+            core = layer2core[layer.index]
+            owner[core] = layer.index
+            rows.append(
+                {
+                    "layer": layer.index,
+                    "name": layer.name,
+                    "core": core,
+                    **memory,
+                    "kernel_capacity": chip.cores[core].kernel_memory,
+                    "neuron_capacity": chip.cores[core].neuron_memory,
+                }
+            )
+        by_index = {row["layer"]: row for row in rows}
+        cores = []
+        for c, limits in enumerate(chip.cores):
+            row = by_index.get(owner[c]) if c in owner else None
+            cores.append(
+                {
+                    "core": c,
+                    "layer": None if row is None else row["layer"],
+                    "kernel_used": 0 if row is None else row["kernel"],
+                    "kernel_capacity": limits.kernel_memory,
+                    "neuron_used": 0 if row is None else row["neuron"],
+                    "neuron_capacity": limits.neuron_memory,
+                    "bias_used": 0 if row is None else row["bias"],
+                    "bias_capacity": limits.bias_memory,
+                }
+            )
+        return cls(rows, cores)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"layers": self.layers, "cores": self.cores}
+
+    @property
+    def kernel(self) -> dict[int, int]:
+        return {row["layer"]: row["kernel"] for row in self.layers}
+
+    @property
+    def neuron(self) -> dict[int, int]:
+        return {row["layer"]: row["neuron"] for row in self.layers}
+
+    @property
+    def bias(self) -> dict[int, int]:
+        return {row["layer"]: row["bias"] for row in self.layers}
+
+    def __getitem__(self, key: str) -> dict[int, int]:
+        """``report["kernel"]`` etc., as sinabs's ``memory_summary()`` dict."""
+        if key not in ("kernel", "neuron", "bias"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __str__(self) -> str:
+        lines = ["layer  name                  core  kernel (used/cap)      neuron (used/cap)      bias"]
+        for row in self.layers:
+            lines.append(
+                f"{row['layer']:<6} {row['name'][:20]:<21} {row['core']:<5} "
+                f"{_ki(row['kernel']):>8} / {_ki(row['kernel_capacity']):<10} "
+                f"{_ki(row['neuron']):>8} / {_ki(row['neuron_capacity']):<10} {row['bias']}"
+            )
+        return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Conversion of a ``spikekit-speck`` configuration to the vendor SDK's (samna's) configuration object.
+
+samna is imported only inside :func:`to_samna_config`, so nothing else needs it. Tests pass a stand-in module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from spikekit_speck.config import validate_config
+
+__all__ = ["to_samna_config", "SAMNA_MODULES"]
+
+#: samna sub-package per device family.
+SAMNA_MODULES = {
+    "speck2e": "speck2e",
+    "speck2edevkit": "speck2e",
+    "speck2f": "speck2f",
+    "speck2fmodule": "speck2f",
+    "speck2fdevkit": "speck2f",
+    "dynapcnn": "dynapcnn",
+}
+
+
+def _load_samna_module(device: str) -> Any:
+    family = SAMNA_MODULES.get(device.split(":")[0])
+    if family is None:
+        raise ValueError(f"no samna module is known for device {device!r}; expected one of {sorted(SAMNA_MODULES)}")
+    try:
+        return importlib.import_module(f"samna.{family}.configuration")
+    except ImportError as exc:
+        raise ImportError(
+            f"converting to a samna configuration needs SynSense's SDK 'samna' (module samna.{family}), which is "
+            "not installed; the JSON configuration (Deployment.config / to_json) holds the same information"
+        ) from exc
+
+
+def to_samna_config(config: dict[str, Any], configuration_module: Any = None, monitor_outputs: bool = True) -> Any:
+    """Build samna's ``SpeckConfiguration`` (or ``DynapcnnConfiguration``) from a configuration dict.
+
+    Args:
+        config: a validated ``spikekit-speck`` configuration.
+        configuration_module: the module holding the configuration class (default: imported from samna for
+            ``config["device"]``); must provide ``SpeckConfiguration`` or ``DynapcnnConfiguration``.
+        monitor_outputs: enable monitoring on the layers that produce network outputs.
+
+    Raises:
+        ImportError: samna is not installed (and no module was given).
+    """
+    validate_config(config)
+    module = configuration_module if configuration_module is not None else _load_samna_module(config["device"])
+    factory = getattr(module, "SpeckConfiguration", None) or getattr(module, "DynapcnnConfiguration")
+    samna_config = factory()
+    samna_config.dvs_layer.pass_sensor_events = False
+    for layer in config["layers"]:
+        core = samna_config.cnn_layers[layer["core"]]
+        core.dimensions = layer["dimensions"]
+        for slot, dest in enumerate(layer["destinations"]):
+            core.destinations[slot].layer = dest["layer"]
+            core.destinations[slot].enable = dest["enable"]
+            core.destinations[slot].pooling = dest["pooling"]
+        for key in ("weights", "biases", "leak_enable", "threshold_high", "threshold_low", "return_to_zero",
+                    "neurons_initial_value"):  # fmt: skip
+            setattr(core, key, layer[key])
+        core.monitor_enable = bool(monitor_outputs and layer["outputs"])
+    dvs = config["dvs"]
+    if dvs is not None:
+        target = samna_config.dvs_layer
+        for key in ("merge", "mirror", "mirror_diagonal", "cut", "origin", "pooling", "pass_sensor_events"):
+            setattr(target, key, dvs[key])
+        for slot, core_id in enumerate(dvs["destinations"]):
+            target.destinations[slot].layer = core_id
+            target.destinations[slot].enable = True
+    return samna_config
