@@ -15,6 +15,18 @@ EXPORTS: list[tuple[str, str, str, str]] = [
     ("LIFRecurrent", "spikekit_neurons.lif:LIFRecurrent", LAYERS, "leaky integrate-and-fire neurons, recurrent"),
     ("ExpLeak", "spikekit_neurons.exp_leak:ExpLeak", LAYERS, "leaky integrator (membrane trace output)"),
     ("ExpLeakSqueeze", "spikekit_neurons.exp_leak:ExpLeakSqueeze", LAYERS, "leaky integrator, (B*T, ...) input"),
+    ("ALIF", "spikekit_neurons.alif:ALIF", LAYERS, "adaptive leaky integrate-and-fire neurons"),
+    ("ALIFSqueeze", "spikekit_neurons.alif:ALIFSqueeze", LAYERS, "adaptive LIF, (B*T, ...) input"),
+    ("ALIFRecurrent", "spikekit_neurons.alif:ALIFRecurrent", LAYERS, "adaptive LIF, recurrent"),
+    ("SpikingMaxPooling2dLayer", "spikekit_neurons.pool2d:SpikingMaxPooling2dLayer", LAYERS, "max pooling of spikes"),
+    ("SumPool2d", "spikekit_neurons.pool2d:SumPool2d", LAYERS, "sum pooling"),
+    ("Img2SpikeLayer", "spikekit_neurons.to_spike:Img2SpikeLayer", LAYERS, "image to random spike train"),
+    ("Sig2SpikeLayer", "spikekit_neurons.to_spike:Sig2SpikeLayer", LAYERS, "signal to random spike train"),
+    ("Cropping2dLayer", "spikekit_neurons.crop2d:Cropping2dLayer", LAYERS, "crop (N, C, H, W)"),
+    ("NeuromorphicReLU", "spikekit_neurons.neuromorphic_relu:NeuromorphicReLU", LAYERS, "ReLU with integer output"),
+    ("QuantizeLayer", "spikekit_neurons.neuromorphic_relu:QuantizeLayer", LAYERS, "floor with straight-through grad"),
+    ("Merge", "spikekit_neurons.merge:Merge", LAYERS, "add two spike streams, zero-padding to fit"),
+    ("ChannelShift", "spikekit_neurons.merge:ChannelShift", LAYERS, "prepend zero channels"),
     ("functional", "spikekit_neurons:functional", LAYERS, "pure time-loop functions (lif_forward, alif_forward, ...)"),
     ("MultiSpike", "spikekit_neurons.spike_functions:MultiSpike", ACTIVATION, "several spikes per step"),
     ("SingleSpike", "spikekit_neurons.spike_functions:SingleSpike", ACTIVATION, "at most one spike per step"),
@@ -31,4 +43,10 @@ BACKENDS: list[tuple[str, str, str]] = [
 ]
 
 #: (encoder name, "module:attribute", description)
-ENCODERS: list[tuple[str, str, str]] = []
+ENCODERS: list[tuple[str, str, str]] = [
+    ("rate", "spikekit_neurons.encoders:RateEncoder", "Bernoulli rate coding, (B, ...) -> (B, T, ...)"),
+    ("poisson", "spikekit_neurons.encoders:RateEncoder", "alias of rate (discrete-time Poisson)"),
+    ("latency", "spikekit_neurons.encoders:LatencyEncoder", "time-to-first-spike coding"),
+    ("delta", "spikekit_neurons.encoders:DeltaEncoder", "send-on-delta threshold-crossing coding of a signal"),
+    ("repeat", "spikekit_neurons.encoders:RepeatEncoder", "repeat a static input at every step"),
+]

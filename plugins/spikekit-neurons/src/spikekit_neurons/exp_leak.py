@@ -30,7 +30,7 @@ class ExpLeak(LIF):
         norm_input: scale the input by :math:`1 - \\alpha` (then an impulse integrates to 1 over time).
 
     Example:
-        >>> ExpLeak(tau_mem=2.0)(torch.tensor([[1.0, 0.0, 0.0]]))
+        >>> ExpLeak(tau_mem=2.0)(torch.tensor([[1.0, 0.0, 0.0]])).detach()
         tensor([[1.0000, 0.6065, 0.3679]])
     """
 

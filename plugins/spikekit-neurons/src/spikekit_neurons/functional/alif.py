@@ -180,8 +180,8 @@ def alif_forward(
         >>> st = {"v_mem": torch.zeros(1), "b": torch.zeros(1), "spike_threshold": torch.ones(1)}
         >>> s, _, _ = alif_forward(torch.full((1, 4), 1.2), 1.0, 0.5, None, 2.0, st, SingleSpike,
         ...                        MembraneSubtract(), None, None, 1.0, False)
-        >>> s  # the threshold rises after the first spike
-        tensor([[1., 0., 1., 0.]])
+        >>> s  # θ: 1, 2, 1.5, 2.25 while v: 1.2, 1.4, 2.6, 2.3
+        tensor([[1., 0., 1., 1.]])
     """
     return _run(
         input_data, alpha_mem, alpha_adapt, alpha_syn, adapt_scale, state, spike_fn, reset_fn, surrogate_grad_fn,

@@ -1,0 +1,290 @@
+"""Adaptive leaky integrate-and-fire layers: ``ALIF``, ``ALIFSqueeze``, ``ALIFRecurrent``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikekit.backends import NeuronParams, run_neuron
+from spikekit.state import SqueezeMixin, StatefulLayer
+from spikekit_neurons._common import (
+    DEFAULT_RESET,
+    DEFAULT_SURROGATE,
+    as_float_param,
+    check_broadcast,
+    check_state_dtype,
+    check_time_input,
+    resolve,
+)
+from spikekit_neurons.spike_functions import SingleSpike
+
+__all__ = ["ALIF", "ALIFSqueeze", "ALIFRecurrent"]
+
+
+def _tau_param(value: Any) -> nn.Parameter:
+    # sinabs keeps the given dtype (a float64 tensor stays float64); integers become floats instead of failing.
+    return as_float_param(value, dtype=None)
+
+
+def _tau_from_alpha(alpha: torch.Tensor | None) -> torch.Tensor | None:
+    return None if alpha is None else -1 / torch.log(alpha.detach())
+
+
+class ALIF(StatefulLayer):
+    """Adaptive LIF neurons (LSNN, Bellec et al. 2018): every spike raises the threshold, which then relaxes.
+
+    Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
+
+    .. math::
+        i_t &= \\alpha_{syn}(i_{t-1} + x_t) \\quad (\\text{or } x_t), \\qquad
+        v_t = \\alpha_{mem} v_{t-1} + (1 - \\alpha_{mem})\\, i_t \\quad (\\text{norm\\_input; else } + i_t) \\\\
+        \\theta_t &= b_0 + \\text{adapt\\_scale} \\cdot b_{t-1}, \\qquad S_t = \\text{spike\\_fn}(v_t, \\theta_t),
+        \\qquad v_t \\leftarrow \\text{reset\\_fn}(S_t, v_t, \\theta_t) \\\\
+        b_t &= \\alpha_{adapt} b_{t-1} + (1 - \\alpha_{adapt}) S_t, \\qquad
+        \\text{spike\\_threshold} = b_0 + \\text{adapt\\_scale} \\cdot b_t, \\qquad v_t \\leftarrow \\max(v_t, v_{min})
+
+    ``MembraneSubtract`` removes the *current* adaptive threshold :math:`\\theta_t`, and ``b`` is never zeroed
+    (sinabs behaves the same, although its docstring says otherwise).
+
+    States: ``v_mem``, ``i_syn`` (with ``tau_syn``), ``b``, ``spike_threshold`` (the adaptive threshold, a state
+    here); the base threshold is the plain attribute ``b0``.
+
+    Args:
+        tau_mem: membrane time constant (Parameter; ``alpha_mem`` with train_alphas).
+        tau_adapt: time constant of the threshold adaptation (Parameter; ``alpha_adapt`` with train_alphas).
+        tau_syn: synaptic time constant, or None (a falsy value gives no ``tau_syn`` Parameter).
+        adapt_scale: threshold increase per unit of ``b``.
+        spike_threshold: the base threshold :math:`b_0`.
+        spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, shape, train_alphas, norm_input, record_states, backend:
+            as :class:`~spikekit_neurons.lif.LIF` (``spike_fn`` defaults to ``SingleSpike``).
+
+    A change of batch size or neuron shape re-creates the states as zeros.
+
+    Example:
+        >>> layer = ALIF(tau_mem=10.0, tau_adapt=100.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
+        >>> layer(torch.rand(2, 50, 8)).shape
+        torch.Size([2, 50, 8])
+    """
+
+    def __init__(
+        self,
+        tau_mem: float | torch.Tensor,
+        tau_adapt: float | torch.Tensor,
+        tau_syn: float | torch.Tensor | None = None,
+        adapt_scale: float | torch.Tensor = 1.8,
+        spike_threshold: float | torch.Tensor = 1.0,
+        spike_fn: Any = SingleSpike,
+        reset_fn: Any = DEFAULT_RESET,
+        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
+        min_v_mem: float | torch.Tensor | None = None,
+        shape: torch.Size | tuple[int, ...] | None = None,
+        train_alphas: bool = False,
+        norm_input: bool = True,
+        record_states: bool = False,
+        *,
+        backend: str | None = None,
+    ):
+        names = ["v_mem", "i_syn", "b", "spike_threshold"] if tau_syn is not None else ["v_mem", "b", "spike_threshold"]
+        super().__init__(state_names=names)
+        if train_alphas:
+            self.alpha_mem = nn.Parameter(torch.exp(-1 / _tau_param(tau_mem)).detach())
+            self.alpha_adapt = nn.Parameter(torch.exp(-1 / _tau_param(tau_adapt)).detach())
+            self.alpha_syn = nn.Parameter(torch.exp(-1 / _tau_param(tau_syn)).detach()) if tau_syn is not None else None
+        else:
+            self.tau_mem = _tau_param(tau_mem)
+            self.tau_adapt = _tau_param(tau_adapt)
+            self.tau_syn = _tau_param(tau_syn) if tau_syn else None
+        self.adapt_scale = adapt_scale
+        # A private copy: sinabs aliases the (shared) default tensor here.
+        self.b0 = spike_threshold.detach().clone() if isinstance(spike_threshold, torch.Tensor) else spike_threshold
+        self.spike_fn = spike_fn
+        self.reset_fn = resolve(reset_fn)
+        self.surrogate_grad_fn = resolve(surrogate_grad_fn)
+        self.min_v_mem = min_v_mem
+        self.train_alphas = train_alphas
+        self.norm_input = norm_input
+        self.record_states = record_states
+        self.backend = backend
+        if shape:
+            self.init_state_with_shape(shape)
+
+    @property
+    def alpha_mem_calculated(self) -> torch.Tensor:
+        """:math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
+        return self.alpha_mem if self.train_alphas else torch.exp(-1 / self.tau_mem)
+
+    @property
+    def alpha_adapt_calculated(self) -> torch.Tensor:
+        """:math:`e^{-1/\\tau_{adapt}}` (the ``alpha_adapt`` Parameter with train_alphas)."""
+        return self.alpha_adapt if self.train_alphas else torch.exp(-1 / self.tau_adapt)
+
+    @property
+    def alpha_syn_calculated(self) -> torch.Tensor | None:
+        """The synaptic decay factor, or None without a synapse."""
+        if self.train_alphas:
+            return self.alpha_syn
+        return torch.exp(-1 / self.tau_syn) if self.tau_syn is not None else None
+
+    @property
+    def shape(self) -> torch.Size | None:
+        """The state shape ``(B, ...)``, or None before the first input."""
+        return self.v_mem.shape if self.is_state_initialised() else None
+
+    def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
+        x = check_time_input(self, input_data)
+        batch_size, _, *trailing = x.shape  # (B, T, ...)
+        state_shape = (batch_size, *trailing)
+        if not self.is_state_initialised() or not self.state_has_shape(state_shape):
+            self.init_state_with_shape(state_shape)
+        check_state_dtype(self)
+        b0 = self.b0
+        if isinstance(b0, torch.Tensor) and b0.device != x.device:
+            b0 = b0.to(x.device)
+        params = NeuronParams(
+            alpha_mem=self.alpha_mem_calculated,
+            alpha_syn=self.alpha_syn_calculated,
+            spike_threshold=b0,
+            spike_fn=self.spike_fn,
+            reset_fn=self.reset_fn,
+            surrogate_grad_fn=self.surrogate_grad_fn,
+            min_v_mem=self.min_v_mem,
+            norm_input=self.norm_input,
+            record_states=self.record_states,
+            alpha_adapt=self.alpha_adapt_calculated,
+            adapt_scale=self.adapt_scale,
+            rec_connect=rec_connect,
+            layer_name=type(self).__name__,
+        )
+        check_broadcast(
+            self, state_shape, spike_threshold=b0, tau_mem=params.alpha_mem, tau_syn=params.alpha_syn,
+            tau_adapt=params.alpha_adapt, adapt_scale=self.adapt_scale, min_v_mem=self.min_v_mem,
+        )  # fmt: skip
+        state = {name: buf for name, buf in self._buffers.items() if buf is not None}
+        spikes, final, recordings = run_neuron(getattr(self, "backend", None), x, state, params)
+        for name, value in final.items():  # i_syn included: the synaptic current carries over between calls
+            setattr(self, name, value)
+        self.recordings = recordings
+        self.firing_rate = spikes.sum() / spikes.numel()
+        return spikes
+
+    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
+        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
+        return self._run(input_data, None)
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        param_dict = super()._param_dict
+        if self.train_alphas:
+            tau_mem = _tau_from_alpha(self.alpha_mem)
+            tau_adapt = _tau_from_alpha(self.alpha_adapt)
+            tau_syn = _tau_from_alpha(self.alpha_syn)
+        else:
+            tau_mem, tau_adapt, tau_syn = self.tau_mem, self.tau_adapt, self.tau_syn
+        param_dict.update(
+            tau_mem=tau_mem,
+            tau_adapt=tau_adapt,
+            tau_syn=tau_syn,
+            adapt_scale=self.adapt_scale,
+            spike_threshold=self.b0,
+            spike_fn=self.spike_fn,
+            reset_fn=self.reset_fn,
+            surrogate_grad_fn=self.surrogate_grad_fn,
+            train_alphas=self.train_alphas,
+            shape=self.shape,
+            min_v_mem=self.min_v_mem,
+            norm_input=self.norm_input,
+            record_states=self.record_states,
+        )
+        if getattr(self, "backend", None) is not None:
+            param_dict["backend"] = self.backend
+        return param_dict
+
+
+class ALIFRecurrent(ALIF):
+    """:class:`ALIF` with a recurrent connection: ``x_t ← x_t + rec_connect(S_{t−1})`` (zero at each call's start).
+
+    Args:
+        tau_mem, tau_adapt: as :class:`ALIF`.
+        rec_connect: module mapping spikes ``(B, ...)`` to ``B * prod(...)`` values; registered as a submodule.
+        (the rest as :class:`ALIF`)
+
+    Example:
+        >>> rec = nn.Sequential(nn.Flatten(), nn.Linear(4, 4, bias=False))
+        >>> layer = ALIFRecurrent(10.0, 50.0, rec, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
+        >>> layer(torch.rand(3, 20, 4)).shape
+        torch.Size([3, 20, 4])
+    """
+
+    def __init__(
+        self,
+        tau_mem: float | torch.Tensor,
+        tau_adapt: float | torch.Tensor,
+        rec_connect: nn.Module,
+        tau_syn: float | torch.Tensor | None = None,
+        adapt_scale: float | torch.Tensor = 1.8,
+        spike_threshold: float | torch.Tensor = 1.0,
+        spike_fn: Any = SingleSpike,
+        reset_fn: Any = DEFAULT_RESET,
+        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
+        min_v_mem: float | torch.Tensor | None = None,
+        shape: torch.Size | tuple[int, ...] | None = None,
+        train_alphas: bool = False,
+        norm_input: bool = True,
+        record_states: bool = False,
+        *,
+        backend: str | None = None,
+    ):
+        super().__init__(
+            tau_mem=tau_mem,
+            tau_adapt=tau_adapt,
+            tau_syn=tau_syn,
+            adapt_scale=adapt_scale,
+            spike_threshold=spike_threshold,
+            spike_fn=spike_fn,
+            reset_fn=reset_fn,
+            surrogate_grad_fn=surrogate_grad_fn,
+            min_v_mem=min_v_mem,
+            shape=shape,
+            train_alphas=train_alphas,
+            norm_input=norm_input,
+            record_states=record_states,
+            backend=backend,
+        )
+        self.rec_connect = rec_connect
+
+    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
+        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
+        return self._run(input_data, self.rec_connect)
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        param_dict = super()._param_dict
+        param_dict.update(rec_connect=self.rec_connect)
+        return param_dict
+
+
+class ALIFSqueeze(ALIF, SqueezeMixin):
+    """:class:`ALIF` taking ``(B*T, ...)`` input (give ``batch_size`` or ``num_timesteps``).
+
+    (sinabs 3.1.3 defines it but does not export it from ``sinabs.layers``; spikekit does.)
+
+    Example:
+        >>> layer = ALIFSqueeze(tau_mem=10.0, tau_adapt=50.0, batch_size=2,
+        ...                     surrogate_grad_fn=lambda v, t: torch.ones_like(v))
+        >>> layer(torch.rand(2 * 10, 6)).shape
+        torch.Size([20, 6])
+    """
+
+    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.squeeze_init(batch_size, num_timesteps)
+
+    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
+        """``(B*T, ...) -> (B*T, ...)``."""
+        return self.squeeze_forward(input_data, super().forward)
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        return self.squeeze_param_dict(super()._param_dict)
