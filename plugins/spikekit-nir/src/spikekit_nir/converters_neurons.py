@@ -1,0 +1,406 @@
+"""First-party NIR mappings of spikekit's neuron layers, ``SumPool2d`` and ``Merge``.
+
+The layers come from whichever plugin exports them in ``spikekit.layers`` / ``spikekit.activation`` (resolved when
+a conversion runs). The arithmetic follows :mod:`spikekit_nir.conventions`; spikekit-only details that NIR cannot
+state (subtractive reset, multi-spike, ``min_v_mem``) travel in the node's ``metadata`` under ``spikekit_*`` keys,
+so that spikekit -> NIR -> spikekit is exact, and a warning says when a reader following the chosen convention
+would run the node differently.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import warnings
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from spikekit_nir.conventions import Convention, ConversionError
+from spikekit_nir.converters_torch import as_tensor
+from spikekit_nir.modules import Scale
+from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext
+
+_RTOL = 1e-6  # float32 precision: gains within this of 1 (or of 1 - alpha) are taken as exactly that
+
+
+class NIRConventionWarning(UserWarning):
+    """An exported node carries spikekit details that a reader using the chosen convention will not apply."""
+
+
+def _layers() -> Any:
+    import spikekit.layers as sl
+
+    return sl
+
+
+def _activation() -> Any:
+    import spikekit.activation as sa
+
+    return sa
+
+
+# ----------------------------------------------------------------------------------------------------- export
+def _f64(x: Any, shape: tuple[int, ...]) -> np.ndarray:
+    arr = x.detach().cpu().to(torch.float64).numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)
+    return np.broadcast_to(arr, shape).copy()
+
+
+def _spike_name(fn: Any) -> str:
+    return fn.__name__ if isinstance(fn, type) else type(fn).__name__
+
+
+def _neuron_shape(module: nn.Module, ctx: ExportContext) -> tuple[int, ...]:
+    if getattr(module, "rec_connect", None) is not None:
+        raise ConversionError(
+            f"to_nir: {ctx.name!r} ({type(module).__name__}) is recurrent; spikekit-nir does not export recurrent layers"
+        )
+    v = getattr(module, "v_mem", None)
+    if v is None or v.numel() == 0:
+        raise ConversionError(f"to_nir: {ctx.name!r} ({type(module).__name__}) has no state; run sample data through it")
+    return tuple(int(s) for s in v.shape[1:])
+
+
+def _spiking_details(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]]:
+    """(v_reset, metadata) of a spiking layer, warning where the convention's reader would differ."""
+    sa = _activation()
+    conv = ctx.convention
+    spike = _spike_name(module.spike_fn)
+    if spike not in ("MultiSpike", "SingleSpike"):
+        raise ConversionError(
+            f"to_nir: {ctx.name!r} uses spike function {spike}; NIR export supports MultiSpike and SingleSpike"
+        )
+    reset_fn = module.reset_fn
+    meta: dict[str, Any] = {"spikekit_class": type(module).__name__, "spikekit_spike_fn": spike}
+    if isinstance(reset_fn, sa.MembraneSubtract):
+        if getattr(reset_fn, "subtract_value", None) is not None:
+            raise ConversionError(f"to_nir: {ctx.name!r} subtracts a fixed value on spikes, which NIR cannot express")
+        meta["spikekit_reset"] = "subtract"
+        v_reset = np.zeros(shape)
+    elif isinstance(reset_fn, sa.MembraneReset):
+        meta["spikekit_reset"] = "to_v_reset"
+        v_reset = _f64(float(reset_fn.reset_value), shape)
+    else:
+        raise ConversionError(f"to_nir: {ctx.name!r} uses reset {type(reset_fn).__name__}, which NIR cannot express")
+    min_v = module.min_v_mem
+    meta["spikekit_min_v_mem"] = "none" if min_v is None else _f64(min_v, shape)
+    differences = []
+    if (spike == "MultiSpike") != (conv.spike == "multi"):
+        differences.append(f"spike function {spike} (convention: {conv.spike})")
+    if meta["spikekit_reset"] != conv.reset:
+        differences.append(f"reset {meta['spikekit_reset']} (convention: {conv.reset})")
+    if min_v is not None:
+        differences.append("min_v_mem")
+    if differences:
+        warnings.warn(
+            f"to_nir: {ctx.name!r} ({type(module).__name__}) has {', '.join(differences)}; NIR cannot state this, so "
+            f"it is kept in the node's metadata for spikekit only, and a reader following the {conv.name!r} "
+            "convention will run this node differently",
+            NIRConventionWarning,
+            stacklevel=4,
+        )
+    return v_reset, meta
+
+
+def _finite(name: str, what: str, arr: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(arr)):
+        raise ConversionError(f"to_nir: {name!r}: {what} is not finite under this convention ({arr.ravel()[:4]} ...)")
+    return arr
+
+
+def _membrane(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...], leaky: bool) -> dict[str, np.ndarray]:
+    """tau (NIR) and r of the membrane of a LIF / IAF / ExpLeak layer."""
+    conv = ctx.convention
+    if leaky:
+        tau_steps = _f64(module.tau_mem_calculated, shape)
+        tau = conv.tau_from_steps(tau_steps)
+        alpha = np.exp(-1.0 / tau_steps)
+        gain = (1.0 - alpha) if module.norm_input else np.ones(shape)
+    else:
+        tau = np.full(shape, np.inf)
+        gain = np.ones(shape)
+    r = conv.r_from_gain(gain, tau if leaky else None)
+    return {"tau": tau, "r": _finite(ctx.name, "r", r)}
+
+
+def _synapse(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]) -> dict[str, np.ndarray] | None:
+    tau_syn_steps = getattr(module, "tau_syn_calculated", None)
+    if tau_syn_steps is None:
+        return None
+    tau_syn_steps = _f64(tau_syn_steps, shape)
+    tau_syn = ctx.convention.tau_from_steps(tau_syn_steps)
+    alpha_syn = np.exp(-1.0 / tau_syn_steps)
+    w_in = ctx.convention.w_in_from_gain(alpha_syn, tau_syn)  # spikekit: i = a (i + x), so x enters with gain a
+    return {"tau_syn": _finite(ctx.name, "tau_syn", tau_syn), "w_in": _finite(ctx.name, "w_in", w_in)}
+
+
+def _spiking_node(module: nn.Module, ctx: ExportContext, leaky: bool) -> nir.NIRNode:
+    shape = _neuron_shape(module, ctx)
+    thr = _f64(module.spike_threshold, shape)
+    v_reset, meta = _spiking_details(module, ctx, shape)
+    mem = _membrane(module, ctx, shape, leaky)
+    syn = _synapse(module, ctx, shape)
+    v_leak = np.zeros(shape)
+    if syn is not None:
+        return nir.CubaLIF(
+            tau_syn=syn["tau_syn"], tau_mem=mem["tau"], r=mem["r"], v_leak=v_leak, v_threshold=thr,
+            v_reset=v_reset, w_in=syn["w_in"], metadata=meta,
+        )  # fmt: skip
+    if not leaky:
+        return nir.IF(r=mem["r"], v_threshold=thr, v_reset=v_reset, metadata=meta)
+    return nir.LIF(tau=mem["tau"], r=mem["r"], v_leak=v_leak, v_threshold=thr, v_reset=v_reset, metadata=meta)
+
+
+def export_lif(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
+    """LIF / LIFSqueeze -> NIR ``LIF``, or ``CubaLIF`` with a synapse."""
+    return _spiking_node(module, ctx, leaky=True)
+
+
+def export_iaf(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
+    """IAF / IAFSqueeze -> NIR ``IF``, or ``CubaLIF`` (``tau_mem = inf``) with a synapse."""
+    return _spiking_node(module, ctx, leaky=False)
+
+
+def export_expleak(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
+    """ExpLeak / ExpLeakSqueeze -> NIR ``LI`` (``I`` when ``tau_mem`` is infinite)."""
+    shape = _neuron_shape(module, ctx)
+    meta: dict[str, Any] = {"spikekit_class": type(module).__name__}
+    if module.min_v_mem is not None:
+        meta["spikekit_min_v_mem"] = _f64(module.min_v_mem, shape)
+        warnings.warn(
+            f"to_nir: {ctx.name!r} has min_v_mem, which NIR cannot state; it is kept in metadata for spikekit only",
+            NIRConventionWarning,
+            stacklevel=3,
+        )
+    tau_steps = _f64(module.tau_mem_calculated, shape)
+    if np.all(np.isinf(tau_steps)):
+        return nir.I(r=_finite(ctx.name, "r", ctx.convention.r_from_gain(np.ones(shape), None)), metadata=meta)
+    mem = _membrane(module, ctx, shape, leaky=True)
+    return nir.LI(tau=mem["tau"], r=mem["r"], v_leak=np.zeros(shape), metadata=meta)
+
+
+def export_sumpool2d(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
+    """SumPool2d -> NIR ``SumPool2d`` (no padding)."""
+    if getattr(module, "ceil_mode", False):
+        raise ConversionError(f"to_nir: {ctx.name!r} (SumPool2d) uses ceil_mode, which NIR cannot express")
+
+    def pair(v: Any) -> np.ndarray:
+        t = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+        return np.array([int(t[0]), int(t[-1])], dtype=np.int64)
+
+    kernel = pair(module.kernel_size)
+    stride = kernel if module.stride is None else pair(module.stride)
+    return nir.SumPool2d(kernel_size=kernel, stride=stride, padding=np.zeros(2, dtype=np.int64))
+
+
+def export_merge(module: nn.Module, ctx: ExportContext) -> Any:
+    """Merge -> the sum of its inputs (several NIR edges into the consumers); equal shapes only."""
+    if ctx.input_shape is not None and ctx.output_shape is not None and ctx.input_shape != ctx.output_shape:
+        raise ConversionError(
+            f"to_nir: Merge {ctx.name!r} zero-pads inputs of different shapes ({ctx.input_shape} -> "
+            f"{ctx.output_shape}); NIR sums only equal shapes"
+        )
+    return PASSTHROUGH
+
+
+# ----------------------------------------------------------------------------------------------------- import
+def _arr(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _meta(node: Any, key: str) -> Any:
+    value = (getattr(node, "metadata", None) or {}).get(key)
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+        value = value.item()
+        value = value.decode() if isinstance(value, bytes) else value
+    return value
+
+
+def _compact(arr: np.ndarray) -> torch.Tensor:
+    """A float32 tensor: 0-d when every element is the same, else per neuron."""
+    flat = arr.ravel()
+    if flat.size and np.all(flat == flat[0]):
+        return torch.tensor(float(flat[0]), dtype=torch.float32)
+    return torch.tensor(arr, dtype=torch.float32)
+
+
+def _is_one(x: np.ndarray) -> bool:
+    return bool(np.allclose(x, 1.0, rtol=0, atol=_RTOL))
+
+
+def _decay_ok(name: str, node: Any, a: np.ndarray, what: str, conv: Convention) -> None:
+    if not np.all((a > 0) & (a <= 1)):
+        raise ConversionError(
+            f"from_nir: node {name!r} ({type(node).__name__}): {what} gives decay factors outside (0, 1] with "
+            f"dt={conv.dt} ({conv.decay}); choose a smaller dt"
+        )
+
+
+def _check_leak(name: str, node: Any) -> None:
+    if np.any(_arr(node.v_leak) != 0):
+        raise ConversionError(
+            f"from_nir: node {name!r} ({type(node).__name__}) has v_leak != 0; spikekit neurons rest at 0 (no exact "
+            "equivalent)"
+        )
+
+
+def _spike_and_reset(node: Any, ctx: ImportContext) -> dict[str, Any]:
+    sa = _activation()
+    spike = _meta(node, "spikekit_spike_fn") or ("MultiSpike" if ctx.convention.spike == "multi" else "SingleSpike")
+    reset = _meta(node, "spikekit_reset") or ctx.convention.reset
+    kwargs: dict[str, Any] = {"spike_fn": getattr(sa, spike)}
+    v_reset = _arr(node.v_reset) if getattr(node, "v_reset", None) is not None else np.zeros(1)
+    if reset == "subtract":
+        if _meta(node, "spikekit_reset") is None and np.any(v_reset != 0):
+            raise ConversionError(
+                f"from_nir: node {ctx.name!r} ({type(node).__name__}) has v_reset != 0, but convention "
+                f"{ctx.convention.name!r} resets by subtraction; use a convention with reset='to_v_reset'"
+            )
+        kwargs["reset_fn"] = sa.MembraneSubtract()
+    else:
+        flat = v_reset.ravel()
+        if not np.all(flat == flat[0]):
+            raise ConversionError(
+                f"from_nir: node {ctx.name!r} ({type(node).__name__}) has per-neuron v_reset values; spikekit's "
+                "MembraneReset takes one reset value"
+            )
+        kwargs["reset_fn"] = sa.MembraneReset(reset_value=float(flat[0]))
+    return kwargs
+
+
+def _min_v_mem(node: Any, default: Any) -> Any:
+    value = _meta(node, "spikekit_min_v_mem")
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return None if value == "none" else default
+    return _compact(_arr(value))
+
+
+def _squeeze_kwargs(ctx: ImportContext, node: Any) -> dict[str, Any]:
+    ctx.require_time(node)
+    return {"batch_size": ctx.batch_size, "num_timesteps": ctx.num_timesteps}
+
+
+def _with_scale(layer: nn.Module, scale: np.ndarray) -> nn.Module:
+    if _is_one(scale):
+        return layer
+    return nn.Sequential(collections.OrderedDict(input_scale=Scale(_compact(scale)), neuron=layer))
+
+
+def _membrane_import(node: Any, ctx: ImportContext, tau: np.ndarray | None) -> tuple[Any, bool, np.ndarray]:
+    """(spikekit tau_mem, norm_input, input gain still to apply) of a membrane with NIR ``tau`` (None: no leak)."""
+    conv = ctx.convention
+    r = _arr(node.r)
+    if tau is None:
+        return math.inf, False, conv.membrane_gain(r, None)
+    a = conv.decay_factor(tau)
+    _decay_ok(ctx.name, node, a, "tau", conv)
+    g = conv.membrane_gain(r, tau)
+    if _is_one(g):
+        return _compact(conv.tau_steps(tau)), False, np.ones_like(g)
+    if np.allclose(g, 1.0 - a, rtol=_RTOL, atol=0):
+        return _compact(conv.tau_steps(tau)), True, np.ones_like(g)
+    return _compact(conv.tau_steps(tau)), False, g
+
+
+def import_lif(node: nir.LIF, ctx: ImportContext) -> nn.Module:
+    """NIR ``LIF`` -> ``LIFSqueeze``."""
+    _check_leak(ctx.name, node)
+    tau_mem, norm, gain = _membrane_import(node, ctx, _arr(node.tau))
+    layer = _layers().LIFSqueeze(
+        tau_mem=tau_mem, spike_threshold=_compact(_arr(node.v_threshold)), norm_input=norm,
+        min_v_mem=_min_v_mem(node, None), **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
+    )  # fmt: skip
+    return _with_scale(layer, gain)
+
+
+def import_cubalif(node: nir.CubaLIF, ctx: ImportContext) -> nn.Module:
+    """NIR ``CubaLIF`` -> ``LIFSqueeze`` with ``tau_syn`` (``IAFSqueeze`` with ``tau_syn`` when tau_mem is inf)."""
+    conv = ctx.convention
+    _check_leak(ctx.name, node)
+    tau_syn = _arr(node.tau_syn)
+    a_syn = conv.decay_factor(tau_syn)
+    _decay_ok(ctx.name, node, a_syn, "tau_syn", conv)
+    g_syn = conv.synapse_gain(_arr(node.w_in), tau_syn)
+    tau_syn_steps = conv.tau_steps(tau_syn)
+    alpha_syn = np.exp(-1.0 / tau_syn_steps.astype(np.float32).astype(np.float64))  # what spikekit will compute
+    tau_mem = _arr(node.tau_mem)
+    leaky = not np.all(np.isinf(tau_mem))
+    tau_mem_k, norm, gain = _membrane_import(node, ctx, tau_mem if leaky else None)
+    common = dict(
+        tau_syn=_compact(tau_syn_steps), spike_threshold=_compact(_arr(node.v_threshold)),
+        min_v_mem=_min_v_mem(node, None), **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
+    )  # fmt: skip
+    if leaky:
+        layer = _layers().LIFSqueeze(tau_mem=tau_mem_k, norm_input=norm, **common)
+    else:
+        layer = _layers().IAFSqueeze(**common)
+    return _with_scale(layer, gain * g_syn / alpha_syn)
+
+
+def import_if(node: nir.IF, ctx: ImportContext) -> nn.Module:
+    """NIR ``IF`` -> ``IAFSqueeze`` (with ``min_v_mem = -v_threshold`` under ``if_floor``, as sinabs does)."""
+    thr = _compact(_arr(node.v_threshold))
+    _, _, gain = _membrane_import(node, ctx, None)
+    layer = _layers().IAFSqueeze(
+        spike_threshold=thr, min_v_mem=_min_v_mem(node, -thr if ctx.convention.if_floor else None),
+        **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
+    )  # fmt: skip
+    return _with_scale(layer, gain)
+
+
+def import_li(node: nir.LI, ctx: ImportContext) -> nn.Module:
+    """NIR ``LI`` -> ``ExpLeakSqueeze`` (its output is the membrane trace)."""
+    _check_leak(ctx.name, node)
+    tau_mem, norm, gain = _membrane_import(node, ctx, _arr(node.tau))
+    layer = _layers().ExpLeakSqueeze(
+        tau_mem=tau_mem, norm_input=norm, min_v_mem=_min_v_mem(node, None), **_squeeze_kwargs(ctx, node)
+    )
+    return _with_scale(layer, gain)
+
+
+def import_i(node: nir.I, ctx: ImportContext) -> nn.Module:
+    """NIR ``I`` (integrator) -> ``ExpLeakSqueeze`` with ``tau_mem = inf`` (decay 1, no input normalisation)."""
+    _, _, gain = _membrane_import(node, ctx, None)
+    layer = _layers().ExpLeakSqueeze(
+        tau_mem=math.inf, norm_input=False, min_v_mem=_min_v_mem(node, None), **_squeeze_kwargs(ctx, node)
+    )
+    return _with_scale(layer, gain)
+
+
+def import_sumpool2d(node: nir.SumPool2d, ctx: ImportContext) -> nn.Module:
+    """NIR ``SumPool2d`` -> ``spikekit.layers.SumPool2d`` (padding must be 0)."""
+    padding = np.atleast_1d(np.asarray(node.padding))
+    if np.any(padding != 0):
+        raise ConversionError(f"from_nir: SumPool2d node {ctx.name!r} has padding {padding.tolist()}; spikekit's has none")
+
+    def pair(v: Any) -> tuple[int, int]:
+        arr = np.atleast_1d(np.asarray(v)).astype(np.int64)
+        return (int(arr[0]), int(arr[-1]))
+
+    return _layers().SumPool2d(kernel_size=pair(node.kernel_size), stride=pair(node.stride))
+
+
+__all__ = [
+    "NIRConventionWarning",
+    "export_lif",
+    "export_iaf",
+    "export_expleak",
+    "export_sumpool2d",
+    "export_merge",
+    "import_lif",
+    "import_cubalif",
+    "import_if",
+    "import_li",
+    "import_i",
+    "import_sumpool2d",
+    "as_tensor",
+]

@@ -1,0 +1,245 @@
+"""``to_nir``: a torch / spikekit model to a ``nir.NIRGraph``, through the registered export converters.
+
+The model's graph is found with ``torch.fx``: every module that has a converter (and every spikekit stateful
+layer) is a leaf; ``x + y`` between module outputs and ``Merge`` modules become sums, i.e. several NIR edges into
+one node. Node names are the modules' qualified names (``"0"``, ``"block.conv"``); the graph's inputs and outputs
+are ``"input"`` and ``"output"``. The sample data runs through the model once (initialising neuron states, as in
+sinabs) to find every node's shape.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import nir
+import torch
+import torch.fx as fx
+from torch import nn
+
+from spikekit_nir.conventions import Convention, ConversionError, resolve_convention
+from spikekit_nir.registry import PASSTHROUGH, ExportContext, export_converters, find_exporter
+
+__all__ = ["to_nir"]
+
+_SUMS = {operator.add, torch.add, operator.iadd}
+
+
+def to_nir(
+    model: nn.Module,
+    sample_data: torch.Tensor,
+    model_name: str = "model",
+    *,
+    convention: str | Convention | None = None,
+    dt: float | None = None,
+    ignore_dims: Sequence[int] = (0,),
+    path: str | Path | None = None,
+) -> nir.NIRGraph:
+    """Export ``model`` to a NIR graph (and optionally write it to a ``.nir`` file).
+
+    Args:
+        model: a module whose leaves have NIR converters (spikekit neuron layers, ``nn.Linear``, ``nn.Conv1d/2d``,
+            ``SumPool2d``, ``nn.AvgPool2d``, ``nn.Flatten``, ``Merge``, ...); containers and ``x + y`` are traced.
+        sample_data: an input the model accepts, e.g. ``(B*T, C, H, W)`` for Squeeze layers; it is run once.
+        model_name: the node name when ``model`` is itself a single convertible layer (sinabs: ``"model"``).
+        convention: how neuron parameters become NIR's continuous-time ones: ``"sinabs"`` (default),
+            ``"snntorch"``, ``"norse"`` or a :class:`~spikekit_nir.conventions.Convention`.
+        dt: time step, overriding the convention's.
+        ignore_dims: leading dims of the data that NIR shapes leave out: ``(0,)`` for ``(B*T, ...)`` data,
+            ``(0, 1)`` for ``(B, T, ...)``.
+        path: if given, also write the graph there (HDF5, ``nir.write``).
+
+    Returns:
+        A ``nir.NIRGraph`` with nodes named after the modules, plus ``"input"`` and ``"output"``.
+
+    Example:
+        >>> graph = to_nir(nn.Sequential(nn.Linear(3, 2)), torch.rand(4, 3))
+        >>> sorted(graph.nodes)
+        ['0', 'input', 'output']
+    """
+    conv = resolve_convention(convention, dt)
+    table = export_converters()
+    ignore = tuple(sorted(ignore_dims))
+    if ignore != tuple(range(len(ignore))):
+        raise ValueError(f"to_nir: ignore_dims must be leading dims like (0,) or (0, 1), got {tuple(ignore_dims)}")
+    n_ignored = len(ignore)
+
+    def strip(shape: Sequence[int] | None) -> tuple[int, ...] | None:
+        return None if shape is None else tuple(int(s) for s in shape[n_ignored:])
+
+    if find_exporter(model, table) is not None or _is_stateful(model):
+        return _single_module_graph(model, sample_data, model_name, conv, table, strip, n_ignored, path)
+
+    tracer = _LeafTracer(table)
+    try:
+        graph = tracer.trace(model)
+    except Exception as exc:
+        raise ConversionError(f"to_nir could not trace {type(model).__name__}: {type(exc).__name__}: {exc}") from exc
+    gm = fx.GraphModule(tracer.root, graph)
+    shapes = _ShapeRecorder(gm).run_with(sample_data)
+
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    fx_to_nir: dict[fx.Node, str] = {}
+    passthrough: set[str] = set()
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    for fx_node in graph.nodes:
+        if fx_node.op == "placeholder":
+            name = "input" if len(placeholders) == 1 else f"input_{fx_node.name}"
+            nodes[name] = nir.Input(input_type={"input": _shape_array(strip(shapes.get(fx_node)))})
+        elif fx_node.op == "call_module":
+            name = str(fx_node.target)
+            if name in nodes:
+                raise ConversionError(f"to_nir: module {name!r} is called more than once; NIR nodes are used once")
+            module = gm.get_submodule(name)
+            fn = find_exporter(module, table)
+            if fn is None:
+                raise ConversionError(
+                    f"to_nir: module {name!r} of type {type(module).__name__} has no NIR converter; register one "
+                    "through the spikekit_converters hook (format='nir', direction='export')"
+                )
+            first = _node_args(fx_node)
+            ctx = ExportContext(
+                name=name,
+                convention=conv,
+                input_shape=strip(shapes.get(first[0])) if first else None,
+                output_shape=strip(shapes.get(fx_node)),
+                n_ignored_dims=n_ignored,
+            )
+            result = fn(module, ctx)
+            if result is PASSTHROUGH:
+                passthrough.add(name)
+                nodes[name] = None
+            elif isinstance(result, nir.NIRNode):
+                nodes[name] = result
+            else:
+                raise ConversionError(
+                    f"to_nir: the converter for {name!r} ({type(module).__name__}) returned "
+                    f"{type(result).__name__}, expected a nir.NIRNode or PASSTHROUGH"
+                )
+        elif fx_node.op == "call_function" and fx_node.target in _SUMS:
+            name = fx_node.name
+            passthrough.add(name)
+            nodes[name] = None
+            if len(_node_args(fx_node)) != 2:
+                raise ConversionError(f"to_nir: '{fx_node.name}' adds a constant; only sums of signals are exported")
+        elif fx_node.op == "output":
+            name = "output"
+            nodes[name] = nir.Output(output_type={"output": _shape_array(strip(shapes.get(_node_args(fx_node)[0])))})
+            outs = _node_args(fx_node)
+            if len(outs) != 1:
+                raise ConversionError("to_nir: models with several outputs are not supported")
+        else:
+            raise ConversionError(
+                f"to_nir: operation {fx_node.name!r} ({fx_node.op} {_describe(fx_node.target)}) has no NIR counterpart; "
+                "wrap it in a module with a registered converter"
+            )
+        fx_to_nir[fx_node] = name
+        for arg in _node_args(fx_node):
+            edges.append((fx_to_nir[arg], name))
+
+    edges = _remove_passthrough(nodes, edges, passthrough)
+    result_graph = nir.NIRGraph(nodes={k: v for k, v in nodes.items() if v is not None}, edges=edges, type_check=False)
+    if path is not None:
+        nir.write(path, result_graph)
+    return result_graph
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+def _is_stateful(module: nn.Module) -> bool:
+    from spikekit.state import StatefulLayer
+
+    return isinstance(module, StatefulLayer)
+
+
+class _LeafTracer(fx.Tracer):
+    def __init__(self, table: dict[Any, Callable[..., Any]]) -> None:
+        super().__init__()
+        self.table = table
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        if find_exporter(m, self.table) is not None or _is_stateful(m):
+            return True
+        return super().is_leaf_module(m, module_qualified_name)
+
+
+class _ShapeRecorder(fx.Interpreter):
+    def run_with(self, *args: Any) -> dict[fx.Node, tuple[int, ...]]:
+        self.shapes: dict[fx.Node, tuple[int, ...]] = {}
+        with torch.no_grad():
+            self.run(*args)
+        return self.shapes
+
+    def run_node(self, n: fx.Node) -> Any:
+        out = super().run_node(n)
+        if isinstance(out, torch.Tensor):
+            self.shapes[n] = tuple(out.shape)
+        return out
+
+
+def _node_args(fx_node: fx.Node) -> list[fx.Node]:
+    found: list[fx.Node] = []
+    fx.node.map_arg((fx_node.args, fx_node.kwargs), lambda a: found.append(a) or a)
+    return found
+
+
+def _describe(target: Any) -> str:
+    return getattr(target, "__name__", None) or str(target)
+
+
+def _shape_array(shape: tuple[int, ...] | None) -> Any:
+    import numpy as np
+
+    return None if shape is None else np.array(shape, dtype=np.int64)
+
+
+def _remove_passthrough(
+    nodes: dict[str, Any], edges: list[tuple[str, str]], passthrough: set[str]
+) -> list[tuple[str, str]]:
+    """Replace every routing node by edges from each of its sources to each of its consumers (in order)."""
+    for name in [n for n in nodes if n in passthrough]:
+        sources = [a for a, b in edges if b == name]
+        new_edges: list[tuple[str, str]] = []
+        for a, b in edges:
+            if b == name:
+                continue
+            if a == name:
+                new_edges.extend((src, b) for src in sources)
+            else:
+                new_edges.append((a, b))
+        edges = new_edges
+    return edges
+
+
+def _single_module_graph(
+    model: nn.Module,
+    sample_data: torch.Tensor,
+    model_name: str,
+    conv: Convention,
+    table: dict[Any, Callable[..., Any]],
+    strip: Callable[[Any], tuple[int, ...] | None],
+    n_ignored: int,
+    path: str | Path | None,
+) -> nir.NIRGraph:
+    with torch.no_grad():
+        out = model(sample_data)
+    fn = find_exporter(model, table)
+    if fn is None:
+        raise ConversionError(f"to_nir: {type(model).__name__} has no NIR converter")
+    ctx = ExportContext(model_name, conv, strip(sample_data.shape), strip(out.shape), n_ignored)
+    node = fn(model, ctx)
+    nodes = {
+        "input": nir.Input(input_type={"input": _shape_array(strip(sample_data.shape))}),
+        "output": nir.Output(output_type={"output": _shape_array(strip(out.shape))}),
+    }
+    if node is PASSTHROUGH:
+        edges = [("input", "output")]
+    else:
+        nodes[model_name] = node
+        edges = [("input", model_name), (model_name, "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    if path is not None:
+        nir.write(path, graph)
+    return graph

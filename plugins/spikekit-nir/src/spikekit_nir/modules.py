@@ -1,0 +1,100 @@
+"""Small torch modules for NIR nodes that have no layer elsewhere in spikekit: ``Scale``, ``Threshold``, ``Delay``.
+
+They are exported back to the NIR node they came from, so they round-trip.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["Scale", "Threshold", "Delay"]
+
+
+class Scale(nn.Module):
+    """Multiply the input elementwise by a fixed tensor: :math:`y = x \\odot s` (NIR ``Scale``).
+
+    Args:
+        scale: tensor broadcastable to the trailing (neuron) dims of the input; stored as the buffer ``scale``.
+
+    Shape:
+        input ``(N, *neuron_shape)``, output the same.
+
+    Example:
+        >>> Scale(torch.tensor([2.0, 0.5]))(torch.ones(3, 2))[0]
+        tensor([2.0000, 0.5000])
+    """
+
+    def __init__(self, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.scale.shape)}"
+
+
+class Threshold(nn.Module):
+    """Heaviside step: :math:`z = 1` where :math:`x > \\theta`, else 0 (NIR ``Threshold``; no surrogate gradient).
+
+    Args:
+        threshold: tensor broadcastable to the trailing dims of the input; stored as the buffer ``threshold``.
+
+    Example:
+        >>> Threshold(torch.tensor(0.5))(torch.tensor([0.2, 0.5, 0.7]))
+        tensor([0., 0., 1.])
+    """
+
+    def __init__(self, threshold: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("threshold", torch.as_tensor(threshold, dtype=torch.float32).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x > self.threshold).to(x.dtype)
+
+
+class Delay(nn.Module):
+    """Delay every neuron's signal by a whole number of time steps: :math:`y_t = x_{t-d}` (0 before the start).
+
+    The input is in spikekit's squeezed layout ``(B*T, *neuron_shape)``, like the Squeeze neuron layers; the delay
+    does not carry over between calls (each call is one sequence starting from silence).
+
+    Args:
+        steps: integer delays, scalar or per neuron (broadcastable to ``neuron_shape``), stored as buffer ``steps``.
+        batch_size: the batch size B, or None to infer it from ``num_timesteps``.
+        num_timesteps: the number of time steps T, or None to infer it from ``batch_size``.
+
+    Example:
+        >>> Delay(torch.tensor(1), num_timesteps=3)(torch.tensor([[1.0], [2.0], [3.0]])).flatten()
+        tensor([0., 1., 2.])
+    """
+
+    def __init__(self, steps: torch.Tensor, batch_size: int | None = None, num_timesteps: int | None = None) -> None:
+        super().__init__()
+        if not batch_size and not num_timesteps:
+            raise TypeError("Delay needs batch_size or num_timesteps to find the time axis of (B*T, ...) input")
+        steps = torch.as_tensor(steps)
+        if steps.is_floating_point():
+            if not torch.equal(steps, steps.round()):
+                raise ValueError(f"Delay expects whole numbers of time steps, got {steps.tolist()}")
+        if (steps < 0).any():
+            raise ValueError(f"Delay expects non-negative delays, got {steps.tolist()}")
+        self.register_buffer("steps", steps.to(torch.long).clone())
+        self.batch_size = int(batch_size) if batch_size else -1
+        self.num_timesteps = int(num_timesteps) if num_timesteps else -1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq = x.reshape(self.batch_size, self.num_timesteps, *x.shape[1:])  # (B, T, ...)
+        n_steps = seq.shape[1]
+        steps = torch.broadcast_to(self.steps, seq.shape[2:])  # (...)
+        t = torch.arange(n_steps, device=x.device).view(n_steps, *([1] * steps.dim()))
+        source = t - steps  # (T, ...): the time step each output reads from
+        valid = source >= 0
+        index = source.clamp(min=0).unsqueeze(0).expand_as(seq)
+        out = torch.gather(seq, 1, index) * valid.unsqueeze(0).to(seq.dtype)
+        return out.reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"steps={self.steps.tolist()}, batch_size={self.batch_size}, num_timesteps={self.num_timesteps}"

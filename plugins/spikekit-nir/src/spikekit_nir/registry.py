@@ -1,0 +1,142 @@
+"""The converter contract of spikekit-nir and the look-ups through spikekit's ``spikekit_converters`` hook.
+
+A plugin adds a NIR mapping by returning :class:`~spikekit.plugins.records.ConverterSpec` records with
+``format="nir"``:
+
+Export (``direction="export"``): ``name`` is the dotted path of the torch class it converts,
+``f"{cls.__module__}.{cls.__qualname__}"`` (e.g. ``"torch.nn.modules.linear.Linear"``), or a public spikekit alias
+such as ``"spikekit.layers.LIF"`` (resolved when ``to_nir`` runs; skipped when its plugin is not installed). The
+exporter walks ``type(module).__mro__`` and uses the converter of the most specific class. The target is::
+
+    def export_my_layer(module: torch.nn.Module, ctx: ExportContext) -> nir.NIRNode: ...
+
+returning a NIR node, or :data:`PASSTHROUGH` for a module that only routes signals (its inputs are summed and
+handed to its consumers, as NIR sums every edge into a node; ``Merge``, ``Identity``, ``Dropout``). Raise
+:class:`~spikekit_nir.conventions.ConversionError` naming ``ctx.name`` when the module cannot be expressed.
+
+Import (``direction="import"``): ``name`` is the NIR node class name (``"LIF"``, ``"Affine"``). The target is::
+
+    def import_my_node(node: nir.NIRNode, ctx: ImportContext) -> torch.nn.Module: ...
+
+returning the module that computes the node on spikekit's squeezed layout ``(B*T, ...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from spikekit_nir.conventions import Convention, ConversionError
+
+__all__ = [
+    "ExportContext",
+    "ImportContext",
+    "PASSTHROUGH",
+    "class_path",
+    "export_converters",
+    "find_exporter",
+    "find_importer",
+]
+
+#: Returned by an export converter for a module that only routes (sums) signals: it leaves no node behind.
+PASSTHROUGH: Any = type("Passthrough", (), {"__repr__": lambda self: "PASSTHROUGH"})()
+
+
+@dataclasses.dataclass
+class ExportContext:
+    """What an export converter knows besides the module.
+
+    Attributes:
+        name: the node name (the module's qualified name in the model, e.g. ``"encoder.0"``).
+        convention: the :class:`~spikekit_nir.conventions.Convention` of this export.
+        input_shape: shape of the module's (first) input on the sample data, without the ignored dims, or None.
+        output_shape: shape of its output on the sample data, without the ignored dims, or None.
+        n_ignored_dims: how many leading dims (batch, and time when given) the shapes leave out.
+    """
+
+    name: str
+    convention: Convention
+    input_shape: tuple[int, ...] | None = None
+    output_shape: tuple[int, ...] | None = None
+    n_ignored_dims: int = 1
+
+
+@dataclasses.dataclass
+class ImportContext:
+    """What an import converter knows besides the node.
+
+    Attributes:
+        name: the node's name in the NIR graph.
+        convention: the :class:`~spikekit_nir.conventions.Convention` of this import.
+        batch_size: batch size for the Squeeze layers (or None).
+        num_timesteps: number of time steps for the Squeeze layers (or None).
+        load_graph: ``load_graph(subgraph, name)`` turns a nested ``nir.NIRGraph`` into a module.
+    """
+
+    name: str
+    convention: Convention
+    batch_size: int | None = None
+    num_timesteps: int | None = None
+    load_graph: Callable[[Any, str], nn.Module] | None = None
+
+    def require_time(self, node: Any) -> None:
+        """Raise unless ``batch_size`` or ``num_timesteps`` is known (Squeeze layers need one)."""
+        if not self.batch_size and not self.num_timesteps:
+            raise ConversionError(
+                f"NIR node {self.name!r} ({type(node).__name__}) becomes a Squeeze layer that takes (batch*time, ...) "
+                "input: pass batch_size or num_timesteps to from_nir"
+            )
+
+
+def class_path(cls: type) -> str:
+    """``"module.QualName"`` of a class: the key of export converters."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _converters(direction: str) -> dict[str, Any]:
+    from spikekit.plugins import host
+
+    return host().converters("nir", direction)
+
+
+def export_converters() -> dict[type | str, Callable[..., Any]]:
+    """``{class path or class: converter}`` of every registered NIR exporter, public aliases resolved to classes."""
+    from spikekit.plugins import host
+
+    table: dict[type | str, Callable[..., Any]] = {}
+    for name, spec in _converters("export").items():
+        fn = spec.load()
+        if name.startswith("spikekit."):
+            namespace, _, attr = name.rpartition(".")
+            try:
+                cls = host().resolve_export(namespace, attr)
+            except Exception:  # the alias's plugin is not installed: nothing of that class can be in a model
+                continue
+            table[cls] = fn
+        else:
+            table[name] = fn
+    return table
+
+
+def find_exporter(module: nn.Module, table: dict[type | str, Callable[..., Any]]) -> Callable[..., Any] | None:
+    """The converter of the most specific class in ``type(module).__mro__`` that has one, or None."""
+    for cls in type(module).__mro__:
+        fn = table.get(cls)
+        if fn is None:
+            fn = table.get(class_path(cls))
+        if fn is not None:
+            return fn
+    return None
+
+
+def find_importer(node: Any) -> Callable[..., Any] | None:
+    """The registered import converter for the NIR node's class name (then its base classes), or None."""
+    table = _converters("import")
+    for cls in type(node).__mro__:
+        spec = table.get(cls.__name__)
+        if spec is not None:
+            return spec.load()
+    return None
