@@ -56,7 +56,23 @@ _WHERE = {
 #: Aliases: norse and the SuperSpike paper call the fast sigmoid "SuperSpike" (norse's default slope is 100).
 _ALIASES = {"SuperSpike": "FastSigmoid"}
 
-__all__ = [*_WHERE, *_ALIASES]
+__all__ = [
+    "Heaviside",
+    "Gaussian",
+    "MultiGaussian",
+    "SingleExponential",
+    "PeriodicExponential",
+    "FastSigmoid",
+    "SuperSpike",
+    "ATan",
+    "Sigmoid",
+    "Triangle",
+    "Rectangular",
+    "Erf",
+    "PiecewiseLinear",
+    "StraightThrough",
+    "check_surrogate",
+]
 
 
 def __getattr__(name: str) -> Any:
