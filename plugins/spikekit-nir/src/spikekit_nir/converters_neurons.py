@@ -60,11 +60,15 @@ def _neuron_shape(module: nn.Module, ctx: ExportContext) -> tuple[int, ...]:
         )
     v = getattr(module, "v_mem", None)
     if v is None or v.numel() == 0:
-        raise ConversionError(f"to_nir: {ctx.name!r} ({type(module).__name__}) has no state; run sample data through it")
+        raise ConversionError(
+            f"to_nir: {ctx.name!r} ({type(module).__name__}) has no state; run sample data through it"
+        )
     return tuple(int(s) for s in v.shape[1:])
 
 
-def _spiking_details(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]]:
+def _spiking_details(
+    module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]
+) -> tuple[np.ndarray, dict[str, Any]]:
     """(v_reset, metadata) of a spiking layer, warning where the convention's reader would differ."""
     sa = _activation()
     conv = ctx.convention
@@ -380,7 +384,9 @@ def import_sumpool2d(node: nir.SumPool2d, ctx: ImportContext) -> nn.Module:
     """NIR ``SumPool2d`` -> ``spikekit.layers.SumPool2d`` (padding must be 0)."""
     padding = np.atleast_1d(np.asarray(node.padding))
     if np.any(padding != 0):
-        raise ConversionError(f"from_nir: SumPool2d node {ctx.name!r} has padding {padding.tolist()}; spikekit's has none")
+        raise ConversionError(
+            f"from_nir: SumPool2d node {ctx.name!r} has padding {padding.tolist()}; spikekit's has none"
+        )
 
     def pair(v: Any) -> tuple[int, int]:
         arr = np.atleast_1d(np.asarray(v)).astype(np.int64)

@@ -202,7 +202,7 @@ def from_nir(
         torch.Size([3, 2])
     """
     if isinstance(source, (str, Path)):
-        source = nir.read(source)
+        source = nir.read(source, type_check=False)
     if not isinstance(source, nir.NIRGraph):
         if not isinstance(source, nir.NIRNode):
             raise TypeError(f"from_nir expects a nir.NIRGraph, a nir.NIRNode or a path, got {type(source).__name__}")
