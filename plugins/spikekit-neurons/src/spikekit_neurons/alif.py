@@ -95,7 +95,11 @@ class ALIF(StatefulLayer):
         else:
             self.tau_mem = _tau_param(tau_mem)
             self.tau_adapt = _tau_param(tau_adapt)
-            self.tau_syn = _tau_param(tau_syn) if tau_syn else None
+            # sinabs tests `if tau_syn` (so tau_syn=0 gives no Parameter); a per-neuron tensor counts as given
+            has_syn = tau_syn is not None and (
+                (isinstance(tau_syn, torch.Tensor) and tau_syn.numel() > 1) or bool(tau_syn)
+            )
+            self.tau_syn = _tau_param(tau_syn) if has_syn else None
         self.adapt_scale = adapt_scale
         # A private copy: sinabs aliases the (shared) default tensor here.
         self.b0 = spike_threshold.detach().clone() if isinstance(spike_threshold, torch.Tensor) else spike_threshold
