@@ -170,3 +170,32 @@ def test_backend_sinabs_means_iafsqueeze():
     with pytest.warns(UserWarning, match="deprecated"):
         net = sk.from_model(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), backend="sinabs", batch_size=1)
     assert type(net.spiking_model[1]) is iaf_squeeze
+
+
+def _converted_pair(**kwargs):
+    torch.manual_seed(1)
+    ann = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3), nn.ReLU())
+    return ann, sk.from_model(ann, batch_size=2, **kwargs)
+
+
+def test_layers_get_their_compute_backend():
+    _neurons()
+    ann, net = _converted_pair(kwargs_backend={"backend": "torch"})
+    assert net.spiking_model[1].backend == "torch"
+    with pytest.warns(UserWarning, match="deprecated"):
+        net2 = sk.from_model(ann, batch_size=2, backend="torch")
+    assert net2.spiking_model[3].backend == "torch"
+
+
+@pytest.mark.parametrize("backend", ["fused-cpu"])
+def test_converted_network_runs_on_another_backend(backend):
+    _neurons()
+    if backend not in sk.available_backends():
+        pytest.skip(f"backend {backend!r} is not installed")
+    _, net = _converted_pair()
+    x = torch.rand(2 * 7, 4) * 2
+    reference = net(x)
+    net.reset_states()
+    with sk.use_backend(backend, fallback="error"):
+        other = net(x)
+    assert torch.allclose(reference, other)

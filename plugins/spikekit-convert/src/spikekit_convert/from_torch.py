@@ -39,6 +39,8 @@ def _layer_class_for_backend(backend: str, kwargs_backend: dict[str, Any]) -> ty
 
     if backend in ("sinabs", "spikekit"):
         return sl.IAFSqueeze
+    if backend == "exodus" and "fused-cpu-exodus" in available_backends():
+        backend = "fused-cpu-exodus"  # sinabs-exodus's role: a fused loop with the EXODUS gradient
     if backend in available_backends():
         kwargs_backend.setdefault("backend", backend)
         return sl.IAFSqueeze
@@ -104,7 +106,8 @@ def from_model(
             accepting the keyword arguments above works, e.g. a third-party plugin's layer. Squeeze classes
             (subclasses of ``spikekit.layers.SqueezeMixin``) also get ``batch_size`` and ``num_timesteps``.
         backend: deprecated: ``"sinabs"`` means ``IAFSqueeze``; the name of an installed compute backend means
-            ``IAFSqueeze(backend=name)``.
+            ``IAFSqueeze(backend=name)``; ``"exodus"`` means ``IAFSqueeze(backend="fused-cpu-exodus")`` when
+            spikekit-kernels is installed.
         kwargs_backend: extra keyword arguments for every created layer.
 
     Returns:
