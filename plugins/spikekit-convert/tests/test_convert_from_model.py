@@ -84,7 +84,7 @@ def test_network_reset_states_value_ranges(toy_layers, toy_activation):
     with pytest.raises(TypeError, match="value_ranges has 1 entries"):
         net.reset_states(randomize=True, value_ranges=[{}])
     net.reset_states()
-    assert torch.all(v1 == 0) or torch.all(net.spiking_model[1].v_mem == 0)
+    assert torch.all(net.spiking_model[1].v_mem == 0) and torch.all(net.spiking_model[5].v_mem == 0)
 
 
 def test_network_zero_grad_detaches_states(toy_layers, toy_activation):
