@@ -172,7 +172,7 @@ class StatefulLayer(nn.Module):
         if id(self) in memo:
             return memo[id(self)]
         kwargs = {k: _copy.deepcopy(v, memo) if isinstance(v, nn.Module) else v for k, v in self._param_dict.items()}
-        new = self.__class__(**kwargs)
+        new = self.__class__(**kwargs)  # type: ignore[arg-type]
         memo[id(self)] = new
         for name, param in self.named_parameters(recurse=False):
             target = getattr(new, name)

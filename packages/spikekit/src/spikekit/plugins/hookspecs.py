@@ -13,13 +13,14 @@ a hook that raises is reported as a :class:`spikekit.errors.PluginWarning` namin
 (raised in strict mode). All hooks are called once per discovery, lazily, on the first lookup.
 """
 
+# mypy: disable-error-code="empty-body"
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import pluggy
 
-from spikekit.plugins.records import BackendSpec, CommandSpec, ConverterSpec, EncoderSpec, Export, TargetSpec
+from spikekit.plugins.records import BackendSpec, CommandSpec, ConverterSpec, EncoderSpec, Export, Record, TargetSpec
 
 PROJECT_NAME = "spikekit"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -139,7 +140,7 @@ def spikekit_commands() -> Sequence[CommandSpec]:
 
 
 #: Hook name -> record type it returns. The facade calls exactly these.
-HOOK_RECORDS: dict[str, type] = {
+HOOK_RECORDS: dict[str, type[Record]] = {
     "spikekit_exports": Export,
     "spikekit_backends": BackendSpec,
     "spikekit_targets": TargetSpec,

@@ -171,7 +171,7 @@ class PluginHost:
                 self._records = {h: self._collect(h, t) for h, t in hookspecs.HOOK_RECORDS.items()}
             return self._records
 
-    def _collect(self, hook_name: str, record_type: type) -> dict[tuple[str, ...], Owned]:
+    def _collect(self, hook_name: str, record_type: type[Record]) -> dict[tuple[str, ...], Owned]:
         merged: dict[tuple[str, ...], Owned] = {}
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # registration order: first-party plugins first
@@ -188,7 +188,7 @@ class PluginHost:
                 self._fail(plugin_name, dist, "record", f"{hook_name} must return a list, got {type(result).__name__}")
                 continue
             for record in result:
-                if not isinstance(record, record_type):
+                if not isinstance(record, record_type):  # also narrows the type for mypy
                     self._fail(
                         plugin_name,
                         dist,
@@ -353,6 +353,7 @@ FIRST_PARTY = (
     "spikekit-nir",
     "spikekit-kernels",
     "spikekit-speck",
+    "spikekit-demo",
 )
 
 

@@ -59,8 +59,8 @@ class NeuronConformance:
 
     def _fresh_squeezable(self, batch: int) -> StatefulLayer:
         layer = self.make_layer()
-        if self._is_squeeze(layer) and layer.batch_size > 0:  # type: ignore[attr-defined]
-            layer.batch_size = batch  # type: ignore[attr-defined]
+        if isinstance(layer, SqueezeMixin) and layer.batch_size > 0:
+            layer.batch_size = batch
         return layer
 
     # checks
