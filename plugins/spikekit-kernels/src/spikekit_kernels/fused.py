@@ -251,7 +251,8 @@ def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -
             recs["b"] = bsave.reshape(shape_bt)
             thr_rec = plan.threshold.unsqueeze(1) + plan.adapt_scale.unsqueeze(1) * bsave
             recs["spike_threshold"] = thr_rec.reshape(shape_bt)
-    final = {k: final[k] for k in state}  # same keys, same order as given
+    # same keys and order as given; own storage (not views), since layers detach_() their state in place
+    final = {k: final[k].clone() if final[k]._base is not None else final[k] for k in state}
     recs = {k: recs[k] for k in state if k in recs}
     return out.reshape(shape_bt), final, recs
 

@@ -13,11 +13,6 @@ def spikekit_backends() -> list[BackendSpec]:
             description="fused CPU time loop (one custom op, hand-written BPTT backward)",
         ),
         BackendSpec(
-            "fused-cpu-exodus",
-            "spikekit_kernels.fused:FusedCPUExodusBackend",
-            description="fused CPU time loop with the EXODUS gradient",
-        ),
-        BackendSpec(
             "triton",
             "spikekit_kernels.triton_backend:TritonBackend",
             description="Triton GPU kernels (CUDA), one program per block of neurons looping over time",
