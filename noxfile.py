@@ -171,5 +171,13 @@ def parity(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "tests/parity", "-p", "no:cacheprovider", *session.posargs)
 
 
+@nox.session
+def interop(session: nox.Session) -> None:
+    """NIR interchange with peer libraries (sinabs, snntorch) installed as test-only peers."""
+    _install_everything(session, "nir", "nirtorch==2.6", "pbr", "matplotlib")
+    session.install("--no-deps", "sinabs==3.1.3", "snntorch==1.0.0")
+    session.run("python", "-m", "pytest", "tests/interop", "-p", "no:cacheprovider", "-rs", *session.posargs)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("run through nox: `nox -l` lists the sessions")

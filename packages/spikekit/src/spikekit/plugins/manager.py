@@ -391,7 +391,7 @@ _KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
         (
             _names(
                 "normalize_weights get_activations get_network_activations get_new_index expand_to_pair "
-                "collapse_pair load_sinabs_model"
+                "collapse_pair load_sinabs_model sinabs_pickle"
             ),
             _CONVERT,
         ),
@@ -411,7 +411,7 @@ _KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
     ],
     "spikekit.nir": [(_names("to_nir from_nir"), _NIR)],
     "spikekit": [
-        (_names("from_model Network SNNAnalyzer SynOpCounter"), _CONVERT),
+        (_names("from_model Network SNNAnalyzer SynOpCounter load_sinabs_model"), _CONVERT),
         (_names("to_nir from_nir"), _NIR),
         (_names("validate_memory_mapping_speck ValidateMapping"), _SPECK),
     ],
