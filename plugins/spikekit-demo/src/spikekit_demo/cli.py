@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="a short run (under a minute): fewer epochs and time steps"
     )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="CPU threads for torch (default 1: the network is tiny, and more threads only add overhead)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
@@ -58,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         quick=args.quick,
         plots=not args.no_plots,
+        threads=args.threads,
     )
     return main(config)
 

@@ -60,7 +60,8 @@ def encode(encoder, images: torch.Tensor, timesteps: int, seed: int) -> torch.Te
     disturb the global random state.
 
     Args:
-        encoder: the encoder from ``spikekit.encoders.get(...)``.
+        encoder: the encoder class from ``spikekit.encoders.get("rate")`` (built as
+            ``encoder(num_steps=T, generator=...)``, then called on the images).
         images: shape ``(N, C, H, W)``, values in [0, 1].
         timesteps: number of time steps T.
 
@@ -68,7 +69,7 @@ def encode(encoder, images: torch.Tensor, timesteps: int, seed: int) -> torch.Te
         Spike trains of shape ``(N, T, C, H, W)``, float32.
     """
     generator = torch.Generator().manual_seed(seed)
-    spikes = encoder(images, num_timesteps=timesteps, generator=generator)
+    spikes = encoder(num_steps=timesteps, generator=generator)(images)
     spikes = torch.as_tensor(spikes, dtype=torch.float32)
     expected = (images.shape[0], timesteps, *images.shape[1:])
     if tuple(spikes.shape) != expected:

@@ -16,6 +16,8 @@ from spikekit_demo.model import readout, spiking_layers
 __all__ = ["write_figures", "record_sample"]
 
 DPI = 90
+#: Neurons shown per layer in the raster (a dense layer of 1024 rows would be a solid block at this size).
+RASTER_NEURONS = 128
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
@@ -74,6 +76,12 @@ def record_sample(model: nn.Module, sample: torch.Tensor) -> dict[str, Any]:
     }
 
 
+def _typical_neurons(counts: torch.Tensor, target: int, k: int) -> torch.Tensor:
+    """``k`` neurons that spiked, those whose spike count is closest to ``target`` (ties: lowest index)."""
+    distance = (counts - target).abs() + (counts == 0) * 1e9  # silent neurons last
+    return torch.argsort(distance, stable=True)[:k]
+
+
 def _save(fig: Any, path: Path) -> str:
     fig.savefig(path, dpi=DPI)
     return str(path)
@@ -105,30 +113,28 @@ def write_figures(
     skp.raster(rec["input"], ax=axes[0, 0], title=f"input (digit {label}), 64 pixels", markersize=6)
     for ax, name in zip(axes[0, 1:], names):
         s = rec["spikes"][name]
-        skp.raster(s, ax=ax, title=f"layer {name}: {s.shape[1]} IAF neurons")
+        shown = min(s.shape[1], RASTER_NEURONS)
+        what = f"{s.shape[1]}" if shown == s.shape[1] else f"{shown} of {s.shape[1]}"
+        skp.raster(s[:, :shown], ax=ax, title=f"layer {name}: {what} IAF", markersize=8)
     fig.suptitle("Spike rasters of the BPTT-trained SNN, one test sample")
     files.append(_save(fig, out / "raster.png"))
 
-    # membrane traces: the most active neurons of each layer, and the read-out
+    # membrane traces: three neurons of each layer that spike about every fourth step, and the read-out
     panels = [n for n in names if n in rec["v_mem"]]
     fig, axes = _figure(1, len(panels) + 1, (3.6 * (len(panels) + 1), 3.2))
     for ax, name in zip(axes[0], panels):
         v, s = rec["v_mem"][name], rec["spikes"][name]
-        top = torch.argsort(s.sum(0), descending=True, stable=True)[:4]
+        pick = _typical_neurons(s.sum(0), timesteps // 4, 3)
         skp.membrane_trace(
-            v[:, top],
-            ax=ax,
-            threshold=rec["threshold"][name],
-            spikes=s[:, top],
-            title=f"layer {name}: 4 most active neurons",
+            v[:, pick], ax=ax, threshold=rec["threshold"][name], spikes=s[:, pick], title=f"layer {name}: 3 neurons"
         )
     ax = axes[0, len(panels)]
     ro = rec["readout"]
-    skp.membrane_trace(ro, ax=ax, title="read-out (mean input current)")
+    skp.membrane_trace(ro, ax=ax)
     for k, line in enumerate(ax.get_lines()[:10]):
         line.set_alpha(1.0 if k == label else 0.35)
         line.set_linewidth(2.0 if k == label else 1.0)
-    ax.annotate(f"digit {label}", (len(ro) - 1, float(ro[-1, label])), fontsize="small")
+    ax.set_title(f"read-out (mean input current);\nthick: class {label}, the true digit", fontsize="medium")
     fig.suptitle("Membrane potentials, one test sample (dots: spikes; dashed: threshold)")
     files.append(_save(fig, out / "membrane.png"))
 
@@ -142,6 +148,9 @@ def write_figures(
     ax.axhline(100 * ann_accuracy, color="gray", linestyle="--", label="ANN")
     ax.axvline(timesteps, color="gray", linestyle=":", linewidth=1)
     ax.set_xscale("log", base=2)
+    ticks = sorted({t for acc in sweep.values() for t in acc})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("time steps T")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize="small")

@@ -7,7 +7,6 @@ import contextlib
 import copy
 import dataclasses
 import json
-import os
 import random
 import sys
 import time
@@ -48,6 +47,7 @@ class DemoConfig:
         sweep: time-step counts for the accuracy-against-time-steps curve.
         max_train: use only the first ``max_train`` training samples (tests); None for all.
         percentile: activation percentile that weight normalisation maps to the threshold.
+        threads: torch CPU threads (``torch.set_num_threads``).
     """
 
     epochs: int = 12
@@ -63,6 +63,7 @@ class DemoConfig:
     sweep: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     max_train: int | None = None
     percentile: float = 99.9
+    threads: int = 1
 
     @classmethod
     def from_options(
@@ -75,6 +76,7 @@ class DemoConfig:
         seed: int = 0,
         quick: bool = False,
         plots: bool = True,
+        threads: int = 1,
     ) -> DemoConfig:
         """The configuration for the command line's options; ``None`` means the default (or the quick default)."""
         if quick:
@@ -86,9 +88,18 @@ class DemoConfig:
                 seed=seed,
                 quick=True,
                 plots=plots,
-                sweep=(1, 2, 4, 8, 16, 32),
+                threads=threads,
+                sweep=(1, 2, 4, 8, 16),
             )
-        return cls(epochs=epochs or 12, timesteps=timesteps or 16, backend=backend, out=out, seed=seed, plots=plots)
+        return cls(
+            epochs=epochs or 12,
+            timesteps=timesteps or 16,
+            backend=backend,
+            out=out,
+            seed=seed,
+            plots=plots,
+            threads=threads,
+        )
 
 
 @dataclasses.dataclass
@@ -186,6 +197,7 @@ def run_demo(config: DemoConfig, *, skip: set[str] | frozenset[str] = frozenset(
     import spikekit.encoders
 
     start = time.perf_counter()
+    torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -344,6 +356,9 @@ def export_nir(model: nn.Module, path: Path, timesteps: int) -> str:
     set_num_timesteps(probe, timesteps)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # NIR has no lower bound on the membrane; spikekit keeps min_v_mem in the node's metadata and restores it
+        # on import, and a sinabs-convention reader sets min_v_mem = -threshold, the same -1 here.
+        warnings.filterwarnings("ignore", message=".*has min_v_mem.*")
         graph = to_nir(probe, torch.zeros(timesteps, *INPUT_SHAPE), model_name="spikekit-demo")
     nir.write(str(path), graph)
     return str(path)
@@ -363,9 +378,6 @@ def main(config: DemoConfig) -> int:
         )
         return EXIT_MISSING
     skip = skipped_parts(optional)
-    threads = os.environ.get("SPIKEKIT_DEMO_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
     result = run_demo(config, skip=skip)
     _say()
     _say(report.format_report(result, config))

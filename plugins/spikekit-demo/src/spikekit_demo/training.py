@@ -107,7 +107,7 @@ def train(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y_train[idx]).sum())
             seen += len(idx)
             bar.update(loss=total_loss / seen, acc=correct / seen)
