@@ -79,7 +79,7 @@ def test_digits_snn_on_chip_simulator():
     # (weights, thresholds, rescaled AvgPool as SumPool) gives exactly the simulator's counts.
     layers = dep.config["layers"]
     disc = []
-    for i, layer in enumerate(layers):
+    for layer in layers:
         w = torch.tensor(layer["weights"], dtype=torch.float32).transpose(2, 3)
         conv = nn.Conv2d(w.shape[1], w.shape[0], w.shape[2], padding=layer["dimensions"]["padding"]["y"], bias=False)
         conv.weight.data = w

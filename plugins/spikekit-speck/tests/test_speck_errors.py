@@ -55,7 +55,9 @@ def test_non_square_pool():
 
 def test_pool_stride_differs_from_kernel():
     model = nn.Sequential(nn.Conv2d(1, 2, 1), iaf(), nn.AvgPool2d(2, stride=1), nn.Conv2d(2, 2, 1), iaf())
-    with pytest.raises(SpeckModelError, match=r"pooling layer '2' \(AvgPool2d\) has stride \(1, 1\) but kernel \(2, 2\)"):
+    with pytest.raises(
+        SpeckModelError, match=r"pooling layer '2' \(AvgPool2d\) has stride \(1, 1\) but kernel \(2, 2\)"
+    ):
         deploy(model)
 
 

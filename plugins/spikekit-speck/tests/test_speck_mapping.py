@@ -59,7 +59,9 @@ def test_model_first_fit_would_fail_maps():
 
 
 def test_no_placement_says_why():
-    model = nn.Sequential(*big_neuron_layer(1), *(big_neuron_layer(16) * 1), *big_neuron_layer(16), *big_neuron_layer(16))
+    model = nn.Sequential(
+        *big_neuron_layer(1), *(big_neuron_layer(16) * 1), *big_neuron_layer(16), *big_neuron_layer(16)
+    )
     with pytest.raises(MappingError, match=r"No valid mapping found: 4 layers can only use the 3 cores \[0, 1, 2\]"):
         spikekit.deploy(model, "speck2f", input_shape=(1, 64, 64))
 

@@ -27,7 +27,7 @@ def run(model, counts):
 
 
 def test_subtract_reset_multi_spike():
-    # weight 0.5, thr 1 -> scale 254: w=127, thr=254. v: 127, 254->spike(1) 0, 381->1 (127), 127+127*... 
+    # weight 0.5, thr 1 -> scale 254: w=127, thr=254. v: 127, 254->spike(1) 0, 381->1 (127), 127+127*...
     dep, out = run(one_neuron(0.5, threshold=1.0, min_v_mem=-1.0), [1, 1, 3, 0])
     layer = dep.config["layers"][0]
     assert (layer["weights"], layer["threshold_high"], layer["threshold_low"]) == ([[[[127]]]], 254, -254)
@@ -52,7 +52,10 @@ def test_leak_via_bias_and_low_threshold():
     dep, out = run(one_neuron(1.0, bias=-0.25, min_v_mem=-0.5), [0, 0, 0, 1, 1, 0])
     layer = dep.config["layers"][0]
     assert (layer["biases"], layer["threshold_high"], layer["threshold_low"], layer["leak_enable"]) == (
-        [-32], 127, -64, True
+        [-32],
+        127,
+        -64,
+        True,
     )
     # v: -32 | -64 | -96 -> floor -64 | -64+127-32=31 | 31+95=126 (0) | 94
     assert out == [0, 0, 0, 0, 0, 0]

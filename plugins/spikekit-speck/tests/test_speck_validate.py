@@ -43,7 +43,9 @@ def test_no_core_message_for_combined_memories():
         "kernel memory needs to be at most 16Ki. Neuron is 256Ki and kernel is 32Ki."
     )
     _, _, _, alone = ValidateMapping(1, 64, (1, 1), (1, 1), (0, 0), [64, 64]).calculate_total_memory()
-    assert alone == "Neuron memory is 256Ki and can not be mapped on chip. Neuron memory on chip needs to be at most 64Ki."
+    assert (
+        alone == "Neuron memory is 256Ki and can not be mapped on chip. Neuron memory on chip needs to be at most 64Ki."
+    )
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,9 @@ def discretize_params(
     )
 
 
-def discretize_conv_spike_(conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bool = True) -> tuple[nn.Conv2d, nn.Module]:
+def discretize_conv_spike_(
+    conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bool = True
+) -> tuple[nn.Conv2d, nn.Module]:
     """Discretise a Conv2d and its IAF layer in place (sinabs's ``discretize_conv_spike_``).
 
     The conv's weight and bias, the neuron layer's ``spike_threshold``, ``min_v_mem`` and (if initialised)
@@ -164,6 +166,8 @@ def discretize_conv_spike_(conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bo
     return conv_lyr, spike_lyr
 
 
-def discretize_conv_spike(conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bool = True) -> tuple[nn.Conv2d, nn.Module]:
+def discretize_conv_spike(
+    conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bool = True
+) -> tuple[nn.Conv2d, nn.Module]:
     """A discretised copy of a Conv2d and its IAF layer (the inputs are left unchanged)."""
     return discretize_conv_spike_(copy.deepcopy(conv_lyr), copy.deepcopy(spike_lyr), to_int=to_int)

@@ -270,7 +270,9 @@ def _pool_size(name: str, module: nn.Module) -> tuple[int, float]:
     kernel = _pair(module.kernel_size)
     kind = type(module).__name__
     if kernel[0] != kernel[1]:
-        raise SpeckModelError(f"pooling layer {name!r} ({kind}) has a non-square kernel {kernel}; the chip pools squares")
+        raise SpeckModelError(
+            f"pooling layer {name!r} ({kind}) has a non-square kernel {kernel}; the chip pools squares"
+        )
     stride = getattr(module, "stride", None)
     if stride is not None and _pair(stride) != kernel:
         raise SpeckModelError(
@@ -301,9 +303,7 @@ def _neuron_params(name: str, module: nn.Module) -> dict[str, Any]:
         low = float(low_t)
     return_to_zero, value = reset_mode_of(module)
     if return_to_zero and value not in (None, 0.0):
-        raise SpeckModelError(
-            f"{kind} {name!r} uses MembraneReset(reset_value={value}); the chip resets to 0 only"
-        )
+        raise SpeckModelError(f"{kind} {name!r} uses MembraneReset(reset_value={value}); the chip resets to 0 only")
     if not return_to_zero and value is not None and value != float(threshold):
         raise SpeckModelError(
             f"{kind} {name!r} uses MembraneSubtract(subtract_value={value}) with threshold {float(threshold)}; "

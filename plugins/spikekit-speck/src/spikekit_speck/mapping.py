@@ -100,9 +100,7 @@ def _ki(words: int) -> str:
     return f"{words / 1024:g}Ki"
 
 
-def map_layers(
-    layers: Sequence[Any], chip: ChipSpec, layer2core: dict[int, int] | None = None
-) -> dict[int, int]:
+def map_layers(layers: Sequence[Any], chip: ChipSpec, layer2core: dict[int, int] | None = None) -> dict[int, int]:
     """Assign every chip layer a core; raise :class:`MappingError` saying precisely why when impossible.
 
     Args:

@@ -21,7 +21,9 @@ def spikekit_exports() -> list[Export]:
     validate = "spikekit_speck.validate_memory:validate_memory_mapping_speck"
     mapping = "spikekit_speck.validate_memory:ValidateMapping"
     return [
-        Export("validate_memory_mapping_speck", validate, "single-layer Speck memory check", namespace="spikekit.utils"),
+        Export(
+            "validate_memory_mapping_speck", validate, "single-layer Speck memory check", namespace="spikekit.utils"
+        ),
         Export("ValidateMapping", mapping, "Speck memory bookkeeping of one layer", namespace="spikekit.utils"),
         Export("validate_memory_mapping_speck", validate, "single-layer Speck memory check", namespace="spikekit"),
         Export("ValidateMapping", mapping, "Speck memory bookkeeping of one layer", namespace="spikekit"),

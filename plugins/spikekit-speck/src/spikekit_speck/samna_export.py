@@ -50,7 +50,7 @@ def to_samna_config(config: dict[str, Any], configuration_module: Any = None, mo
     """
     validate_config(config)
     module = configuration_module if configuration_module is not None else _load_samna_module(config["device"])
-    factory = getattr(module, "SpeckConfiguration", None) or getattr(module, "DynapcnnConfiguration")
+    factory = getattr(module, "SpeckConfiguration", None) or module.DynapcnnConfiguration
     samna_config = factory()
     samna_config.dvs_layer.pass_sensor_events = False
     for layer in config["layers"]:

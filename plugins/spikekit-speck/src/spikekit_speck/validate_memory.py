@@ -48,7 +48,7 @@ class ValidateMapping:
         kernel_size: Sequence[int],
         stride: Sequence[int],
         padding: Sequence[int],
-        input_dimension: Sequence[int] = [64, 64],  # noqa: B006 - same default as sinabs, never mutated
+        input_dimension: Sequence[int] = [64, 64],
         conv_2d: bool = True,
     ) -> None:
         self.input_feature_size = input_feature_size
@@ -81,9 +81,7 @@ class ValidateMapping:
 
     def calculate_neuron_memory(self) -> float:
         """Neuron memory in words: ``C_out * 2**(ceil(log2 f_x) + ceil(log2 f_y))``."""
-        f = [
-            (self.input_dimension[i] - self.kernel_size[i] + 2 * self.padding[i]) / self.stride[i] + 1 for i in (0, 1)
-        ]
+        f = [(self.input_dimension[i] - self.kernel_size[i] + 2 * self.padding[i]) / self.stride[i] + 1 for i in (0, 1)]
         return self.output_feature_size * pow(2, np.ceil(np.log2(f[0])) + np.ceil(np.log2(f[1])))
 
     def check_stride(self) -> bool:
@@ -101,7 +99,9 @@ class ValidateMapping:
             self.verify_combined_memories("neuron", neuron, "kernel", kernel),
         )
 
-    def verify_combined_memories(self, base_name: str, base_memory: float, compared_name: str, compared_memory: float) -> str:
+    def verify_combined_memories(
+        self, base_name: str, base_memory: float, compared_name: str, compared_memory: float
+    ) -> str:
         """Why ``base`` memory (in words) cannot sit on any core next to ``compared`` memory; "" if it can."""
         base = base_memory / 1024
         other = compared_memory / 1024
@@ -129,7 +129,7 @@ def validate_memory_mapping_speck(
     kernel_size: Sequence[int],
     stride: Sequence[int],
     padding: Sequence[int],
-    input_dimension: Sequence[int] = [64, 64],  # noqa: B006 - same default as sinabs, never mutated
+    input_dimension: Sequence[int] = [64, 64],
     conv_2d: bool = True,
 ) -> str:
     """Check that one Conv2d layer fits a Speck core on its own; return a message or raise.
