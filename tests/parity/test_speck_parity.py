@@ -73,7 +73,9 @@ def test_discretisation_matches(seed):
     w = torch.randn(4, 3, 3, 3) * (seed + 1) * 0.1
     b = torch.randn(4) * 0.05
     for bits in (8, 16):
-        assert float(ours.determine_discretization_scale(w, bits)) == float(theirs.determine_discretization_scale(w, bits))
+        assert float(ours.determine_discretization_scale(w, bits)) == float(
+            theirs.determine_discretization_scale(w, bits)
+        )
     conv = torch.nn.Conv2d(3, 4, 3)
     conv.weight.data, conv.bias.data = w.clone(), b.clone()
     spk = sinabs.layers.IAFSqueeze(batch_size=1, spike_threshold=0.7 + seed, min_v_mem=-1.3)
