@@ -1,0 +1,119 @@
+"""Small Sphinx extension of the spikekit site: toctrees over folders other engineers fill, and the migration
+page's per-area "differences from sinabs" sections.
+
+Both work on the MyST source before parsing (``source-read``), so the result is plain MyST that Sphinx checks as
+usual (a missing page or a broken include is still a warning, i.e. an error under ``-W``).
+
+``<!-- spikekit:toctree PATTERN [PATTERN...] [caption=Words_with_underscores] [maxdepth=N] -->``
+    becomes a ``{toctree}`` of the documents matching the glob patterns (relative to the page's folder) that exist
+    and are not excluded; nothing when none exists yet (a plain glob toctree would warn on an empty folder).
+
+``<!-- spikekit:differences -->``
+    becomes, for each area folder with a ``differences.md``, a section that includes it (headings shifted one
+    level down), so the text lives once, in the area's folder.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+from sphinx.application import Sphinx
+
+AREAS = {
+    "neurons": "Neuron layers, spike and reset functions",
+    "surrogates": "Surrogate gradients",
+    "convert": "Conversion, Network, statistics, sinabs pickles",
+    "backends": "Compute backends",
+    "nir": "NIR import and export",
+    "speck": "Chip target (Speck)",
+    "demo": "The demo",
+}
+
+_TOC = re.compile(r"^<!--\s*spikekit:toctree\s+(?P<args>.*?)\s*-->\s*$", re.MULTILINE)
+_DIFF = re.compile(r"^<!--\s*spikekit:differences\s*-->\s*$", re.MULTILINE)
+
+
+def _excluded(app: Sphinx, docname: str) -> bool:
+    rel = docname + ".md"
+    return any(fnmatch.fnmatch(rel, pat) for pat in app.config.exclude_patterns)
+
+
+def _docs_matching(app: Sphinx, here: str, patterns: list[str]) -> list[str]:
+    src = Path(app.srcdir)
+    base = (src / here).parent
+    found: list[str] = []
+    for pattern in patterns:
+        for path in sorted(base.glob(pattern)):
+            if path.suffix not in (".md", ".rst") or not path.is_file():
+                continue
+            docname = path.relative_to(src).with_suffix("").as_posix()
+            if path.name.upper().startswith(("GALLERY_HEADER", "README")) or _excluded(app, docname):
+                continue
+            rel = path.relative_to(base).with_suffix("").as_posix()
+            if rel not in found and docname != here:
+                found.append(rel)
+    # an area's index (or guide) first, the rest in name order
+    found.sort(key=lambda r: (Path(r).parent.as_posix(), Path(r).name not in ("index", "guide"), r))
+    return found
+
+
+def _toctree(app: Sphinx, docname: str, args: str) -> str:
+    options = {"maxdepth": "2"}
+    patterns = []
+    for token in args.split():
+        if "=" in token:
+            key, value = token.split("=", 1)
+            options[key] = value.replace("_", " ")
+        else:
+            patterns.append(token)
+    entries = _docs_matching(app, docname, patterns)
+    if not entries:
+        return ""
+    head = "\n".join(f":{k}: {v}" for k, v in options.items())
+    return "```{toctree}\n" + head + "\n\n" + "\n".join(entries) + "\n```\n"
+
+
+def _differences(app: Sphinx) -> str:
+    src = Path(app.srcdir)
+    parts = []
+    for area, title in AREAS.items():
+        if (src / area / "differences.md").is_file():
+            parts.append(
+                f"### {title}\n\n"
+                f"```{{include}} {area}/differences.md\n:heading-offset: 3\n"
+                ":relative-images:\n```\n"
+            )
+    if not parts:
+        return "_No area has documented a difference yet._\n"
+    return "\n".join(parts)
+
+
+def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
+    text = source[0]
+    if "spikekit:" not in text:
+        return
+    text = _TOC.sub(lambda m: _toctree(app, docname, m.group("args")), text)
+    text = _DIFF.sub(lambda m: _differences(app), text)
+    source[0] = text
+
+
+# Workaround, to be removed when the docstrings change: the Recurrent layers of spikekit-neurons
+# (spikekit_neurons/iaf.py IAFRecurrent, lif.py LIFRecurrent, alif.py ALIFRecurrent) end their ``Args:`` section
+# with a line "(the rest as :class:`X`)", which is not an argument entry; napoleon turns it into a broken field
+# list (a docutils warning). Rewrite exactly that line as an entry before napoleon reads it.
+_REST_AS = re.compile(r"^(\s+)\((the rest as .*)\)\s*$")
+
+
+def _process_docstring(app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
+    for i, line in enumerate(lines):
+        m = _REST_AS.match(line)
+        if m:
+            lines[i] = f"{m.group(1)}**kwargs: {m.group(2)}."
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.connect("source-read", _source_read)
+    app.connect("autodoc-process-docstring", _process_docstring, priority=400)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
