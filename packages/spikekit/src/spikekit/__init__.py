@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from spikekit import activation, cnnutils, conversion, from_torch, hooks, layers, network, nir, synopcounter, utils
+from spikekit import (
+    activation,
+    backend,
+    cnnutils,
+    conversion,
+    from_torch,
+    hooks,
+    layers,
+    network,
+    nir,
+    synopcounter,
+    utils,
+    validate_memory_speck,
+)
 from spikekit._namespace import namespace_hooks
 from spikekit.backends import available_backends, use_backend
 from spikekit.targets import available_targets, deploy
@@ -22,6 +35,8 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 
 __all__ = [
     "activation",
+    "backend",
+    "validate_memory_speck",
     "cnnutils",
     "conversion",
     "from_torch",

@@ -27,4 +27,28 @@ def spikekit_exports() -> list[Export]:
         Export("ValidateMapping", mapping, "Speck memory bookkeeping of one layer", namespace="spikekit.utils"),
         Export("validate_memory_mapping_speck", validate, "single-layer Speck memory check", namespace="spikekit"),
         Export("ValidateMapping", mapping, "Speck memory bookkeeping of one layer", namespace="spikekit"),
+        Export(
+            "ValidateMapping",
+            mapping,
+            "Speck memory bookkeeping of one layer",
+            namespace="spikekit.validate_memory_speck",
+        ),
+        Export(
+            "DynapcnnNetwork",
+            "spikekit_speck.network:DynapcnnNetwork",
+            "a spiking CNN mapped onto a DYNAP-CNN chip, simulated exactly",
+            namespace="spikekit.backend.dynapcnn",
+        ),
+        Export(
+            "DynapcnnCompatibleNetwork",
+            "spikekit_speck.network:DynapcnnCompatibleNetwork",
+            "deprecated alias of DynapcnnNetwork",
+            namespace="spikekit.backend.dynapcnn",
+        ),
+        Export(
+            "DVSLayer",
+            "spikekit_speck.dvs:DVSLayer",
+            "the chip's DVS input pre-processing",
+            namespace="spikekit.backend.dynapcnn",
+        ),
     ]

@@ -395,8 +395,10 @@ _KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
             ),
             _CONVERT,
         ),
-        (_names("validate_memory_mapping_speck"), _SPECK),
+        (_names("validate_memory_mapping_speck ValidateMapping"), _SPECK),
     ],
+    "spikekit.validate_memory_speck": [(_names("ValidateMapping"), _SPECK)],
+    "spikekit.backend.dynapcnn": [(_names("DynapcnnNetwork DVSLayer DynapcnnCompatibleNetwork"), _SPECK)],
     "spikekit.cnnutils": [
         (_names("conv_output_size compute_same_padding_size compute_padding infer_output_shape"), _CONVERT)
     ],

@@ -37,6 +37,8 @@ NAMESPACES: tuple[str, ...] = (
     "spikekit.cnnutils",
     "spikekit.hooks",
     "spikekit.nir",
+    "spikekit.backend.dynapcnn",
+    "spikekit.validate_memory_speck",
 )
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
