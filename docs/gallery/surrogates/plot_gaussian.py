@@ -27,4 +27,5 @@ ax.set_ylabel("dS / dv_mem")
 ax.set_title(repr(sg))
 ax.legend()
 fig.tight_layout()
-fig.savefig("gaussian.png", dpi=100)  # in the working directory (sphinx-gallery runs each script in its folder)
+# written to the working directory: sphinx-gallery runs each script in its own folder
+fig.savefig("gaussian.png", dpi=100)

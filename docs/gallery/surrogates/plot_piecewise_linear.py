@@ -27,6 +27,4 @@ ax.set_ylabel("dS / dv_mem")
 ax.set_title(repr(sg))
 ax.legend()
 fig.tight_layout()
-fig.savefig(
-    "piecewise_linear.png", dpi=100
-)  # in the working directory (sphinx-gallery runs each script in its folder)
+fig.savefig("piecewise_linear.png", dpi=100)  # in the working directory (sphinx-gallery runs each script in its folder)

@@ -32,7 +32,7 @@ def check_positive(owner: str, **params: Any) -> None:
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
             raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
-        if isinstance(value, numbers.Real) and not value > 0:
+        if isinstance(value, numbers.Real) and not float(value) > 0:
             raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
 
 
