@@ -81,7 +81,8 @@ def test_pngs_open(demo):
         with Image.open(out / name) as image:
             width, height = image.size
             assert width > 300 and height > 200
-            assert len(set(image.convert("L").getdata())) > 10  # not a blank canvas
+            low, high = image.convert("L").getextrema()
+            assert high - low > 100  # not a blank canvas
 
 
 @pytest.mark.slow

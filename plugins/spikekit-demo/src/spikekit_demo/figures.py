@@ -159,15 +159,16 @@ def write_figures(
 
     # training curves
     fig, axes = _figure(1, 2, (8.0, 3.2))
-    for name, history in (("SNN (BPTT)", snn_history), ("ANN", ann_history)):
+    for name, history, color in (("SNN (BPTT)", snn_history, "C0"), ("ANN", ann_history, "C1")):
         epochs = [r.epoch for r in history]
-        axes[0, 0].plot(epochs, [r.loss for r in history], "o-", label=name)
-        axes[0, 1].plot(epochs, [100 * r.train_acc for r in history], "o--", label=f"{name} train")
-        axes[0, 1].plot(epochs, [100 * r.test_acc for r in history], "o-", label=f"{name} test")
+        axes[0, 0].plot(epochs, [r.loss for r in history], "o-", color=color, label=name)
+        axes[0, 1].plot(epochs, [100 * r.train_acc for r in history], "o--", color=color, label=f"{name} train")
+        axes[0, 1].plot(epochs, [100 * r.test_acc for r in history], "o-", color=color, label=f"{name} test")
     axes[0, 0].set(xlabel="epoch", ylabel="training loss", title="Loss")
-    axes[0, 1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    axes[0, 1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy (dashed: train, solid: test)")
     for ax in axes[0]:
         ax.legend(fontsize="small")
+        ax.xaxis.get_major_locator().set_params(integer=True)
     files.append(_save(fig, out / "training_curves.png"))
 
     # firing-rate histograms

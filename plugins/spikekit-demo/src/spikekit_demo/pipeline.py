@@ -212,7 +212,7 @@ def run_demo(config: DemoConfig, *, skip: set[str] | frozenset[str] = frozenset(
     threads = torch.get_num_threads()
     _say(
         f"spikekit demo: digits ({len(y_train)} train / {len(data.y_test)} test, 8x8), rate-encoded over T={T} "
-        f"time steps; {config.epochs} epochs; backend {config.backend!r}; seed {config.seed}; {threads} threads"
+        f"time steps; {config.epochs} epochs; backend {config.backend!r}; seed {config.seed}; {threads} thread{'s' if threads != 1 else ''}"
     )
 
     def backend() -> Any:  # a fresh context manager each time (a generator-based one is single-use)

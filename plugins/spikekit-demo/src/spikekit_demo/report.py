@@ -100,7 +100,7 @@ def format_report(result: DemoResult, config: DemoConfig) -> str:
     total_epochs = sum(r.seconds for r in result.snn_history) + sum(r.seconds for r in result.ann_history)
     parts.append("")
     parts.append(
-        f"Backend {config.backend!r}, {result.threads} threads, seed {config.seed}; training {total_epochs:.1f} s, "
+        f"Backend {config.backend!r}, {result.threads} thread{'s' if result.threads != 1 else ''}, seed {config.seed}; training {total_epochs:.1f} s, "
         f"whole run {result.seconds:.1f} s"
     )
     versions = ", ".join(f"{k} {v}" for k, v in result.versions.items())
