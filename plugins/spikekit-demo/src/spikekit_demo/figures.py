@@ -45,7 +45,7 @@ def record_sample(model: nn.Module, sample: torch.Tensor) -> dict[str, Any]:
     handles = []
     layers = spiking_layers(probe)
     for name, layer in layers:
-        layer.record_states = True
+        setattr(layer, "record_states", True)  # noqa: B010 (a plain attribute of the neuron layers)
 
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor, name: str = name) -> None:
             spikes[name] = output.detach().reshape(timesteps, -1)  # (1*T, ...) -> (T, N)

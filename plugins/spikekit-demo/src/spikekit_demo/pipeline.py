@@ -125,14 +125,9 @@ class DemoResult:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["sweep"] = {k: {str(t): a for t, a in v.items()} for k, v in self.sweep.items()}
-        for key in ("layers",):
-            out[key] = {
-                k: [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else r for r in rows]
-                for k, rows in self.layers.items()
-            }
-            for rows in out[key].values():
-                for row in rows:
-                    row.pop("rates", None)
+        for rows in out["layers"].values():
+            for row in rows:
+                row.pop("rates", None)  # per-neuron lists: only for the histogram
         return out
 
 
@@ -191,13 +186,36 @@ def convert(ann: nn.Module, x_calibration: torch.Tensor, timesteps: int, percent
     return network.spiking_model
 
 
+@contextlib.contextmanager
+def _torch_settings(threads: int):
+    """Set torch's thread count and deterministic mode for the block, and restore both afterwards."""
+    saved = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
+
+
 def run_demo(config: DemoConfig, *, skip: set[str] | frozenset[str] = frozenset()) -> DemoResult:
-    """Run the whole demo with ``config``; ``skip`` names optional parts whose plugins are missing."""
+    """Run the whole demo with ``config``; ``skip`` names optional parts whose plugins are missing.
+
+    Torch's thread count and deterministic mode are restored afterwards; the global random generators stay seeded.
+    """
+    with _torch_settings(config.threads):
+        return _run(config, skip)
+
+
+def _run(config: DemoConfig, skip: set[str] | frozenset[str]) -> DemoResult:
     import spikekit
     import spikekit.encoders
 
     start = time.perf_counter()
-    torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

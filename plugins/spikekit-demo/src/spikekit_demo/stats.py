@@ -46,14 +46,13 @@ def layer_statistics(model: nn.Module, spikes: torch.Tensor) -> list[LayerStats]
     """
     from spikekit.synopcounter import SNNAnalyzer
     from spikekit.utils import reset_states, set_batch_size
+    from spikekit_demo.model import set_num_timesteps
 
     n, timesteps = spikes.shape[:2]
     probe = copy.deepcopy(model)
     probe.eval()
+    set_num_timesteps(probe, timesteps)
     set_batch_size(probe, n)
-    for m in probe.modules():
-        if hasattr(m, "num_timesteps"):
-            m.num_timesteps = timesteps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # SNNAnalyzer is deprecated in favour of hooks
         analyzer = SNNAnalyzer(probe)
