@@ -73,9 +73,8 @@ def _public(name: str) -> Any:
 
 
 def _as_param(value: Any, name: str, like: torch.Tensor, B: int, trail: tuple[int, ...]) -> torch.Tensor | str:
-    t = torch.as_tensor(value)
-    if not t.is_floating_point() and t.dtype != torch.bool:
-        t = t.to(like.dtype)
+    # a Python number takes the input's dtype directly (as it does in the reference's arithmetic), not via float32
+    t = value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=like.dtype, device=like.device)
     if t.device != like.device:
         return f"{name} is on {t.device}, the input on {like.device}"
     try:
@@ -83,6 +82,50 @@ def _as_param(value: Any, name: str, like: torch.Tensor, B: int, trail: tuple[in
     except RuntimeError:
         return f"{name} of shape {tuple(t.shape)} does not broadcast to the state shape {(B, *trail)}"
     return full.reshape(B, -1)
+
+
+def _same(obj: Any, name: str) -> bool:
+    # id() rather than `is`: torch.compile cannot trace `is` between autograd.Function classes, but folds id()
+    public = _public(name)
+    return public is not None and id(obj) == id(public)
+
+
+def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int, tuple[float, ...]] | str:
+    """(flags, spike kind, max spikes, reset constant, surrogate kind, surrogate parameters), or a reason.
+
+    Written so that ``torch.compile`` folds it to constants while tracing."""
+    flags, spike_kind, max_spikes, reset_value = F_SPIKING, SPK_MULTI, 0.0, 0.0
+    if _same(fn, "MultiSpike"):
+        spike_kind = SPK_MULTI
+    elif _same(fn, "SingleSpike"):
+        spike_kind = SPK_SINGLE
+    elif _same(type(fn), "MaxSpike"):
+        m = fn.max_num_spikes_per_bin
+        if m is not None:
+            flags |= F_MAXCLAMP
+            max_spikes = float(m)
+    else:
+        return f"spike function {getattr(fn, '__name__', type(fn).__name__)} is not one of MultiSpike, SingleSpike, MaxSpike"
+    if _same(type(reset), "MembraneSubtract"):
+        if reset.subtract_value is not None:
+            flags |= F_SUBVAL
+            reset_value = float(reset.subtract_value)
+    elif _same(type(reset), "MembraneReset"):
+        flags |= F_RESET
+        reset_value = float(reset.reset_value)
+    else:
+        return f"reset function {type(reset).__name__} is not one of MembraneSubtract, MembraneReset"
+    if sg is None:
+        return "a spike function without a surrogate gradient"
+    sg_kind, sg_params = SG_TENSOR, (0.0,) * 5
+    form = _CLOSED_FORMS.get(type(sg).__name__)
+    if form is not None and _same(type(sg), type(sg).__name__):
+        try:
+            vals = [float(getattr(sg, a)) for a in form[1]]
+            sg_kind, sg_params = form[0], tuple(vals + [0.0] * (5 - len(vals)))
+        except (AttributeError, TypeError, ValueError):
+            pass  # not a plain-number configuration: evaluate it with torch in the backward pass
+    return flags, spike_kind, max_spikes, reset_value, sg_kind, sg_params
 
 
 def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> Plan | str:
@@ -117,43 +160,15 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
     sg_kind, sg_params, surrogate = SG_TENSOR, [0.0] * 5, None
     reset_value: Any = 0.0
     if params.spike_fn is not None:
-        flags |= F_SPIKING
-        fn = params.spike_fn
-        if fn is _public("MultiSpike"):
-            spike_kind = SPK_MULTI
-        elif fn is _public("SingleSpike"):
-            spike_kind = SPK_SINGLE
-        elif _public("MaxSpike") is not None and type(fn) is _public("MaxSpike"):
-            spike_kind = SPK_MULTI
-            m = fn.max_num_spikes_per_bin
-            if m is not None:
-                flags |= F_MAXCLAMP
-                max_spikes = float(m)
-        else:
-            return f"spike function {getattr(fn, '__name__', type(fn).__name__)} is not one of MultiSpike, SingleSpike, MaxSpike"
-        reset = params.reset_fn
-        if reset is not None and type(reset) is _public("MembraneSubtract"):
-            if reset.subtract_value is not None:
-                flags |= F_SUBVAL
-                reset_value = reset.subtract_value
-        elif reset is not None and type(reset) is _public("MembraneReset"):
-            flags |= F_RESET
-            reset_value = reset.reset_value
-        else:
-            return f"reset function {type(reset).__name__} is not one of MembraneSubtract, MembraneReset"
+        kinds = _classify(params.spike_fn, params.reset_fn, params.surrogate_grad_fn)
+        if isinstance(kinds, str):
+            return kinds
+        extra, spike_kind, max_spikes, reset_value, sg_kind, sg_tuple = kinds
+        flags |= extra
+        sg_params = list(sg_tuple)
+        surrogate = params.surrogate_grad_fn
         if params.spike_threshold is None:
             return "a spike function without a spike_threshold"
-        sg = params.surrogate_grad_fn
-        if sg is None:
-            return "a spike function without a surrogate gradient"
-        surrogate = sg
-        form = _CLOSED_FORMS.get(type(sg).__name__)
-        if form is not None and type(sg) is _public(type(sg).__name__):
-            try:
-                vals = [float(getattr(sg, a)) for a in form[1]]
-                sg_kind, sg_params = form[0], vals + [0.0] * (5 - len(vals))
-            except (AttributeError, TypeError, ValueError):
-                pass  # not a plain-number configuration: evaluate it with torch in the backward pass
     elif alif:
         return "an adaptive (ALIF) layer without a spike function"
     if params.min_v_mem is not None:
@@ -162,8 +177,6 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
         v = getattr(params, name)
         if isinstance(v, torch.Tensor) and v.requires_grad and torch.is_grad_enabled():
             return f"a trainable {name} (gradients reach only alpha_mem, alpha_syn, alpha_adapt, the input and state)"
-    if isinstance(reset_value, torch.Tensor) and reset_value.requires_grad:
-        return "a trainable reset value"
     pieces: dict[str, torch.Tensor] = {}
     for name, value in (
         ("alpha_mem", params.alpha_mem),
