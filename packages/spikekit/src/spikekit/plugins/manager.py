@@ -381,7 +381,13 @@ _KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
             _names("MultiSpike SingleSpike MaxSpike MembraneReset MembraneSubtract Quantize StochasticRounding"),
             _NEURONS,
         ),
-        (_names("Heaviside Gaussian MultiGaussian SingleExponential PeriodicExponential"), _SURROGATES),
+        (
+            _names(
+                "Heaviside Gaussian MultiGaussian SingleExponential PeriodicExponential FastSigmoid SuperSpike ATan "
+                "Sigmoid Triangle Rectangular Erf PiecewiseLinear StraightThrough"
+            ),
+            _SURROGATES,
+        ),
     ],
     "spikekit.from_torch": [(_names("from_model"), _CONVERT)],
     "spikekit.network": [(_names("Network"), _CONVERT)],
