@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* type-generic math so that the float build never detours through double (and can be vectorised) */
+#define TRUNC(x) _Generic((x), float: truncf, default: trunc)(x)
+#define FLOOR(x) _Generic((x), float: floorf, default: floor)(x)
+#define EXP(x) _Generic((x), float: expf, default: exp)(x)
+#define FABS(x) _Generic((x), float: fabsf, default: fabs)(x)
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
 
@@ -40,7 +45,7 @@ static inline REAL CAT(spike, SUF)(REAL u, REAL th, int kind, int clamp, REAL mx
     if (kind == SPK_SINGLE) {
         s = (u - th >= (REAL)0) ? (REAL)1 : (REAL)0;
     } else {
-        REAL q = (REAL)trunc(u / th);
+        REAL q = TRUNC(u / th);
         s = ((u > (REAL)0) ? (REAL)1 : (REAL)0) * q; /* keeps -0.0 as torch does */
         if (clamp && s > mx) s = mx;
     }
@@ -49,7 +54,7 @@ static inline REAL CAT(spike, SUF)(REAL u, REAL th, int kind, int clamp, REAL mx
 
 static inline REAL CAT(gauss, SUF)(REAL x, REAL mu, REAL sigma) {
     REAL d = x - mu;
-    return (REAL)(exp(-(d * d) / (2 * sigma * sigma)) / (sigma * sqrt(2 * M_PI)));
+    return EXP(-(d * d) / (2 * sigma * sigma)) / (sigma * (REAL)sqrt(2 * M_PI));
 }
 
 static inline REAL CAT(surrogate, SUF)(const CAT(Args, SUF) * a, REAL u, REAL th, int64_t idx) {
@@ -57,7 +62,7 @@ static inline REAL CAT(surrogate, SUF)(const CAT(Args, SUF) * a, REAL u, REAL th
     switch (a->sg_kind) {
     case SG_SINGLE_EXP: {
         REAL w = th * p[0];
-        return (REAL)(p[1] / w * exp(-fabs(u - th) / w));
+        return p[1] / w * EXP(-FABS(u - th) / w);
     }
     case SG_GAUSS:
         return CAT(gauss, SUF)(u - th, p[0], p[1]) * p[2];
@@ -70,9 +75,9 @@ static inline REAL CAT(surrogate, SUF)(const CAT(Args, SUF) * a, REAL u, REAL th
         return ((u >= th - p[0]) ? (REAL)1 : (REAL)0) / th;
     case SG_PERIODIC_EXP: {
         REAL vn = u / th - (REAL)0.5;
-        REAL vp = th * (2 * (vn - (REAL)floor(vn)) - 1);
+        REAL vp = th * (2 * (vn - FLOOR(vn)) - 1);
         REAL z = (u < th) ? (u - th) : vp;
-        return (REAL)(p[1] * exp(-fabs(z) / p[0]));
+        return p[1] * EXP(-FABS(z) / p[0]);
     }
     default:
         return a->sg[idx];
