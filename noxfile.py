@@ -64,15 +64,19 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *paths, "-p", "no:cacheprovider", "--timeout=900", *session.posargs)
 
 
-@nox.session
-def build(session: nox.Session) -> None:
-    """Wheel and sdist of every package into .nox/_wheels (what `isolation` installs)."""
+def _build_wheels(session: nox.Session) -> None:
     session.install("build")
     WHEELS.mkdir(parents=True, exist_ok=True)
     for old in WHEELS.glob("*"):
         old.unlink()
     for pkg in PACKAGE_DIRS:
         session.run("python", "-m", "build", "--sdist", "--wheel", "--outdir", str(WHEELS), str(pkg), silent=True)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of every package into .nox/_wheels (what `isolation` installs)."""
+    _build_wheels(session)
 
 
 def _local_closure(pkg_dir: Path) -> list[Path]:
@@ -99,9 +103,11 @@ def _local_closure(pkg_dir: Path) -> list[Path]:
 def isolation(session: nox.Session, package: str) -> None:
     """One package alone, installed from its wheel with only its declared dependencies; its own tests."""
     pkg_dir = next(p for p in PACKAGE_DIRS if p.name == package)
-    if not WHEELS.is_dir() or not list(WHEELS.glob("*.whl")):
-        session.notify("build")
-        session.error("no wheels yet: run `nox -s build` first (or `nox -s build isolation`)")
+    stale = not WHEELS.is_dir() or any(
+        not list(WHEELS.glob(f"{_dist_name(p).replace('-', '_')}-*.whl")) for p in PACKAGE_DIRS
+    )
+    if stale or "--rebuild" in session.posargs:
+        _build_wheels(session)
     session.install(TORCH)
     closure = _local_closure(pkg_dir)
     wheels = []
@@ -119,7 +125,8 @@ def isolation(session: nox.Session, package: str) -> None:
     others = {_dist_name(p) for p in PACKAGE_DIRS} - {_dist_name(p) for p in closure}
     session.run("python", "-m", "spikekit", "plugins")
     if (pkg_dir / "tests").is_dir():
-        session.run("python", "-m", "pytest", str(pkg_dir / "tests"), "-p", "no:cacheprovider", *session.posargs,
+        args = [a for a in session.posargs if a != "--rebuild"]
+        session.run("python", "-m", "pytest", str(pkg_dir / "tests"), "-p", "no:cacheprovider", *args,
                     env={"SPIKEKIT_ISOLATION_ABSENT": ",".join(sorted(others))})  # fmt: skip
 
 
