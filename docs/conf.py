@@ -49,7 +49,9 @@ language = "en"
 GALLERY_AREAS = sorted(
     p.name
     for p in (DOCS / "gallery").iterdir()
-    if p.is_dir() and p.name != "auto" and any((p / h).exists() for h in ("GALLERY_HEADER.rst", "README.rst", "README.txt"))
+    if p.is_dir()
+    and p.name != "auto"
+    and any((p / h).exists() for h in ("GALLERY_HEADER.rst", "README.rst", "README.txt"))
 )
 examples_dirs = [f"gallery/{area}" for area in GALLERY_AREAS] + ["tutorials"]
 gallery_dirs = [f"gallery/auto/{area}" for area in GALLERY_AREAS] + ["auto_tutorials"]

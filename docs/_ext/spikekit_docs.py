@@ -81,9 +81,7 @@ def _differences(app: Sphinx) -> str:
     for area, title in AREAS.items():
         if (src / area / "differences.md").is_file():
             parts.append(
-                f"### {title}\n\n"
-                f"```{{include}} {area}/differences.md\n:heading-offset: 3\n"
-                ":relative-images:\n```\n"
+                f"### {title}\n\n```{{include}} {area}/differences.md\n:heading-offset: 3\n:relative-images:\n```\n"
             )
     if not parts:
         return "_No area has documented a difference yet._\n"

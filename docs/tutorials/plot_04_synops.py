@@ -1,0 +1,113 @@
+"""
+Training with fewer synaptic operations
+=======================================
+
+On neuromorphic hardware the energy goes into synaptic operations (*synops*): one per spike per outgoing
+connection. A network can be trained to use fewer by adding its synop count to the loss. The hooks of
+:mod:`spikekit.hooks` count synops differentiably, for an ANN (activations stand for spike counts) and for an
+SNN alike.
+"""
+
+# %%
+# Counting synops
+# ---------------
+# :func:`spikekit.hooks.register_synops_hooks` hooks every ``Linear`` / ``Conv2d`` of an ``nn.Sequential``;
+# after a forward pass ``model.hook_data["total_synops_per_timestep"]`` is a tensor in the autograd graph.
+import matplotlib.pyplot as plt
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+import spikekit
+import spikekit.layers as sl
+
+torch.manual_seed(0)
+digits = load_digits()
+images = torch.tensor(digits.data, dtype=torch.float32) / 16.0
+labels = torch.tensor(digits.target)
+x_train, y_train, x_test, y_test = images[:1400], labels[:1400], images[1400:], labels[1400:]
+
+
+def train_ann(synops_weight: float) -> tuple[float, float]:
+    """Train an ANN with loss = cross-entropy + synops_weight * synops; return (accuracy, synops per sample)."""
+    torch.manual_seed(0)
+    ann = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+    spikekit.hooks.register_synops_hooks(ann)
+    optimizer = torch.optim.Adam(ann.parameters(), lr=3e-3)
+    for _epoch in range(6):
+        for start in range(0, 1400, 100):
+            out = ann(x_train[start : start + 100])
+            synops = ann.hook_data["total_synops_per_timestep"]
+            loss = nn.functional.cross_entropy(out, y_train[start : start + 100]) + synops_weight * synops
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        accuracy = (ann(x_test).argmax(1) == y_test).float().mean().item()
+        return accuracy, float(ann.hook_data["total_synops_per_timestep"])
+
+
+# %%
+# ANN: accuracy against synops
+# ----------------------------
+weights = [0.0, 3e-5, 1e-4, 3e-4]
+ann_results = [train_ann(w) for w in weights]
+for w, (acc, syn) in zip(weights, ann_results):
+    print(f"penalty {w:g}: accuracy {acc:.3f}, synops per sample {syn:,.0f}")
+
+# %%
+# SNN: the same, counted over time
+# --------------------------------
+# For a spiking network the counts are spikes; the hooks see ``(B*T, ...)`` tensors of Squeeze layers, so
+# ``total_synops_per_timestep`` is the mean per sample and time step.
+B, T = 100, 8
+
+
+def train_snn(synops_weight: float) -> tuple[float, float]:
+    torch.manual_seed(0)
+    snn = nn.Sequential(
+        nn.Linear(64, 64),
+        sl.IAFSqueeze(batch_size=B),
+        nn.Linear(64, 64),
+        sl.IAFSqueeze(batch_size=B),
+        nn.Linear(64, 10),
+        sl.IAFSqueeze(batch_size=B),
+    )
+    spikekit.hooks.register_synops_hooks(snn)
+    optimizer = torch.optim.Adam(snn.parameters(), lr=3e-3)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        spikekit.reset_states(snn)
+        return snn(x.unsqueeze(1).repeat(1, T, 1).flatten(0, 1)).unflatten(0, (B, T)).sum(1)
+
+    for _epoch in range(2):
+        for start in range(0, 1400, B):
+            counts = run(x_train[start : start + B])
+            loss = nn.functional.cross_entropy(counts, y_train[start : start + B])
+            loss = loss + synops_weight * snn.hook_data["total_synops_per_timestep"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        hits, synops = 0.0, 0.0
+        for start in range(0, 300, B):  # the first 300 test digits, in batches of B
+            hits += (run(x_test[start : start + B]).argmax(1) == y_test[start : start + B]).sum().item()
+            synops += float(snn.hook_data["total_synops_per_timestep"]) / 3
+        return hits / 300, synops
+
+
+snn_weights = [0.0, 1e-2, 5e-2]
+snn_results = [train_snn(w) for w in snn_weights]
+for w, (acc, syn) in zip(snn_weights, snn_results):
+    print(f"penalty {w:g}: accuracy {acc:.3f}, synops per sample and step {syn:,.0f}")
+
+# %%
+# The trade-off
+# -------------
+fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+for ax, results, ws, title in [(axes[0], ann_results, weights, "ANN"), (axes[1], snn_results, snn_weights, "SNN")]:
+    ax.plot([s for _, s in results], [a for a, _ in results], "o-")
+    for w, (a, s) in zip(ws, results):
+        ax.annotate(f"{w:g}", (s, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set(xlabel="synops", ylabel="test accuracy", title=title)
+fig.tight_layout()
