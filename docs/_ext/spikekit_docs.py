@@ -32,6 +32,10 @@ AREAS = {
 }
 
 _TOC = re.compile(r"^<!--\s*spikekit:toctree\s+(?P<args>.*?)\s*-->\s*$", re.MULTILINE)
+_OTHER = re.compile(r"^<!--\s*spikekit:other-areas\s*-->\s*$", re.MULTILINE)
+#: Top-level folders of docs/ that are not areas (they have their own place in the site).
+NOT_AREAS = {"_build", "_ext", "_static", "_templates", "api", "getting-started", "tutorials", "auto_tutorials",
+             "how-to", "plugins", "gallery"}  # fmt: skip
 _DIFF = re.compile(r"^<!--\s*spikekit:differences\s*-->\s*$", re.MULTILINE)
 
 
@@ -75,6 +79,19 @@ def _toctree(app: Sphinx, docname: str, args: str) -> str:
     return "```{toctree}\n" + head + "\n\n" + "\n".join(entries) + "\n```\n"
 
 
+def _other_areas(app: Sphinx, docname: str) -> str:
+    """A toctree for every docs/<folder>/ with pages that is neither listed in AREAS nor part of the site itself,
+    so that a new area's pages are never left out of the site."""
+    src = Path(app.srcdir)
+    parts = []
+    for folder in sorted(p for p in src.iterdir() if p.is_dir()):
+        if folder.name in AREAS or folder.name in NOT_AREAS or folder.name.startswith((".", "_")):
+            continue
+        title = folder.name.replace("-", " ").replace("_", " ").capitalize()
+        parts.append(_toctree(app, docname, f"{folder.name}/*.md caption={title.replace(' ', '_')}"))
+    return "\n".join(p for p in parts if p)
+
+
 def _differences(app: Sphinx) -> str:
     src = Path(app.srcdir)
     parts = []
@@ -94,6 +111,7 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         return
     text = _TOC.sub(lambda m: _toctree(app, docname, m.group("args")), text)
     text = _DIFF.sub(lambda m: _differences(app), text)
+    text = _OTHER.sub(lambda m: _other_areas(app, docname), text)
     source[0] = text
 
 
