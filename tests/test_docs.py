@@ -112,6 +112,7 @@ PAGES_WITH_CODE = [
     "plugins/guide.md",
     "plugins/writing-a-plugin.md",
     "plugins/conformance.md",
+    "how-to/recipes.md",
 ]
 
 
