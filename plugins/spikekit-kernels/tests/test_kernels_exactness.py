@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from spikekit.backends import get_backend
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _kernels_testcfg import MODELS, RESETS, SPIKES, SURROGATES, alphas, make_config, random_input  # noqa: E402
+from _kernels_testcfg import MODELS, RESETS, SPIKES, SURROGATES, alphas, make_config, random_input
 
 
 def _run_both(backend: str, cfg: dict, T: int, seed: int, use_c: bool, monkeypatch: pytest.MonkeyPatch):
@@ -97,7 +97,9 @@ def test_every_spike_function_and_surrogate_with_subtractive_reset(surrogate, sp
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("reset", RESETS)
 def test_every_model_and_reset(model, reset, monkeypatch) -> None:
-    cfg = dict(model=model, syn=model != "iaf", norm=model in ("lif", "alif"), reset=reset, record=True, per_neuron=True)
+    cfg = dict(
+        model=model, syn=model != "iaf", norm=model in ("lif", "alif"), reset=reset, record=True, per_neuron=True
+    )
     _check(_run_both("fused-cpu", cfg, 25, 5, True, monkeypatch))
 
 

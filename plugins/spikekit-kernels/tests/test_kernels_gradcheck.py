@@ -16,7 +16,7 @@ import torch
 from spikekit.backends import get_backend
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _kernels_testcfg import alphas, make_config  # noqa: E402
+from _kernels_testcfg import alphas, make_config
 
 SMOOTH = [
     dict(model="expleak", norm=True, floor=True, record=True),

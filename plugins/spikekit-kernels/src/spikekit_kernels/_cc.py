@@ -105,7 +105,9 @@ def library() -> ctypes.CDLL | None:
                     getattr(lib, f"{fn}_{suf}").argtypes = [ctypes.POINTER(args)]
             _lib = lib
         except Exception as exc:  # any build or load failure: use the torch loop
-            detail = exc.stderr.decode(errors="replace")[-500:] if isinstance(exc, subprocess.CalledProcessError) else ""
+            detail = (
+                exc.stderr.decode(errors="replace")[-500:] if isinstance(exc, subprocess.CalledProcessError) else ""
+            )
             warnings.warn(
                 f"spikekit-kernels: could not build the compiled CPU loop ({exc}) {detail}; "
                 "the fused-cpu backend uses its pure-torch loop instead (same results, slower)",

@@ -22,7 +22,18 @@ import torch
 
 from spikekit.backends import NeuronParams
 
-__all__ = ["Plan", "make_plan", "F_SYN", "F_NORM", "F_FLOOR", "F_ALIF", "F_SPIKING", "F_RESET", "F_SUBVAL", "F_MAXCLAMP"]
+__all__ = [
+    "Plan",
+    "make_plan",
+    "F_SYN",
+    "F_NORM",
+    "F_FLOOR",
+    "F_ALIF",
+    "F_SPIKING",
+    "F_RESET",
+    "F_SUBVAL",
+    "F_MAXCLAMP",
+]
 
 F_SYN, F_NORM, F_FLOOR, F_ALIF, F_SPIKING, F_RESET, F_SUBVAL, F_MAXCLAMP = 1, 2, 4, 8, 16, 32, 64, 128
 SPK_MULTI, SPK_SINGLE = 0, 1

@@ -63,7 +63,11 @@ def closed_form_surrogate(kind: int, p: list[float], u: Tensor, th: Tensor) -> T
         return _gauss(u - th, p[0], p[1]) * p[2]
     if kind == SG_MULTI_GAUSS:
         x = u - th
-        return ((1 + p[2]) * _gauss(x, p[0], p[1]) - p[2] * _gauss(x, p[1], p[3] * p[1]) - p[2] * _gauss(x, -p[1], p[3] * p[1])) * p[4]
+        return (
+            (1 + p[2]) * _gauss(x, p[0], p[1])
+            - p[2] * _gauss(x, p[1], p[3] * p[1])
+            - p[2] * _gauss(x, -p[1], p[3] * p[1])
+        ) * p[4]
     if kind == SG_HEAVISIDE:
         return (u >= th - p[0]).to(u.dtype) / th
     if kind == SG_PERIODIC_EXP:
@@ -74,7 +78,7 @@ def closed_form_surrogate(kind: int, p: list[float], u: Tensor, th: Tensor) -> T
     raise ValueError(f"no closed form for surrogate kind {kind}")
 
 
-def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record):  # noqa: ANN001
+def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record):
     B, T, N = x.shape
     out = torch.empty_like(x)
     u_all = torch.empty_like(x)
@@ -110,7 +114,7 @@ def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max
 
 
 def backward(x, u_all, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci, g_recb,
-             g_vfin, g_ifin, g_bfin, sg_all, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip  # noqa: ANN001
+             g_vfin, g_ifin, g_bfin, sg_all, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip
     B, T, N = x.shape
     zero = torch.zeros_like(v0)
     gw = g_vfin if g_vfin is not None else zero

@@ -105,7 +105,9 @@ def lif_forward(
     lib = _use_c(x)
     if lib is None:
         with torch.no_grad():
-            return _torchloop.forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record)
+            return _torchloop.forward(
+                x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record
+            )
     Args, suf = _args(x)
     ins = [t.contiguous() for t in (x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
     x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ins
@@ -129,7 +131,7 @@ def lif_forward(
 
 
 @lif_forward.register_fake
-def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, *_):  # noqa: ANN001
+def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, *_):
     full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
     state = lambda on: torch.empty_like(v0) if on else x.new_empty(0)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
@@ -172,13 +174,15 @@ def lif_backward(
 
 
 @lif_backward.register_fake
-def _(x, u, isave, bsave, v0, *rest):  # noqa: ANN001
+def _(x, u, isave, bsave, v0, *rest):
     return (torch.empty_like(x), *[torch.empty_like(v0) for _ in range(6)])
 
 
 # -------------------------------------------------------------------------------------------------- autograd
-def _setup_context(ctx, inputs, output):  # noqa: ANN001
-    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, sg_kind, sg_params, key = inputs
+def _setup_context(ctx, inputs, output):
+    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, sg_kind, sg_params, key = (
+        inputs
+    )
     _out, u, isave, bsave, *_ = output
     ctx.save_for_backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)
     ctx.cfg = (flags, spike_kind, max_spikes, sg_kind, list(sg_params), key)
@@ -195,7 +199,7 @@ def _surrogate_tensor(u: Tensor, bsave: Tensor, b0: Tensor, thr: Tensor, asc: Te
     return fn(u, th).to(u.dtype)  # type: ignore[operator]
 
 
-def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):  # noqa: ANN001
+def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
     x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
     flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
     if g_out is None:
