@@ -135,7 +135,7 @@ def spikekit_commands() -> Sequence[CommandSpec]:
 
         @hookimpl
         def spikekit_commands():
-            return [CommandSpec("hello", "my_package.cli", description="say hello")]
+            return [CommandSpec("hello", "my_package.cli:HelloCommand", description="say hello")]
     """
 
 

@@ -126,7 +126,7 @@ def _run(
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
 ) -> tuple[torch.Tensor, State, State]:
-    batch_size, n_steps, *trailing = input_data.shape
+    batch_size, _n_steps, *trailing = input_data.shape
     names = list(state)
     current: State = dict(state)
     one_minus_alpha = 1 - alpha_mem if norm_input else None
@@ -134,8 +134,7 @@ def _run(
     outputs: list[torch.Tensor] = []
     recorded: dict[str, list[torch.Tensor]] = {n: [] for n in names} if record_states else {}
     rec_out: torch.Tensor | None = None
-    for t in range(n_steps):
-        x_t = input_data[:, t]  # (B, ...)
+    for x_t in torch.unbind(input_data, 1):  # each (B, ...); one backward node for all steps
         if rec_connect is not None:
             if rec_out is None:
                 rec_out = torch.zeros((batch_size, *trailing), device=input_data.device, dtype=input_data.dtype)

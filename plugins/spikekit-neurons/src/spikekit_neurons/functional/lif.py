@@ -120,15 +120,16 @@ def _run(
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
 ) -> tuple[torch.Tensor, State, State]:
-    batch_size, n_steps, *trailing = input_data.shape
+    batch_size, _n_steps, *trailing = input_data.shape
     names = list(state)
     current: State = dict(state)
     one_minus_alpha = 1 - alpha_mem if norm_input else None
     outputs: list[torch.Tensor] = []
     recorded: dict[str, list[torch.Tensor]] = {n: [] for n in names} if record_states else {}
     rec_out: torch.Tensor | None = None
-    for t in range(n_steps):
-        x_t = input_data[:, t]  # (B, ...)
+    # unbind: one backward node for all steps (indexing x[:, t] would scatter each step's gradient into a
+    # full-size zero tensor, T times over)
+    for x_t in torch.unbind(input_data, 1):  # each (B, ...)
         if rec_connect is not None:
             if rec_out is None:  # recurrent drive starts at zero in every call
                 rec_out = torch.zeros((batch_size, *trailing), device=input_data.device, dtype=input_data.dtype)
