@@ -33,7 +33,10 @@ class SpikingClassifier(L.LightningModule):
         super().__init__()
         torch.manual_seed(0)
         self.net = nn.Sequential(
-            nn.Linear(8, 16), sl.LIF(tau_mem=5.0, norm_input=False), nn.Linear(16, 4), sl.LIF(tau_mem=5.0, norm_input=False)
+            nn.Linear(8, 16),
+            sl.LIF(tau_mem=5.0, norm_input=False),
+            nn.Linear(16, 4),
+            sl.LIF(tau_mem=5.0, norm_input=False),
         )
         self.lr = lr
 

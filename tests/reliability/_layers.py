@@ -82,6 +82,7 @@ def backends() -> list[str]:
 
     return [b for b in ("torch", "fused-cpu") if b in spikekit.available_backends()]
 
+
 #: (property, layer, backend) -> number of hypothesis examples run (filled by test_properties.py, printed by
 #: conftest.py at the end of the session).
 PROPERTY_COUNTS: dict[tuple[str, str, str], int] = {}

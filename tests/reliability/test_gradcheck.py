@@ -22,8 +22,8 @@ import torch
 
 pytest.importorskip("spikekit_neurons")
 
-import spikekit  # noqa: E402
-from spikekit.backends import NeuronParams, get_backend  # noqa: E402
+import spikekit
+from spikekit.backends import NeuronParams, get_backend
 
 act = pytest.importorskip("spikekit.activation")
 
@@ -100,7 +100,9 @@ KERNEL_CONFIGS = {
 def _kernel_fn(cfg: dict, backend_name: str, shape=(2, 6, 3)):
     spike = cfg.get("spike", "multi")
     spike_fn = {"multi": act.MultiSpike, "single": act.SingleSpike, "max2": act.MaxSpike(2), None: None}[spike]
-    reset_fn = None if spike is None else (act.MembraneReset() if cfg.get("reset") == "reset" else act.MembraneSubtract())
+    reset_fn = (
+        None if spike is None else (act.MembraneReset() if cfg.get("reset") == "reset" else act.MembraneSubtract())
+    )
     adaptive = "adapt" in cfg
     B, T, N = shape
     gen = torch.Generator().manual_seed(7)
@@ -120,7 +122,7 @@ def _kernel_fn(cfg: dict, backend_name: str, shape=(2, 6, 3)):
 
     def run(*tensors):
         t = dict(zip(names, tensors))
-        get = lambda k: t.get(k, leaves[k])  # noqa: E731
+        get = lambda k: t.get(k, leaves[k])
         state = {"v_mem": get("v_mem")}
         if "alpha_syn" in cfg:
             state["i_syn"] = get("i_syn")

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("spikekit_neurons")
 
-from spikekit.errors import BackendFallbackWarning  # noqa: E402
+from spikekit.errors import BackendFallbackWarning
 
 
 def _load(name: str, path: Path):
