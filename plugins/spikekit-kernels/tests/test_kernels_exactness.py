@@ -34,7 +34,7 @@ def _run_both(backend: str, cfg: dict, T: int, seed: int, use_c: bool, monkeypat
         out, final, rec = b.run(x, state, params)
         g = torch.Generator().manual_seed(seed + 1)
         loss = (out * torch.randn(out.shape, generator=g, dtype=out.dtype)).sum()
-        for k, v in final.items():
+        for v in final.values():
             loss = loss + (v * torch.randn(v.shape, generator=g, dtype=v.dtype)).sum()
         for k in sorted(rec):
             loss = loss + (rec[k] * torch.randn(rec[k].shape, generator=g, dtype=rec[k].dtype)).sum()
