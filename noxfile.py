@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import nox
-import tomllib
 
 ROOT = Path(__file__).parent
 TORCH = os.environ.get("SPIKEKIT_TORCH", "torch==2.13.0")
