@@ -115,21 +115,6 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
     source[0] = text
 
 
-# Workaround, to be removed when the docstrings change: the Recurrent layers of spikekit-neurons
-# (spikekit_neurons/iaf.py IAFRecurrent, lif.py LIFRecurrent, alif.py ALIFRecurrent) end their ``Args:`` section
-# with a line "(the rest as :class:`X`)", which is not an argument entry; napoleon turns it into a broken field
-# list (a docutils warning). Rewrite exactly that line as an entry before napoleon reads it.
-_REST_AS = re.compile(r"^(\s+)\((the rest as .*)\)\s*$")
-
-
-def _process_docstring(app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
-    for i, line in enumerate(lines):
-        m = _REST_AS.match(line)
-        if m:
-            lines[i] = f"{m.group(1)}**kwargs: {m.group(2)}."
-
-
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("source-read", _source_read)
-    app.connect("autodoc-process-docstring", _process_docstring, priority=400)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -212,7 +212,8 @@ class ALIFRecurrent(ALIF):
     Args:
         tau_mem, tau_adapt: as :class:`ALIF`.
         rec_connect: module mapping spikes ``(B, ...)`` to ``B * prod(...)`` values; registered as a submodule.
-        (the rest as :class:`ALIF`)
+
+    The other arguments are those of :class:`ALIF`.
 
     Example:
         >>> rec = nn.Sequential(nn.Flatten(), nn.Linear(4, 4, bias=False))

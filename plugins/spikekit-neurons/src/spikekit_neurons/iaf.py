@@ -86,7 +86,8 @@ class IAFRecurrent(LIFRecurrent):
 
     Args:
         rec_connect: module mapping spikes ``(B, ...)`` to ``B * prod(...)`` values.
-        (the rest as :class:`IAF`)
+
+    The other arguments are those of :class:`IAF`.
 
     Example:
         >>> rec = nn.Sequential(nn.Flatten(), nn.Linear(4, 4, bias=False))

@@ -223,7 +223,8 @@ class LIFRecurrent(LIF):
         tau_mem: membrane time constant.
         rec_connect: module mapping spikes ``(B, ...)`` to ``B * prod(...)`` values, e.g.
             ``nn.Sequential(nn.Flatten(), nn.Linear(n, n))``; registered as a submodule.
-        (the rest as :class:`LIF`)
+
+    The other arguments are those of :class:`LIF`.
 
     A change of batch size or neuron shape re-creates the states as zeros.
 

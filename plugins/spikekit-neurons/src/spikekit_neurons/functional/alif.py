@@ -90,7 +90,8 @@ def alif_forward_single(
         adapt_scale: threshold increase per unit of ``b``.
         state: ``{"v_mem", ["i_syn"], "b", "spike_threshold"}``, each ``(B, ...)``; not changed.
         b0: the base threshold.
-        (the rest as :func:`spikekit_neurons.functional.lif.lif_forward_single`)
+
+    The other arguments are those of :func:`spikekit_neurons.functional.lif.lif_forward_single`.
 
     Returns:
         ``(spikes, new_state)``.

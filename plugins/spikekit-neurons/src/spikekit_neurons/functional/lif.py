@@ -167,7 +167,8 @@ def lif_forward(
         input_data: ``(B, T, ...)``.
         state: initial states, each ``(B, ...)``; not changed.
         record_states: also return every state after every step.
-        (the rest as :func:`lif_forward_single`)
+
+    The other arguments are those of :func:`lif_forward_single`.
 
     Returns:
         ``(spikes (B, T, ...), final_state, recordings)`` where ``recordings[name]`` is ``(B, T, ...)`` for each
