@@ -19,15 +19,6 @@ import spikekit
 sl = pytest.importorskip("spikekit.layers")
 BACKENDS = [b for b in ("torch", "fused-cpu") if b in spikekit.available_backends()]
 
-REFERENCE_BREAK = (
-    "spikekit_neurons/functional/lif.py:_step (and functional/alif.py's step) reads spike_fn.required_states from "
-    "the autograd.Function class; dynamo cannot trace attribute reads on an autograd.Function class ('Unsupported "
-    "python_type() call', one graph break per time step). Fix: resolve the spike function's inputs once, outside "
-    "the traced loop, e.g. store tuple(spike_fn.required_states) on the layer at construction and pass it down "
-    "(or keep a module-level dict {spike_fn: inputs} filled at construction and look it up with .get(spike_fn), "
-    "which dynamo traces)"
-)
-
 
 def _model(backend: str) -> nn.Module:
     torch.manual_seed(0)
@@ -78,8 +69,7 @@ def test_compiled_model_matches_eager_outputs_and_gradients(backend: str) -> Non
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "backend",
-    [pytest.param(b, marks=[pytest.mark.xfail(strict=True, reason=REFERENCE_BREAK)] if b == "torch" else [])
-     for b in BACKENDS],
+    BACKENDS,
 )  # fmt: skip
 def test_layer_forward_compiles_without_graph_break(backend: str) -> None:
     _, out, _, out_c = _eager_and_compiled(backend, "eager", fullgraph=True)

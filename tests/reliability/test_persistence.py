@@ -30,14 +30,6 @@ def _load(name: str, path: Path):
 L = _load("spikekit_reliability_layers", Path(__file__).parent / "_layers.py")
 SPECS = {s.name: s for s in L.SPECS}
 
-LOAD_FRESH_FIX = (
-    "packages/spikekit/src/spikekit/state.py:StatefulLayer: override _load_from_state_dict so that, for each "
-    "state buffer present in the checkpoint whose shape differs from the current buffer (empty (0,) before the "
-    "first input, or another batch size), the buffer is re-registered with the checkpoint's shape (same dtype, "
-    "this layer's device) before nn.Module copies it; document it under 'Differences from sinabs' (sinabs raises "
-    "'size mismatch for v_mem')"
-)
-
 
 def _primed(spec, seed: int = 0):
     """A layer that has run once on a (B=2, T=5) input, with perturbed parameters, and a next input."""
@@ -77,7 +69,6 @@ def test_state_dict_round_trip_into_a_primed_layer(name: str) -> None:
     _same_next_output(spec, layer, other, x)
 
 
-@pytest.mark.xfail(strict=True, reason=LOAD_FRESH_FIX)
 @pytest.mark.parametrize("name", ["IAF", "LIF-syn-alphas", "ALIF", "LIFSqueeze"])
 def test_checkpoint_loads_into_a_layer_that_has_not_seen_input(name: str) -> None:
     spec = SPECS[name]

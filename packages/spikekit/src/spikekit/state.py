@@ -113,13 +113,14 @@ class StatefulLayer(nn.Module):
         if not self.is_state_initialised():
             return
         for name, buf in self._state_buffers():
+            # Fresh tensors rather than in-place writes: the old state may be saved in an autograd graph that is
+            # still to be back-propagated, or be a view that a backend returned.
             if randomize:
                 low, high = (value_ranges or {}).get(name, (0.0, 1.0))
-                nn.init.uniform_(buf)
-                buf.data = buf * (high - low) + low
+                fresh = torch.empty_like(buf, memory_format=torch.contiguous_format).uniform_() * (high - low) + low
             else:
-                buf.zero_()
-            buf.detach_()
+                fresh = torch.zeros_like(buf, memory_format=torch.contiguous_format)
+            setattr(self, name, fresh)
 
     def zero_grad(self, set_to_none: bool = False) -> None:
         """Zero parameter gradients and cut the states from the autograd graph, keeping their values.
@@ -139,6 +140,30 @@ class StatefulLayer(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{layer_name(self)} does not implement forward()")
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # States take the checkpoint's shape: a layer that has not seen input yet (states of shape (0,)), or one
+        # that ran with another batch size, loads a checkpoint instead of failing with "size mismatch" as in sinabs.
+        for name, buf in self._state_buffers():
+            saved = state_dict.get(prefix + name)
+            if isinstance(saved, torch.Tensor) and saved.shape != buf.shape:
+                self.register_buffer(
+                    name,
+                    torch.zeros(saved.shape, device=buf.device, dtype=buf.dtype),
+                    persistent=name not in self._non_persistent_buffers_set,
+                )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     # ------------------------------------------------------------------------------------ constructor round trip
     @property
@@ -206,6 +231,10 @@ class SqueezeMixin:
 
     def squeeze_forward(self, input_data: torch.Tensor, forward_method: Callable[[torch.Tensor], torch.Tensor]):
         """Unfold ``(B*T, ...)`` into ``(B, T, ...)``, run ``forward_method``, fold the result back."""
+        if not isinstance(input_data, torch.Tensor):
+            raise TypeError(
+                f"{layer_name(self)} expects a torch.Tensor of shape (batch*time, ...), got {type(input_data).__name__}"
+            )  # type: ignore[arg-type]
         if input_data.ndim < 1:
             raise ValueError(f"{layer_name(self)} expects input of shape (batch*time, ...), got a 0-d tensor")  # type: ignore[arg-type]
         rows = input_data.shape[0]

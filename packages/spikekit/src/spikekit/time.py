@@ -15,6 +15,11 @@ class FlattenTime(nn.Flatten):
     def __init__(self) -> None:
         super().__init__(start_dim=0, end_dim=1)
 
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.ndim < 2:
+            raise ValueError(f"FlattenTime expects input of shape (batch, time, ...), got shape {tuple(input.shape)}")
+        return super().forward(input)
+
 
 class UnflattenTime(nn.Module):
     """``(B*T, ...) -> (B, T, ...)``: split the first dimension, ``T`` inferred from ``batch_size``.

@@ -70,6 +70,10 @@ def check_time_input(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"{name} expects input of shape (batch, time, ...) with a time dimension, got shape {tuple(x.shape)}"
         )
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{name} expects at least one time step: input of shape (batch, time >= 1, ...), got shape {tuple(x.shape)}"
+        )
     if x.is_floating_point():
         return x
     if x.is_complex():
@@ -78,6 +82,28 @@ def check_time_input(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not state_dtype.is_floating_point:
         raise TypeError(f"{name} needs floating-point state, but its state has dtype {state_dtype}")
     return x.to(state_dtype)
+
+
+def check_state_device(layer: nn.Module, x: torch.Tensor) -> None:
+    """Refuse a state that lives on another device than the input (torch's own error names no layer)."""
+    for state_name, buf in layer._buffers.items():
+        if buf is not None and buf.device != x.device:
+            raise RuntimeError(
+                f"{type(layer).__name__}: state {state_name!r} is on {buf.device}, the input on {x.device}; "
+                f"move the layer with .to({str(x.device)!r})"
+            )
+
+
+def check_rec_connect(layer: nn.Module, x: torch.Tensor, rec_connect: nn.Module | None) -> None:
+    """Refuse a recurrent connection whose parameters have another floating dtype than the input."""
+    if rec_connect is None:
+        return
+    for name, param in rec_connect.named_parameters():
+        if param.is_floating_point() and param.dtype != x.dtype:
+            raise TypeError(
+                f"{type(layer).__name__}: rec_connect has {param.dtype} parameters ({name}), the input is {x.dtype}; "
+                "convert one of them"
+            )
 
 
 def check_state_dtype(layer: nn.Module) -> None:

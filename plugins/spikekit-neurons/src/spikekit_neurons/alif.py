@@ -14,6 +14,8 @@ from spikekit_neurons._common import (
     DEFAULT_SURROGATE,
     as_float_param,
     check_broadcast,
+    check_rec_connect,
+    check_state_device,
     check_state_dtype,
     check_time_input,
     resolve,
@@ -143,6 +145,8 @@ class ALIF(StatefulLayer):
         if not self.is_state_initialised() or not self.state_has_shape(state_shape):
             self.init_state_with_shape(state_shape)
         check_state_dtype(self)
+        check_state_device(self, x)
+        check_rec_connect(self, x, rec_connect)
         b0 = self.b0
         if isinstance(b0, torch.Tensor) and b0.device != x.device:
             b0 = b0.to(x.device)

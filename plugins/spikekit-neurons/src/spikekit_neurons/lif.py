@@ -15,6 +15,8 @@ from spikekit_neurons._common import (
     as_float_param,
     as_frozen_param,
     check_broadcast,
+    check_rec_connect,
+    check_state_device,
     check_state_dtype,
     check_time_input,
     resolve,
@@ -163,6 +165,8 @@ class LIF(StatefulLayer):
         batch_size, _, *trailing = x.shape  # (B, T, ...)
         self._prepare_state(batch_size, trailing)
         check_state_dtype(self)
+        check_state_device(self, x)
+        check_rec_connect(self, x, rec_connect)
         params = self._neuron_params(rec_connect)
         state_shape = (batch_size, *trailing)
         check_broadcast(

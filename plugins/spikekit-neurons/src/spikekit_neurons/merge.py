@@ -55,4 +55,9 @@ class ChannelShift(nn.Module):
         self.padding[-2] = channel_shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim < len(self.padding) // 2:
+            raise ValueError(
+                f"ChannelShift expects input with a channel axis at {self.channel_axis} (at least "
+                f"{len(self.padding) // 2} dims, e.g. (N, C, H, W)), got shape {tuple(x.shape)}"
+            )
         return nn.functional.pad(x, self.padding, mode="constant", value=0)

@@ -57,6 +57,10 @@ class SpikingMaxPooling2dLayer(nn.Module):
 
     def forward(self, binary_input: torch.Tensor) -> torch.Tensor:
         """``(T, C, H, W) -> (T, C, H', W')``; sets ``spikes_number`` and ``tw``."""
+        if binary_input.ndim != 4:
+            raise ValueError(
+                f"SpikingMaxPooling2dLayer expects input of shape (T, C, H, W), got shape {tuple(binary_input.shape)}"
+            )
         counts = torch.cumsum(binary_input, 0)  # (T, C, H, W)
         window_max = self._pool(counts)
         winner = self._pool(counts * (binary_input > 0).to(counts.dtype))
@@ -96,3 +100,10 @@ class SumPool2d(nn.LPPool2d):
         self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None, ceil_mode: bool = False
     ):
         super().__init__(1, kernel_size, stride, ceil_mode)  # type: ignore[arg-type]
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"SumPool2d expects input of shape (N, C, H, W) or (C, H, W), got shape {tuple(input.shape)}"
+            )
+        return super().forward(input)

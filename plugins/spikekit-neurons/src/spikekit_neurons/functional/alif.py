@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
+from spikekit_neurons.functional.lif import fire
 
 __all__ = ["alif_forward_single", "alif_forward", "alif_recurrent"]
 
@@ -54,11 +55,7 @@ def _step(
     state["v_mem"] = v_mem
     threshold = b0 + adapt_scale * state["b"]
     state["spike_threshold"] = threshold
-    required = spike_fn.required_states
-    if len(required) == 1 and required[0] == "v_mem":
-        spikes = spike_fn.apply(v_mem, threshold, surrogate_grad_fn)
-    else:
-        spikes = spike_fn.apply(*[state[n] for n in required], threshold, surrogate_grad_fn)
+    spikes = fire(spike_fn, state, threshold, surrogate_grad_fn)
     state = reset_fn(spikes, state, threshold)  # a new dict
     b = alpha_adapt * state["b"] + one_minus_adapt * spikes
     state["b"] = b

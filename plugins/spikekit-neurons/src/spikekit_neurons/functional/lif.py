@@ -24,10 +24,29 @@ import torch
 import torch.nn.functional as F
 
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
+from spikekit_neurons.spike_functions import MaxSpike, MultiSpike, SingleSpike
 
 __all__ = ["lif_forward_single", "lif_forward", "lif_recurrent"]
 
 State = dict[str, torch.Tensor]
+
+
+_V_MEM_ONLY = frozenset({id(MultiSpike), id(SingleSpike)})
+
+
+def fire(
+    spike_fn: SpikeFunction, state: State, spike_threshold: torch.Tensor | float | None,
+    surrogate_grad_fn: SurrogateGradient | None,
+) -> torch.Tensor:  # fmt: skip
+    """Call ``spike_fn`` on the states it names in ``required_states``.
+
+    The built-in spike functions all read ``v_mem`` alone; they are recognised by ``id`` (classes live as long as
+    their module), so that ``torch.compile`` traces the step: dynamo can neither read an attribute of an
+    ``autograd.Function`` class nor compare two of them with ``is``, but it traces ``id``.
+    """
+    if id(spike_fn) in _V_MEM_ONLY or isinstance(spike_fn, MaxSpike):
+        return spike_fn.apply(state["v_mem"], spike_threshold, surrogate_grad_fn)
+    return spike_fn.apply(*[state[n] for n in spike_fn.required_states], spike_threshold, surrogate_grad_fn)
 
 
 def _step(
@@ -52,11 +71,7 @@ def _step(
     v_mem = alpha_mem * state["v_mem"] + drive
     state["v_mem"] = v_mem
     if spike_fn is not None:
-        required = spike_fn.required_states
-        if len(required) == 1 and required[0] == "v_mem":
-            spikes = spike_fn.apply(v_mem, spike_threshold, surrogate_grad_fn)
-        else:
-            spikes = spike_fn.apply(*[state[n] for n in required], spike_threshold, surrogate_grad_fn)
+        spikes = fire(spike_fn, state, spike_threshold, surrogate_grad_fn)
         state = reset_fn(spikes, state, spike_threshold)  # type: ignore[misc]  # a new dict
     else:
         spikes = v_mem  # leaky integrator: the pre-floor membrane trace
