@@ -166,8 +166,10 @@ def bench(session: nox.Session) -> None:
     """Benchmarks of the compute backends (and sinabs / spikingjelly side by side); JSON to benchmarks/results."""
     _install_everything(session, *SINABS_NEEDS)
     session.install(*SINABS)
-    session.install("spikingjelly", "loguru")
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    # spikingjelly without its dependencies: a plain install would replace torch by a CUDA build.
+    session.install("--no-deps", "spikingjelly==2.0.0")
+    session.install("loguru", "tqdm")
+    session.run("python", "benchmarks/bench_backends.py", *session.posargs)
 
 
 @nox.session
