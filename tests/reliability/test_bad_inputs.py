@@ -3,7 +3,6 @@ expected and what came, or accepted with the documented result. The docs page mu
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -16,15 +15,7 @@ HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bad_inputs = _load("spikekit_reliability_bad_inputs", HERE / "bad_inputs.py")
+bad_inputs = sys.modules["spikekit_reliability_bad_inputs"]  # loaded by conftest.py
 CASES = bad_inputs.CASES
 
 
@@ -63,7 +54,7 @@ def test_case_ids_are_unique_and_every_refusal_names_its_layer() -> None:
 
 def test_docs_page_holds_the_generated_table() -> None:
     page = (ROOT / "docs" / "reliability" / "bad-inputs.md").read_text()
-    make_table = _load("spikekit_reliability_make_table", ROOT / "docs" / "reliability" / "make_table.py")
+    make_table = sys.modules["spikekit_reliability_make_table"]
     assert make_table.render_page_section() in page, (
         "docs/reliability/bad-inputs.md is out of date: run `python docs/reliability/make_table.py`"
     )

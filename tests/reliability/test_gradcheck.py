@@ -13,9 +13,7 @@ state and every decay factor, for each configuration the fused op covers (and, a
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -28,17 +26,7 @@ from spikekit.backends import NeuronParams, get_backend
 act = pytest.importorskip("spikekit.activation")
 
 
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-L = _load("spikekit_reliability_layers", Path(__file__).parent / "_layers.py")
+L = sys.modules["spikekit_reliability_layers"]  # loaded by conftest.py
 
 SURROGATES = ["ATan", "Erf", "FastSigmoid", "Gaussian", "Heaviside", "MultiGaussian", "PeriodicExponential",
               "PiecewiseLinear", "Rectangular", "Sigmoid", "SingleExponential", "StraightThrough", "SuperSpike",

@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,17 +16,7 @@ import torch
 pytest.importorskip("spikekit_neurons")
 
 
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-L = _load("spikekit_reliability_layers", Path(__file__).parent / "_layers.py")
+L = sys.modules["spikekit_reliability_layers"]  # loaded by conftest.py
 SPECS = {s.name: s for s in L.SPECS}
 BACKENDS = L.backends()
 

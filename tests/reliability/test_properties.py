@@ -13,10 +13,8 @@ Each example that runs is counted per (property, layer, backend); the counts are
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,18 +25,7 @@ pytest.importorskip("spikekit_neurons")
 
 from spikekit.errors import BackendFallbackWarning
 
-
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-L = _load("spikekit_reliability_layers", Path(__file__).parent / "_layers.py")
+L = sys.modules["spikekit_reliability_layers"]  # loaded by conftest.py
 SPECS = {s.name: s for s in L.SPECS}
 BACKENDS = L.backends()
 EXAMPLES = 12  # per (property, layer, backend); see docs/reliability/index.md
