@@ -21,6 +21,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from spikekit.plugins.records import NAMESPACES as RECORD_NAMESPACES
+
 API_DIR = Path(__file__).resolve().parent
 
 #: Namespace -> one line saying what it holds. The order is the order of the reference's table of contents.
@@ -36,6 +38,8 @@ NAMESPACES: dict[str, str] = {
     "spikekit.cnnutils": "Shape arithmetic for convolutional networks.",
     "spikekit.hooks": "Forward hooks that record firing rates and synaptic operations.",
     "spikekit.nir": "Import from and export to the Neuromorphic Intermediate Representation (NIR).",
+    "spikekit.backend.dynapcnn": "DYNAP-CNN / Speck chip support under sinabs's path (``DynapcnnNetwork``, ``DVSLayer``).",
+    "spikekit.validate_memory_speck": "The single-layer Speck memory check under sinabs's path (``ValidateMapping``).",
     "spikekit.backends": "Compute backends: the protocol, the parameters they get, and how to choose one.",
     "spikekit.targets": "Hardware targets: the protocol, ``deploy`` and the deployment it returns.",
     "spikekit.encoders": "Spike encoders registered by plugins.",
@@ -45,20 +49,8 @@ NAMESPACES: dict[str, str] = {
     "spikekit.plot": "Plotting helpers for spike trains and membrane traces.",
 }
 
-#: Namespaces whose attributes also resolve through the plugin registry (module ``__getattr__``).
-REGISTRY_NAMESPACES = (
-    "spikekit",
-    "spikekit.layers",
-    "spikekit.activation",
-    "spikekit.from_torch",
-    "spikekit.network",
-    "spikekit.conversion",
-    "spikekit.synopcounter",
-    "spikekit.utils",
-    "spikekit.cnnutils",
-    "spikekit.hooks",
-    "spikekit.nir",
-)
+#: Namespaces whose attributes also resolve through the plugin registry (module ``__getattr__``): the core's list.
+REGISTRY_NAMESPACES = RECORD_NAMESPACES
 
 
 @dataclass(frozen=True)
