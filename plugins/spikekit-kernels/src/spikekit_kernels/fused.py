@@ -80,14 +80,20 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None or t.numel() == 0 else t.data_ptr()
 
 
-def _use_c(x: Tensor) -> ctypes.CDLL | None:
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+def _use_c(x: Tensor) -> bool:
+    """Whether the compiled loop may run for ``x`` (CPU, float32/float64, a C compiler present)."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and _cc.available()
+
+
+def _lib(x: Tensor, flags: int, spike_kind: int, sg_kind: int) -> ctypes.CDLL | None:
+    """The compiled loop specialised for this configuration, or None (then the torch loop runs)."""
+    if not _use_c(x):
         return None
-    return _cc.library()
+    return _cc.library("float" if x.dtype == torch.float32 else "double", flags, spike_kind, sg_kind)
 
 
-def _args(x: Tensor) -> tuple[type, str]:
-    return (_cc.ArgsF32, "f32") if x.dtype == torch.float32 else (_cc.ArgsF64, "f64")
+def _args(x: Tensor) -> type:
+    return _cc.ArgsF32 if x.dtype == torch.float32 else _cc.ArgsF64
 
 
 # --------------------------------------------------------------------------------------------------- forward op
@@ -102,13 +108,13 @@ def lif_forward(
     Returns (out, u, i per step, b per step, v recording, final v, final i, final b); unused ones are empty. The
     surrogate arguments (kernel code, closed-form parameters, key of a registered callable) serve the backward.
     """
-    lib = _use_c(x)
+    lib = _lib(x, flags, spike_kind, sg_kind)
     if lib is None:
         with torch.no_grad():
             return _torchloop.forward(
                 x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record
             )
-    Args, suf = _args(x)
+    Args = _args(x)
     ins = [t.contiguous() for t in (x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
     x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ins
     B, T, N = x.shape
@@ -119,13 +125,12 @@ def lif_forward(
     vfin = torch.empty_like(v0)
     ifin = torch.empty_like(v0) if flags & F_SYN else x.new_empty(0)
     bfin = torch.empty_like(v0) if flags & F_ALIF else x.new_empty(0)
-    a = Args(B=B, T=T, N=N, flags=flags, spike_kind=spike_kind, sg_kind=0, max_spikes=max_spikes,
-             nthreads=torch.get_num_threads())  # fmt: skip
+    a = Args(B=B, T=T, N=N, max_spikes=max_spikes, nthreads=torch.get_num_threads())
     for name, t in (("x", x), ("v0", v0), ("i0", i0), ("b0", b0), ("am", am), ("as_", as_), ("thr", thr),
                     ("fl", fl), ("aa", aa), ("asc", asc), ("rc", rc), ("out", out), ("u", u), ("isave", isave),
                     ("bsave", bsave), ("recv", recv), ("vfin", vfin), ("ifin", ifin), ("bfin", bfin)):  # fmt: skip
         setattr(a, name, _ptr(t))
-    if getattr(lib, f"lif_forward_{suf}")(ctypes.byref(a)) != 0:
+    if lib.lif_forward(ctypes.byref(a)) != 0:
         raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")
     return out, u, isave, bsave, recv, vfin, ifin, bfin
 
@@ -148,27 +153,32 @@ def lif_backward(
     sg_params: list[float],
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """(dx, d v0, d i0, d b0, d α_m, d α_s, d α_a); the α gradients per neuron, shape (B, N)."""
-    lib = _use_c(x)
+    lib = _lib(x, flags, spike_kind, sg_kind)
     if lib is None:
         with torch.no_grad():
             res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv,
                                       g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes,
                                       sg_kind, sg_params)  # fmt: skip
         return tuple(r.clone() if torch.is_tensor(r) else torch.zeros_like(v0) for r in res)  # type: ignore[return-value]
-    Args, suf = _args(x)
+    Args = _args(x)
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
-    outs = [torch.empty_like(x)] + [torch.zeros_like(v0) for _ in range(6)]
-    a = Args(B=x.shape[0], T=x.shape[1], N=x.shape[2], flags=flags, spike_kind=spike_kind, sg_kind=sg_kind,
-             max_spikes=max_spikes, nthreads=torch.get_num_threads())  # fmt: skip
+    B, T, N = x.shape
+    outs = [torch.empty_like(x, memory_format=torch.contiguous_format)] + [torch.zeros_like(v0) for _ in range(6)]
+    if g_out.dtype != x.dtype or g_out.device != x.device:
+        g_out = g_out.to(x)
+    # the output gradient keeps its strides (the kernel gathers rows that are not contiguous): the gradient of a
+    # sum arrives as one expanded number and is never materialised
+    gsb, gst, gsn = (g_out.stride(d) if g_out.size(d) > 1 else 0 for d in range(3))
+    a = Args(B=B, T=T, N=N, gsb=gsb, gst=gst, gsn=gsn, max_spikes=max_spikes, nthreads=torch.get_num_threads())
     for j, p in enumerate(sg_params[:5]):
         a.sg_p[j] = p
-    keep = [c(t) for t in (x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci,
-                           g_recb, g_vfin, g_ifin, g_bfin, sg)]  # fmt: skip
+    keep = [c(t) for t in (x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
+    keep += [g_out] + [c(t) for t in (g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg)]
     names = ("x u isave bsave v0 i0 b0 am as_ thr fl aa asc rc g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg "
              "gx gv0 gi0 gb0 gam gas gaa").split()  # fmt: skip
     for name, t in zip(names, keep + outs):
         setattr(a, name, _ptr(t))
-    if getattr(lib, f"lif_backward_{suf}")(ctypes.byref(a)) != 0:
+    if lib.lif_backward(ctypes.byref(a)) != 0:
         raise RuntimeError("spikekit-kernels: the fused backward loop could not start its threads")
     return tuple(outs)  # type: ignore[return-value]
 
@@ -202,8 +212,8 @@ def _surrogate_tensor(u: Tensor, bsave: Tensor, b0: Tensor, thr: Tensor, asc: Te
 def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
     x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
     flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
-    if g_out is None:
-        g_out = torch.zeros_like(x)
+    if g_out is None:  # no gradient reaches the spikes: one zero, expanded (never materialised)
+        g_out = x.new_zeros(()).expand(x.shape)
     sg = None
     if sg_kind == SG_TENSOR and key != 0:
         sg = _surrogate_tensor(u, bsave, b0, thr, asc, flags, key)

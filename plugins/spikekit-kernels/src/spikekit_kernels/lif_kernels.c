@@ -1,13 +1,17 @@
 /* Fused leaky-integrate-and-fire time loops for spikekit-kernels (compiled at first use, loaded with ctypes).
  *
- * Compiled twice, with -DREAL=float -DSUF=f32 and -DREAL=double -DSUF=f64. Build with -ffp-contract=off and
- * without -ffast-math: every expression rounds exactly as PyTorch's elementwise CPU ops do, so the forward
- * outputs match the reference backend bit for bit. The equations and the backward recursion are documented in
- * spikekit_kernels/fused.py.
+ * One shared library per configuration: the compiler receives the configuration as macros,
+ *   -DREAL=float|double -DFLAGS=<F_* bits> -DSPK=<spike kind> -DSG=<surrogate kind> [-DEXODUS=1]
+ * so every flag test below is a compile-time constant, the loops over neurons are branch-free and the compiler
+ * vectorises them. Build with -ffp-contract=off and without -ffast-math: every expression rounds exactly as
+ * PyTorch's elementwise CPU ops do (vector division, truncation and comparisons are exact IEEE operations, and no
+ * reduction crosses lanes), so the forward outputs match the reference backend bit for bit. The equations and the
+ * backward recursion are documented in spikekit_kernels/fused.py.
  *
- * Layout: x, out, u (pre-spike membrane) and the per-step saves are (B, T, N) contiguous; states and
- * per-neuron parameters are (B, N) contiguous. Work is split over (batch row, block of neurons) items across
- * pthreads; each item runs the whole time loop for its neurons.
+ * Layout: x, out, u (pre-spike membrane) and the per-step saves are (B, T, N) contiguous; states and per-neuron
+ * parameters are (B, N) contiguous; the output gradient may have any strides (rows that are not contiguous are
+ * gathered into a local buffer). Work items are (batch row, block of BLOCK neurons); each runs the whole time
+ * loop for its neurons, the neuron loop innermost. Threads take items from a shared counter.
  */
 #include <math.h>
 #include <pthread.h>
@@ -15,305 +19,384 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* type-generic math so that the float build never detours through double (and can be vectorised) */
-#define TRUNC(x) _Generic((x), float: truncf, default: trunc)(x)
-#define FLOOR(x) _Generic((x), float: floorf, default: floor)(x)
-#define EXP(x) _Generic((x), float: expf, default: exp)(x)
-#define FABS(x) _Generic((x), float: fabsf, default: fabs)(x)
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
+#ifndef REAL
+#define REAL float
+#endif
+#ifndef FLAGS
+#define FLAGS 16
+#endif
+#ifndef SPK
+#define SPK 0
+#endif
+#ifndef SG
+#define SG 1
+#endif
+#ifndef EXODUS
+#define EXODUS 0
+#endif
 
 enum { F_SYN = 1, F_NORM = 2, F_FLOOR = 4, F_ALIF = 8, F_SPIKING = 16, F_RESET = 32, F_SUBVAL = 64, F_MAXCLAMP = 128 };
 enum { SPK_MULTI = 0, SPK_SINGLE = 1 };
 enum { SG_TENSOR = 0, SG_SINGLE_EXP = 1, SG_GAUSS = 2, SG_MULTI_GAUSS = 3, SG_HEAVISIDE = 4, SG_PERIODIC_EXP = 5 };
-#define BLOCK 512
+#define HAS(F) ((FLAGS & (F)) != 0)
+#define BLOCK 256
+#define INLINE static inline __attribute__((always_inline))
+#define R(v) ((REAL)(v))
+
+
+/* Type-generic math so that the float build never detours through double. trunc and floor are written with rint
+ * (round to nearest, exact on integers) because GCC does not vectorise truncf/floorf without -fno-trapping-math;
+ * both are exact: for |q| >= 2^23 (2^52) rint(q) = q, below it rint returns the nearest integer and the select
+ * steps back by one where that rounded up. The sign of a zero result follows q, as truncf's does. */
+#define RINT(x) _Generic((x), float: rintf, default: rint)(x)
+#define FABS(x) _Generic((x), float: fabsf, default: fabs)(x)
+#define COPYSIGN(x, y) _Generic((x), float: copysignf, default: copysign)(x, y)
+#define TRUNC(q) COPYSIGN(FLOORV(FABS(q)), (q))
+#define FLOORV(q) floor_v(q)
+
+INLINE REAL floor_v(REAL q) {
+    const REAL r = RINT(q);
+    return r - ((r > q) ? R(1) : R(0));
+}
 
 typedef struct {
     int64_t B, T, N;
-    int flags, spike_kind, sg_kind;
+    int64_t gsb, gst, gsn; /* strides of g_out */
     REAL max_spikes, sg_p[5];
     const REAL *x, *v0, *i0, *b0, *am, *as, *thr, *fl, *aa, *asc, *rc;
     REAL *out, *u, *isave, *bsave, *recv, *vfin, *ifin, *bfin;
     /* backward */
     const REAL *g_out, *g_recv, *g_reci, *g_recb, *g_vfin, *g_ifin, *g_bfin, *sg;
     REAL *gx, *gv0, *gi0, *gb0, *gam, *gas, *gaa;
-    int nthreads, tid;
-} CAT(Args, SUF);
+    int nthreads;
+    int64_t next; /* work counter shared by the threads */
+} Args;
 
-static inline REAL CAT(spike, SUF)(REAL u, REAL th, int kind, int clamp, REAL mx) {
-    REAL s;
-    if (kind == SPK_SINGLE) {
-        s = (u - th >= (REAL)0) ? (REAL)1 : (REAL)0;
-    } else {
-        REAL q = TRUNC(u / th);
-        s = ((u > (REAL)0) ? (REAL)1 : (REAL)0) * q; /* keeps -0.0 as torch does */
-        if (clamp && s > mx) s = mx;
-    }
+static const REAL ZEROS[BLOCK];
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define IVDEP _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define IVDEP _Pragma("clang loop vectorize(enable)")
+#else
+#define IVDEP
+#endif
+
+/* exp for float: Cody-Waite reduction and a degree-6 polynomial, branch-free so that the loops vectorise (libm's
+ * expf is a scalar call). Within 2 ulp of the true value on [-87, 88]; smaller arguments give ~1e-38 (only the
+ * backward pass's surrogate uses it, where such values are zero for every purpose). */
+INLINE float exp_f32(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    const float n = rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale;
+    scale.i = ((int32_t)n + 127) << 23;
+    return p * scale.f;
+}
+INLINE double exp_f64(double x) { return exp(x); }
+#define EXP(x) _Generic((x), float: exp_f32, default: exp_f64)(x)
+
+/* ------------------------------------------------------------------------------------------- the model */
+INLINE REAL spike(REAL u, REAL th, REAL mx) {
+    (void)mx;
+    if (SPK == SPK_SINGLE) return (u - th >= R(0)) ? R(1) : R(0);
+    REAL s = ((u > R(0)) ? R(1) : R(0)) * TRUNC(u / th); /* keeps -0.0 as torch does */
+    if (HAS(F_MAXCLAMP)) s = (s > mx) ? mx : s;
     return s;
 }
 
-static inline REAL CAT(gauss, SUF)(REAL x, REAL mu, REAL sigma) {
-    REAL d = x - mu;
+/* the membrane after the spike's reset, before the floor */
+INLINE REAL after_reset(REAL u, REAL s, REAL th, REAL rc) {
+    if (!HAS(F_SPIKING)) return u;
+    if (HAS(F_RESET)) {
+        const REAL silent = (s == R(0)) ? R(1) : R(0);
+        return u * silent + (1 - silent) * rc;
+    }
+    return u - s * (HAS(F_SUBVAL) ? rc : th);
+}
+
+INLINE REAL apply_floor(REAL v, REAL fl) {
+    if (!HAS(F_FLOOR)) return v;
+    const REAL d = v - fl;
+    return (d > R(0) ? d : R(0)) + fl;
+}
+
+INLINE REAL gauss(REAL x, REAL mu, REAL sigma) {
+    const REAL d = x - mu;
     return EXP(-(d * d) / (2 * sigma * sigma)) / (sigma * (REAL)sqrt(2 * M_PI));
 }
 
-static inline REAL CAT(surrogate, SUF)(const CAT(Args, SUF) * a, REAL u, REAL th, int64_t idx) {
-    const REAL *p = a->sg_p;
-    switch (a->sg_kind) {
+INLINE REAL surrogate(const REAL *p, REAL u, REAL th, REAL given) {
+    (void)p, (void)given;
+    switch (SG) {
     case SG_SINGLE_EXP: {
-        REAL w = th * p[0];
+        const REAL w = th * p[0];
         return p[1] / w * EXP(-FABS(u - th) / w);
     }
     case SG_GAUSS:
-        return CAT(gauss, SUF)(u - th, p[0], p[1]) * p[2];
+        return gauss(u - th, p[0], p[1]) * p[2];
     case SG_MULTI_GAUSS: {
-        REAL x = u - th;
-        return ((1 + p[2]) * CAT(gauss, SUF)(x, p[0], p[1]) - p[2] * CAT(gauss, SUF)(x, p[1], p[3] * p[1]) -
-                p[2] * CAT(gauss, SUF)(x, -p[1], p[3] * p[1])) * p[4];
+        const REAL x = u - th;
+        return ((1 + p[2]) * gauss(x, p[0], p[1]) - p[2] * gauss(x, p[1], p[3] * p[1]) -
+                p[2] * gauss(x, -p[1], p[3] * p[1])) * p[4];
     }
     case SG_HEAVISIDE:
-        return ((u >= th - p[0]) ? (REAL)1 : (REAL)0) / th;
+        return ((u >= th - p[0]) ? R(1) : R(0)) / th;
     case SG_PERIODIC_EXP: {
-        REAL vn = u / th - (REAL)0.5;
-        REAL vp = th * (2 * (vn - FLOOR(vn)) - 1);
-        REAL z = (u < th) ? (u - th) : vp;
+        const REAL vn = u / th - (REAL)0.5;
+        const REAL vp = th * (2 * (vn - FLOORV(vn)) - 1);
+        const REAL z = (u < th) ? (u - th) : vp;
         return p[1] * EXP(-FABS(z) / p[0]);
     }
     default:
-        return a->sg[idx];
+        return given;
     }
 }
 
-/* one step of the membrane after the spike: reset then floor; returns the carried v */
-static inline REAL CAT(after_spike, SUF)(const CAT(Args, SUF) * a, REAL u, REAL s, REAL th, int64_t k) {
-    int f = a->flags;
-    REAL v = u;
-    if (f & F_SPIKING) {
-        if (f & F_RESET) {
-            const REAL silent = (s == (REAL)0) ? (REAL)1 : (REAL)0;
-            v = u * silent + (1 - silent) * a->rc[k];
-        } else {
-            v = u - s * ((f & F_SUBVAL) ? a->rc[k] : th);
-        }
-    }
-    if (f & F_FLOOR) {
-        REAL d = v - a->fl[k];
-        v = (d > (REAL)0 ? d : (REAL)0) + a->fl[k];
-    }
-    return v;
-}
+#define ROW(ptr, t) ((ptr) + (bi * T + (t)) * N + n0)
 
-static void CAT(forward_item, SUF)(const CAT(Args, SUF) * a, int64_t bi, int64_t n0, int64_t n1) {
-    const int64_t T = a->T, N = a->N;
-    const int f = a->flags;
+/* ------------------------------------------------------------------------------------------- forward */
+INLINE void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len, const int rec) {
+    const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     REAL v[BLOCK], is[BLOCK], bb[BLOCK];
-    const int64_t len = n1 - n0;
+    const REAL *restrict am = a->am + k0, *restrict as = a->as + k0, *restrict thr = a->thr + k0;
+    const REAL *restrict fl = a->fl + k0, *restrict aa = a->aa + k0, *restrict asc = a->asc + k0;
+    const REAL *restrict rc = a->rc + k0;
+    const REAL mx = a->max_spikes;
     for (int64_t j = 0; j < len; j++) {
-        int64_t k = bi * N + n0 + j;
-        v[j] = a->v0[k];
-        is[j] = (f & F_SYN) ? a->i0[k] : 0;
-        bb[j] = (f & F_ALIF) ? a->b0[k] : 0;
+        v[j] = a->v0[k0 + j];
+        is[j] = HAS(F_SYN) ? a->i0[k0 + j] : 0;
+        bb[j] = HAS(F_ALIF) ? a->b0[k0 + j] : 0;
     }
     for (int64_t t = 0; t < T; t++) {
-        const int64_t base = (bi * T + t) * N + n0;
+        const REAL *restrict xt = ROW(a->x, t);
+        REAL *restrict ot = ROW(a->out, t), *restrict ut = ROW(a->u, t);
+        REAL *restrict ist = HAS(F_SYN) ? ROW(a->isave, t) : NULL;
+        REAL *restrict bst = HAS(F_ALIF) ? ROW(a->bsave, t) : NULL;
+        REAL *restrict rvt = rec ? ROW(a->recv, t) : NULL;
+        IVDEP
         for (int64_t j = 0; j < len; j++) {
-            const int64_t k = bi * N + n0 + j, e = base + j;
-            const REAL am = a->am[k];
-            REAL i = (f & F_SYN) ? a->as[k] * (is[j] + a->x[e]) : a->x[e];
-            REAL drive = (f & F_NORM) ? (1 - am) * i : i;
-            REAL u = am * v[j] + drive;
-            REAL th = (f & F_ALIF) ? a->thr[k] + a->asc[k] * bb[j] : ((f & F_SPIKING) ? a->thr[k] : 0);
-            REAL s = 0;
-            if (f & F_SPIKING) {
-                s = CAT(spike, SUF)(u, th, a->spike_kind, f & F_MAXCLAMP, a->max_spikes);
-                a->out[e] = s;
-            } else {
-                a->out[e] = u;
+            const REAL xv = xt[j];
+            const REAL i = HAS(F_SYN) ? as[j] * (is[j] + xv) : xv;
+            const REAL drive = HAS(F_NORM) ? (1 - am[j]) * i : i;
+            const REAL u = am[j] * v[j] + drive;
+            const REAL th = HAS(F_ALIF) ? thr[j] + asc[j] * bb[j] : thr[j];
+            const REAL s = HAS(F_SPIKING) ? spike(u, th, mx) : u;
+            ot[j] = s;
+            ut[j] = u;
+            const REAL w = apply_floor(after_reset(u, s, th, rc[j]), fl[j]);
+            v[j] = w;
+            if (HAS(F_ALIF)) {
+                bb[j] = aa[j] * bb[j] + (1 - aa[j]) * s;
+                bst[j] = bb[j];
             }
-            a->u[e] = u;
-            v[j] = CAT(after_spike, SUF)(a, u, s, th, k);
-            if (f & F_ALIF) {
-                const REAL aa = a->aa[k];
-                bb[j] = aa * bb[j] + (1 - aa) * s;
-                a->bsave[e] = bb[j];
-            }
-            if (f & F_SYN) {
+            if (HAS(F_SYN)) {
                 is[j] = i;
-                a->isave[e] = i;
+                ist[j] = i;
             }
-            if (a->recv) a->recv[e] = v[j];
+            if (rec) rvt[j] = w;
         }
     }
     for (int64_t j = 0; j < len; j++) {
-        int64_t k = bi * N + n0 + j;
-        a->vfin[k] = v[j];
-        if (f & F_SYN) a->ifin[k] = is[j];
-        if (f & F_ALIF) a->bfin[k] = bb[j];
+        a->vfin[k0 + j] = v[j];
+        if (HAS(F_SYN)) a->ifin[k0 + j] = is[j];
+        if (HAS(F_ALIF)) a->bfin[k0 + j] = bb[j];
     }
 }
 
+/* ------------------------------------------------------------------------------------------- backward */
 /*
  * Reverse-time recursion (see fused.py for the derivation). Adjoints carried between steps, per neuron:
- * gw = dL/d(carried v after step t), gi = dL/d i_t, gb = dL/d b_t.
+ * gw = dL/d(carried v after step t), gi = dL/d i_t, gb = dL/d b_t. The spike, threshold and pre-floor membrane
+ * of step t are recomputed from the saved u once, at step t + 1 (where w_t is needed), and carried to step t.
  */
-static void CAT(backward_item, SUF)(const CAT(Args, SUF) * a, int64_t bi, int64_t n0, int64_t n1) {
-    const int64_t T = a->T, N = a->N;
-    const int f = a->flags;
+typedef struct {
     REAL gw[BLOCK], gi[BLOCK], gb[BLOCK], sam[BLOCK], sas[BLOCK], saa[BLOCK];
-    const int64_t len = n1 - n0;
-    for (int64_t j = 0; j < len; j++) {
-        int64_t k = bi * N + n0 + j;
-        gw[j] = a->g_vfin ? a->g_vfin[k] : 0;
-        gi[j] = (a->g_ifin && (f & F_SYN)) ? a->g_ifin[k] : 0;
-        gb[j] = (a->g_bfin && (f & F_ALIF)) ? a->g_bfin[k] : 0;
-        sam[j] = sas[j] = saa[j] = 0;
+    REAL cs[BLOCK], cth[BLOCK], cv[BLOCK], grow[BLOCK];
+} BwdScratch;
+
+INLINE void backward_step(const Args *a, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len, int64_t t,
+                          const int has_prev) {
+    const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
+    const REAL *restrict am = a->am + k0, *restrict as = a->as + k0, *restrict thr = a->thr + k0;
+    const REAL *restrict fl = a->fl + k0, *restrict aa = a->aa + k0, *restrict asc = a->asc + k0;
+    const REAL *restrict rc = a->rc + k0, *restrict v0 = a->v0 + k0;
+    const REAL *restrict b0 = HAS(F_ALIF) ? a->b0 + k0 : NULL, *restrict i0 = HAS(F_SYN) ? a->i0 + k0 : NULL;
+    const REAL mx = a->max_spikes;
+    const REAL *restrict ut = ROW(a->u, t), *restrict xt = ROW(a->x, t);
+    const REAL *restrict upr = has_prev ? ROW(a->u, t - 1) : NULL;
+    /* b_{t-1} and b_{t-2}; i_t and i_{t-1} */
+    const REAL *restrict bprev = HAS(F_ALIF) ? (t >= 1 ? ROW(a->bsave, t - 1) : b0) : NULL;
+    const REAL *restrict bpp = (HAS(F_ALIF) && has_prev) ? (t >= 2 ? ROW(a->bsave, t - 2) : b0) : NULL;
+    const REAL *restrict ist = HAS(F_SYN) ? ROW(a->isave, t) : NULL;
+    const REAL *restrict iprev = HAS(F_SYN) ? (t >= 1 ? ROW(a->isave, t - 1) : i0) : NULL;
+    const REAL *restrict grv = a->g_recv ? ROW(a->g_recv, t) : ZEROS;
+    const REAL *restrict gri = a->g_reci ? ROW(a->g_reci, t) : ZEROS;
+    const REAL *restrict grb = a->g_recb ? ROW(a->g_recb, t) : ZEROS;
+    const REAL *restrict sgt = (SG == SG_TENSOR && a->sg) ? ROW(a->sg, t) : ZEROS;
+    const REAL *restrict go;
+    {
+        const REAL *g0 = a->g_out + bi * a->gsb + t * a->gst + n0 * a->gsn;
+        if (a->gsn == 1) {
+            go = g0;
+        } else {
+            for (int64_t j = 0; j < len; j++) sc->grow[j] = g0[j * a->gsn];
+            go = sc->grow;
+        }
     }
-    for (int64_t t = T - 1; t >= 0; t--) {
-        const int64_t base = (bi * T + t) * N + n0;
-        for (int64_t j = 0; j < len; j++) {
-            const int64_t k = bi * N + n0 + j, e = base + j, ep = e - N;
-            const REAL am = a->am[k];
-            const REAL u = a->u[e];
-            /* states before step t */
-            const REAL bprev = (f & F_ALIF) ? (t > 0 ? a->bsave[ep] : a->b0[k]) : 0;
-            const REAL iprev = (f & F_SYN) ? (t > 0 ? a->isave[ep] : a->i0[k]) : 0;
-            REAL wprev;
-            if (t > 0) {
-                const REAL up = a->u[ep];
-                REAL thp = 0, sp = 0;
-                if (f & F_SPIKING) {
-                    const REAL bpp = (f & F_ALIF) ? (t > 1 ? a->bsave[ep - N] : a->b0[k]) : 0;
-                    thp = (f & F_ALIF) ? a->thr[k] + a->asc[k] * bpp : a->thr[k];
-                    sp = CAT(spike, SUF)(up, thp, a->spike_kind, f & F_MAXCLAMP, a->max_spikes);
-                }
-                wprev = CAT(after_spike, SUF)(a, up, sp, thp, k);
+    REAL *restrict gxt = ROW(a->gx, t);
+    REAL *restrict gw = sc->gw, *restrict gi = sc->gi, *restrict gb = sc->gb;
+    REAL *restrict sam = sc->sam, *restrict sas = sc->sas, *restrict saa = sc->saa;
+    REAL *restrict cs = sc->cs, *restrict cth = sc->cth, *restrict cv = sc->cv;
+    const REAL *restrict p = a->sg_p;
+    IVDEP
+    for (int64_t j = 0; j < len; j++) {
+        const REAL u = ut[j], s = cs[j], th = cth[j], vpre = cv[j];
+        REAL wprev;
+        if (has_prev) { /* recompute step t-1: its spike, threshold, reset and floor */
+            const REAL up = upr[j];
+            const REAL thp = HAS(F_ALIF) ? thr[j] + asc[j] * bpp[j] : thr[j];
+            const REAL sp = HAS(F_SPIKING) ? spike(up, thp, mx) : up;
+            const REAL vp = after_reset(up, sp, thp, rc[j]);
+            wprev = apply_floor(vp, fl[j]);
+            cs[j] = sp;
+            cth[j] = thp;
+            cv[j] = vp;
+        } else {
+            wprev = v0[j];
+        }
+        const REAL gwt = gw[j] + grv[j];
+        const REAL gv = HAS(F_FLOOR) ? ((vpre - fl[j] > R(0)) ? gwt : R(0)) : gwt;
+        REAL gu;
+        if (HAS(F_SPIKING)) {
+            REAL gs = go[j], gth = 0;
+            if (HAS(F_RESET)) {
+                gu = gv * ((s == R(0)) ? R(1) : R(0));
             } else {
-                wprev = a->v0[k];
-            }
-            const REAL th = (f & F_ALIF) ? a->thr[k] + a->asc[k] * bprev : ((f & F_SPIKING) ? a->thr[k] : 0);
-            REAL gwt = gw[j] + (a->g_recv ? a->g_recv[e] : 0);
-            REAL gv = gwt;
-            REAL gu = 0, gs = 0, gth = 0;
-            if (f & F_FLOOR) {
-                /* recompute the pre-floor v to get relu's mask */
-                REAL s0 = (f & F_SPIKING) ? CAT(spike, SUF)(u, th, a->spike_kind, f & F_MAXCLAMP, a->max_spikes) : 0;
-                REAL v = u;
-                if (f & F_SPIKING) {
-                    if (f & F_RESET) {
-                        const REAL silent = (s0 == (REAL)0) ? (REAL)1 : (REAL)0;
-                        v = u * silent + (1 - silent) * a->rc[k];
-                    }
-                    else {
-                        v = u - s0 * ((f & F_SUBVAL) ? a->rc[k] : th);
-                    }
-                }
-                gv = (v - a->fl[k] > (REAL)0) ? gwt : (REAL)0;
-            }
-            if (f & F_SPIKING) {
-                const REAL s = CAT(spike, SUF)(u, th, a->spike_kind, f & F_MAXCLAMP, a->max_spikes);
-                gs = a->g_out[e];
-                if (f & F_RESET) {
-                    gu = gv * ((s == (REAL)0) ? (REAL)1 : (REAL)0);
+                gu = gv;
+                if (HAS(F_SUBVAL)) {
+                    gs -= gv * rc[j];
+                } else if (!EXODUS) {
+                    gs -= gv * th;
+                    gth = -gv * s;
                 } else {
-                    gu = gv;
-                    if (f & F_SUBVAL) {
-                        gs -= gv * a->rc[k];
-                    } else {
-                        gs -= gv * th;
-                        gth = -gv * s;
-                    }
+                    gth = -gv * s;
                 }
-                if (f & F_ALIF) {
-                    const REAL aa = a->aa[k];
-                    REAL gbt = gb[j] + (a->g_recb ? a->g_recb[e] : 0);
-                    gs += (1 - aa) * gbt;
-                    saa[j] += gbt * (bprev - s);
-                    gb[j] = aa * gbt + a->asc[k] * gth;
-                }
-                gu += gs * CAT(surrogate, SUF)(a, u, th, e);
-            } else {
-                gu = gv + a->g_out[e];
             }
-            /* u = am * wprev + drive, drive = (1 - am) * i or i */
-            gw[j] = am * gu;
-            REAL i = (f & F_SYN) ? a->isave[e] : a->x[e];
-            REAL gdrive;
-            if (f & F_NORM) {
-                sam[j] += gu * (wprev - i);
-                gdrive = (1 - am) * gu;
-            } else {
-                sam[j] += gu * wprev;
-                gdrive = gu;
+            if (HAS(F_ALIF)) {
+                const REAL gbt = gb[j] + grb[j];
+                gs += (1 - aa[j]) * gbt;
+                saa[j] += gbt * (bprev[j] - s);
+                gb[j] = aa[j] * gbt + asc[j] * gth;
             }
-            if (f & F_SYN) {
-                const REAL as = a->as[k];
-                REAL git = gi[j] + gdrive + (a->g_reci ? a->g_reci[e] : 0);
-                a->gx[e] = as * git;
-                sas[j] += git * (iprev + a->x[e]);
-                gi[j] = as * git;
-            } else {
-                a->gx[e] = gdrive;
-            }
+            gu += gs * surrogate(p, u, th, sgt[j]);
+        } else {
+            gu = gv + go[j];
         }
-    }
-    for (int64_t j = 0; j < len; j++) {
-        int64_t k = bi * N + n0 + j;
-        a->gv0[k] = gw[j];
-        a->gam[k] = sam[j];
-        if (f & F_SYN) {
-            a->gi0[k] = gi[j];
-            a->gas[k] = sas[j];
+        /* u = am * wprev + drive, drive = (1 - am) * i or i */
+        gw[j] = am[j] * gu;
+        const REAL i = HAS(F_SYN) ? ist[j] : xt[j];
+        REAL gdrive;
+        if (HAS(F_NORM)) {
+            sam[j] += gu * (wprev - i);
+            gdrive = (1 - am[j]) * gu;
+        } else {
+            sam[j] += gu * wprev;
+            gdrive = gu;
         }
-        if (f & F_ALIF) {
-            a->gb0[k] = gb[j];
-            a->gaa[k] = saa[j];
+        if (HAS(F_SYN)) {
+            const REAL git = gi[j] + gdrive + gri[j];
+            gxt[j] = as[j] * git;
+            sas[j] += git * (iprev[j] + xt[j]);
+            gi[j] = as[j] * git;
+        } else {
+            gxt[j] = gdrive;
         }
     }
 }
 
-static void *CAT(run_items, SUF)(void *p, int backward) {
-    CAT(Args, SUF) *a = (CAT(Args, SUF) *)p;
-    const int64_t nblk = (a->N + BLOCK - 1) / BLOCK;
-    const int64_t items = a->B * nblk;
-    for (int64_t it = a->tid; it < items; it += a->nthreads) {
-        int64_t bi = it / nblk, blk = it % nblk;
-        int64_t n0 = blk * BLOCK, n1 = n0 + BLOCK < a->N ? n0 + BLOCK : a->N;
-        if (backward) CAT(backward_item, SUF)(a, bi, n0, n1);
-        else CAT(forward_item, SUF)(a, bi, n0, n1);
+static void backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
+    const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
+    BwdScratch sc;
+    for (int64_t j = 0; j < len; j++) {
+        sc.gw[j] = a->g_vfin ? a->g_vfin[k0 + j] : 0;
+        sc.gi[j] = (a->g_ifin && HAS(F_SYN)) ? a->g_ifin[k0 + j] : 0;
+        sc.gb[j] = (a->g_bfin && HAS(F_ALIF)) ? a->g_bfin[k0 + j] : 0;
+        sc.sam[j] = sc.sas[j] = sc.saa[j] = 0;
+    }
+    if (T > 0) { /* spike, threshold and pre-floor membrane of the last step */
+        const REAL *ul = ROW(a->u, T - 1);
+        const REAL *bl = HAS(F_ALIF) ? (T >= 2 ? ROW(a->bsave, T - 2) : a->b0 + k0) : NULL;
+        for (int64_t j = 0; j < len; j++) {
+            const REAL th = HAS(F_ALIF) ? a->thr[k0 + j] + a->asc[k0 + j] * bl[j] : a->thr[k0 + j];
+            const REAL s = HAS(F_SPIKING) ? spike(ul[j], th, a->max_spikes) : ul[j];
+            sc.cs[j] = s;
+            sc.cth[j] = th;
+            sc.cv[j] = after_reset(ul[j], s, th, a->rc[k0 + j]);
+        }
+    }
+    for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &sc, bi, n0, len, t, 1);
+    if (T > 0) backward_step(a, &sc, bi, n0, len, 0, 0);
+    for (int64_t j = 0; j < len; j++) {
+        a->gv0[k0 + j] = sc.gw[j];
+        a->gam[k0 + j] = sc.sam[j];
+        if (HAS(F_SYN)) {
+            a->gi0[k0 + j] = sc.gi[j];
+            a->gas[k0 + j] = sc.sas[j];
+        }
+        if (HAS(F_ALIF)) {
+            a->gb0[k0 + j] = sc.gb[j];
+            a->gaa[k0 + j] = sc.saa[j];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------- threads */
+typedef struct {
+    Args *a;
+    int backward;
+} Job;
+
+static void *run_items(void *p) {
+    Job *job = (Job *)p;
+    Args *a = job->a;
+    const int64_t nblk = (a->N + BLOCK - 1) / BLOCK, items = a->B * nblk;
+    for (;;) {
+        const int64_t it = __atomic_fetch_add(&a->next, 1, __ATOMIC_RELAXED);
+        if (it >= items) break;
+        const int64_t bi = it / nblk, n0 = (it % nblk) * BLOCK;
+        const int64_t len = n0 + BLOCK < a->N ? BLOCK : a->N - n0;
+        if (job->backward) backward_item(a, bi, n0, len);
+        else if (a->recv) forward_item(a, bi, n0, len, 1);
+        else forward_item(a, bi, n0, len, 0);
     }
     return NULL;
 }
-static void *CAT(fwd_thread, SUF)(void *p) { return CAT(run_items, SUF)(p, 0); }
-static void *CAT(bwd_thread, SUF)(void *p) { return CAT(run_items, SUF)(p, 1); }
 
-static int CAT(launch, SUF)(CAT(Args, SUF) * a, int backward) {
+static int launch(Args *a, int backward) {
     int nt = a->nthreads < 1 ? 1 : (a->nthreads > 64 ? 64 : a->nthreads);
     const int64_t items = a->B * ((a->N + BLOCK - 1) / BLOCK);
     if (items < nt) nt = (int)items;
-    if (nt <= 1) {
-        a->nthreads = 1;
-        a->tid = 0;
-        CAT(run_items, SUF)(a, backward);
-        return 0;
-    }
-    CAT(Args, SUF) per[64];
+    a->next = 0;
+    Job job = {a, backward};
     pthread_t th[64];
-    for (int i = 0; i < nt; i++) {
-        per[i] = *a;
-        per[i].nthreads = nt;
-        per[i].tid = i;
-    }
-    for (int i = 1; i < nt; i++) {
-        if (pthread_create(&th[i], NULL, backward ? CAT(bwd_thread, SUF) : CAT(fwd_thread, SUF), &per[i]) != 0) {
-            for (int j = 1; j < i; j++) pthread_join(th[j], NULL);
-            return -1;
-        }
-    }
-    CAT(run_items, SUF)(&per[0], backward);
-    for (int i = 1; i < nt; i++) pthread_join(th[i], NULL);
+    int started = 1;
+    for (; started < nt; started++)
+        if (pthread_create(&th[started], NULL, run_items, &job) != 0) break; /* fewer threads still finish */
+    run_items(&job);
+    for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
     return 0;
 }
 
-int CAT(lif_forward, SUF)(CAT(Args, SUF) * a) { return CAT(launch, SUF)(a, 0); }
-int CAT(lif_backward, SUF)(CAT(Args, SUF) * a) { return CAT(launch, SUF)(a, 1); }
-int CAT(args_size, SUF)(void) { return (int)sizeof(CAT(Args, SUF)); }
+int lif_forward(Args *a) { return launch(a, 0); }
+int lif_backward(Args *a) { return launch(a, 1); }
+int args_size(void) { return (int)sizeof(Args); }
+int config_flags(void) { return FLAGS; }
