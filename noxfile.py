@@ -57,8 +57,12 @@ def _install_everything(session: nox.Session, *extra: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Everything installed together (editable); every package's tests and the cross-package tests."""
-    _install_everything(session, "pytest-timeout")
+    """Everything installed together (editable); every package's tests and the cross-package tests.
+
+    Triton comes along so the GPU kernels are tested on the CPU through its interpreter (TRITON_INTERPRET=1), and
+    Lightning so the engine test runs; both are test-only here.
+    """
+    _install_everything(session, "pytest-timeout", "triton", "lightning")
     session.run("python", "-m", "spikekit", "plugins", "--strict")
     paths = [str(p / "tests") for p in PACKAGE_DIRS if (p / "tests").is_dir()] + ["tests"]
     session.run("python", "-m", "pytest", *paths, "-p", "no:cacheprovider", "--timeout=900", *session.posargs)
