@@ -1,0 +1,198 @@
+"""spikekit <-> norse through NIR: same spikes on the same input (nox -s interop-norse; skipped without norse).
+
+norse (1.1.0) steps its neurons with forward Euler at ``dt = 1e-3``, emits one spike per step (``v > v_th``) and
+resets to ``v_reset``: spikekit's ``"norse"`` convention. What norse does differently from NIR, and how the tests
+deal with it:
+
+* norse's ``from_nir`` keeps NIR's batch-less ``Flatten(start_dim=0)``, so its graph would flatten the batch too;
+  the imported norse graph is run one sample at a time, on NIR's batch-less shapes.
+* norse's ``from_nir`` ignores ``r`` (it logs a warning when ``r != 1``) and has no importer for ``LI``, ``I``,
+  ``AvgPool2d``, ``Conv1d``, ``Scale``, ``Threshold`` or ``Delay``: spikekit models sent to norse use
+  ``norm_input=True`` (``r = 1`` under Euler) and none of those node types.
+* norse's ``to_nir`` writes ``tau = dt / tau_mem_inv``, i.e. ``dt`` times the real time constant, so its own
+  ``from_nir`` does not give back the model it exported. Its files are read exactly with ``dt = dt_norse ** 2``:
+  then ``1 - dt / tau`` is norse's per-step decay ``1 - dt_norse * tau_mem_inv``.
+* norse's ``IAFCell`` adds its input with gain 1 whatever ``dt`` and ``r`` (NIR's ``dv/dt = r I`` under Euler is
+  ``r dt``): spikekit -> norse agrees (norse ignores the ``r = 1/dt`` spikekit writes) but norse -> spikekit does
+  not; pinned below as a strict xfail.
+* norse's ``LIFCell`` (exported as ``CubaLIF``) feeds the membrane the current of the previous step and adds the
+  input to the current with gain 1, which is not NIR's ``CubaLIF``; pinned as a strict xfail.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+norse = pytest.importorskip("norse.torch")
+
+import spikekit  # noqa: E402
+import spikekit.activation as sa  # noqa: E402
+import spikekit.layers as sl  # noqa: E402
+
+B, T = 2, 20
+DT = 1e-3  # norse's default time step
+NORSE_EXPORT_DT = DT**2  # reads norse's tau = dt * tau_true (see the module docstring)
+
+
+def _nir_spiking(**kw):
+    """Keyword arguments of a spikekit neuron that NIR states exactly under the "norse" convention."""
+    return dict(spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset(), batch_size=B, **kw)
+
+
+def _run_norse_graph(net, x_sq):
+    """Step norse's imported graph (nirtorch executor) through time, one sample at a time: (B*T, ...) -> (B*T, ...)."""
+    per_sample = []
+    for sample in x_sq.reshape(B, T, *x_sq.shape[1:]):
+        state = None
+        outs = []
+        for xt in sample:
+            out, state = net(xt) if state is None else net(xt, state)
+            outs.append(out)
+        per_sample.append(torch.stack(outs))
+    return torch.stack(per_sample).reshape(B * T, *per_sample[0].shape[1:])
+
+
+def _run_norse_model(net, x_btn):
+    """Step a norse SequentialState through time: (B, T, ...) -> (B*T, ...)."""
+    state = None
+    outs = []
+    for t in range(x_btn.shape[1]):
+        out, state = net(x_btn[:, t], state)
+        outs.append(out)
+    out = torch.stack(outs, 1)
+    return out.reshape(B * T, *out.shape[2:])
+
+
+def _spikekit_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        sl.IAFSqueeze(**_nir_spiking()),
+        sl.SumPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 6),
+        sl.LIFSqueeze(tau_mem=5.0, norm_input=True, **_nir_spiking()),
+        nn.Linear(6, 3, bias=False),
+        sl.LIFSqueeze(tau_mem=4.0, tau_syn=3.0, norm_input=True, **_nir_spiking()),
+    )
+    with torch.no_grad():  # strong enough weights that every spiking layer fires
+        model[4].weight.mul_(8)
+        model[4].bias.add_(1.0)
+        model[6].weight.mul_(3).add_(2.0)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("upto", "last"), [(2, "IF"), (6, "LIF"), (8, "CubaLIF")], ids=["to-IF", "to-LIF", "to-CubaLIF"]
+)
+def test_spikekit_export_norse_import(upto, last):
+    """Conv2d, IF, SumPool2d, Flatten, Affine, LIF, Linear, CubaLIF: spikes of the layer ``last`` compared."""
+    model = _spikekit_model()[:upto]
+    torch.manual_seed(2)
+    x = (torch.rand(B * T, 2, 8, 8) < 0.4).float() * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is left to metadata: NIR states every node exactly
+        graph = spikekit.to_nir(model, x, convention="norse")
+    assert type(graph.nodes[str(upto - 1)]).__name__ == last
+    spikekit.reset_states(model)
+    expected = model(x)
+    theirs = norse.from_nir(graph, ignore_warnings=True)  # IF: r = 1/dt, which norse ignores (gain 1, as ours)
+    got = _run_norse_graph(theirs, x)
+    assert got.shape == expected.shape
+    assert torch.equal(got, expected.detach())
+    assert expected.sum() > 10
+
+
+def _norse_lif_li():
+    torch.manual_seed(1)
+    return [
+        nn.Linear(4, 6),
+        norse.LIFBoxCell(
+            norse.LIFBoxParameters(
+                tau_mem_inv=torch.linspace(100.0, 300.0, 6), v_th=torch.full((6,), 0.3), v_leak=torch.zeros(6)
+            )
+        ),
+        nn.Linear(6, 4),
+        norse.LIBoxCell(norse.LIBoxParameters(tau_mem_inv=torch.full((4,), 150.0), v_leak=torch.zeros(4))),
+    ]  # per-neuron parameters: nir rejects norse's nodes when v_leak is a scalar and the rest are not
+
+
+@pytest.mark.parametrize(("upto", "last"), [(2, "LIF"), (4, "LI")], ids=["to-LIF", "to-LI"])
+def test_norse_export_spikekit_import(upto, last):
+    """Affine, LIF (spikes compared exactly) and LI (membrane trace compared to float precision)."""
+    net = norse.SequentialState(*_norse_lif_li()[:upto])
+    torch.manual_seed(3)
+    x = torch.rand(B, T, 4) * 3
+    graph = norse.to_nir(net, x[:, 0])
+    assert type(graph.nodes[str(upto - 1)]).__name__ == last
+    expected = _run_norse_model(net, x).detach()
+    ours = spikekit.from_nir(graph, batch_size=B, convention="norse", dt=NORSE_EXPORT_DT)
+    got = ours(x.reshape(B * T, 4)).detach()
+    if last == "LIF":
+        assert torch.equal(got, expected)
+        assert expected.sum() > 10
+    else:
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+        assert expected.abs().max() > 0.1
+
+
+def test_norse_export_is_not_its_own_import():
+    """Why spikekit reads norse's files with dt**2: norse's from_nir(to_nir(m)) does not reproduce m."""
+    net = norse.SequentialState(*_norse_lif_li())
+    torch.manual_seed(3)
+    x = torch.rand(B, T, 4) * 3
+    expected = _run_norse_model(net, x).detach()
+    graph = norse.to_nir(net, x[:, 0])
+    assert torch.allclose(torch.as_tensor(graph.nodes["1"].tau), DT / torch.linspace(100.0, 300.0, 6))
+    state = None
+    outs = []
+    again = norse.from_nir(graph, ignore_warnings=True)
+    for t in range(T):
+        out, state = again(x[:, t]) if state is None else again(x[:, t], state)
+        outs.append(out)
+    roundtrip = torch.stack(outs, 1).reshape(B * T, -1).detach()
+    assert not torch.allclose(roundtrip, expected, atol=1e-3)
+
+
+@pytest.mark.xfail(strict=True, reason="norse's IAFCell adds input with gain 1; NIR IF under Euler reads r*dt")
+def test_norse_if_export_spikekit_import():
+    torch.manual_seed(4)
+    net = norse.SequentialState(nn.Linear(4, 5), norse.IAFCell(norse.IAFParameters(v_th=torch.full((5,), 0.8))))
+    x = torch.rand(B, T, 4) * 3
+    graph = norse.to_nir(net, x[:, 0])
+    expected = _run_norse_model(net, x).detach()
+    assert expected.sum() > 10
+    ours = spikekit.from_nir(graph, batch_size=B, convention="norse", dt=NORSE_EXPORT_DT)
+    assert torch.equal(ours(x.reshape(B * T, 4)).detach(), expected)
+
+
+@pytest.mark.xfail(strict=True, reason="norse's LIFCell uses the previous step's current and adds input with gain 1")
+def test_norse_cubalif_export_spikekit_import():
+    torch.manual_seed(5)
+    cell = norse.LIFCell(
+        norse.LIFParameters(
+            tau_syn_inv=torch.full((5,), 200.0), tau_mem_inv=torch.full((5,), 100.0),
+            v_th=torch.full((5,), 0.3), v_leak=torch.zeros(5),
+        )
+    )  # fmt: skip
+    net = norse.SequentialState(nn.Linear(4, 5), cell)
+    x = torch.rand(B, T, 4) * 3
+    graph = norse.to_nir(net, x[:, 0])
+    assert type(graph.nodes["1"]).__name__ == "CubaLIF"
+    expected = _run_norse_model(net, x).detach()
+    assert expected.sum() > 10
+    ours = spikekit.from_nir(graph, batch_size=B, convention="norse", dt=NORSE_EXPORT_DT)
+    assert torch.equal(ours(x.reshape(B * T, 4)).detach(), expected)
+
+
+def test_norse_skips_what_it_cannot_read():
+    """Not compared with norse 1.1.0, and why."""
+    pytest.skip(
+        "norse 1.1.0 cannot import LI, I (ExpLeak), AvgPool2d, Conv1d, Scale, Threshold, Delay, and NIR cannot state "
+        "multi-spike or subtractive reset under the 'norse' convention; norse writes None nodes for SumPool2d and "
+        "Flatten, and its IAFCell/LIFCell do not run as the NIR nodes it writes (see the strict xfails)"
+    )
