@@ -1,7 +1,7 @@
 """Build and load the C time loops (``lif_kernels.c``) with the system C compiler: one small shared library per
 configuration, compiled at first use and cached on disk.
 
-Each configuration (dtype, the model's flag bits, spike kind, surrogate kind, gradient mode) is compiled with
+Each configuration (dtype, the model's flag bits, spike kind, surrogate kind) is compiled with
 ``cc -O3 -march=native -ffp-contract=off -fno-math-errno -fPIC -shared -pthread`` and the configuration as macros,
 so that every branch of the inner loop is resolved at compile time and the loop over neurons vectorises (about 0.3 s
 per configuration, once per machine). There are no Python or torch headers, so there is no build dependency beyond a
@@ -101,12 +101,12 @@ def available() -> bool:
     return _cc_path is not None
 
 
-def _build(cache: Path, real: str, config: tuple[int, int, int, int]) -> Path:
-    flags, spike_kind, sg_kind, exodus = config
-    defines = [f"-DREAL={real}", f"-DFLAGS={flags}", f"-DSPK={spike_kind}", f"-DSG={sg_kind}", f"-DEXODUS={exodus}"]
+def _build(cache: Path, real: str, config: tuple[int, int, int]) -> Path:
+    flags, spike_kind, sg_kind = config
+    defines = [f"-DREAL={real}", f"-DFLAGS={flags}", f"-DSPK={spike_kind}", f"-DSG={sg_kind}"]
     h = hashlib.sha256(_SOURCE.read_bytes())
     h.update(" ".join(_FLAGS).encode() + _CPU.encode() + str(_cc_path).encode())
-    name = f"lif-{h.hexdigest()[:12]}-{real}-f{flags}-s{spike_kind}-g{sg_kind}-e{exodus}.so"
+    name = f"lif-{h.hexdigest()[:12]}-{real}-f{flags}-s{spike_kind}-g{sg_kind}.so"
     target = cache / name
     if target.exists():
         return target
@@ -123,10 +123,10 @@ def _build(cache: Path, real: str, config: tuple[int, int, int, int]) -> Path:
     return target
 
 
-def library(real: str, flags: int, spike_kind: int, sg_kind: int, exodus: bool = False) -> ctypes.CDLL | None:
+def library(real: str, flags: int, spike_kind: int, sg_kind: int) -> ctypes.CDLL | None:
     """The compiled loop for one configuration (``real`` is ``"float"`` or ``"double"``), built on first use;
     None when it cannot be built (warns once per configuration) or no compiler is available."""
-    key = (real, flags, spike_kind, sg_kind, int(exodus))
+    key = (real, flags, spike_kind, sg_kind)
     lib = _libs.get(key, False)
     if lib is not False:
         return lib  # type: ignore[return-value]

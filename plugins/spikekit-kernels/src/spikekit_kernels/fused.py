@@ -96,6 +96,17 @@ def _args(x: Tensor) -> type:
     return _cc.ArgsF32 if x.dtype == torch.float32 else _cc.ArgsF64
 
 
+def _saves(flags: int, record: bool, sg_kind: int) -> tuple[bool, bool, bool]:
+    """Which per-step buffers the forward op returns in full: (u, i, b).
+
+    With a surrogate the kernels evaluate themselves (every closed form) the backward recomputes u, i and b block
+    by block from the input and the initial state (the same arithmetic, so the same bits) and nothing per step is
+    kept; a surrogate callable is evaluated with torch on all steps at once, so then u (and i, b) are kept. i and
+    b are also returned when they are recorded."""
+    keep = sg_kind == SG_TENSOR
+    return keep, bool(flags & F_SYN) and (keep or record), bool(flags & F_ALIF) and (keep or record)
+
+
 # --------------------------------------------------------------------------------------------------- forward op
 @torch.library.custom_op("spikekit_kernels::lif_forward", mutates_args=())
 def lif_forward(
@@ -108,19 +119,21 @@ def lif_forward(
     Returns (out, u, i per step, b per step, v recording, final v, final i, final b); unused ones are empty. The
     surrogate arguments (kernel code, closed-form parameters, key of a registered callable) serve the backward.
     """
+    keep_u, keep_i, keep_b = _saves(flags, record, sg_kind)
     lib = _lib(x, flags, spike_kind, sg_kind)
     if lib is None:
         with torch.no_grad():
-            return _torchloop.forward(
+            out, u, isave, bsave, *rest = _torchloop.forward(
                 x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record
             )
+        keep = lambda t, on: t if on else x.new_empty(0)  # noqa: E731
+        return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)  # type: ignore[return-value]
     Args = _args(x)
     ins = [t.contiguous() for t in (x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
     x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ins
     B, T, N = x.shape
-    out, u = torch.empty_like(x), torch.empty_like(x)
-    isave = torch.empty_like(x) if flags & F_SYN else x.new_empty(0)
-    bsave = torch.empty_like(x) if flags & F_ALIF else x.new_empty(0)
+    full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
+    out, u, isave, bsave = full(True), full(keep_u), full(keep_i), full(keep_b)
     recv = torch.empty_like(x) if record else x.new_empty(0)
     vfin = torch.empty_like(v0)
     ifin = torch.empty_like(v0) if flags & F_SYN else x.new_empty(0)
@@ -136,11 +149,12 @@ def lif_forward(
 
 
 @lif_forward.register_fake
-def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, *_):
+def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, sg_kind, *_):
     full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
     state = lambda on: torch.empty_like(v0) if on else x.new_empty(0)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
-    return full(True), full(True), full(syn), full(alif), full(record), state(True), state(syn), state(alif)
+    keep_u, keep_i, keep_b = _saves(flags, record, sg_kind)
+    return full(True), full(keep_u), full(keep_i), full(keep_b), full(record), state(True), state(syn), state(alif)
 
 
 # -------------------------------------------------------------------------------------------------- backward op
@@ -156,6 +170,10 @@ def lif_backward(
     lib = _lib(x, flags, spike_kind, sg_kind)
     if lib is None:
         with torch.no_grad():
+            if u.numel() == 0 and x.numel() != 0:  # the forward kept nothing per step: recompute it
+                _o, u, isave, bsave, *_r = _torchloop.forward(
+                    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, False
+                )
             res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv,
                                       g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes,
                                       sg_kind, sg_params)  # fmt: skip
@@ -179,7 +197,7 @@ def lif_backward(
     for name, t in zip(names, keep + outs):
         setattr(a, name, _ptr(t))
     if lib.lif_backward(ctypes.byref(a)) != 0:
-        raise RuntimeError("spikekit-kernels: the fused backward loop could not start its threads")
+        raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its recomputation buffer")
     return tuple(outs)  # type: ignore[return-value]
 
 
@@ -195,6 +213,7 @@ def _setup_context(ctx, inputs, output):
     )
     _out, u, isave, bsave, *_ = output
     ctx.save_for_backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)
+    ctx.set_materialize_grads(False)  # outputs nobody differentiates (u, ...) get None, not a full zero tensor
     ctx.cfg = (flags, spike_kind, max_spikes, sg_kind, list(sg_params), key)
 
 

@@ -1,7 +1,7 @@
 /* Fused leaky-integrate-and-fire time loops for spikekit-kernels (compiled at first use, loaded with ctypes).
  *
  * One shared library per configuration: the compiler receives the configuration as macros,
- *   -DREAL=float|double -DFLAGS=<F_* bits> -DSPK=<spike kind> -DSG=<surrogate kind> [-DEXODUS=1]
+ *   -DREAL=float|double -DFLAGS=<F_* bits> -DSPK=<spike kind> -DSG=<surrogate kind>
  * so every flag test below is a compile-time constant, the loops over neurons are branch-free and the compiler
  * vectorises them. Build with -ffp-contract=off and without -ffast-math: every expression rounds exactly as
  * PyTorch's elementwise CPU ops do (vector division, truncation and comparisons are exact IEEE operations, and no
@@ -30,9 +30,6 @@
 #endif
 #ifndef SG
 #define SG 1
-#endif
-#ifndef EXODUS
-#define EXODUS 0
 #endif
 
 enum { F_SYN = 1, F_NORM = 2, F_FLOOR = 4, F_ALIF = 8, F_SPIKING = 16, F_RESET = 32, F_SUBVAL = 64, F_MAXCLAMP = 128 };
@@ -163,8 +160,18 @@ INLINE REAL surrogate(const REAL *p, REAL u, REAL th, REAL given) {
 
 #define ROW(ptr, t) ((ptr) + (bi * T + (t)) * N + n0)
 
+/* A per-step buffer of one block: row t starts at p + t * s. Rows of a (B, T, N) tensor have s = N; the
+ * backward's private recomputation buffer has s = len; outputs nobody reads go to a junk row with s = 0. */
+typedef struct {
+    REAL *p;
+    int64_t s;
+} Rows;
+#define AT(r, t) ((r).p + (t) * (r).s)
+
 /* ------------------------------------------------------------------------------------------- forward */
-INLINE void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len, const int rec) {
+/* The time loop of one block of neurons. `finals` writes the final states (off when the backward recomputes). */
+static void forward_block(const Args *a, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us, Rows is_,
+                          Rows bs, Rows rv, const int finals) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     REAL v[BLOCK], is[BLOCK], bb[BLOCK];
     const REAL *restrict am = a->am + k0, *restrict as = a->as + k0, *restrict thr = a->thr + k0;
@@ -178,10 +185,8 @@ INLINE void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len, con
     }
     for (int64_t t = 0; t < T; t++) {
         const REAL *restrict xt = ROW(a->x, t);
-        REAL *restrict ot = ROW(a->out, t), *restrict ut = ROW(a->u, t);
-        REAL *restrict ist = HAS(F_SYN) ? ROW(a->isave, t) : NULL;
-        REAL *restrict bst = HAS(F_ALIF) ? ROW(a->bsave, t) : NULL;
-        REAL *restrict rvt = rec ? ROW(a->recv, t) : NULL;
+        REAL *restrict ot = AT(out, t), *restrict ut = AT(us, t), *restrict ist = AT(is_, t);
+        REAL *restrict bst = AT(bs, t), *restrict rvt = AT(rv, t);
         IVDEP
         for (int64_t j = 0; j < len; j++) {
             const REAL xv = xt[j];
@@ -202,21 +207,31 @@ INLINE void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len, con
                 is[j] = i;
                 ist[j] = i;
             }
-            if (rec) rvt[j] = w;
+            rvt[j] = w;
         }
     }
-    for (int64_t j = 0; j < len; j++) {
-        a->vfin[k0 + j] = v[j];
-        if (HAS(F_SYN)) a->ifin[k0 + j] = is[j];
-        if (HAS(F_ALIF)) a->bfin[k0 + j] = bb[j];
+    if (finals) {
+        for (int64_t j = 0; j < len; j++) {
+            a->vfin[k0 + j] = v[j];
+            if (HAS(F_SYN)) a->ifin[k0 + j] = is[j];
+            if (HAS(F_ALIF)) a->bfin[k0 + j] = bb[j];
+        }
     }
+}
+
+static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
+    const int64_t T = a->T, N = a->N;
+    REAL junk[4][BLOCK]; /* one per optional output, so that no two restrict pointers share memory */
+#define TENSOR_ROWS(ptr, k) ((ptr) ? (Rows){(ptr) + bi * T * N + n0, N} : (Rows){junk[k], 0})
+    forward_block(a, bi, n0, len, TENSOR_ROWS(a->out, 0), TENSOR_ROWS(a->u, 0), TENSOR_ROWS(a->isave, 1),
+                  TENSOR_ROWS(a->bsave, 2), TENSOR_ROWS(a->recv, 3), 1);
 }
 
 /* ------------------------------------------------------------------------------------------- backward */
 /*
  * Reverse-time recursion (see fused.py for the derivation). Adjoints carried between steps, per neuron:
  * gw = dL/d(carried v after step t), gi = dL/d i_t, gb = dL/d b_t. The spike, threshold and pre-floor membrane
- * of step t are recomputed from the saved u once, at step t + 1 (where w_t is needed), and carried to step t.
+ * of step t are recomputed from u_t once, at step t + 1 (where w_t is needed), and carried to step t.
  */
 typedef struct {
     REAL gw[BLOCK], gi[BLOCK], gb[BLOCK], sam[BLOCK], sas[BLOCK], saa[BLOCK];
@@ -224,20 +239,20 @@ typedef struct {
 } BwdScratch;
 
 INLINE void backward_step(const Args *a, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len, int64_t t,
-                          const int has_prev) {
+                          Rows us, Rows is_, Rows bs, const int has_prev) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     const REAL *restrict am = a->am + k0, *restrict as = a->as + k0, *restrict thr = a->thr + k0;
     const REAL *restrict fl = a->fl + k0, *restrict aa = a->aa + k0, *restrict asc = a->asc + k0;
     const REAL *restrict rc = a->rc + k0, *restrict v0 = a->v0 + k0;
     const REAL *restrict b0 = HAS(F_ALIF) ? a->b0 + k0 : NULL, *restrict i0 = HAS(F_SYN) ? a->i0 + k0 : NULL;
     const REAL mx = a->max_spikes;
-    const REAL *restrict ut = ROW(a->u, t), *restrict xt = ROW(a->x, t);
-    const REAL *restrict upr = has_prev ? ROW(a->u, t - 1) : NULL;
+    const REAL *restrict ut = AT(us, t), *restrict xt = ROW(a->x, t);
+    const REAL *restrict upr = has_prev ? AT(us, t - 1) : NULL;
     /* b_{t-1} and b_{t-2}; i_t and i_{t-1} */
-    const REAL *restrict bprev = HAS(F_ALIF) ? (t >= 1 ? ROW(a->bsave, t - 1) : b0) : NULL;
-    const REAL *restrict bpp = (HAS(F_ALIF) && has_prev) ? (t >= 2 ? ROW(a->bsave, t - 2) : b0) : NULL;
-    const REAL *restrict ist = HAS(F_SYN) ? ROW(a->isave, t) : NULL;
-    const REAL *restrict iprev = HAS(F_SYN) ? (t >= 1 ? ROW(a->isave, t - 1) : i0) : NULL;
+    const REAL *restrict bprev = HAS(F_ALIF) ? (t >= 1 ? AT(bs, t - 1) : b0) : NULL;
+    const REAL *restrict bpp = (HAS(F_ALIF) && has_prev) ? (t >= 2 ? AT(bs, t - 2) : b0) : NULL;
+    const REAL *restrict ist = HAS(F_SYN) ? AT(is_, t) : NULL;
+    const REAL *restrict iprev = HAS(F_SYN) ? (t >= 1 ? AT(is_, t - 1) : i0) : NULL;
     const REAL *restrict grv = a->g_recv ? ROW(a->g_recv, t) : ZEROS;
     const REAL *restrict gri = a->g_reci ? ROW(a->g_reci, t) : ZEROS;
     const REAL *restrict grb = a->g_recb ? ROW(a->g_recb, t) : ZEROS;
@@ -284,10 +299,8 @@ INLINE void backward_step(const Args *a, BwdScratch *sc, int64_t bi, int64_t n0,
                 gu = gv;
                 if (HAS(F_SUBVAL)) {
                     gs -= gv * rc[j];
-                } else if (!EXODUS) {
-                    gs -= gv * th;
-                    gth = -gv * s;
                 } else {
+                    gs -= gv * th;
                     gth = -gv * s;
                 }
             }
@@ -323,9 +336,26 @@ INLINE void backward_step(const Args *a, BwdScratch *sc, int64_t bi, int64_t n0,
     }
 }
 
-static void backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
+/* Returns -1 when the recomputation buffer cannot be allocated. */
+static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     BwdScratch sc;
+    REAL *buf = NULL;
+    Rows us, is_, bs;
+    if (a->u) { /* the forward saved u (and i, b) for all steps */
+        us = (Rows){a->u + bi * T * N + n0, N};
+        is_ = (Rows){HAS(F_SYN) ? a->isave + bi * T * N + n0 : NULL, N};
+        bs = (Rows){HAS(F_ALIF) ? a->bsave + bi * T * N + n0 : NULL, N};
+    } else { /* recompute this block's forward into a private buffer (bitwise the same values) */
+        const int64_t nbuf = 1 + HAS(F_SYN) + HAS(F_ALIF);
+        buf = (REAL *)malloc(sizeof(REAL) * (size_t)(T > 0 ? T : 1) * (size_t)len * (size_t)nbuf);
+        if (!buf) return -1;
+        REAL junk[4][BLOCK];
+        us = (Rows){buf, len};
+        is_ = HAS(F_SYN) ? (Rows){buf + T * len, len} : (Rows){junk[0], 0};
+        bs = HAS(F_ALIF) ? (Rows){buf + (1 + HAS(F_SYN)) * T * len, len} : (Rows){junk[1], 0};
+        forward_block(a, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, (Rows){junk[3], 0}, 0);
+    }
     for (int64_t j = 0; j < len; j++) {
         sc.gw[j] = a->g_vfin ? a->g_vfin[k0 + j] : 0;
         sc.gi[j] = (a->g_ifin && HAS(F_SYN)) ? a->g_ifin[k0 + j] : 0;
@@ -333,8 +363,8 @@ static void backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
         sc.sam[j] = sc.sas[j] = sc.saa[j] = 0;
     }
     if (T > 0) { /* spike, threshold and pre-floor membrane of the last step */
-        const REAL *ul = ROW(a->u, T - 1);
-        const REAL *bl = HAS(F_ALIF) ? (T >= 2 ? ROW(a->bsave, T - 2) : a->b0 + k0) : NULL;
+        const REAL *ul = AT(us, T - 1);
+        const REAL *bl = HAS(F_ALIF) ? (T >= 2 ? AT(bs, T - 2) : a->b0 + k0) : NULL;
         for (int64_t j = 0; j < len; j++) {
             const REAL th = HAS(F_ALIF) ? a->thr[k0 + j] + a->asc[k0 + j] * bl[j] : a->thr[k0 + j];
             const REAL s = HAS(F_SPIKING) ? spike(ul[j], th, a->max_spikes) : ul[j];
@@ -343,8 +373,8 @@ static void backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
             sc.cv[j] = after_reset(ul[j], s, th, a->rc[k0 + j]);
         }
     }
-    for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &sc, bi, n0, len, t, 1);
-    if (T > 0) backward_step(a, &sc, bi, n0, len, 0, 0);
+    for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &sc, bi, n0, len, t, us, is_, bs, 1);
+    if (T > 0) backward_step(a, &sc, bi, n0, len, 0, us, is_, bs, 0);
     for (int64_t j = 0; j < len; j++) {
         a->gv0[k0 + j] = sc.gw[j];
         a->gam[k0 + j] = sc.sam[j];
@@ -357,12 +387,15 @@ static void backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
             a->gaa[k0 + j] = sc.saa[j];
         }
     }
+    free(buf);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------- threads */
 typedef struct {
     Args *a;
     int backward;
+    int failed;
 } Job;
 
 static void *run_items(void *p) {
@@ -374,9 +407,8 @@ static void *run_items(void *p) {
         if (it >= items) break;
         const int64_t bi = it / nblk, n0 = (it % nblk) * BLOCK;
         const int64_t len = n0 + BLOCK < a->N ? BLOCK : a->N - n0;
-        if (job->backward) backward_item(a, bi, n0, len);
-        else if (a->recv) forward_item(a, bi, n0, len, 1);
-        else forward_item(a, bi, n0, len, 0);
+        if (!job->backward) forward_item(a, bi, n0, len);
+        else if (backward_item(a, bi, n0, len) != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -386,14 +418,14 @@ static int launch(Args *a, int backward) {
     const int64_t items = a->B * ((a->N + BLOCK - 1) / BLOCK);
     if (items < nt) nt = (int)items;
     a->next = 0;
-    Job job = {a, backward};
+    Job job = {a, backward, 0};
     pthread_t th[64];
     int started = 1;
     for (; started < nt; started++)
         if (pthread_create(&th[started], NULL, run_items, &job) != 0) break; /* fewer threads still finish */
     run_items(&job);
     for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
-    return 0;
+    return job.failed ? -2 : 0;
 }
 
 int lif_forward(Args *a) { return launch(a, 0); }
