@@ -192,5 +192,19 @@ def interop(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "tests/interop", "-p", "no:cacheprovider", "-rs", *session.posargs)
 
 
+# norse needs torchvision, which imports only beside its own torch build (a CUDA build of several GB).
+NORSE_TORCH = os.environ.get("SPIKEKIT_NORSE_TORCH", "torch==2.14.1 torchvision==0.29.1").split()
+
+
+@nox.session(name="interop-norse")
+def interop_norse(session: nox.Session) -> None:
+    """NIR interchange with norse 1.1.0 (test-only peer), on torch 2.14.1 + torchvision 0.29.1 as norse needs."""
+    session.install(*NORSE_TORCH)
+    # NORSE_TORCH again, so that pip keeps that torch while it resolves norse's dependencies.
+    session.install(*_editable_args(), "pytest", "hypothesis", "nir", "nirtorch==2.6", "norse==1.1.0", *NORSE_TORCH)
+    session.run("python", "-m", "pytest", "tests/interop/test_interop_norse.py", "-p", "no:cacheprovider", "-rsx",
+                *session.posargs)  # fmt: skip
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("run through nox: `nox -l` lists the sessions")

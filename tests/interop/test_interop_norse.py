@@ -12,9 +12,9 @@ deal with it:
 * norse's ``to_nir`` writes ``tau = dt / tau_mem_inv``, i.e. ``dt`` times the real time constant, so its own
   ``from_nir`` does not give back the model it exported. Its files are read exactly with ``dt = dt_norse ** 2``:
   then ``1 - dt / tau`` is norse's per-step decay ``1 - dt_norse * tau_mem_inv``.
-* norse's ``IAFCell`` adds its input with gain 1 whatever ``dt`` and ``r`` (NIR's ``dv/dt = r I`` under Euler is
-  ``r dt``): spikekit -> norse agrees (norse ignores the ``r = 1/dt`` spikekit writes) but norse -> spikekit does
-  not; pinned below as a strict xfail.
+* norse's ``IAFCell`` adds its input with gain ``r`` whatever ``dt`` (NIR's ``dv/dt = r I`` under Euler would be
+  ``r dt``); the "norse" convention reads and writes leak-free nodes that way (``integrator_gain="r"``), so both
+  directions agree.
 * norse's ``LIFCell`` (exported as ``CubaLIF``) feeds the membrane the current of the previous step and adds the
   input to the current with gain 1, which is not NIR's ``CubaLIF``; pinned as a strict xfail.
 """
@@ -158,7 +158,6 @@ def test_norse_export_is_not_its_own_import():
     assert not torch.allclose(roundtrip, expected, atol=1e-3)
 
 
-@pytest.mark.xfail(strict=True, reason="norse's IAFCell adds input with gain 1; NIR IF under Euler reads r*dt")
 def test_norse_if_export_spikekit_import():
     torch.manual_seed(4)
     net = norse.SequentialState(nn.Linear(4, 5), norse.IAFCell(norse.IAFParameters(v_th=torch.full((5,), 0.8))))
@@ -194,5 +193,5 @@ def test_norse_skips_what_it_cannot_read():
     pytest.skip(
         "norse 1.1.0 cannot import LI, I (ExpLeak), AvgPool2d, Conv1d, Scale, Threshold, Delay, and NIR cannot state "
         "multi-spike or subtractive reset under the 'norse' convention; norse writes None nodes for SumPool2d and "
-        "Flatten, and its IAFCell/LIFCell do not run as the NIR nodes it writes (see the strict xfails)"
+        "Flatten, and its LIFCell does not run as the CubaLIF node it writes (see the strict xfail)"
     )

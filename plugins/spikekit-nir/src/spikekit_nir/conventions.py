@@ -62,6 +62,8 @@ class Convention:
         dt: the time step, in the unit of NIR's time constants.
         decay: ``"exp"`` (:math:`e^{-dt/\\tau}`) or ``"euler"`` (:math:`1 - dt/\\tau`).
         gain: ``"r"`` (per-step gain ``r`` / ``w_in``) or ``"euler"`` (``r dt / tau`` / ``w_in dt / tau_syn``).
+        integrator_gain: for the leak-free nodes (IF, I) under ``gain="euler"``: ``"euler"`` (per-step gain
+            ``r dt``) or ``"r"`` (per-step gain ``r``, as norse integrates).
         reset: ``"subtract"`` or ``"to_v_reset"``.
         spike: ``"multi"`` or ``"single"``.
         if_floor: imported IF neurons get ``min_v_mem = -v_threshold``.
@@ -74,6 +76,7 @@ class Convention:
     dt: float = 1.0
     decay: Literal["exp", "euler"] = "exp"
     gain: Literal["r", "euler"] = "r"
+    integrator_gain: Literal["r", "euler"] = "euler"
     reset: Literal["subtract", "to_v_reset"] = "subtract"
     spike: Literal["multi", "single"] = "multi"
     if_floor: bool = True
@@ -85,6 +88,7 @@ class Convention:
         for field, allowed in (
             ("decay", ("exp", "euler")),
             ("gain", ("r", "euler")),
+            ("integrator_gain", ("r", "euler")),
             ("reset", ("subtract", "to_v_reset")),
             ("spike", ("multi", "single")),
         ):
@@ -140,7 +144,7 @@ class Convention:
         if self.gain == "r":
             return r
         if tau is None:
-            return r * self.dt
+            return r if self.integrator_gain == "r" else r * self.dt
         return r * self.dt / np.asarray(tau, dtype=np.float64)
 
     def r_from_gain(self, g: Any, tau: Any | None) -> np.ndarray:
@@ -149,7 +153,7 @@ class Convention:
         if self.gain == "r":
             return g
         if tau is None:
-            return g / self.dt
+            return g if self.integrator_gain == "r" else g / self.dt
         return g * np.asarray(tau, dtype=np.float64) / self.dt
 
     def synapse_gain(self, w_in: Any, tau_syn: Any) -> np.ndarray:
@@ -173,7 +177,14 @@ PRESETS: dict[str, Convention] = {
         dt=1e-4, decay="euler", gain="euler", reset="to_v_reset", spike="single", if_floor=False, name="snntorch"
     ),
     "norse": Convention(
-        dt=1e-3, decay="euler", gain="euler", reset="to_v_reset", spike="single", if_floor=False, name="norse"
+        dt=1e-3,
+        decay="euler",
+        gain="euler",
+        integrator_gain="r",
+        reset="to_v_reset",
+        spike="single",
+        if_floor=False,
+        name="norse",
     ),
 }
 
