@@ -51,6 +51,7 @@ _PTRS = (
 
 def _struct(real: type) -> type[ctypes.Structure]:
     fields = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn")]
+    fields += [("psb", ctypes.c_int64 * 7), ("psn", ctypes.c_int64 * 7)]
     fields += [("max_spikes", real), ("sg_p", real * 5)]
     fields += [(name, ctypes.c_void_p) for name in _PTRS]
     fields += [("nthreads", ctypes.c_int), ("next", ctypes.c_int64)]

@@ -96,6 +96,20 @@ def _args(x: Tensor) -> type:
     return _cc.ArgsF32 if x.dtype == torch.float32 else _cc.ArgsF64
 
 
+_PARAM_NAMES = ("am", "as_", "thr", "fl", "aa", "asc", "rc")
+
+
+def _set_params(a: ctypes.Structure, params: tuple[Tensor, ...]) -> None:
+    """Point the kernel at the (B, N) parameters with their own strides: broadcast parameters (stride 0) are
+    never materialised; the kernel gathers each block into local arrays."""
+    for q, (name, t) in enumerate(zip(_PARAM_NAMES, params)):
+        if t.dim() != 2:  # not a (B, N) view: make it one
+            t = t.reshape(a.B, a.N)
+        setattr(a, name, t.data_ptr() if t.numel() else None)
+        a.psb[q] = t.stride(0) if t.size(0) > 1 else 0
+        a.psn[q] = t.stride(1) if t.size(1) > 1 else 0
+
+
 def _saves(flags: int, record: bool, sg_kind: int) -> tuple[bool, bool, bool]:
     """Which per-step buffers the forward op returns in full: (u, i, b).
 
@@ -129,8 +143,7 @@ def lif_forward(
         keep = lambda t, on: t if on else x.new_empty(0)  # noqa: E731
         return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)  # type: ignore[return-value]
     Args = _args(x)
-    ins = [t.contiguous() for t in (x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
-    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ins
+    x, v0, i0, b0 = (t.contiguous() for t in (x, v0, i0, b0))
     B, T, N = x.shape
     full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
     out, u, isave, bsave = full(True), full(keep_u), full(keep_i), full(keep_b)
@@ -139,8 +152,8 @@ def lif_forward(
     ifin = torch.empty_like(v0) if flags & F_SYN else x.new_empty(0)
     bfin = torch.empty_like(v0) if flags & F_ALIF else x.new_empty(0)
     a = Args(B=B, T=T, N=N, max_spikes=max_spikes, nthreads=torch.get_num_threads())
-    for name, t in (("x", x), ("v0", v0), ("i0", i0), ("b0", b0), ("am", am), ("as_", as_), ("thr", thr),
-                    ("fl", fl), ("aa", aa), ("asc", asc), ("rc", rc), ("out", out), ("u", u), ("isave", isave),
+    _set_params(a, (am, as_, thr, fl, aa, asc, rc))
+    for name, t in (("x", x), ("v0", v0), ("i0", i0), ("b0", b0), ("out", out), ("u", u), ("isave", isave),
                     ("bsave", bsave), ("recv", recv), ("vfin", vfin), ("ifin", ifin), ("bfin", bfin)):  # fmt: skip
         setattr(a, name, _ptr(t))
     if lib.lif_forward(ctypes.byref(a)) != 0:
@@ -177,11 +190,20 @@ def lif_backward(
             res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv,
                                       g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes,
                                       sg_kind, sg_params)  # fmt: skip
-        return tuple(r.clone() if torch.is_tensor(r) else torch.zeros_like(v0) for r in res)  # type: ignore[return-value]
+        syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+        B, N = x.shape[0], x.shape[2]
+        own = lambda r, on: (  # noqa: E731  (own (B, N) storage, or empty when the flag is off, as the fake says)
+            (r.expand(B, N).clone() if torch.is_tensor(r) else x.new_zeros(B, N)) if on else x.new_empty(0)
+        )
+        gx, gw, gi, gb, sam, sas, saa = res
+        return (gx.clone(), own(gw, True), own(gi, syn), own(gb, alif), own(sam, True), own(sas, syn),
+                own(saa, alif))  # fmt: skip
     Args = _args(x)
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
     B, T, N = x.shape
-    outs = [torch.empty_like(x, memory_format=torch.contiguous_format)] + [torch.zeros_like(v0) for _ in range(6)]
+    syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+    state = lambda on: x.new_empty(B, N) if on else x.new_empty(0)  # noqa: E731  (the kernel writes every entry)
+    outs = [x.new_empty(B, T, N), state(True), state(syn), state(alif), state(True), state(syn), state(alif)]
     if g_out.dtype != x.dtype or g_out.device != x.device:
         g_out = g_out.to(x)
     # the output gradient keeps its strides (the kernel gathers rows that are not contiguous): the gradient of a
@@ -190,9 +212,10 @@ def lif_backward(
     a = Args(B=B, T=T, N=N, gsb=gsb, gst=gst, gsn=gsn, max_spikes=max_spikes, nthreads=torch.get_num_threads())
     for j, p in enumerate(sg_params[:5]):
         a.sg_p[j] = p
-    keep = [c(t) for t in (x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
+    _set_params(a, (am, as_, thr, fl, aa, asc, rc))
+    keep = [c(t) for t in (x, u, isave, bsave, v0, i0, b0)]
     keep += [g_out] + [c(t) for t in (g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg)]
-    names = ("x u isave bsave v0 i0 b0 am as_ thr fl aa asc rc g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg "
+    names = ("x u isave bsave v0 i0 b0 g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg "
              "gx gv0 gi0 gb0 gam gas gaa").split()  # fmt: skip
     for name, t in zip(names, keep + outs):
         setattr(a, name, _ptr(t))
@@ -202,8 +225,12 @@ def lif_backward(
 
 
 @lif_backward.register_fake
-def _(x, u, isave, bsave, v0, *rest):
-    return (torch.empty_like(x), *[torch.empty_like(v0) for _ in range(6)])
+def _(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin,
+      g_bfin, sg, flags, *rest):  # fmt: skip
+    syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+    B, T, N = x.shape
+    state = lambda on: x.new_empty(B, N) if on else x.new_empty(0)  # noqa: E731
+    return x.new_empty(B, T, N), state(True), state(syn), state(alif), state(True), state(syn), state(alif)
 
 
 # -------------------------------------------------------------------------------------------------- autograd
@@ -256,7 +283,7 @@ def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -
     B, T, N, trail = plan.B, plan.T, plan.N, plan.trail
     x3 = x.reshape(B, T, N)
     flat = lambda name: state[name].reshape(B, N) if name in state else plan.alpha_mem.new_zeros(())  # noqa: E731
-    zero = x3.new_zeros(B, N)
+    zero = x3.new_empty(0)  # an initial state the configuration does not have: never read
     v0 = flat("v_mem")
     i0 = state["i_syn"].reshape(B, N) if plan.flags & F_SYN else zero
     b0 = state["b"].reshape(B, N) if plan.flags & F_ALIF else zero

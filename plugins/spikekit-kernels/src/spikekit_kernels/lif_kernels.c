@@ -8,8 +8,9 @@
  * reduction crosses lanes), so the forward outputs match the reference backend bit for bit. The equations and the
  * backward recursion are documented in spikekit_kernels/fused.py.
  *
- * Layout: x, out, u (pre-spike membrane) and the per-step saves are (B, T, N) contiguous; states and per-neuron
- * parameters are (B, N) contiguous; the output gradient may have any strides (rows that are not contiguous are
+ * Layout: x, out, u (pre-spike membrane) and the per-step saves are (B, T, N) contiguous; states are (B, N)
+ * contiguous; per-neuron parameters are (B, N) with any strides (broadcast ones have stride 0; each work item
+ * gathers its block into local arrays); the output gradient may have any strides (rows that are not contiguous are
  * gathered into a local buffer). Work items are (batch row, block of BLOCK neurons); each runs the whole time
  * loop for its neurons, the neuron loop innermost. Threads take items from a shared counter.
  */
@@ -58,7 +59,8 @@ INLINE REAL floor_v(REAL q) {
 
 typedef struct {
     int64_t B, T, N;
-    int64_t gsb, gst, gsn; /* strides of g_out */
+    int64_t gsb, gst, gsn;     /* strides of g_out */
+    int64_t psb[7], psn[7];    /* batch and neuron strides of am, as, thr, fl, aa, asc, rc (0 where broadcast) */
     REAL max_spikes, sg_p[5];
     const REAL *x, *v0, *i0, *b0, *am, *as, *thr, *fl, *aa, *asc, *rc;
     REAL *out, *u, *isave, *bsave, *recv, *vfin, *ifin, *bfin;
@@ -168,15 +170,33 @@ typedef struct {
 } Rows;
 #define AT(r, t) ((r).p + (t) * (r).s)
 
+/* The per-neuron parameters of one block, gathered from their (possibly broadcast) strides into contiguous
+ * local arrays, so that no parameter is materialised at (B, N) and the neuron loops read them with unit stride. */
+typedef struct {
+    REAL am[BLOCK], as[BLOCK], thr[BLOCK], fl[BLOCK], aa[BLOCK], asc[BLOCK], rc[BLOCK];
+} Params;
+
+static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Params *P) {
+    const REAL *src[7] = {a->am, a->as, a->thr, a->fl, a->aa, a->asc, a->rc};
+    REAL *dst[7] = {P->am, P->as, P->thr, P->fl, P->aa, P->asc, P->rc};
+    const int need[7] = {1, HAS(F_SYN), 1, HAS(F_FLOOR), HAS(F_ALIF), HAS(F_ALIF), HAS(F_RESET) || HAS(F_SUBVAL)};
+    for (int q = 0; q < 7; q++) {
+        if (!need[q]) continue;
+        const REAL *base = src[q] + bi * a->psb[q] + n0 * a->psn[q];
+        const int64_t sn = a->psn[q];
+        for (int64_t j = 0; j < len; j++) dst[q][j] = base[j * sn];
+    }
+}
+
 /* ------------------------------------------------------------------------------------------- forward */
 /* The time loop of one block of neurons. `finals` writes the final states (off when the backward recomputes). */
-static void forward_block(const Args *a, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us, Rows is_,
-                          Rows bs, Rows rv, const int finals) {
+static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
+                          Rows is_, Rows bs, Rows rv, const int finals) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     REAL v[BLOCK], is[BLOCK], bb[BLOCK];
-    const REAL *restrict am = a->am + k0, *restrict as = a->as + k0, *restrict thr = a->thr + k0;
-    const REAL *restrict fl = a->fl + k0, *restrict aa = a->aa + k0, *restrict asc = a->asc + k0;
-    const REAL *restrict rc = a->rc + k0;
+    const REAL *restrict am = P->am, *restrict as = P->as, *restrict thr = P->thr;
+    const REAL *restrict fl = P->fl, *restrict aa = P->aa, *restrict asc = P->asc;
+    const REAL *restrict rc = P->rc;
     const REAL mx = a->max_spikes;
     for (int64_t j = 0; j < len; j++) {
         v[j] = a->v0[k0 + j];
@@ -222,8 +242,10 @@ static void forward_block(const Args *a, int64_t bi, int64_t n0, int64_t len, Ro
 static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
     const int64_t T = a->T, N = a->N;
     REAL junk[4][BLOCK]; /* one per optional output, so that no two restrict pointers share memory */
+    Params P;
+    load_params(a, bi, n0, len, &P);
 #define TENSOR_ROWS(ptr, k) ((ptr) ? (Rows){(ptr) + bi * T * N + n0, N} : (Rows){junk[k], 0})
-    forward_block(a, bi, n0, len, TENSOR_ROWS(a->out, 0), TENSOR_ROWS(a->u, 0), TENSOR_ROWS(a->isave, 1),
+    forward_block(a, &P, bi, n0, len, TENSOR_ROWS(a->out, 0), TENSOR_ROWS(a->u, 0), TENSOR_ROWS(a->isave, 1),
                   TENSOR_ROWS(a->bsave, 2), TENSOR_ROWS(a->recv, 3), 1);
 }
 
@@ -238,12 +260,12 @@ typedef struct {
     REAL cs[BLOCK], cth[BLOCK], cv[BLOCK], grow[BLOCK];
 } BwdScratch;
 
-INLINE void backward_step(const Args *a, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len, int64_t t,
-                          Rows us, Rows is_, Rows bs, const int has_prev) {
+INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len,
+                          int64_t t, Rows us, Rows is_, Rows bs, const int has_prev) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
-    const REAL *restrict am = a->am + k0, *restrict as = a->as + k0, *restrict thr = a->thr + k0;
-    const REAL *restrict fl = a->fl + k0, *restrict aa = a->aa + k0, *restrict asc = a->asc + k0;
-    const REAL *restrict rc = a->rc + k0, *restrict v0 = a->v0 + k0;
+    const REAL *restrict am = P->am, *restrict as = P->as, *restrict thr = P->thr;
+    const REAL *restrict fl = P->fl, *restrict aa = P->aa, *restrict asc = P->asc;
+    const REAL *restrict rc = P->rc, *restrict v0 = a->v0 + k0;
     const REAL *restrict b0 = HAS(F_ALIF) ? a->b0 + k0 : NULL, *restrict i0 = HAS(F_SYN) ? a->i0 + k0 : NULL;
     const REAL mx = a->max_spikes;
     const REAL *restrict ut = AT(us, t), *restrict xt = ROW(a->x, t);
@@ -340,6 +362,8 @@ INLINE void backward_step(const Args *a, BwdScratch *sc, int64_t bi, int64_t n0,
 static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     BwdScratch sc;
+    Params P;
+    load_params(a, bi, n0, len, &P);
     REAL *buf = NULL;
     Rows us, is_, bs;
     if (a->u) { /* the forward saved u (and i, b) for all steps */
@@ -354,7 +378,7 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
         us = (Rows){buf, len};
         is_ = HAS(F_SYN) ? (Rows){buf + T * len, len} : (Rows){junk[0], 0};
         bs = HAS(F_ALIF) ? (Rows){buf + (1 + HAS(F_SYN)) * T * len, len} : (Rows){junk[1], 0};
-        forward_block(a, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, (Rows){junk[3], 0}, 0);
+        forward_block(a, &P, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, (Rows){junk[3], 0}, 0);
     }
     for (int64_t j = 0; j < len; j++) {
         sc.gw[j] = a->g_vfin ? a->g_vfin[k0 + j] : 0;
@@ -366,15 +390,15 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
         const REAL *ul = AT(us, T - 1);
         const REAL *bl = HAS(F_ALIF) ? (T >= 2 ? AT(bs, T - 2) : a->b0 + k0) : NULL;
         for (int64_t j = 0; j < len; j++) {
-            const REAL th = HAS(F_ALIF) ? a->thr[k0 + j] + a->asc[k0 + j] * bl[j] : a->thr[k0 + j];
+            const REAL th = HAS(F_ALIF) ? P.thr[j] + P.asc[j] * bl[j] : P.thr[j];
             const REAL s = HAS(F_SPIKING) ? spike(ul[j], th, a->max_spikes) : ul[j];
             sc.cs[j] = s;
             sc.cth[j] = th;
-            sc.cv[j] = after_reset(ul[j], s, th, a->rc[k0 + j]);
+            sc.cv[j] = after_reset(ul[j], s, th, P.rc[j]);
         }
     }
-    for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &sc, bi, n0, len, t, us, is_, bs, 1);
-    if (T > 0) backward_step(a, &sc, bi, n0, len, 0, us, is_, bs, 0);
+    for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &P, &sc, bi, n0, len, t, us, is_, bs, 1);
+    if (T > 0) backward_step(a, &P, &sc, bi, n0, len, 0, us, is_, bs, 0);
     for (int64_t j = 0; j < len; j++) {
         a->gv0[k0 + j] = sc.gw[j];
         a->gam[k0 + j] = sc.sam[j];
