@@ -315,6 +315,7 @@ def main() -> None:
             result["versions"][mod] = md.version(dist)
         except Exception:
             pass
+    result["load_average_start"] = os.getloadavg()  # other processes on the machine skew CPU timings
     if args.gpu:
         result["copy_bandwidth_GBps"] = copy_bandwidth_gbs()
     for model in ("lif", "iaf", "alif", "conv"):
@@ -339,6 +340,8 @@ def main() -> None:
             row["triton_bandwidth"] = bw
         result["results"].append(row)
         print_row(row)
+    result["load_average_end"] = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min): start {result['load_average_start']}, end {result['load_average_end']}")
     out = args.out or RESULTS / f"{'gpu' if args.gpu else 'cpu'}{'-quick' if args.quick else ''}-{platform.node()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
