@@ -110,14 +110,14 @@ def _set_params(a: ctypes.Structure, params: tuple[Tensor, ...]) -> None:
         a.psn[q] = t.stride(1) if t.size(1) > 1 else 0
 
 
-def _saves(flags: int, record: bool, sg_kind: int) -> tuple[bool, bool, bool]:
+def _saves(x: Tensor, flags: int, record: bool, sg_kind: int) -> tuple[bool, bool, bool]:
     """Which per-step buffers the forward op returns in full: (u, i, b).
 
-    With a surrogate the kernels evaluate themselves (every closed form) the backward recomputes u, i and b block
-    by block from the input and the initial state (the same arithmetic, so the same bits) and nothing per step is
-    kept; a surrogate callable is evaluated with torch on all steps at once, so then u (and i, b) are kept. i and
-    b are also returned when they are recorded."""
-    keep = sg_kind == SG_TENSOR
+    On the CPU, with a surrogate the kernels evaluate themselves (every closed form), the backward recomputes u, i
+    and b block by block from the input and the initial state (the same arithmetic, so the same bits) and nothing
+    per step is kept; a surrogate callable is evaluated with torch on all steps at once, so then u (and i, b) are
+    kept. i and b are also returned when they are recorded. Other devices (the Triton kernels) always keep them."""
+    keep = sg_kind == SG_TENSOR or x.device.type != "cpu"
     return keep, bool(flags & F_SYN) and (keep or record), bool(flags & F_ALIF) and (keep or record)
 
 
@@ -133,7 +133,7 @@ def lif_forward(
     Returns (out, u, i per step, b per step, v recording, final v, final i, final b); unused ones are empty. The
     surrogate arguments (kernel code, closed-form parameters, key of a registered callable) serve the backward.
     """
-    keep_u, keep_i, keep_b = _saves(flags, record, sg_kind)
+    keep_u, keep_i, keep_b = _saves(x, flags, record, sg_kind)
     lib = _lib(x, flags, spike_kind, sg_kind)
     if lib is None:
         with torch.no_grad():
@@ -166,7 +166,7 @@ def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spike
     full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
     state = lambda on: torch.empty_like(v0) if on else x.new_empty(0)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
-    keep_u, keep_i, keep_b = _saves(flags, record, sg_kind)
+    keep_u, keep_i, keep_b = _saves(x, flags, record, sg_kind)
     return full(True), full(keep_u), full(keep_i), full(keep_b), full(record), state(True), state(syn), state(alif)
 
 

@@ -285,11 +285,17 @@ def _consts(flags: int, spike_kind: int) -> dict[str, bool]:
                 SUBVAL=bool(flags & p.F_SUBVAL), CLAMP=bool(flags & p.F_MAXCLAMP), SPIKE_SINGLE=spike_kind == p.SPK_SINGLE)  # fmt: skip
 
 
+def _state_or_zeros(t: torch.Tensor, v0: torch.Tensor) -> torch.Tensor:
+    """The kernels load every initial state: an absent one (empty) becomes zeros of the state's shape."""
+    return t if t.numel() else torch.zeros_like(v0)
+
+
 def forward_launch(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, *_):
     """Runs the forward kernel; same signature and results as ``spikekit_kernels::lif_forward``."""
     x = x.contiguous()
     st = v0.dtype
     B, T, N = x.shape
+    i0, b0 = _state_or_zeros(i0, v0), _state_or_zeros(b0, v0)
     args = [t.contiguous().to(st) for t in (v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
     full = lambda on, dt=st: x.new_empty(x.shape, dtype=dt) if on else x.new_empty(0, dtype=dt)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
@@ -310,6 +316,7 @@ def backward_launch(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, r
     """Runs the backward kernel; same signature and results as ``spikekit_kernels::lif_backward``."""
     B, T, N = x.shape
     st = u.dtype
+    i0, b0 = _state_or_zeros(i0, v0), _state_or_zeros(b0, v0)
     c = lambda t: t.contiguous() if t is not None else u  # noqa: E731
     outs = [torch.empty(x.shape, dtype=x.dtype, device=x.device)] + [torch.zeros_like(v0) for _ in range(6)]
     p = [float(v) for v in [*sg_params, 0, 0, 0, 0, 0][:5]]
@@ -321,7 +328,11 @@ def backward_launch(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, r
         HAS_RECB=g_recb is not None, HAS_VFIN=g_vfin is not None, HAS_IFIN=g_ifin is not None,
         HAS_BFIN=g_bfin is not None, BLOCK=BLOCK, **_consts(flags, spike_kind),
     )  # fmt: skip
-    return tuple(outs)
+    # the op's contract (its fake): gradients of states and decay factors a configuration lacks are empty
+    syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+    none = x.new_empty(0)
+    return (outs[0], outs[1], outs[2] if syn else none, outs[3] if alif else none, outs[4], outs[5] if syn else none,
+            outs[6] if alif else none)  # fmt: skip
 
 
 fused.lif_forward.register_kernel("cuda")(forward_launch)
