@@ -12,9 +12,11 @@ arithmetic order as the reference backend so that spikes are bitwise equal)::
     b_t = α_a · b_{t-1} + (1 − α_a) · s_t (ALIF)
     w_t = relu(v_t − m) + m               (min_v_mem)    or   w_t = v_t
 
-The output is ``s_t`` (``u_t`` for a leaky integrator without spike function). The op saves only ``u_t`` (plus
-``i_t`` with a synapse and ``b_t`` for ALIF); ``s_t``, ``θ_t``, ``v_t`` and ``w_{t-1}`` are recomputed from them,
-with the same bits, in the backward loop.
+The output is ``s_t`` (``u_t`` for a leaky integrator without spike function). On the CPU with a closed-form
+surrogate the op keeps nothing per step: the backward re-runs each block's forward (same code, same bits) into a
+private buffer. With a surrogate callable (and on other devices) it keeps ``u_t`` (plus ``i_t`` with a synapse and
+``b_t`` for ALIF). Either way ``s_t``, ``θ_t``, ``v_t`` and ``w_{t-1}`` are recomputed from them, with the same bits,
+in the backward loop.
 
 Backward (BPTT through the surrogate, ``ψ_t = surrogate(u_t, θ_t)`` replaces dS/du; no gradient reaches θ through
 S). Carry the adjoints ``W = ∂L/∂w_t``, ``I = ∂L/∂i_t``, ``Bb = ∂L/∂b_t`` backwards from the gradients of the final
@@ -38,7 +40,8 @@ expanded to ``(B, N)``). The surrogate ``ψ`` is evaluated inside the loop for t
 :mod:`spikekit_kernels._plan`; any other surrogate callable is evaluated with torch on the saved ``u`` (all steps at
 once) before the loop, which is exact for every surrogate.
 
-The loop runs as compiled C (``lif_kernels.c``, threads over batch rows and neuron blocks) when a C compiler is
+The loop runs as compiled C (``lif_kernels.c``, one library per configuration with the flags as compile-time
+constants so that the neuron loops vectorise; threads over batch rows and neuron blocks) when a C compiler is
 available, otherwise as a torch loop over time slices (:mod:`spikekit_kernels._torchloop`). Both are registered as
 ``torch.library`` custom ops (``spikekit_kernels::lif_forward`` / ``lif_backward``) with fake implementations, so
 ``torch.compile`` keeps a whole layer as one op with no graph break, and ``torch.export`` records it.
