@@ -4,7 +4,8 @@ spikingjelly 2.0 (each only if importable; neither is a spikekit dependency).
 CPU mode (default): dense LIF / IAF / ALIF on ``[B=32, T=100, N=1024]`` and a conv SNN on ``[B=16, T=50, 2x32x32]``;
 forward only and forward+backward (gradient to the input and to tau_mem); the median of ``--repeats`` runs,
 implementations interleaved round-robin in one process; peak extra memory of one forward+backward measured in a
-fresh subprocess per implementation (peak RSS minus the RSS before the run). GPU mode (``--gpu``): the dense
+fresh subprocess per implementation (peak RSS minus the RSS before the run; median of ``--memory-runs`` processes);
+the load average at the start and the end of the run (other processes skew CPU timings). GPU mode (``--gpu``): the dense
 models at ``[B=128, T=500, N=4096]`` timed with CUDA events, plus the device's copy bandwidth measured in the same
 run and the achieved bandwidth of the fused kernels (bytes they must move / time).
 
@@ -234,17 +235,19 @@ def memory_child(impl: str, model: str, sizes: dict[str, int]) -> float:
     return max(0.0, hwm - before)
 
 
-def measure_memory(group: list[Case], sizes: dict[str, int]) -> dict[str, float]:
-    out = {}
-    for c in group:
-        cmd = [sys.executable, __file__, "--memory-child", c.impl, c.model, json.dumps(sizes)]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        try:
-            out[c.impl] = float(res.stdout.strip().splitlines()[-1])
-        except (IndexError, ValueError):
-            out[c.impl] = float("nan")
-            print(f"memory measurement failed for {c.impl}/{c.model}: {res.stderr[-400:]}", file=sys.stderr)
-    return out
+def measure_memory(group: list[Case], sizes: dict[str, int], runs: int = 3) -> dict[str, float]:
+    """Median over ``runs`` fresh processes per implementation (the allocator's behaviour varies between processes:
+    sinabs's peak, for one, is sometimes about half of its usual value), processes interleaved round-robin."""
+    got: dict[str, list[float]] = {c.impl: [] for c in group}
+    for _ in range(runs):
+        for c in group:
+            cmd = [sys.executable, __file__, "--memory-child", c.impl, c.model, json.dumps(sizes)]
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            try:
+                got[c.impl].append(float(res.stdout.strip().splitlines()[-1]))
+            except (IndexError, ValueError):
+                print(f"memory measurement failed for {c.impl}/{c.model}: {res.stderr[-400:]}", file=sys.stderr)
+    return {k: statistics.median(v) if v else float("nan") for k, v in got.items()}
 
 
 # ------------------------------------------------------------------------------------------------------ GPU extras
@@ -281,6 +284,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--no-peers", action="store_true", help="skip sinabs and spikingjelly")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-runs", type=int, default=3, help="fresh processes per memory measurement (median)")
     ap.add_argument("--compile", action="store_true", help="also time the reference backend under torch.compile")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
@@ -328,7 +332,7 @@ def main() -> None:
             times = time_interleaved(group, backward, reps, device)
             row["fwd_bwd_ms" if backward else "fwd_ms"] = {k: statistics.median(v) for k, v in times.items()}
         if device == "cpu" and not args.no_memory:
-            row["peak_extra_mb_fwd_bwd"] = measure_memory(group, sizes)
+            row["peak_extra_mb_fwd_bwd"] = measure_memory(group, sizes, args.memory_runs)
         if args.gpu and model != "conv":
             B, T, N = sizes["B"], sizes["T"], sizes["N"]
             bw = {}
