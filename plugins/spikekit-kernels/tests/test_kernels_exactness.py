@@ -56,11 +56,15 @@ def _check(results, exact_spikes: bool = True) -> None:
     assert set(rec) == set(r_rec)
     for k in r_rec:
         torch.testing.assert_close(rec[k], r_rec[k], atol=1e-6, rtol=1e-6, msg=k)
+    state_numel = out.numel() // max(1, out.shape[1])
     for g, rg in zip(grads, r_grads):
         if rg is None:
             assert g is None or torch.count_nonzero(g) == 0
             continue
-        torch.testing.assert_close(g, rg, rtol=1e-5, atol=1e-5)
+        # a decay factor's gradient is a float32 sum over batch, time (and neurons, for a scalar α) that the two
+        # backends add in different orders: its rounding error grows like the square root of the number of terms
+        n_terms = out.numel() // g.numel() if g.numel() < state_numel else 1
+        torch.testing.assert_close(g, rg, rtol=1e-5, atol=1e-5 * max(1.0, n_terms**0.5))
 
 
 configs = st.fixed_dictionaries(
