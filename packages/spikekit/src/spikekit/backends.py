@@ -143,8 +143,6 @@ class _Selection(threading.local):
 
 _selection = _Selection()
 _warned: set[tuple[str, str, str]] = set()
-_instances: dict[str, ComputeBackend] = {}
-_instances_key: tuple[int, int] = (0, -1)
 
 
 @contextlib.contextmanager
@@ -176,20 +174,14 @@ def current_backend() -> str:
 
 
 def get_backend(name: str) -> ComputeBackend:
-    """The backend instance registered under ``name`` (instantiated once)."""
+    """The backend instance registered under ``name`` (instantiated once per plugin host and plugin set).
+
+    The host caches the instance and drops it whenever plugins are registered or unregistered, or the host is
+    replaced (:func:`spikekit.plugins.configure`), so a changed plugin set is always seen.
+    """
     from spikekit.plugins import host
 
-    global _instances_key
-    h = host()
-    if _instances_key != (id(h), h.generation):
-        _instances.clear()
-        _instances_key = (id(h), h.generation)
-    try:
-        return _instances[name]
-    except KeyError:
-        pass
-    backend = h.load_backend(name)
-    _instances[name] = backend
+    backend: ComputeBackend = host().load_backend(name)
     return backend
 
 

@@ -258,15 +258,26 @@ class PluginHost:
             return self._objects[key]
         except KeyError:
             pass
-        owned = self.exports(namespace).get(name)
+        records, generation = self._snapshot()
+        owned = records["spikekit_exports"].get(key)
         if owned is None:
             message = self._missing_message(namespace, name)
             if _provider_of(namespace, name) is None:
                 raise AttributeError(message)
             raise PluginNotInstalledError(message)
-        obj = self._load(owned)
-        self._objects[key] = obj
-        return obj
+        return self._remember(key, generation, self._load(owned))
+
+    def _snapshot(self) -> tuple[dict[str, dict[tuple[str, ...], Owned]], int]:
+        """The merged records and the generation they belong to, read together."""
+        with self._lock:
+            return self._all_records(), self.generation
+
+    def _remember(self, key: tuple[str, ...], generation: int, obj: Any) -> Any:
+        """Cache ``obj`` (loaded outside the lock) unless plugins changed since ``generation``; first one wins."""
+        with self._lock:
+            if self.generation != generation:
+                return obj
+            return self._objects.setdefault(key, obj)
 
     def _load(self, owned: Owned) -> Any:
         try:
@@ -279,9 +290,12 @@ class PluginHost:
 
     def _load_named(self, hook: str, what: str, name: str) -> Any:
         key = (what, name)
-        if key in self._objects:
+        try:
             return self._objects[key]
-        table = {o.record.name: o for o in self._all_records()[hook].values()}
+        except KeyError:
+            pass
+        records, generation = self._snapshot()
+        table = {o.record.name: o for o in records[hook].values()}
         owned = table.get(name)
         if owned is None:
             known = ", ".join(sorted(table)) or "none"
@@ -290,8 +304,7 @@ class PluginHost:
         obj = self._load(owned)
         if isinstance(obj, type):  # a class was registered: make its one instance
             obj = obj()
-        self._objects[key] = obj
-        return obj
+        return self._remember(key, generation, obj)
 
     def load_backend(self, name: str) -> Any:
         """The backend instance registered as ``name``."""
@@ -302,15 +315,12 @@ class PluginHost:
         return self._load_named("spikekit_targets", "target", name)
 
     def _missing_message(self, namespace: str, name: str) -> str:
+        provider = _provider_of(namespace, name)
         for failure in self.failures:
-            if failure.stage in ("import", "register") and _provider_of(namespace, name) in (
-                failure.distribution,
-                failure.plugin,
-            ):
+            if failure.stage in ("import", "register") and provider in (failure.distribution, failure.plugin):
                 return (
                     f"{namespace}.{name} is provided by {failure.distribution}, which failed to load: {failure.message}"
                 )
-        provider = _provider_of(namespace, name)
         if provider:
             return f"{namespace}.{name} is provided by a plugin that is not installed: pip install {provider}"
         return f"module {namespace!r} has no attribute {name!r}, and no installed spikekit plugin provides it"
