@@ -28,10 +28,9 @@ def normal_cdf(x: torch.Tensor, mu: Any, sigma: Any) -> torch.Tensor:
 
 
 def check_positive(owner: str, **params: Any) -> None:
-    """Raise ``ValueError`` naming ``owner`` when a plain-number parameter is not > 0 (tensors are not checked)."""
+    """As :func:`check_real`, and raise ``ValueError`` naming ``owner`` when a plain number is not > 0 (tensors pass)."""
+    check_real(owner, **params)
     for name, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
-            raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
         if isinstance(value, numbers.Real) and not float(value) > 0:
             raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
 
