@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from spikekit_surrogates._catalog import ALIASES, SURROGATES
+
 if TYPE_CHECKING:
     from spikekit_surrogates.callables import check_surrogate
     from spikekit_surrogates.peer_family import (
@@ -37,24 +39,9 @@ if TYPE_CHECKING:
 
     SuperSpike = FastSigmoid
 
-_WHERE = {
-    "Heaviside": "sinabs_family",
-    "Gaussian": "sinabs_family",
-    "MultiGaussian": "sinabs_family",
-    "SingleExponential": "sinabs_family",
-    "PeriodicExponential": "sinabs_family",
-    "FastSigmoid": "peer_family",
-    "ATan": "peer_family",
-    "Sigmoid": "peer_family",
-    "Triangle": "peer_family",
-    "Rectangular": "peer_family",
-    "Erf": "peer_family",
-    "PiecewiseLinear": "peer_family",
-    "StraightThrough": "peer_family",
-    "check_surrogate": "callables",
-}
-#: Aliases: norse and the SuperSpike paper call the fast sigmoid "SuperSpike" (norse's default slope is 100).
-_ALIASES = {"SuperSpike": "FastSigmoid"}
+#: public name -> defining module; aliases map to the class they stand for
+_WHERE = {name: module for name, module, _ in SURROGATES if name not in ALIASES}
+_WHERE["check_surrogate"] = "spikekit_surrogates.callables"
 
 __all__ = [
     "Heaviside",
@@ -76,10 +63,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    target = _ALIASES.get(name, name)
+    target = ALIASES.get(name, name)
     if target not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[target]}"), target)
+    value = getattr(importlib.import_module(_WHERE[target]), target)
     globals()[name] = value
     return value
 

@@ -4,33 +4,14 @@ from __future__ import annotations
 
 from spikekit.plugins import hookimpl
 from spikekit.plugins.records import Export
+from spikekit_surrogates._catalog import ALIASES, SURROGATES
 
-_SINABS = "spikekit_surrogates.sinabs_family"
-_PEERS = "spikekit_surrogates.peer_family"
-
-#: (name, module, one-line description) of every surrogate this plugin provides.
-SURROGATES: tuple[tuple[str, str, str], ...] = (
-    ("Heaviside", _SINABS, "box surrogate 1[v >= thr - window] / thr (sinabs)"),
-    ("Gaussian", _SINABS, "Gaussian bump around the threshold (sinabs)"),
-    ("MultiGaussian", _SINABS, "Gaussian with negative side lobes, Yin et al. 2021 (sinabs)"),
-    ("SingleExponential", _SINABS, "two-sided exponential, Shrestha & Orchard 2018 (sinabs default)"),
-    ("PeriodicExponential", _SINABS, "exponential repeating at multiples of the threshold, Weidel & Sheik 2021"),
-    ("FastSigmoid", _PEERS, "SuperSpike fast sigmoid 1/(1+k|x|)^2, Zenke & Ganguli 2018"),
-    ("SuperSpike", _PEERS, "alias of FastSigmoid"),
-    ("ATan", _PEERS, "arctangent surrogate, Fang et al. 2021"),
-    ("Sigmoid", _PEERS, "logistic-derivative surrogate"),
-    ("Triangle", _PEERS, "triangle (tent) around the threshold, Esser et al. 2016 / Bellec et al. 2018"),
-    ("Rectangular", _PEERS, "boxcar around the threshold, Wu et al. 2018"),
-    ("Erf", _PEERS, "Gaussian-error-function surrogate (spikingjelly Erf)"),
-    ("PiecewiseLinear", _PEERS, "box with leaky tails (spikingjelly PiecewiseLeakyReLU)"),
-    ("StraightThrough", _PEERS, "straight-through estimator, Bengio et al. 2013"),
-)
+__all__ = ["SURROGATES", "spikekit_exports"]
 
 
 @hookimpl
 def spikekit_exports() -> list[Export]:
-    attr = {"SuperSpike": "FastSigmoid"}
     return [
-        Export(name, f"{module}:{attr.get(name, name)}", description=text, namespace="spikekit.activation")
+        Export(name, f"{module}:{ALIASES.get(name, name)}", description=text, namespace="spikekit.activation")
         for name, module, text in SURROGATES
     ]
