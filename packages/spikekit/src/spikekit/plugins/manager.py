@@ -114,8 +114,10 @@ class PluginHost:
             return registered
 
     def unregister(self, name: str) -> None:
-        """Remove a plugin registered under ``name``."""
+        """Remove a plugin registered under ``name`` (an entry-point plugin too: discovery runs first, so it does
+        not come back on the next lookup)."""
         with self._lock:
+            self._ensure_discovered()
             self.pm.unregister(name=name)
             self._dist_of.pop(name, None)
             self._invalidate()
