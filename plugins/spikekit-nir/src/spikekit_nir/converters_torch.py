@@ -139,23 +139,23 @@ def _check_2d_weight(node: Any, ctx: ImportContext) -> None:
         )
 
 
-def import_affine(node: nir.Affine, ctx: ImportContext) -> nn.Module:
+def _import_dense(node: Any, ctx: ImportContext, bias: bool) -> nn.Module:
     _check_2d_weight(node, ctx)
     w = as_tensor(node.weight)
-    lin = nn.Linear(w.shape[1], w.shape[0], bias=True)
+    lin = nn.Linear(w.shape[1], w.shape[0], bias=bias)
     with torch.no_grad():
         lin.weight.copy_(w)
-        lin.bias.copy_(as_tensor(node.bias).reshape(-1))
+        if bias:
+            lin.bias.copy_(as_tensor(node.bias).reshape(-1))
     return lin
+
+
+def import_affine(node: nir.Affine, ctx: ImportContext) -> nn.Module:
+    return _import_dense(node, ctx, bias=True)
 
 
 def import_linear(node: nir.Linear, ctx: ImportContext) -> nn.Module:
-    _check_2d_weight(node, ctx)
-    w = as_tensor(node.weight)
-    lin = nn.Linear(w.shape[1], w.shape[0], bias=False)
-    with torch.no_grad():
-        lin.weight.copy_(w)
-    return lin
+    return _import_dense(node, ctx, bias=False)
 
 
 def _import_conv(node: Any, cls: type, n: int) -> nn.Module:
