@@ -51,10 +51,7 @@ class NIRGraphModule(nn.Module):
             )
         values: dict[str, torch.Tensor] = dict(zip(self.input_names, inputs))
         for name, module, srcs in self._calls:
-            x = values[srcs[0]]
-            for src in srcs[1:]:
-                x = x + values[src]
-            values[name] = module(x)
+            values[name] = module(_sum([values[s] for s in srcs]))  # NIR sums every edge into a node
         outs = tuple(_sum([values[s] for s in srcs]) for srcs in self._output_sources)
         return outs[0] if len(outs) == 1 else outs
 
