@@ -70,8 +70,23 @@ def to_nir(
         return None if shape is None else tuple(int(s) for s in shape[n_ignored:])
 
     if find_exporter(model, table) is not None or _is_stateful(model):
-        return _single_module_graph(model, sample_data, model_name, conv, table, strip, n_ignored, path)
+        result_graph = _single_module_graph(model, sample_data, model_name, conv, table, strip, n_ignored)
+    else:
+        result_graph = _traced_graph(model, sample_data, conv, table, strip, n_ignored)
+    if path is not None:
+        nir.write(path, result_graph)
+    return result_graph
 
+
+def _traced_graph(
+    model: nn.Module,
+    sample_data: torch.Tensor,
+    conv: Convention,
+    table: dict[Any, Callable[..., Any]],
+    strip: Callable[[Any], tuple[int, ...] | None],
+    n_ignored: int,
+) -> nir.NIRGraph:
+    """The graph of a container model, traced with ``torch.fx`` (every convertible module is a leaf)."""
     tracer = _LeafTracer(table)
     try:
         graph = tracer.trace(model)
@@ -141,10 +156,7 @@ def to_nir(
             edges.append((fx_to_nir[arg], name))
 
     edges = _remove_passthrough(nodes, edges, passthrough)
-    result_graph = nir.NIRGraph(nodes={k: v for k, v in nodes.items() if v is not None}, edges=edges, type_check=False)
-    if path is not None:
-        nir.write(path, result_graph)
-    return result_graph
+    return nir.NIRGraph(nodes={k: v for k, v in nodes.items() if v is not None}, edges=edges, type_check=False)
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -221,7 +233,6 @@ def _single_module_graph(
     table: dict[Any, Callable[..., Any]],
     strip: Callable[[Any], tuple[int, ...] | None],
     n_ignored: int,
-    path: str | Path | None,
 ) -> nir.NIRGraph:
     with torch.no_grad():
         out = model(sample_data)
@@ -239,7 +250,4 @@ def _single_module_graph(
     else:
         nodes[model_name] = node
         edges = [("input", model_name), (model_name, "output")]
-    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
-    if path is not None:
-        nir.write(path, graph)
-    return graph
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
