@@ -8,6 +8,7 @@ total includes the average-pooling correction that the per-layer numbers already
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -149,9 +150,8 @@ class SNNAnalyzer:
             if isinstance(module, nn.AvgPool2d):
                 pending.append(_avgpool_scale(module, name))
             if hasattr(module, "synops"):
-                scale = 1
-                while pending:
-                    scale *= pending.pop()
+                scale = math.prod(pending)
+                pending = []
                 synops = module.accumulated_synops / module.n_batches if average else module.synops
                 result[name] = (module, synops, scale)
         return result
