@@ -142,7 +142,7 @@ class DeltaEncoder(nn.Module):
             down = (reference - x[:, t] >= self.threshold).to(x.dtype)
             step = up - down
             reference = reference + self.threshold * step
-            out.append(up - down if self.off_spikes else up)
+            out.append(step if self.off_spikes else up)
         return torch.stack(out, 1)
 
 
