@@ -15,10 +15,24 @@ from spikekit_neurons.spike_functions import MultiSpike
 
 __all__ = ["IAF", "IAFSqueeze", "IAFRecurrent"]
 
-_IAF_DROPPED = ("tau_mem", "train_alphas", "norm_input")
+
+class _NoLeak:
+    """What IAF and IAFRecurrent share on top of their LIF base: decay 1, and no leak arguments when rebuilt."""
+
+    @property
+    def alpha_mem_calculated(self) -> torch.Tensor:
+        """Always ``tensor(1.0)``."""
+        return torch.tensor(1.0)
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        param_dict = super()._param_dict  # type: ignore[misc]
+        for key in ("tau_mem", "train_alphas", "norm_input"):
+            param_dict.pop(key)
+        return param_dict
 
 
-class IAF(LIF):
+class IAF(_NoLeak, LIF):
     """Integrate-and-fire neurons: :class:`LIF` with :math:`\\alpha_{mem} = 1` and no input normalisation.
 
     .. math::
@@ -68,20 +82,8 @@ class IAF(LIF):
         )
         self.tau_mem = None  # no membrane time constant (the Parameter slot is emptied, as in sinabs)
 
-    @property
-    def alpha_mem_calculated(self) -> torch.Tensor:
-        """Always ``tensor(1.0)``."""
-        return torch.tensor(1.0)
 
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
-        for key in _IAF_DROPPED:
-            param_dict.pop(key)
-        return param_dict
-
-
-class IAFRecurrent(LIFRecurrent):
+class IAFRecurrent(_NoLeak, LIFRecurrent):
     """:class:`IAF` with a recurrent connection (see :class:`~spikekit_neurons.lif.LIFRecurrent`).
 
     Args:
@@ -124,18 +126,6 @@ class IAFRecurrent(LIFRecurrent):
             backend=backend,
         )
         self.tau_mem = None
-
-    @property
-    def alpha_mem_calculated(self) -> torch.Tensor:
-        """Always ``tensor(1.0)``."""
-        return torch.tensor(1.0)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
-        for key in _IAF_DROPPED:
-            param_dict.pop(key)
-        return param_dict
 
 
 class IAFSqueeze(IAF, SqueezeMixin):
