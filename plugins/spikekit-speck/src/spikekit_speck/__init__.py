@@ -11,30 +11,48 @@ Example:
     >>> print(dep.memory_summary()); dep.to_json("net.json")
 """
 
-from spikekit_speck.chip import SPECK, ChipSpec, CoreLimits, chip_spec
-from spikekit_speck.config import from_json, to_json, validate_config
-from spikekit_speck.discretize import (
-    determine_discretization_scale,
-    discretize_conv_spike,
-    discretize_conv_spike_,
-    discretize_params,
-    discretize_tensor,
-)
-from spikekit_speck.dvs import DVSLayer
-from spikekit_speck.errors import MappingError, SpeckModelError, UnsupportedLayerError
-from spikekit_speck.events import Spike, events_to_raster, raster_to_events
-from spikekit_speck.graph import rescale_method_1, rescale_method_2
-from spikekit_speck.mapping import MemoryReport, find_matching, layer_memory
-from spikekit_speck.network import DynapcnnCompatibleNetwork, DynapcnnNetwork
-from spikekit_speck.simulator import ChipSimulator
-from spikekit_speck.target import SpeckDeployment, SpeckTarget
-from spikekit_speck.validate_memory import ValidateMapping, validate_memory_mapping_speck
+from __future__ import annotations
 
-__all__ = [
-    "SPECK", "ChipSpec", "CoreLimits", "chip_spec", "from_json", "to_json", "validate_config",
-    "determine_discretization_scale", "discretize_conv_spike", "discretize_conv_spike_", "discretize_params",
-    "discretize_tensor", "DVSLayer", "MappingError", "SpeckModelError", "UnsupportedLayerError", "Spike",
-    "events_to_raster", "raster_to_events", "rescale_method_1", "rescale_method_2", "MemoryReport", "find_matching",
-    "layer_memory", "DynapcnnNetwork", "DynapcnnCompatibleNetwork", "ChipSimulator", "SpeckDeployment",
-    "SpeckTarget", "ValidateMapping", "validate_memory_mapping_speck",
-]  # fmt: skip
+import importlib
+from typing import Any
+
+# Public name -> the submodule defining it. Imported on first access (PEP 562), so that loading the plugin's
+# hooks (``spikekit_speck.plugin``, which imports this package first) stays cheap.
+_SOURCE = {
+    **dict.fromkeys(("SPECK", "ChipSpec", "CoreLimits", "chip_spec"), "chip"),
+    **dict.fromkeys(("from_json", "to_json", "validate_config"), "config"),
+    **dict.fromkeys(
+        (
+            "determine_discretization_scale",
+            "discretize_conv_spike",
+            "discretize_conv_spike_",
+            "discretize_params",
+            "discretize_tensor",
+        ),
+        "discretize",
+    ),
+    "DVSLayer": "dvs",
+    **dict.fromkeys(("MappingError", "SpeckModelError", "UnsupportedLayerError"), "errors"),
+    **dict.fromkeys(("Spike", "events_to_raster", "raster_to_events"), "events"),
+    **dict.fromkeys(("rescale_method_1", "rescale_method_2"), "graph"),
+    **dict.fromkeys(("MemoryReport", "find_matching", "layer_memory"), "mapping"),
+    **dict.fromkeys(("DynapcnnNetwork", "DynapcnnCompatibleNetwork"), "network"),
+    "ChipSimulator": "simulator",
+    **dict.fromkeys(("SpeckDeployment", "SpeckTarget"), "target"),
+    **dict.fromkeys(("ValidateMapping", "validate_memory_mapping_speck"), "validate_memory"),
+}
+
+__all__ = list(_SOURCE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spikekit_speck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"spikekit_speck.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
