@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
-from spikekit_neurons.functional.lif import fire
+from spikekit_neurons.functional.lif import fire, time_loop
 
 __all__ = ["alif_forward_single", "alif_forward", "alif_recurrent"]
 
@@ -124,30 +124,16 @@ def _run(
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
 ) -> tuple[torch.Tensor, State, State]:
-    batch_size, _n_steps, *trailing = input_data.shape
-    names = list(state)
-    current: State = dict(state)
     one_minus_alpha = 1 - alpha_mem if norm_input else None
     one_minus_adapt = 1 - alpha_adapt
-    outputs: list[torch.Tensor] = []
-    recorded: dict[str, list[torch.Tensor]] = {n: [] for n in names} if record_states else {}
-    rec_out: torch.Tensor | None = None
-    for x_t in torch.unbind(input_data, 1):  # each (B, ...); one backward node for all steps
-        if rec_connect is not None:
-            if rec_out is None:
-                rec_out = torch.zeros((batch_size, *trailing), device=input_data.device, dtype=input_data.dtype)
-            x_t = x_t + rec_out
-        spikes, current = _step(
+
+    def step(x_t: torch.Tensor, current: State) -> tuple[torch.Tensor, State]:
+        return _step(
             x_t, current, alpha_mem, one_minus_alpha, alpha_adapt, one_minus_adapt, alpha_syn, adapt_scale,
             spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, b0,
         )  # fmt: skip
-        outputs.append(spikes)
-        for n in recorded:
-            recorded[n].append(current[n])
-        if rec_connect is not None:
-            rec_out = rec_connect(spikes).reshape((batch_size, *trailing))
-    recordings = {n: torch.stack(v, 1) for n, v in recorded.items()}  # (B, T, ...)
-    return torch.stack(outputs, 1), current, recordings
+
+    return time_loop(input_data, state, step, rec_connect, record_states)
 
 
 def alif_forward(

@@ -135,12 +135,34 @@ def _run(
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
 ) -> tuple[torch.Tensor, State, State]:
-    batch_size, _n_steps, *trailing = input_data.shape
-    names = list(state)
-    current: State = dict(state)
     one_minus_alpha = 1 - alpha_mem if norm_input else None
+
+    def step(x_t: torch.Tensor, current: State) -> tuple[torch.Tensor, State]:
+        return _step(
+            x_t, current, alpha_mem, one_minus_alpha, alpha_syn, spike_threshold, spike_fn, reset_fn,
+            surrogate_grad_fn, min_v_mem,
+        )  # fmt: skip
+
+    return time_loop(input_data, state, step, rec_connect, record_states)
+
+
+def time_loop(
+    input_data: torch.Tensor,
+    state: Mapping[str, torch.Tensor],
+    step: Callable[[torch.Tensor, State], tuple[torch.Tensor, State]],
+    rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
+    record_states: bool,
+) -> tuple[torch.Tensor, State, State]:
+    """Run ``step(x_t, state) -> (output, new_state)`` over the time axis (dim 1) of ``input_data`` ``(B, T, ...)``.
+
+    Shared by the LIF and ALIF loops: adds the recurrent drive ``rec_connect(S_{t-1})`` (zero at the first step)
+    and records every state after every step when ``record_states``. Returns ``(outputs (B, T, ...), final_state,
+    recordings)``.
+    """
+    batch_size, _n_steps, *trailing = input_data.shape
+    current: State = dict(state)
     outputs: list[torch.Tensor] = []
-    recorded: dict[str, list[torch.Tensor]] = {n: [] for n in names} if record_states else {}
+    recorded: dict[str, list[torch.Tensor]] = {n: [] for n in state} if record_states else {}
     rec_out: torch.Tensor | None = None
     # unbind: one backward node for all steps (indexing x[:, t] would scatter each step's gradient into a
     # full-size zero tensor, T times over)
@@ -149,10 +171,7 @@ def _run(
             if rec_out is None:  # recurrent drive starts at zero in every call
                 rec_out = torch.zeros((batch_size, *trailing), device=input_data.device, dtype=input_data.dtype)
             x_t = x_t + rec_out
-        spikes, current = _step(
-            x_t, current, alpha_mem, one_minus_alpha, alpha_syn, spike_threshold, spike_fn, reset_fn,
-            surrogate_grad_fn, min_v_mem,
-        )  # fmt: skip
+        spikes, current = step(x_t, current)
         outputs.append(spikes)
         for n in recorded:  # post-reset, post-floor values; no step changes a tensor in place, so no clone
             recorded[n].append(current[n])
