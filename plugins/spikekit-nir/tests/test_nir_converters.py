@@ -162,3 +162,11 @@ def test_public_namespaces():
     assert spikekit.nir.Convention is Convention
     assert isinstance(from_nir(nir.LI(np.ones(1) * 3, np.ones(1), np.zeros(1)), num_timesteps=2).model,
                       sl.ExpLeakSqueeze)  # fmt: skip
+
+
+@pytest.mark.parametrize("conv", [nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect"),
+                                  nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")])  # fmt: skip
+def test_convolution_padding_other_than_zeros_is_refused(conv):
+    x = torch.rand(1, 2, 8) if isinstance(conv, nn.Conv1d) else torch.rand(1, 2, 8, 8)
+    with pytest.raises(ConversionError, match="padding_mode=.*NIR convolutions pad with zeros"):
+        to_nir(nn.Sequential(conv), x)

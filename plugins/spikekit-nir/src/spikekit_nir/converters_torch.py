@@ -64,11 +64,12 @@ def _conv_bias(module: nn.Module) -> np.ndarray:
 
 def export_conv1d(module: nn.Conv1d, ctx: ExportContext) -> nir.NIRNode:
     spatial = ctx.input_shape[-1] if ctx.input_shape else None
+    padding = _conv_padding(module, ctx, 1)  # refuses a padding_mode other than zeros
     return nir.Conv1d(
         input_shape=int(spatial) if spatial is not None else None,
         weight=np32(module.weight),
         stride=int(module.stride[0]),
-        padding=_conv_padding(module, ctx, 1) if isinstance(module.padding, str) else int(module.padding[0]),
+        padding=padding if isinstance(padding, str) else int(padding[0]),
         dilation=int(module.dilation[0]),
         groups=int(module.groups),
         bias=_conv_bias(module),
