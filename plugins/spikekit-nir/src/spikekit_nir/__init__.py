@@ -24,22 +24,35 @@ with ``export_my_neuron(module, ctx: ExportContext) -> nir.NIRNode`` and
 
 from __future__ import annotations
 
-from spikekit_nir.conventions import PRESETS, Convention, ConversionError
-from spikekit_nir.export import to_nir
-from spikekit_nir.importer import NIRGraphModule, from_nir
-from spikekit_nir.io import load, save
-from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext
+import importlib
+from typing import Any
 
-__all__ = [
-    "to_nir",
-    "from_nir",
-    "save",
-    "load",
-    "Convention",
-    "PRESETS",
-    "ConversionError",
-    "NIRGraphModule",
-    "ExportContext",
-    "ImportContext",
-    "PASSTHROUGH",
-]
+# Public name -> the module that defines it. Imported on first use, so that discovering the plugin (which imports
+# this package) does not import nir, h5py and the converters.
+_SOURCE = {
+    "to_nir": "export",
+    "from_nir": "importer",
+    "NIRGraphModule": "importer",
+    "save": "io",
+    "load": "io",
+    "Convention": "conventions",
+    "PRESETS": "conventions",
+    "ConversionError": "conventions",
+    "ExportContext": "registry",
+    "ImportContext": "registry",
+    "PASSTHROUGH": "registry",
+}
+__all__ = list(_SOURCE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spikekit_nir' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"spikekit_nir.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
