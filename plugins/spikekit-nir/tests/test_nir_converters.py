@@ -170,3 +170,18 @@ def test_convolution_padding_other_than_zeros_is_refused(conv):
     x = torch.rand(1, 2, 8) if isinstance(conv, nn.Conv1d) else torch.rand(1, 2, 8, 8)
     with pytest.raises(ConversionError, match="padding_mode=.*NIR convolutions pad with zeros"):
         to_nir(nn.Sequential(conv), x)
+
+
+class _TwoOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y, y
+
+
+def test_a_model_with_two_outputs_is_refused():
+    with pytest.raises(ConversionError, match="must return one tensor, it returns 2"):
+        to_nir(_TwoOutputs(), torch.rand(1, 3))

@@ -142,10 +142,10 @@ def _traced_graph(
                 raise ConversionError(f"to_nir: '{fx_node.name}' adds a constant; only sums of signals are exported")
         elif fx_node.op == "output":
             name = "output"
-            nodes[name] = nir.Output(output_type={"output": _shape_array(strip(shapes.get(_node_args(fx_node)[0])))})
             outs = _node_args(fx_node)
             if len(outs) != 1:
-                raise ConversionError("to_nir: models with several outputs are not supported")
+                raise ConversionError(f"to_nir: the model must return one tensor, it returns {len(outs)}")
+            nodes[name] = nir.Output(output_type={"output": _shape_array(strip(shapes.get(outs[0])))})
         else:
             raise ConversionError(
                 f"to_nir: operation {fx_node.name!r} ({fx_node.op} {_describe(fx_node.target)}) has no NIR counterpart; "
