@@ -14,6 +14,8 @@ import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement  # nox depends on packaging
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).parent
 TORCH = os.environ.get("SPIKEKIT_TORCH", "torch==2.13.0")
@@ -85,7 +87,7 @@ def build(session: nox.Session) -> None:
 
 def _local_closure(pkg_dir: Path) -> list[Path]:
     """The package and every sibling it depends on, transitively (by distribution name)."""
-    by_name = {_dist_name(p).lower(): p for p in PACKAGE_DIRS}
+    by_name = {canonicalize_name(_dist_name(p)): p for p in PACKAGE_DIRS}
     seen: list[Path] = []
     todo = [pkg_dir]
     while todo:
@@ -94,11 +96,9 @@ def _local_closure(pkg_dir: Path) -> list[Path]:
             continue
         seen.append(current)
         for req in _meta(current).get("dependencies", []):
-            name = req.split(";")[0].split("[")[0]
-            for sep in "<>=!~ ":
-                name = name.split(sep)[0]
-            if name.lower() in by_name:
-                todo.append(by_name[name.lower()])
+            name = canonicalize_name(Requirement(req).name)
+            if name in by_name:
+                todo.append(by_name[name])
     return seen
 
 

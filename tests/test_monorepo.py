@@ -19,7 +19,7 @@ def _project(pkg: Path) -> dict:
     return tomllib.loads((pkg / "pyproject.toml").read_text())["project"]
 
 
-CORE_VERSION = Version(_project(ROOT / "packages" / "spikekit")["version"])
+CORE_VERSION = Version((ROOT / "VERSION").read_text().strip())
 
 
 @pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
@@ -35,7 +35,25 @@ def test_package_layout(pkg):
 
 @pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
 def test_versions_move_in_lockstep(pkg):
-    assert Version(_project(pkg)["version"]) == CORE_VERSION
+    # One version for all: each package reads its version from VERSION, a link to the repository's VERSION file.
+    project = _project(pkg)
+    assert "version" not in project and "version" in project.get("dynamic", []), f"{pkg.name} types its own version"
+    dynamic = tomllib.loads((pkg / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]
+    assert dynamic["version"] == {"file": "VERSION"}
+    link = pkg / "VERSION"
+    assert link.is_symlink() and link.resolve() == (ROOT / "VERSION").resolve(), (
+        f"{pkg.name}/VERSION is not the shared file"
+    )
+    assert md.version(pkg.name) == str(CORE_VERSION)
+
+
+@pytest.mark.parametrize("pkg", PACKAGES, ids=lambda p: p.name)
+def test_license_and_metadata(pkg):
+    project = _project(pkg)
+    assert project["license"] == "Apache-2.0", "an SPDX license expression, not a legacy table"
+    assert project["license-files"] == ["LICENSE"]
+    assert (pkg / "LICENSE").resolve() == (ROOT / "LICENSE").resolve()
+    assert any(c.startswith("Programming Language :: Python :: 3.") for c in project["classifiers"])
 
 
 @pytest.mark.parametrize("pkg", [p for p in PACKAGES if p.parent.name == "plugins"], ids=lambda p: p.name)

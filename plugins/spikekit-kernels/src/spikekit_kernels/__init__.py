@@ -8,4 +8,6 @@ Select them per layer (``backend="fused-cpu"``) or for a block (``with spikekit.
 Importing this package is cheap: it imports neither the kernels nor Triton.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version
+
+__version__ = _distribution_version("spikekit-kernels")  # the repository's one VERSION file, via metadata

@@ -8,11 +8,12 @@ Names are imported lazily, on first access.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version as _distribution_version
 from typing import Any
 
 from spikekit_neurons._catalog import EXPORTS
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("spikekit-neurons")  # the repository's one VERSION file, via metadata
 
 _LAZY = {name: target for name, target, _ns, _desc in EXPORTS if not target.endswith(":functional")}
 _SUBMODULES = {"functional", "backend", "encoders", "spike_functions", "resets", "quantize"}
