@@ -50,24 +50,41 @@ class _Budget:
         self.objects = 0
 
 
+def _locate(path: str) -> tuple[str, str | None]:
+    """(node name, field) of an HDF5 path such as ``node/nodes/enc/nodes/0/weight`` -> ``("enc.0", "weight")``."""
+    parts = path.split("/")
+    if parts[:1] == ["node"]:
+        parts = parts[1:]
+    names = []
+    while len(parts) >= 2 and parts[0] == "nodes":
+        names.append(parts[1])
+        parts = parts[2:]
+    return ".".join(names), "/".join(parts) or None
+
+
+def _refuse(budget: _Budget, path: str, why: str) -> ConversionError:
+    node, field = _locate(path)
+    return _fail(budget.where, node, field, f"{why} (HDF5 path {path!r})")
+
+
 def _check_dataset(ds: Any, path: str, budget: _Budget) -> None:
     import h5py
 
     plist = ds.id.get_create_plist()
     if plist.get_external_count() > 0:
-        raise _fail(budget.where, path, None, "the dataset keeps its data in external files; refused")
+        raise _refuse(budget, path, "the dataset keeps its data in external files; refused")
     if ds.is_virtual or plist.get_layout() == h5py.h5d.VIRTUAL:
-        raise _fail(budget.where, path, None, "the dataset is virtual (maps other files' data); refused")
+        raise _refuse(budget, path, "the dataset is virtual (maps other files' data); refused")
     count = 1 if ds.shape is None else int(np.prod(np.asarray(ds.shape, dtype=object), dtype=object) or 0)
     declared = count * int(ds.dtype.itemsize)
     budget.total += declared
     if declared > budget.max_bytes or budget.total > budget.max_bytes:
-        raise _fail(
-            budget.where,
+        raise _refuse(
+            budget,
             path,
-            None,
-            f"the file declares {budget.total} bytes of data by this dataset (shape {ds.shape}, {ds.dtype}), more "
-            f"than max_bytes={budget.max_bytes}; pass a larger max_bytes to from_nir / load if you trust the file",
+            f"the dataset declares {declared} bytes (shape {ds.shape}, {ds.dtype}; {budget.total} bytes in the file "
+            f"so far), more than max_bytes={budget.max_bytes}; pass a larger max_bytes to from_nir / load if you "
+            "trust the file",
         )
 
 
@@ -75,24 +92,24 @@ def _check_group(group: Any, path: str, depth: int, budget: _Budget) -> None:
     import h5py
 
     if depth > 2 * budget.max_depth + 4:  # a graph level is two groups: <node>/nodes/<child>
-        raise _fail(budget.where, path, None, f"graphs are nested deeper than max_depth={budget.max_depth}")
+        raise _refuse(budget, path, f"graphs are nested deeper than max_depth={budget.max_depth}")
     for name in group:
         child_path = f"{path}/{name}" if path else name
         budget.objects += 1
         if budget.objects > MAX_OBJECTS:
-            raise _fail(budget.where, child_path, None, f"the file holds more than {MAX_OBJECTS} objects")
+            raise _refuse(budget, child_path, f"the file holds more than {MAX_OBJECTS} objects")
         link = group.get(name, getlink=True)
         if isinstance(link, h5py.ExternalLink):
-            raise _fail(budget.where, child_path, None, f"external link to {link.filename}:{link.path}; refused")
+            raise _refuse(budget, child_path, f"external link to {link.filename}:{link.path}; refused")
         if isinstance(link, h5py.SoftLink):
-            raise _fail(budget.where, child_path, None, f"soft link to {link.path}; refused")
+            raise _refuse(budget, child_path, f"soft link to {link.path}; refused")
         obj = group[name]
         if isinstance(obj, h5py.Dataset):
             _check_dataset(obj, child_path, budget)
         elif isinstance(obj, h5py.Group):
             _check_group(obj, child_path, depth + 1, budget)
         else:
-            raise _fail(budget.where, child_path, None, f"unexpected HDF5 object {type(obj).__name__}")
+            raise _refuse(budget, child_path, f"unexpected HDF5 object {type(obj).__name__}")
 
 
 # ------------------------------------------------------------------------------------------- node building
@@ -156,11 +173,16 @@ def _shape(value: Any, where: str, node: str, field: str) -> Any:
     return arr.astype(np.int64)
 
 
+_TEXT_FIELDS = {"metadata", "padding", "input_type", "output_type"}  # padding may be "same" / "valid"
+
+
 def _construct(cls: type, fields: dict[str, Any], where: str, name: str) -> Any:
     known = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in fields:
+    for key, value in fields.items():
         if key not in known:
             raise _fail(where, name, key, f"not a field of NIR {cls.__name__} (fields: {sorted(known)})")
+        if key not in _TEXT_FIELDS and (isinstance(value, str) or np.asarray(value).dtype.kind in "OSU"):
+            raise _fail(where, name, key, f"expected numbers, got {value!r:.60}")
     for key, f in known.items():
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if no_default and key not in fields and key not in ("v_reset",):
