@@ -109,6 +109,25 @@ def test_allocation_bomb_is_refused_without_allocating(nir_file):
     assert "declares 160000000000 bytes" in str(info.value) and "field 'weight'" in str(info.value)
 
 
+def test_the_size_check_comes_before_any_data_is_read(nir_file, monkeypatch, tmp_path):
+    good = tmp_path / "good.nir"
+    nir.write(good, affine_graph())
+    _bomb(nir_file, _weight_key(nir_file))
+    reads = []
+    original = h5py.Dataset.__getitem__
+
+    def counting(self, key):
+        reads.append(self.name)
+        return original(self, key)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    with pytest.raises(ConversionError, match="max_bytes"):
+        spikekit.from_nir(nir_file)
+    assert reads == [], f"data was read before the refusal: {reads}"
+    spikekit.from_nir(good)
+    assert any(name.endswith("/weight") for name in reads)  # the counter does see reads
+
+
 def test_max_bytes_is_a_keyword_with_a_working_default(nir_file):
     assert isinstance(spikekit.from_nir(nir_file), torch.nn.Module)
     with pytest.raises(ConversionError, match="max_bytes=16"):
