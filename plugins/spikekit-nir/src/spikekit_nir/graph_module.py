@@ -53,13 +53,17 @@ class NIRGraphState:
     cache: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(eq=False)
 class _GraphView:
-    """The parts of nirtorch's ``TorchGraph`` that code reads from ``executor.graph``."""
+    """The parts of nirtorch's ``TorchGraph`` that code reads from ``executor.graph`` (a dataclass, so that safe
+    loading of a pickled model rebuilds it)."""
 
-    def __init__(self, nodes: list[GraphNode], inputs: list[GraphNode]) -> None:
-        self.node_list = nodes
-        self.inputs = inputs
-        self.module_names = {node.elem: node.name for node in nodes}
+    node_list: list[GraphNode]
+    inputs: list[GraphNode]
+
+    @property
+    def module_names(self) -> dict[nn.Module, str]:
+        return {node.elem: node.name for node in self.node_list}
 
     def find_node(self, elem: nn.Module) -> GraphNode:
         for node in self.node_list:
