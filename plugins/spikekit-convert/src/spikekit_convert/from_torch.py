@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from spikekit.state import SqueezeMixin
+from spikekit_convert.checks import check_input_shape, check_positive_finite, require_module
 from spikekit_convert.conversion import replace_module
 from spikekit_convert.network import Network
 
@@ -121,6 +122,9 @@ def from_model(
     import spikekit.activation as sa
     import spikekit.layers as sl
 
+    require_module("from_model", "model", model)
+    check_input_shape("from_model", input_shape)
+    check_positive_finite("from_model", "bias_rescaling", bias_rescaling)
     kwargs_backend = dict(kwargs_backend) if kwargs_backend is not None else {}
     if backend is not None:
         warnings.warn(

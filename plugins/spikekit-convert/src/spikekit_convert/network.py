@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from spikekit.state import StatefulLayer
+from spikekit_convert.checks import check_input_shape, require_module, run_probe
 from spikekit_convert.synopcounter import SNNAnalyzer
 from spikekit_convert.utils import get_activations, get_network_activations
 
@@ -56,6 +57,9 @@ class Network(nn.Module):
         num_timesteps: int | None = 1,
     ):
         super().__init__()
+        require_module("Network", "analog_model", analog_model, optional=True)
+        require_module("Network", "spiking_model", spiking_model, optional=True)
+        check_input_shape("Network", input_shape)
         self.spiking_model = spiking_model
         self.analog_model = analog_model
         self.input_shape = input_shape
@@ -78,7 +82,7 @@ class Network(nn.Module):
         try:
             rows = (batch_size or 1) * (num_timesteps or 1)
             probe = torch.zeros([rows, *input_shape], device=_device_of(self))
-            self(probe)
+            run_probe("Network", self.spiking_model, probe, self)
         finally:
             for handle in handles:
                 handle.remove()

@@ -6,11 +6,14 @@ A pickle names every class and function by its module path (``sinabs.layers.iaf.
 spikekit's public namespaces, so the loaded model runs under spikekit with its parameters, states, hooks and
 attributes. sinabs need not be installed.
 
-This module is itself a *pickle module* for :func:`torch.load`::
+This module is itself a *pickle module* for :func:`torch.load`, and its :class:`Unpickler` applies the
+safe-loading allow-list of :mod:`spikekit_convert.safe_unpickler` (torch refuses a pickle module together with
+its own ``weights_only=True``, so pass ``False`` there; the restriction is ours)::
 
     model = torch.load("model.pth", pickle_module=spikekit.utils.sinabs_pickle, weights_only=False)
 
-or, shorter, ``spikekit.utils.load_sinabs_model("model.pth")``. Only load pickles you trust: unpickling runs code.
+or, shorter, ``spikekit.utils.load_sinabs_model("model.pth")`` (safe by default; ``weights_only=False`` for an
+unrestricted load of a file you trust, which can run any code in it).
 """
 
 from __future__ import annotations
@@ -19,11 +22,25 @@ import importlib
 import io
 import os
 import pickle
+import struct
+import sys
+import types
+import zipfile
 from typing import IO, Any
 
 import torch
 
-__all__ = ["Unpickler", "load", "loads", "load_sinabs_model", "map_sinabs_global"]
+from spikekit_convert.safe_unpickler import SafeUnpickler, UnsafePickleError
+
+__all__ = [
+    "Unpickler",
+    "TrustingUnpickler",
+    "UnsafePickleError",
+    "load",
+    "loads",
+    "load_sinabs_model",
+    "map_sinabs_global",
+]
 
 # sinabs module path prefix -> spikekit namespaces to search, in order.
 _NAMESPACES_FOR: list[tuple[str, tuple[str, ...]]] = [
@@ -67,8 +84,12 @@ def map_sinabs_global(module: str, name: str) -> Any:
     )
 
 
-class Unpickler(pickle.Unpickler):
-    """A :class:`pickle.Unpickler` that resolves ``sinabs.*`` globals to spikekit's objects."""
+class TrustingUnpickler(pickle.Unpickler):
+    """The unrestricted unpickler: ``sinabs.*`` globals mapped to spikekit's objects, every other name resolved as
+    :mod:`pickle` does, so the file can run any code.
+
+    Used only by ``load_sinabs_model(..., weights_only=False)``. Only for files you trust.
+    """
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "sinabs" or module.startswith("sinabs."):
@@ -76,13 +97,17 @@ class Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+#: The unpickler of this pickle module: sinabs paths mapped to spikekit, then the safe-loading allow-list applied.
+Unpickler = SafeUnpickler
+
+
 def load(file: IO[bytes], **kwargs: Any) -> Any:
-    """``pickle.load`` with sinabs paths mapped to spikekit (for plain pickles, not ``torch.save`` archives)."""
+    """``pickle.load`` with sinabs paths mapped to spikekit and the safe-loading allow-list applied."""
     return Unpickler(file, **kwargs).load()
 
 
 def loads(data: bytes, **kwargs: Any) -> Any:
-    """``pickle.loads`` with sinabs paths mapped to spikekit."""
+    """``pickle.loads`` with sinabs paths mapped to spikekit and the safe-loading allow-list applied."""
     return load(io.BytesIO(data), **kwargs)
 
 
@@ -96,37 +121,84 @@ HIGHEST_PROTOCOL = pickle.HIGHEST_PROTOCOL
 UnpicklingError = pickle.UnpicklingError
 
 
+def _pickle_module(weights_only: bool) -> Any:
+    """A pickle module for :func:`torch.load`: this one (allow-list) or its trusting twin."""
+    if weights_only:
+        return sys.modules[__name__]
+    return types.SimpleNamespace(
+        Unpickler=TrustingUnpickler,
+        load=lambda f, **kw: TrustingUnpickler(f, **kw).load(),
+        Pickler=Pickler,
+        dump=dump,
+        dumps=dumps,
+        HIGHEST_PROTOCOL=HIGHEST_PROTOCOL,
+        UnpicklingError=UnpicklingError,
+        __name__=f"{__name__} (trusting)",
+    )
+
+
+def _read(path_or_file: str | os.PathLike[str] | IO[bytes]) -> tuple[bytes, str]:
+    if isinstance(path_or_file, (str, os.PathLike)):
+        with open(path_or_file, "rb") as f:
+            return f.read(), os.fspath(path_or_file)
+    return path_or_file.read(), getattr(path_or_file, "name", None) or type(path_or_file).__name__
+
+
+_CORRUPT = (EOFError, ValueError, RuntimeError, IndexError, KeyError, TypeError, zipfile.BadZipFile, struct.error)
+
+
 def load_sinabs_model(
-    path_or_file: str | os.PathLike[str] | IO[bytes], map_location: Any = None, **torch_load_kwargs: Any
+    path_or_file: str | os.PathLike[str] | IO[bytes],
+    map_location: Any = None,
+    *,
+    weights_only: bool = True,
+    **torch_load_kwargs: Any,
 ) -> Any:
-    """Load a whole model saved by sinabs with ``torch.save(model, ...)`` (or ``pickle.dump``) as spikekit objects.
+    """Load a whole model saved by sinabs (or spikekit) with ``torch.save(model, ...)`` or ``pickle.dump``.
+
+    Every ``sinabs.*`` class and function in the file becomes spikekit's object of the same name.
 
     Args:
         path_or_file: a path or a binary file object.
         map_location: as for :func:`torch.load`.
-        **torch_load_kwargs: passed to :func:`torch.load`.
+        weights_only: ``True`` (the default, like :func:`torch.load`'s): safe loading. Only what a sinabs or
+            spikekit model needs is rebuilt (tensors, torch and spikekit layers, activations, surrogates, hooks,
+            containers; see :mod:`spikekit_convert.safe_unpickler`); any other class or function in the file is
+            refused with :class:`~spikekit_convert.safe_unpickler.UnsafePickleError` naming it, before it runs.
+            ``False``: unrestricted unpickling, which runs any code the file contains. Only for files you trust.
+        **torch_load_kwargs: passed to :func:`torch.load` (for files written by ``torch.save``).
+
+    Raises:
+        UnsafePickleError: safe loading met a name outside the allow-list.
+        pickle.UnpicklingError: the file is truncated, corrupt or not a pickle (the message names the file).
 
     Example:
         >>> model = load_sinabs_model("sinabs_model.pth")  # saved by sinabs; IAFSqueeze etc. become spikekit's
         >>> out = model(x)
-
-    Only load files you trust: unpickling runs code.
     """
-    import spikekit_convert.sinabs_pickle as this_module
-
-    torch_load_kwargs.setdefault("weights_only", False)
-    if isinstance(path_or_file, (str, os.PathLike)):
-        with open(path_or_file, "rb") as f:
-            data = f.read()
-    else:
-        data = path_or_file.read()
+    data, where = _read(path_or_file)
+    module = _pickle_module(bool(weights_only))
+    torch_load_kwargs.pop("pickle_module", None)
 
     def with_torch() -> Any:
-        return torch.load(io.BytesIO(data), map_location=map_location, pickle_module=this_module, **torch_load_kwargs)
+        # torch refuses a pickle module together with its own weights_only; the allow-list is applied by ours.
+        return torch.load(
+            io.BytesIO(data), map_location=map_location, pickle_module=module, weights_only=False, **torch_load_kwargs
+        )
 
-    if data[:2] == b"PK":  # torch.save's zip archive
-        return with_torch()
-    obj = loads(data)
-    if isinstance(obj, int) and obj == _LEGACY_TORCH_MAGIC:  # torch.save(..., _use_new_zipfile_serialization=False)
-        return with_torch()
-    return obj  # a plain pickle
+    try:
+        if data[:2] == b"PK":  # torch.save's zip archive
+            return with_torch()
+        obj = module.load(io.BytesIO(data))
+        if isinstance(obj, int) and obj == _LEGACY_TORCH_MAGIC:  # torch.save(..., _use_new_zipfile_serialization=False)
+            return with_torch()
+        return obj  # a plain pickle
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"load_sinabs_model({where!r}): {exc}") from None
+    except pickle.UnpicklingError as exc:
+        raise pickle.UnpicklingError(f"load_sinabs_model({where!r}): {exc}") from exc
+    except _CORRUPT as exc:
+        raise pickle.UnpicklingError(
+            f"load_sinabs_model({where!r}): the file is truncated, corrupt or not a model saved with torch.save / "
+            f"pickle ({type(exc).__name__}: {exc})"
+        ) from exc

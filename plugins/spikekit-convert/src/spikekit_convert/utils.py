@@ -4,6 +4,7 @@ core's ``spikekit.utils``.)"""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from spikekit.state import StatefulLayer
+from spikekit_convert.checks import require_module
 
 __all__ = [
     "normalize_weights",
@@ -51,6 +53,9 @@ def normalize_weights(
     Example:
         >>> normalize_weights(ann, x_train[:500], ["1", "4"], ["0", "3"], percentile=99.9)
     """
+    require_module("normalize_weights", "ann", ann)
+    if isinstance(percentile, bool) or not isinstance(percentile, numbers.Real) or not 0 <= percentile <= 100:
+        raise ValueError(f"normalize_weights: percentile must be a number in [0, 100], got {percentile!r}")
     if len(output_layers) != len(param_layers):
         raise ValueError(
             f"normalize_weights expects one param layer per output layer, got {len(output_layers)} output layers "
@@ -72,11 +77,27 @@ def normalize_weights(
         try:
             with torch.no_grad():
                 ann(sample_data)
+                if not captured:
+                    raise ValueError(
+                        f"normalize_weights: output layer {out_name!r} was not called when the model ran on "
+                        "sample_data; name a direct child the forward pass uses"
+                    )
                 scale = np.percentile(captured[-1].cpu().numpy(), percentile)
+                _check_scale(out_name, param_name, percentile, scale)
                 for p in children[param_name].parameters():
                     p.data *= 1 / scale
         finally:
             handle.remove()
+
+
+def _check_scale(out_name: str, param_name: str, percentile: float, scale: float) -> None:
+    """Refuse a normalisation constant that would make the weights inf / NaN or flip their sign."""
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(
+            f"normalize_weights: the {percentile}th percentile of layer {out_name!r}'s activations on sample_data is "
+            f"{scale}, so the parameters of {param_name!r} cannot be scaled by 1/{scale}; expected a positive "
+            "finite value: pass sample_data that activates this layer, or a higher percentile"
+        )
 
 
 def get_activations(

@@ -32,7 +32,7 @@ from typing import Any
 _SOURCE = {
     "to_nir": "export",
     "from_nir": "importer",
-    "NIRGraphModule": "importer",
+    "NIRGraphModule": "graph_module",
     "save": "io",
     "load": "io",
     "Convention": "conventions",

@@ -119,16 +119,30 @@ def export_passthrough(module: nn.Module, ctx: ExportContext) -> Any:
     return PASSTHROUGH
 
 
+def _per_neuron(arr: np.ndarray, ctx: ExportContext) -> np.ndarray:
+    """``arr`` broadcast to the node's neuron shape (NIR types come from the parameter shapes; 0-d cannot be stored)."""
+    shape = ctx.output_shape if ctx.output_shape is not None else ctx.input_shape
+    if shape is None:
+        return np.atleast_1d(arr)
+    try:
+        return np.broadcast_to(arr, shape).copy()
+    except ValueError as exc:
+        raise ConversionError(
+            f"to_nir: {ctx.name!r}: its parameter of shape {arr.shape} does not fit the data shape {shape}"
+        ) from exc
+
+
 def export_scale(module: Scale, ctx: ExportContext) -> nir.NIRNode:
-    return nir.Scale(scale=np32(module.scale))
+    return nir.Scale(scale=_per_neuron(np32(module.scale), ctx))
 
 
 def export_threshold(module: Threshold, ctx: ExportContext) -> nir.NIRNode:
-    return nir.Threshold(threshold=np32(module.threshold))
+    return nir.Threshold(threshold=_per_neuron(np32(module.threshold), ctx))
 
 
 def export_delay(module: Delay, ctx: ExportContext) -> nir.NIRNode:
-    return nir.Delay(delay=module.steps.detach().cpu().numpy().astype(np.float64) * ctx.convention.dt)
+    steps = module.steps.detach().cpu().numpy().astype(np.float64)
+    return nir.Delay(delay=_per_neuron(steps * ctx.convention.dt, ctx))
 
 
 # ----------------------------------------------------------------------------------------------------- import

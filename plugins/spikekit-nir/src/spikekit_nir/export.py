@@ -9,12 +9,14 @@ sinabs) to find every node's shape.
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import nir
+import numpy as np
 import torch
 import torch.fx as fx
 from torch import nn
@@ -34,7 +36,7 @@ def to_nir(
     *,
     convention: str | Convention | None = None,
     dt: float | None = None,
-    ignore_dims: Sequence[int] = (0,),
+    ignore_dims: Sequence[int] | None = None,
     path: str | Path | None = None,
 ) -> nir.NIRGraph:
     """Export ``model`` to a NIR graph (and optionally write it to a ``.nir`` file).
@@ -48,8 +50,14 @@ def to_nir(
             ``"snntorch"``, ``"norse"`` or a :class:`~spikekit_nir.conventions.Convention`.
         dt: time step, overriding the convention's.
         ignore_dims: leading dims of the data that NIR shapes leave out: ``(0,)`` for ``(B*T, ...)`` data,
-            ``(0, 1)`` for ``(B, T, ...)``.
+            ``(0, 1)`` for ``(B, T, ...)``. Default: inferred from the model's neuron layers: ``(0, 1)`` when they
+            are plain layers (``IAF``, ``LIF``, ... take ``(B, T, ...)``), ``(0,)`` when they are Squeeze layers or
+            there are none; a model mixing both must pass it.
         path: if given, also write the graph there (HDF5, ``nir.write``).
+
+    Every graph returned passes the nir package's type check (``nir.NIRGraph(..., type_check=True)``), so that
+    ``nir.write`` / ``nir.read`` accept it; a graph whose shapes do not line up is refused with a
+    :class:`ConversionError` that says which ``ignore_dims`` or sample shape to pass.
 
     Returns:
         A ``nir.NIRGraph`` with nodes named after the modules, plus ``"input"`` and ``"output"``.
@@ -61,6 +69,12 @@ def to_nir(
     """
     conv = resolve_convention(convention, dt)
     table = export_converters()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"to_nir expects a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(sample_data, torch.Tensor):
+        raise TypeError(f"to_nir expects sample_data to be a torch.Tensor, got {type(sample_data).__name__}")
+    if ignore_dims is None:
+        ignore_dims = _infer_ignore_dims(model)
     ignore = tuple(sorted(ignore_dims))
     if ignore != tuple(range(len(ignore))):
         raise ValueError(f"to_nir: ignore_dims must be leading dims like (0,) or (0, 1), got {tuple(ignore_dims)}")
@@ -73,9 +87,51 @@ def to_nir(
         result_graph = _single_module_graph(model, sample_data, model_name, conv, table, strip, n_ignored)
     else:
         result_graph = _traced_graph(model, sample_data, conv, table, strip, n_ignored)
+    _check_types(result_graph, tuple(ignore))
     if path is not None:
         nir.write(path, result_graph)
     return result_graph
+
+
+def _infer_ignore_dims(model: nn.Module) -> tuple[int, ...]:
+    """``(0, 1)`` for models of plain neuron layers (``(B, T, ...)`` data), ``(0,)`` otherwise."""
+    from spikekit.state import SqueezeMixin, StatefulLayer
+
+    kinds = {isinstance(m, SqueezeMixin) for m in model.modules() if isinstance(m, StatefulLayer)}
+    if kinds == {True, False}:
+        raise ConversionError(
+            "to_nir: the model mixes Squeeze layers ((B*T, ...) data) and plain neuron layers ((B, T, ...) data); "
+            "pass ignore_dims=(0,) or (0, 1) to say which leading dims of the sample are batch and time"
+        )
+    return (0, 1) if kinds == {False} else (0,)
+
+
+def _check_types(graph: nir.NIRGraph, ignore: tuple[int, ...]) -> None:
+    """Refuse a graph that the nir package's own type check (``nir.write`` / ``nir.read``) would reject."""
+    for name, node in graph.nodes.items():
+        for field, value in vars(node).items():
+            if isinstance(value, np.ndarray) and value.ndim == 0 and field not in ("metadata",):
+                raise ConversionError(
+                    f"to_nir: node {name!r} ({type(node).__name__}) gets a 0-d {field!r}; nir.write cannot store it. "
+                    "Its layer saw no neuron dims in the sample: plain neuron layers take (B, T, *neurons) data, so "
+                    "pass a sample such as x.unsqueeze(1) for one time step, with ignore_dims=(0, 1)"
+                )
+    nodes = copy.deepcopy(graph.nodes)  # nir's type inference edits the nodes it checks
+    for node in nodes.values():
+        if isinstance(node, (nir.Conv1d, nir.Conv2d)) and int(node.groups) > 1:
+            # nir takes a convolution's input channels to be weight.shape[1], forgetting the groups: let it infer
+            # this node's types from its neighbours instead (the file itself keeps input_shape; see docs/nir)
+            node.input_shape = None
+            node.input_type = {"input": None}
+            node.output_type = {"output": None}
+    try:
+        nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=True)
+    except Exception as exc:
+        raise ConversionError(
+            f"to_nir: the exported graph fails nir's type check ({exc}); with ignore_dims={ignore}, the NIR shapes "
+            "are the sample's shapes without those dims: pass ignore_dims=(0,) for (B*T, ...) data or (0, 1) for "
+            "(B, T, ...) data"
+        ) from exc
 
 
 def _traced_graph(

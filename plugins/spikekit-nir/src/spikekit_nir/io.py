@@ -6,6 +6,8 @@ from pathlib import Path
 
 import nir
 
+from spikekit_nir.safe_read import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, read_nir
+
 __all__ = ["save", "load"]
 
 
@@ -18,10 +20,15 @@ def save(graph: nir.NIRNode, path: str | Path) -> None:
     nir.write(path, graph)
 
 
-def load(path: str | Path) -> nir.NIRGraph:
+def load(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH) -> nir.NIRGraph:
     """Read the NIR graph stored at ``path`` (pass it, or the path itself, to :func:`spikekit_nir.from_nir`).
+
+    The file is untrusted input: HDF5 external storage, external or soft links and virtual datasets are refused,
+    and the declared data sizes are checked against ``max_bytes`` (default 1 GiB), before anything is read; a
+    malformed node is refused with a ``ConversionError`` naming the file, the node and the field (see
+    :mod:`spikekit_nir.safe_read`).
 
     Example:
         >>> graph = load("model.nir")  # doctest: +SKIP
     """
-    return nir.read(path, type_check=False)
+    return read_nir(path, max_bytes=max_bytes, max_depth=max_depth)

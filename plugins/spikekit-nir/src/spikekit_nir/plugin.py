@@ -18,7 +18,7 @@ _EXPORTS: list[tuple[str, str, str, str]] = [
     ("spikekit.nir", "load", f"{_P}.io:load", "read a NIR graph from a .nir file"),
     ("spikekit.nir", "Convention", f"{_P}.conventions:Convention", "discretisation of NIR's neuron equations"),
     ("spikekit.nir", "ConversionError", f"{_P}.conventions:ConversionError", "a model or node without exact mapping"),
-    ("spikekit.nir", "NIRGraphModule", f"{_P}.importer:NIRGraphModule", "torch module running a NIR graph"),
+    ("spikekit.nir", "NIRGraphModule", f"{_P}.graph_module:NIRGraphModule", "torch module running a NIR graph"),
     ("spikekit.nir", "Scale", f"{_P}.modules:Scale", "elementwise scaling (NIR Scale)"),
     ("spikekit.nir", "Threshold", f"{_P}.modules:Threshold", "Heaviside step (NIR Threshold)"),
     ("spikekit.nir", "Delay", f"{_P}.modules:Delay", "whole-step delay (NIR Delay)"),

@@ -74,6 +74,7 @@ class ImportContext:
         batch_size: batch size for the Squeeze layers (or None).
         num_timesteps: number of time steps for the Squeeze layers (or None).
         load_graph: ``load_graph(subgraph, name)`` turns a nested ``nir.NIRGraph`` into a module.
+        max_depth: the deepest nesting of subgraphs ``load_graph`` accepts.
     """
 
     name: str
@@ -81,6 +82,7 @@ class ImportContext:
     batch_size: int | None = None
     num_timesteps: int | None = None
     load_graph: Callable[[Any, str], nn.Module] | None = None
+    max_depth: int = 32
 
     def require_time(self, node: Any) -> None:
         """Raise unless ``batch_size`` or ``num_timesteps`` is known (Squeeze layers need one)."""

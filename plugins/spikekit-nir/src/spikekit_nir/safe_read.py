@@ -1,0 +1,267 @@
+"""Reading ``.nir`` files (HDF5) as untrusted input: structure checked before any data is read.
+
+A ``.nir`` file is an HDF5 file, and HDF5 can point outside itself or promise more data than it holds. Before
+reading a single value, :func:`read_nir` walks the file's links and datasets (metadata only) and refuses:
+
+* external links, soft links, external raw-data storage and virtual datasets (a file's weights could otherwise be
+  another local file's bytes);
+* a dataset whose declared size exceeds ``max_bytes``, or datasets whose declared sizes add up to more (a 24 KB
+  file with compressed or unwritten datasets can declare hundreds of GiB);
+* graphs nested deeper than ``max_depth``, and more than :data:`MAX_OBJECTS` groups and datasets.
+
+Then it builds the NIR nodes itself, field by field, so that a missing, unknown or malformed field is refused with
+:class:`~spikekit_nir.conventions.ConversionError` naming the file, the node and the field, instead of the bare
+``AssertionError`` / ``TypeError`` / ``KeyError`` of the nir package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spikekit_nir.conventions import ConversionError
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "MAX_OBJECTS", "read_nir"]
+
+#: Default bound on the data a ``.nir`` file may make :func:`read_nir` allocate: 1 GiB (a 250M-parameter model).
+DEFAULT_MAX_BYTES = 1 << 30
+#: Default bound on the nesting of subgraphs.
+DEFAULT_MAX_DEPTH = 32
+#: Bound on the number of groups and datasets in a file.
+MAX_OBJECTS = 1_000_000
+
+
+def _fail(where: str, node: str, field: str | None, why: str) -> ConversionError:
+    at = f"node {node!r}" if node else "the root"
+    if field:
+        at += f", field {field!r}"
+    return ConversionError(f"from_nir({where!r}): {at}: {why}")
+
+
+# ----------------------------------------------------------------------------------------- structure checks
+class _Budget:
+    def __init__(self, where: str, max_bytes: int, max_depth: int) -> None:
+        self.where, self.max_bytes, self.max_depth = where, max_bytes, max_depth
+        self.total = 0
+        self.objects = 0
+
+
+def _locate(path: str) -> tuple[str, str | None]:
+    """(node name, field) of an HDF5 path such as ``node/nodes/enc/nodes/0/weight`` -> ``("enc.0", "weight")``."""
+    parts = path.split("/")
+    if parts[:1] == ["node"]:
+        parts = parts[1:]
+    names = []
+    while len(parts) >= 2 and parts[0] == "nodes":
+        names.append(parts[1])
+        parts = parts[2:]
+    return ".".join(names), "/".join(parts) or None
+
+
+def _refuse(budget: _Budget, path: str, why: str) -> ConversionError:
+    node, field = _locate(path)
+    return _fail(budget.where, node, field, f"{why} (HDF5 path {path!r})")
+
+
+def _check_dataset(ds: Any, path: str, budget: _Budget) -> None:
+    import h5py
+
+    plist = ds.id.get_create_plist()
+    if plist.get_external_count() > 0:
+        raise _refuse(budget, path, "the dataset keeps its data in external files; refused")
+    if ds.is_virtual or plist.get_layout() == h5py.h5d.VIRTUAL:
+        raise _refuse(budget, path, "the dataset is virtual (maps other files' data); refused")
+    count = 1 if ds.shape is None else int(np.prod(np.asarray(ds.shape, dtype=object), dtype=object) or 0)
+    declared = count * int(ds.dtype.itemsize)
+    budget.total += declared
+    if declared > budget.max_bytes or budget.total > budget.max_bytes:
+        raise _refuse(
+            budget,
+            path,
+            f"the dataset declares {declared} bytes (shape {ds.shape}, {ds.dtype}; {budget.total} bytes in the file "
+            f"so far), more than max_bytes={budget.max_bytes}; pass a larger max_bytes to from_nir / load if you "
+            "trust the file",
+        )
+
+
+def _check_group(group: Any, path: str, depth: int, budget: _Budget) -> None:
+    import h5py
+
+    if depth > 2 * budget.max_depth + 4:  # a graph level is two groups: <node>/nodes/<child>
+        raise _refuse(budget, path, f"graphs are nested deeper than max_depth={budget.max_depth}")
+    for name in group:
+        child_path = f"{path}/{name}" if path else name
+        budget.objects += 1
+        if budget.objects > MAX_OBJECTS:
+            raise _refuse(budget, child_path, f"the file holds more than {MAX_OBJECTS} objects")
+        link = group.get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise _refuse(budget, child_path, f"external link to {link.filename}:{link.path}; refused")
+        if isinstance(link, h5py.SoftLink):
+            raise _refuse(budget, child_path, f"soft link to {link.path}; refused")
+        obj = group[name]
+        if isinstance(obj, h5py.Dataset):
+            _check_dataset(obj, child_path, budget)
+        elif isinstance(obj, h5py.Group):
+            _check_group(obj, child_path, depth + 1, budget)
+        else:
+            raise _refuse(budget, child_path, f"unexpected HDF5 object {type(obj).__name__}")
+
+
+# ------------------------------------------------------------------------------------------- node building
+def _value(ds: Any, where: str, node: str, field: str) -> Any:
+    try:
+        value = ds[()]
+    except Exception as exc:  # h5py raises OSError / TypeError / ValueError for unreadable data
+        raise _fail(where, node, field, f"unreadable ({type(exc).__name__}: {exc})") from exc
+    if isinstance(value, bytes):
+        return value.decode("utf8", errors="replace")
+    return value
+
+
+def _plain(group: Any, where: str, node: str) -> dict[str, Any]:
+    import h5py
+
+    out: dict[str, Any] = {}
+    for key, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[key] = _plain(item, where, node)
+        else:
+            out[key] = _value(item, where, node, key)
+    return out
+
+
+def _node_classes() -> dict[str, type]:
+    import nir
+
+    return {name: getattr(nir, name) for name in nir.ir.__all__ if isinstance(getattr(nir, name, None), type)}
+
+
+def _build(group: Any, name: str, where: str, depth: int, max_depth: int) -> Any:
+    import h5py
+
+    if "type" not in group or not isinstance(group["type"], h5py.Dataset):
+        raise _fail(where, name, "type", "missing (every NIR node names its type)")
+    kind = _value(group["type"], where, name, "type")
+    classes = _node_classes()
+    if not isinstance(kind, str) or kind not in classes:
+        raise _fail(where, name, "type", f"unknown NIR node type {kind!r}; known: {sorted(classes)}")
+    if kind == "NIRGraph":
+        if depth >= max_depth:
+            raise _fail(where, name, None, f"graphs are nested deeper than max_depth={max_depth}")
+        return _build_graph(group, name, where, depth + 1, max_depth)
+    fields = {k: v for k, v in _plain(group, where, name).items() if k != "type"}
+    if kind in ("Input", "Output"):
+        key = "input" if kind == "Input" else "output"
+        shape = fields.pop("shape", None)
+        fields[f"{key}_type"] = {key: _shape(shape, where, name, "shape")}
+    elif kind == "Flatten" and "input_type" in fields:
+        fields["input_type"] = {"input": _shape(fields["input_type"], where, name, "input_type")}
+    return _construct(classes[kind], fields, where, name)
+
+
+def _shape(value: Any, where: str, node: str, field: str) -> Any:
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu" or arr.ndim > 1 or np.any(arr < 0):
+        raise _fail(where, node, field, f"expected a 1-D array of non-negative ints, got {arr.dtype} {arr.tolist()}")
+    return arr.astype(np.int64)
+
+
+_TEXT_FIELDS = {"metadata", "padding", "input_type", "output_type"}  # padding may be "same" / "valid"
+
+
+def _construct(cls: type, fields: dict[str, Any], where: str, name: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key, value in fields.items():
+        if key not in known:
+            raise _fail(where, name, key, f"not a field of NIR {cls.__name__} (fields: {sorted(known)})")
+        if key not in _TEXT_FIELDS and (isinstance(value, str) or np.asarray(value).dtype.kind in "OSU"):
+            raise _fail(where, name, key, f"expected numbers, got {value!r:.60}")
+    for key, f in known.items():
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if no_default and key not in fields and key not in ("v_reset",):
+            raise _fail(where, name, key, f"missing (NIR {cls.__name__} needs it)")
+    if cls.__name__ in ("IF", "LIF", "CubaLIF") and "v_reset" not in fields and "v_threshold" in fields:
+        fields["v_reset"] = np.zeros_like(np.asarray(fields["v_threshold"], dtype=np.float64))
+    try:
+        return cls(**fields)
+    except Exception as exc:  # nir's own checks are asserts and numpy errors without the node's name
+        field = next((k for k in fields if k in str(exc)), None)
+        raise _fail(where, name, field, f"NIR {cls.__name__} refused its fields ({type(exc).__name__}: {exc})") from exc
+
+
+def _build_graph(group: Any, name: str, where: str, depth: int, max_depth: int) -> Any:
+    import h5py
+    import nir
+
+    if "nodes" not in group or not isinstance(group["nodes"], h5py.Group):
+        raise _fail(where, name, "nodes", "missing (a NIRGraph holds its nodes in a group 'nodes')")
+    nodes = {}
+    for key, sub in group["nodes"].items():
+        path = f"{name}.{key}" if name else key
+        if not isinstance(sub, h5py.Group):
+            raise _fail(where, path, None, "expected a group (a node), found a dataset")
+        nodes[key] = _build(sub, path, where, depth, max_depth)
+    edges = _edges(group, name, where)
+    metadata = _plain(group["metadata"], where, name) if "metadata" in group else {}
+    try:
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+    except Exception as exc:
+        raise _fail(where, name, "edges", f"NIR refused the graph ({type(exc).__name__}: {exc})") from exc
+
+
+def _edges(group: Any, name: str, where: str) -> list[tuple[str, str]]:
+    if "edges" not in group:
+        raise _fail(where, name, "edges", "missing")
+    raw = np.asarray(_value(group["edges"], where, name, "edges"))
+    if raw.size == 0:
+        return []
+    if raw.ndim != 2 or raw.shape[1] != 2 or raw.dtype.kind not in "SOU":
+        raise _fail(where, name, "edges", f"expected (n, 2) node names, got {raw.dtype} of shape {raw.shape}")
+    edges = []
+    for a, b in raw.tolist():
+        edges.append(tuple(x.decode("utf8", errors="replace") if isinstance(x, bytes) else str(x) for x in (a, b)))
+    return edges  # type: ignore[return-value]
+
+
+def read_nir(
+    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> Any:
+    """Read the NIR graph of a ``.nir`` file after checking its structure (see the module docstring).
+
+    Args:
+        path: the file.
+        max_bytes: the most data (declared dataset sizes, summed) the file may make this process allocate.
+        max_depth: the deepest nesting of subgraphs accepted.
+
+    Returns:
+        a ``nir.NIRGraph`` (type checking off, as spikekit checks the graph when it builds the model).
+
+    Raises:
+        ConversionError: naming the file, and where it applies the node and the field.
+    """
+    import h5py
+
+    where = os.fspath(path)
+    if not isinstance(max_bytes, int) or max_bytes <= 0:
+        raise ValueError(f"read_nir: max_bytes must be a positive int, got {max_bytes!r}")
+    if not isinstance(max_depth, int) or max_depth < 1:
+        raise ValueError(f"read_nir: max_depth must be a positive int, got {max_depth!r}")
+    if not Path(where).is_file():
+        raise FileNotFoundError(f"from_nir: no such file: {where!r}")
+    try:
+        f = h5py.File(where, "r")
+    except OSError as exc:
+        raise ConversionError(f"from_nir({where!r}): not a readable HDF5 / .nir file ({exc})") from exc
+    with f:
+        budget = _Budget(where, max_bytes, max_depth)
+        _check_group(f, "", 0, budget)
+        if "node" not in f or not isinstance(f["node"], h5py.Group):
+            raise _fail(where, "", "node", "missing (a .nir file keeps its graph in the group 'node')")
+        return _build(f["node"], "", where, 0, max_depth)
