@@ -160,7 +160,8 @@ def close_device(device_id: str) -> None:
     """Close ``device_id`` (needs samna and a device in :data:`device_map`)."""
     device_id = standardize_device_id(device_id)
     samna = require_samna(f"closing device {device_id!r} (close_device)")
-    handle = samna.device.open_device(_lookup(device_id))
+    info = _lookup(device_id)
+    handle = samna.device.open_device(info)
     print(f"Closing device: {device_id}")
     samna.device.close_device(handle)
 
@@ -168,7 +169,8 @@ def close_device(device_id: str) -> None:
 def _stop_watch(device_id: str, what: str) -> Any:
     device_id = standardize_device_id(device_id)
     samna = require_samna(f"{what} of device {device_id!r}")
-    return samna.device.open_device(_lookup(device_id)).get_stop_watch()
+    info = _lookup(device_id)
+    return samna.device.open_device(info).get_stop_watch()
 
 
 def enable_timestamps(device_id: str) -> None:
