@@ -155,6 +155,31 @@ def test_visualizer_offline(no_samna):
         DynapcnnVisualizer(add_readout_plot=True)
     with pytest.warns(UserWarning, match="using 3"):
         assert DynapcnnVisualizer(power_monitor_number_of_items=4).power_monitor_number_of_items == 3
-    for call in (lambda: vis.connect(object()), vis.start, lambda: vis.add_dvs_plot((0, 0, 1, 1))):
+    for call in (
+        lambda: vis.connect(object()),
+        vis.start,
+        vis.create_plots,
+        lambda: vis.add_dvs_plot((9, 9), (0, 0, 1, 1)),
+    ):
         with pytest.raises(SamnaRequiredError, match="DynapcnnVisualizer"):
             call()
+
+
+def test_visualizer_plot_configurations_through_samna_ui(monkeypatch):
+    made = []
+
+    def config(kind):
+        return lambda *args: made.append((kind, args)) or kind
+
+    ui = types.ModuleType("samna.ui")
+    for kind in ("Activity", "Readout", "SpikeCount", "PowerMeasurement"):
+        setattr(ui, f"{kind}PlotConfiguration", config(kind))
+    monkeypatch.setitem(sys.modules, "samna.ui", ui)
+    vis = DynapcnnVisualizer(dvs_shape=(64, 32), add_power_monitor_plot=True, power_monitor_number_of_items=5,
+                             feature_names=["a", "b"], feature_count=2)  # fmt: skip
+    assert vis.create_plots() == ["Activity", "SpikeCount", "PowerMeasurement"]
+    assert made[0] == ("Activity", (32, 64, "Dvs Plot", DynapcnnVisualizer.DEFAULT_LAYOUT_DSP[0]))
+    assert made[1][1][:4] == ("Spike Count Plot", 2, ["a", "b"], DynapcnnVisualizer.DEFAULT_LAYOUT_DSP[1])
+    assert made[2][1][1:3] == (5, ["io", "ram", "logic", "vdd", "vda"])
+    with pytest.raises(KeyError, match="no layout for the plot combination 'd'"):
+        DynapcnnVisualizer(add_spike_count_plot=False).create_plots()

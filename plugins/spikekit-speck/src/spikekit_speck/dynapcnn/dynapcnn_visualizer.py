@@ -46,6 +46,21 @@ class DynapcnnVisualizer:
         ValueError: ``add_readout_plot`` without ``readout_images``.
     """
 
+    # Plot places (top-left x, top-left y, bottom-right x, bottom-right y) as fractions of the window, per plot
+    # combination: "d" DVS, "s" spike count, "r" readout, "p" power; order of the slots: d, s, r, p.
+    DEFAULT_LAYOUT_DS = [(0, 0, 0.5, 1), (0.5, 0, 1, 1), None, None]
+    DEFAULT_LAYOUT_DSP = [(0, 0, 0.5, 0.66), (0.5, 0, 1, 0.66), None, (0, 0.66, 1, 1)]
+    DEFAULT_LAYOUT_DRP = [(0, 0, 0.5, 0.66), None, (0.5, 0, 1, 0.66), (0, 0.66, 1, 1)]
+    DEFAULT_LAYOUT_DSR = [(0, 0, 0.33, 1), (0.33, 0, 0.66, 1), (0.66, 0, 1, 1), None]
+    DEFAULT_LAYOUT_DSRP = [(0, 0, 0.33, 0.66), (0.33, 0, 0.66, 0.66), (0.66, 0, 1, 0.66), (0, 0.66, 1, 1)]
+    LAYOUTS_DICT = {
+        "ds": DEFAULT_LAYOUT_DS,
+        "dsp": DEFAULT_LAYOUT_DSP,
+        "drp": DEFAULT_LAYOUT_DRP,
+        "dsr": DEFAULT_LAYOUT_DSR,
+        "dsrp": DEFAULT_LAYOUT_DSRP,
+    }
+
     def __init__(
         self,
         window_scale: tuple[int, int] = (4, 8),
@@ -133,11 +148,57 @@ class DynapcnnVisualizer:
             disjoint_process=disjoint_process,
         )
 
-    def add_dvs_plot(self, *args: Any, **kwargs: Any) -> Any:
-        self._needs_samna("the DVS plot")
-        raise NotImplementedError("DynapcnnVisualizer plots are drawn by samna; spikekit does not drive samna's GUI")
+    def add_dvs_plot(self, shape: tuple[int, int], layout: tuple[float, float, float, float]) -> Any:
+        """samna's activity plot configuration for the DVS view; ``shape`` is ``(height, width)`` (needs samna)."""
+        ui = self._ui("the DVS plot")
+        return ui.ActivityPlotConfiguration(shape[1], shape[0], "Dvs Plot", layout)
 
-    add_readout_plot = add_spike_count_plot = add_power_monitor_plot = create_plots = add_dvs_plot
+    def add_readout_plot(self, layout: tuple[float, float, float, float]) -> Any:
+        """samna's readout plot configuration showing :attr:`readout_images` (needs samna)."""
+        ui = self._ui("the readout plot")
+        return ui.ReadoutPlotConfiguration("Readout Plot", self.readout_images, layout)
+
+    def add_spike_count_plot(self, layout: tuple[float, float, float, float]) -> Any:
+        """samna's spike count plot configuration, one line per output (needs samna)."""
+        ui = self._ui("the spike count plot")
+        # title, lines, names, layout, window (s), y max, colour, line width, legend, max y ticks, y and x labels
+        return ui.SpikeCountPlotConfiguration(
+            "Spike Count Plot", self.feature_count, self.feature_names, layout,
+            25, 2.5, "", 1.2, True, 10, "Spike Count", "Time (s)",
+        )  # fmt: skip
+
+    def add_power_monitor_plot(self, layout: tuple[float, float, float, float]) -> Any:
+        """samna's power measurement plot configuration for 3 or 5 rails (needs samna)."""
+        ui = self._ui("the power monitor plot")
+        names = ["io", "ram", "logic", "vdd", "vda"][: self.power_monitor_number_of_items]
+        return ui.PowerMeasurementPlotConfiguration(
+            "Power Measurement Plot", self.power_monitor_number_of_items, names, layout,
+            10, 2, "", 1.5, False, 1, "Power Measurement", "Time (s)", "Power (mW)",
+        )  # fmt: skip
+
+    def create_plots(self) -> list:
+        """The plot configurations of :attr:`gui_type`, placed by :attr:`LAYOUTS_DICT` (needs samna)."""
+        self._ui("the plots")
+        if self.gui_type not in self.LAYOUTS_DICT:
+            raise KeyError(f"no layout for the plot combination {self.gui_type!r}; known: {sorted(self.LAYOUTS_DICT)}")
+        layout = self.LAYOUTS_DICT[self.gui_type]
+        extra = self.extra_arguments or {}
+        plots = [self.add_dvs_plot(shape=self.dvs_shape, layout=layout[0])]
+        if "s" in self.gui_type:
+            plots.append(self.add_spike_count_plot(layout=layout[1], **extra.get("spike_count", {})))
+        if "r" in self.gui_type:
+            plots.append(self.add_readout_plot(layout=layout[2], **extra.get("readout", {})))
+        if "p" in self.gui_type:
+            plots.append(self.add_power_monitor_plot(layout=layout[3], **extra.get("power_measurement", {})))
+        return plots
+
+    def _ui(self, what: str) -> Any:
+        return require_samna(f"DynapcnnVisualizer: {what}", "samna.ui")
+
+    @staticmethod
+    def add_output_prediction_layer_plot() -> None:
+        """Not available in sinabs either (it waits for samna's support)."""
+        raise NotImplementedError("the output prediction plot waits for samna's support (as in sinabs)")
 
     def connect(self, dynapcnn_network: Any, disjoint_process: bool = False) -> None:
         """Stream the network's DVS and output events to samna's GUI (needs samna and the network on a chip)."""
