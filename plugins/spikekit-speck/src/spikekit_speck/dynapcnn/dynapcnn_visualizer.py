@@ -207,10 +207,17 @@ class DynapcnnVisualizer:
             raise ConnectionError("Model has to be ported to chip. Hint: call the `.to()` method on the model.")
         raise NotImplementedError("DynapcnnVisualizer.connect: driving samna's GUI is not implemented in spikekit")
 
+    def _graph(self, what: str) -> Any:
+        self._needs_samna(what)
+        graph = getattr(self, "streamer_graph", None)
+        if graph is None:
+            raise RuntimeError(f"DynapcnnVisualizer.{what}: not connected; call connect(network) first")
+        return graph
+
     def start(self) -> None:
-        self._needs_samna("start")
-        self.streamer_graph.start()
+        """Start streaming to the GUI (after :meth:`connect`; needs samna)."""
+        self._graph("start").start()
 
     def stop(self) -> None:
-        self._needs_samna("stop")
-        self.streamer_graph.stop()
+        """Stop streaming to the GUI (needs samna)."""
+        self._graph("stop").stop()
