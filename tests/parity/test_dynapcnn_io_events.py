@@ -169,3 +169,14 @@ def test_reset_states_same(theirs):
     torch.manual_seed(0)
     theirs.chip_factory.Speck2EConfigBuilder.reset_states(ref_cfg, randomize=True)
     assert snapshot(mine_cfg) == snapshot(ref_cfg)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 1, 1, 7), (2, 4, 3, 1), (40, 2, 2, 2)])
+def test_raster_to_events_dtypes_and_shapes_same(theirs, dtype, shape):
+    r = raster(sum(shape), shape=shape, high=7).to(dtype)
+    r.view(-1)[0] = 5  # never empty (sinabs fails on an empty raster)
+    for truncate in (False, True):
+        mine = ours.ChipFactory("speck2e").raster_to_events(r, layer=1, dt=7e-4, truncate=truncate)
+        ref = theirs.chip_factory.ChipFactory("speck2e").raster_to_events(r, layer=1, dt=7e-4, truncate=truncate)
+        assert fields(mine) == fields(ref)
