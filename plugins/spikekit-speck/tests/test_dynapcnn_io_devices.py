@@ -96,6 +96,12 @@ def test_device_access_needs_samna(no_samna):
         io.launch_visualizer("tcp://0.0.0.0:40000", disjoint_process=False)
 
 
+def test_launch_visualizer_without_the_samnagui_program(monkeypatch):
+    monkeypatch.setattr(io.shutil, "which", lambda name: None)
+    with pytest.raises(SamnaRequiredError, match="launching the visualizer .*'samnagui'"):
+        io.launch_visualizer("tcp://0.0.0.0:40000")  # disjoint_process=True: sinabs's shell line fails silently
+
+
 def test_device_access_through_samna(fake_samna, capsys):
     mapping = io.get_device_map()
     assert sorted(mapping) == ["speck2edevkit:0", "speck2fdevkit:0", "speck2fdevkit:1"]
@@ -139,6 +145,9 @@ def test_neuron_address_round_trip_when_height_bits_cover_width_bits(fm):
 def test_neuron_address_layout_and_overflow():
     # c in the low bits, then x, then y shifted by c_bits + y_bits (sinabs's layout)
     assert io.calculate_neuron_address(x=3, y=2, c=1, feature_map_size=(2, 16, 16)) == 1 | 3 << 1 | 2 << 5
+    # sinabs's layout overlaps x and y when the width needs more bits than the height: kept, so no round trip.
+    address = io.calculate_neuron_address(x=3, y=2, c=1, feature_map_size=(2, 16, 64))
+    assert io.neuron_address_to_cxy(address, (2, 16, 64)) == (1, 35, 2)
     with pytest.raises(AssertionError, match="needs 19 address bits"):
         io.calculate_neuron_address(0, 0, 0, (8, 256, 256))
 

@@ -33,7 +33,13 @@ def test_builder_offline_parts_and_samna_parts():
     builder = ChipFactory("speck2edevkit").get_config_builder()
     limits = [(c.kernel_memory, c.neuron_memory, c.bias_memory) for c in builder.get_constraints()]
     assert len(limits) == 9 and limits[0] == (16384, 65536, 1024) and limits[5] == (65536, 16384, 1024)
-    for call in (builder.get_samna_module, builder.get_default_config, builder.get_input_buffer):
+    calls = (
+        builder.get_samna_module,
+        builder.get_default_config,
+        builder.get_input_buffer,
+        lambda: builder.build_config({}, {}, {}),
+    )
+    for call in calls:
         with pytest.raises(SamnaRequiredError, match="samna") as err:
             call()
         assert isinstance(err.value, ModuleNotFoundError) and err.value.name == "samna"
@@ -112,3 +118,19 @@ def test_events_to_raster_bins_and_refusals():
         f.events_to_raster([])
     with pytest.raises(IndexError, match=r"outside the shape \(1, 2, 3\)"):
         f.events_to_raster(events, shape=(1, 2, 3))
+
+
+def test_with_samna_spikes_are_samnas_and_build_config_points_to_make_config(monkeypatch):
+    import types
+
+    class SamnaSpike:
+        pass
+
+    family = types.ModuleType("samna.speck2f")
+    family.event = types.SimpleNamespace(Spike=SamnaSpike)
+    monkeypatch.setitem(sys.modules, "samna.speck2f", family)
+    monkeypatch.setitem(sys.modules, "samna.speck2f.configuration", types.ModuleType("samna.speck2f.configuration"))
+    events = ChipFactory("speck2fdevkit").raster_to_events(torch.ones(1, 1, 1, 2), layer=2)
+    assert [type(e) for e in events] == [SamnaSpike, SamnaSpike] and events[1].x == 1 and events[0].layer == 2
+    with pytest.raises(NotImplementedError, match="make_config"):
+        Speck2FConfigBuilder.build_config({}, {}, {})
