@@ -1,0 +1,2 @@
+class EventFilterGraph:
+    """Named in sinabs's signatures; runs nothing."""

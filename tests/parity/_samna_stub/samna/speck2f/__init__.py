@@ -1,0 +1,1 @@
+from . import configuration, event  # noqa: F401

@@ -1,0 +1,1 @@
+from . import events, nodes  # noqa: F401
