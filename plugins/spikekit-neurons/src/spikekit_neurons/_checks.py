@@ -21,6 +21,11 @@ from spikekit.state import layer_name
 _NOT_NUMBER = "a number or a tensor of numbers"
 
 
+def _name(layer: Any) -> str:
+    """The class name of ``layer`` (or ``layer`` itself when it is already a name)."""
+    return layer if isinstance(layer, str) else layer_name(layer)
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         if value.numel() == 1:
@@ -31,7 +36,7 @@ def _describe(value: Any) -> str:
 
 def as_numbers(layer: Any, arg: str, value: Any) -> torch.Tensor:
     """``value`` as a detached real tensor; a TypeError naming ``layer`` and ``arg`` for anything else."""
-    name = layer if isinstance(layer, str) else layer_name(layer)
+    name = _name(layer)
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, torch.Tensor)):
         raise TypeError(f"{name}: {arg} must be {_NOT_NUMBER}, got {_describe(value)}")
     tensor = torch.as_tensor(value).detach()
@@ -61,7 +66,7 @@ def check_time_constant(layer: Any, arg: str, value: Any) -> None:
     bad = ~(tensor.double() > 0)  # NaN fails the comparison too
     if bad.any():
         raise ValueError(
-            f"{layer_name(layer)}: {arg} must be positive (a time constant in time steps; the decay factor "
+            f"{_name(layer)}: {arg} must be positive (a time constant in time steps; the decay factor "
             f"exp(-1/{arg}) must lie in (0, 1]), got {_first_bad(tensor, bad)}"
         )
 
@@ -78,7 +83,7 @@ def check_finite(layer: Any, arg: str, value: Any, *, allow_neg_inf: bool = Fals
     if not allow_neg_inf:
         bad |= t == -math.inf
     if bad.any():
-        raise ValueError(f"{layer_name(layer)}: {arg} must be a finite number, got {_first_bad(tensor, bad)}")
+        raise ValueError(f"{_name(layer)}: {arg} must be a finite number, got {_first_bad(tensor, bad)}")
 
 
 def _spike_fn_divides(spike_fn: Any) -> bool:
@@ -116,7 +121,7 @@ def check_threshold(layer: Any, value: Any, spike_fn: Any, reset_fn: Any, arg: s
     else:
         return
     if bad.any():
-        raise ValueError(f"{layer_name(layer)}: {arg} must be {why}; got {_first_bad(tensor, bad)}")
+        raise ValueError(f"{_name(layer)}: {arg} must be {why}; got {_first_bad(tensor, bad)}")
 
 
 def _fn_name(fn: Any) -> str:
@@ -129,7 +134,7 @@ def check_spike_fn(layer: Any, spike_fn: Any) -> None:
 
     if spike_fn is None:
         return
-    name = layer_name(layer)
+    name = _name(layer)
     if spike_fn is MaxSpike:
         raise TypeError(f"{name}: spike_fn=MaxSpike must be an instance with its cap, e.g. MaxSpike(2); got the class")
     if not callable(getattr(spike_fn, "apply", None)):
@@ -147,7 +152,7 @@ def check_reset_fn(layer: Any, reset_fn: Any) -> None:
 
     if reset_fn is None:
         return
-    name = layer_name(layer)
+    name = _name(layer)
     if isinstance(reset_fn, type) and reset_fn in (MembraneReset, MembraneSubtract):
         raise TypeError(f"{name}: reset_fn must be an instance, e.g. {reset_fn.__name__}(); got the class")
     if not callable(reset_fn):
@@ -169,12 +174,12 @@ def check_reset_fn(layer: Any, reset_fn: Any) -> None:
 
 def check_callable_or_none(layer: Any, arg: str, value: Any, example: str) -> None:
     if value is not None and not callable(value):
-        raise TypeError(f"{layer_name(layer)}: {arg} must be callable ({example}) or None, got {_describe(value)}")
+        raise TypeError(f"{_name(layer)}: {arg} must be callable ({example}) or None, got {_describe(value)}")
 
 
 def check_count(layer: Any, arg: str, value: Any, *, what: str = "count", minimum: int = 1) -> int:
     """A whole number >= ``minimum`` (bool refused); returned as int."""
-    name = layer if isinstance(layer, str) else layer_name(layer)
+    name = _name(layer)
     try:
         number = operator.index(value)
     except TypeError:
@@ -182,8 +187,8 @@ def check_count(layer: Any, arg: str, value: Any, *, what: str = "count", minimu
     if number is None and isinstance(value, float) and value.is_integer():
         number = int(value)
     if isinstance(value, bool) or number is None or number < minimum:
-        bound = "a positive" if minimum == 1 else f"a whole number >= {minimum}:"
-        raise ValueError(f"{name}: {arg} must be {bound} whole number ({what}), got {_describe(value)}")
+        bound = "a positive whole number" if minimum == 1 else f"a whole number >= {minimum}"
+        raise ValueError(f"{name}: {arg} must be {bound} ({what}), got {_describe(value)}")
     return number
 
 
@@ -194,7 +199,7 @@ def check_positive(layer: Any, arg: str, value: Any, *, zero_ok: bool = False) -
     bad = tensor < 0 if zero_ok else tensor <= 0
     if bad.any():
         bound = "non-negative" if zero_ok else "positive"
-        raise ValueError(f"{layer_name(layer)}: {arg} must be {bound}, got {_first_bad(tensor, bad)}")
+        raise ValueError(f"{_name(layer)}: {arg} must be {bound}, got {_first_bad(tensor, bad)}")
 
 
 def check_shape(layer: Any, shape: Any) -> None:
@@ -206,14 +211,14 @@ def check_shape(layer: Any, shape: Any) -> None:
     )
     if not ok:
         raise ValueError(
-            f"{layer_name(layer)}: shape must be a sequence of non-negative ints (batch, *neurons), got {shape!r}"
+            f"{_name(layer)}: shape must be a sequence of non-negative ints (batch, *neurons), got {shape!r}"
         )
 
 
 def check_rec_connect_module(layer: Any, rec_connect: Any) -> None:
     if not isinstance(rec_connect, nn.Module) and not callable(rec_connect):
         raise TypeError(
-            f"{layer_name(layer)}: rec_connect must be a module mapping spikes (B, *neurons) to B * prod(neurons) "
+            f"{_name(layer)}: rec_connect must be a module mapping spikes (B, *neurons) to B * prod(neurons) "
             f"values, e.g. nn.Sequential(nn.Flatten(), nn.Linear(n, n)); got {_describe(rec_connect)}"
         )
 
