@@ -202,3 +202,9 @@ def test_sinabs_raises_runtime_error_where_spikekit_raises_shape_mismatch():
     rec = nn.Sequential(nn.Flatten(), nn.Linear(3, 5))
     with pytest.raises(RuntimeError):
         sinabs_layers.IAFRecurrent(rec_connect=rec)(torch.rand(2, 4, 3))
+    with pytest.raises(RuntimeError):
+        sinabs_layers.UnflattenTime(batch_size=2)(torch.ones(5))
+    from spikekit.layers import UnflattenTime
+
+    with pytest.raises(ShapeMismatchError):
+        UnflattenTime(batch_size=2)(torch.ones(5))
