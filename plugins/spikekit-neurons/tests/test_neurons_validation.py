@@ -163,6 +163,13 @@ def test_recurrent_connections_of_the_wrong_kind_or_size(name):
         layer(torch.rand(2, 4, 3))
 
 
+def test_a_lif_without_spike_function_takes_any_finite_threshold():
+    layer = LIF(tau_mem=5.0, spike_fn=None, spike_threshold=0.0)  # a leaky integrator: the threshold is unused
+    assert layer(torch.ones(1, 2, 1)).shape == (1, 2, 1)
+    with pytest.raises(ValueError, match="^LIF: spike_threshold must be a finite number, got nan"):
+        LIF(tau_mem=5.0, spike_fn=None, spike_threshold=math.nan)
+
+
 def test_adapt_scale_and_alif_synapse():
     with pytest.raises(TypeError, match="^ALIF: adapt_scale must be a number"):
         ALIF(10.0, 20.0, adapt_scale="1.8")

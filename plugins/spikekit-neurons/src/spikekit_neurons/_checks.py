@@ -109,7 +109,7 @@ def check_threshold(layer: Any, value: Any, spike_fn: Any, reset_fn: Any, arg: s
         return
     check_finite(layer, arg, value)
     tensor = torch.as_tensor(value).detach()
-    if not _readable(tensor):
+    if spike_fn is None or not _readable(tensor):  # no spikes: the threshold is never used
         return
     t = tensor.double()
     if _spike_fn_divides(spike_fn):
@@ -228,6 +228,7 @@ def check_neuron_args(layer: Any, *, spike_threshold: Any, spike_fn: Any, reset_
     check_spike_fn(layer, spike_fn)
     check_reset_fn(layer, reset_fn)
     check_threshold(layer, spike_threshold, spike_fn, reset_fn)
-    check_callable_or_none(layer, "surrogate_grad_fn", others.get("surrogate_grad_fn"), "e.g. SingleExponential()")
+    if spike_fn is not None:  # without spikes the surrogate is never called (and sinabs keeps it unresolved)
+        check_callable_or_none(layer, "surrogate_grad_fn", others.get("surrogate_grad_fn"), "e.g. SingleExponential()")
     check_finite(layer, "min_v_mem", others.get("min_v_mem"), allow_neg_inf=True)
     check_shape(layer, others.get("shape"))
