@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikekit.state import ConcurrentUseError, ShapeMismatchError
+
 
 def _sl() -> Any:
     import spikekit.layers as sl
@@ -163,13 +165,14 @@ CASES: list[Case] = [
          lambda: _sl().IAFSqueeze(batch_size=2, surrogate_grad_fn=_ones), lambda: [[[1.0, 2.0]]], TypeError,
          ("IAFSqueeze", "torch.Tensor", "list"), "TypeError: expects a torch.Tensor"),
     Case("squeeze-rows", "IAFSqueeze(batch_size=2)", "(5, 3): 5 rows, not a multiple of 2",
-         lambda: _sl().IAFSqueeze(batch_size=2, surrogate_grad_fn=_ones), lambda: [torch.rand(5, 3)], ValueError,
-         ("IAFSqueeze", "(batch*time, ...)", "batch_size=2", "(5, 3)"), "ValueError naming batch_size and the shape",
-         also_is=(RuntimeError,)),
+         lambda: _sl().IAFSqueeze(batch_size=2, surrogate_grad_fn=_ones), lambda: [torch.rand(5, 3)], ShapeMismatchError,
+         ("IAFSqueeze", "(batch*time, ...)", "batch_size=2", "(5, 3)"),
+         "naming batch_size and the shape; a RuntimeError as in sinabs", also_is=(ValueError, RuntimeError)),
     Case("squeeze-both", "LIFSqueeze(batch_size=2, num_timesteps=3)", "(8, 3): 8 rows, not 2*3",
          lambda: _sl().LIFSqueeze(tau_mem=10.0, batch_size=2, num_timesteps=3, surrogate_grad_fn=_ones),
-         lambda: [torch.rand(8, 3)], ValueError, ("LIFSqueeze", "num_timesteps=3", "(8, 3)"),
-         "ValueError naming batch_size, num_timesteps and the shape", also_is=(RuntimeError,)),
+         lambda: [torch.rand(8, 3)], ShapeMismatchError, ("LIFSqueeze", "num_timesteps=3", "(8, 3)"),
+         "naming batch_size, num_timesteps and the shape; a RuntimeError as in sinabs",
+         also_is=(ValueError, RuntimeError)),
     Case("threshold-shape", "LIF(tau_mem=10, spike_threshold=ones(4))", "(2, 3, 5): 5 neurons, 4 thresholds",
          lambda: _sl().LIF(10.0, spike_threshold=torch.ones(4), surrogate_grad_fn=_ones),
          lambda: [torch.rand(2, 3, 5)], ValueError, ("LIF", "spike_threshold of shape (4,)", "(5,)"),
@@ -234,8 +237,8 @@ CASES: list[Case] = [
          lambda: _sl().Sig2SpikeLayer(channels_in=2, tw=3), lambda: [torch.rand(2, 1, 4, 4)], ValueError,
          ("Sig2SpikeLayer", "(channels, time)", "(2, 1, 4, 4)"), "ValueError: expects (channels, time)"),
     Case("unflatten-rows", "UnflattenTime(batch_size=2)", "(5,): 5 rows", lambda: _sl().UnflattenTime(batch_size=2),
-         lambda: [torch.rand(5)], ValueError, ("UnflattenTime", "batch_size=2", "(5,)"),
-         "ValueError naming batch_size and the shape", also_is=(RuntimeError,)),
+         lambda: [torch.rand(5)], ShapeMismatchError, ("UnflattenTime", "batch_size=2", "(5,)"),
+         "naming batch_size and the shape; a RuntimeError as in sinabs", also_is=(ValueError, RuntimeError)),
     Case("flatten-rank", "FlattenTime()", "(5,): one dim", lambda: _sl().FlattenTime(), lambda: [torch.rand(5)],
          ValueError, ("FlattenTime", "(batch, time, ...)", "(5,)"), "ValueError: expects (batch, time, ...)"),
     Case("nan", "LIF(tau_mem=10)", "NaN in one batch entry", lambda: _sl().LIF(10.0, surrogate_grad_fn=_ones),
@@ -359,8 +362,9 @@ CASES: list[Case] = [
     Case("rec-wrong-size", "LIFRecurrent(tau_mem=10, rec_connect=Linear(3, 4))", "(2, 4, 3): 3 neurons, 4 outputs",
          lambda: _sl().LIFRecurrent(tau_mem=10.0, rec_connect=nn.Sequential(nn.Flatten(), nn.Linear(3, 4)),
                                     surrogate_grad_fn=_ones),
-         lambda: [torch.rand(2, 4, 3)], ValueError, ("LIFRecurrent", "rec_connect", "(2, 4)", "expected 6 values"),
-         "ShapeMismatchError naming both shapes", also_is=(RuntimeError,)),
+         lambda: [torch.rand(2, 4, 3)], ShapeMismatchError,
+         ("LIFRecurrent", "rec_connect", "(2, 4)", "expected 6 values"),
+         "naming both shapes; a RuntimeError as in sinabs", also_is=(ValueError, RuntimeError)),
     # ------------------------------------------------------------------------------------------------- load_state_dict
     Case("load-mixed-states", "LIF(tau_mem=10, tau_syn=5)", "v_mem (2, 3) with i_syn (3, 3)",
          lambda: _sl().LIF(tau_mem=10.0, tau_syn=5.0),
@@ -377,8 +381,8 @@ CASES: list[Case] = [
     # ------------------------------------------------------------------------------------------------------- threads
     Case("two-threads", "IAFRecurrent(rec_connect=Linear(3, 3))", "a call while another thread is inside the layer",
          lambda: _sl().IAFRecurrent(rec_connect=nn.Sequential(nn.Flatten(), nn.Linear(3, 3)), surrogate_grad_fn=_ones),
-         lambda: [torch.rand(2, 4, 3)], RuntimeError, ("IAFRecurrent", "not thread-safe", "copy.deepcopy"),
-         "ConcurrentUseError (a RuntimeError) in the second thread; the first thread's call completes",
+         lambda: [torch.rand(2, 4, 3)], ConcurrentUseError, ("IAFRecurrent", "not thread-safe", "copy.deepcopy"),
+         "in the second thread; the first thread's call completes", also_is=(RuntimeError,),
          stage="concurrent"),
 ]  # fmt: skip
 
@@ -405,7 +409,7 @@ def render_table(cases: Sequence[Case] = CASES) -> str:
     ]
     for i, c in enumerate(cases, 1):
         if c.raises is not None:
-            also = "".join(f" (also a `{cls.__name__}`, as sinabs raises)" for cls in c.also_is)
+            also = f" (also a {' and a '.join(f'`{cls.__name__}`' for cls in c.also_is)})" if c.also_is else ""
             got = f"`{c.raises.__name__}`{also}: {c.gets}; message contains " + ", ".join(f"`{f}`" for f in c.fragments)
         else:
             got = c.gets
