@@ -104,8 +104,8 @@ class StatefulLayer(nn.Module):
     ``arg_dict`` and conversions use it); layers written for sinabs that override ``_param_dict`` keep working.
 
     Stateful layers are not thread-safe: calling one layer from a second thread while the first is inside it
-    raises :class:`ConcurrentUseError` (checked outside ``torch.compile`` only; the check costs one attribute
-    read and two writes per call).
+    raises :class:`ConcurrentUseError` in the second thread (checked outside ``torch.compile`` only; the check
+    costs three dictionary operations per call).
 
     Args:
         state_names: names of the state buffers; each starts as an empty tensor of shape ``(0,)``.
@@ -131,7 +131,6 @@ class StatefulLayer(nn.Module):
     def __init__(self, state_names: Iterable[str]):
         super().__init__()
         self._constant_names: set[str] = set()
-        self._active_thread: int | None = None
         for name in state_names:
             self.register_buffer(name, torch.zeros(0))
 
@@ -177,20 +176,21 @@ class StatefulLayer(nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if torch.compiler.is_compiling():
             return super().__call__(*args, **kwargs)
-        me = threading.get_ident()
-        owner = self.__dict__.get("_active_thread")
-        if owner is not None and owner != me:
+        slot, me = self.__dict__, threading.get_ident()
+        if slot.get("_active_thread") == me:  # a nested call in the thread that already holds the layer
+            return super().__call__(*args, **kwargs)
+        # dict.setdefault is atomic: of two threads entering at once, exactly one gets the layer
+        owner = slot.setdefault("_active_thread", me)
+        if owner != me and owner is not None:
             raise ConcurrentUseError(
                 f"{layer_name(self)} was called from thread {me} while thread {owner} is running it: stateful "
                 "layers are not thread-safe (they hold one set of states); give each thread its own copy "
                 "(copy.deepcopy(model))"
             )
-        self.__dict__["_active_thread"] = me
         try:
             return super().__call__(*args, **kwargs)
         finally:
-            if owner is None:  # the outermost call of this thread releases the layer
-                self.__dict__["_active_thread"] = None
+            slot.pop("_active_thread", None)
 
     def is_state_initialised(self) -> bool:
         """True when no state buffer is still empty (shape ``(0,)``)."""
