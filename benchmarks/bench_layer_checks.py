@@ -2,7 +2,7 @@
 input checks, against calling the same layer through plain ``nn.Module.__call__``.
 
 Constructor validation runs once per layer (``__init__``), so its cost is measured per construction. Per-call
-costs are measured on the smallest useful layer (``IAF`` on ``(1, 1, 1)``: the overhead's worst case, where the
+costs are measured on a stateful layer whose forward does nothing (the check alone), on the smallest useful layer (``IAF`` on ``(1, 1, 1)``: the overhead's worst case, where the
 layer does almost nothing else) and on a realistic one (``LIF`` on ``(32, 100, 256)``). Implementations are
 interleaved round-robin; the median of ``--repeats`` rounds is reported with the load average (the machine is
 shared, so timings are noisy).
@@ -60,6 +60,13 @@ def main() -> None:
     torch.set_num_threads(1)
     repeats = 5 if args.quick else args.repeats
     load_start = os.getloadavg()
+    from spikekit.state import StatefulLayer
+
+    class Passthrough(StatefulLayer):  # forward does nothing: isolates the check itself
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    check_only = _compare(Passthrough(state_names=[]), torch.rand(1), 2000 if args.quick else 50000, repeats)
     small = _compare(sl.IAF(), torch.rand(1, 1, 1), 200 if args.quick else 2000, repeats)
     big = _compare(sl.LIF(tau_mem=20.0), torch.rand(32, 100, 256), 3 if args.quick else 20, repeats)
     construct = statistics.median(
@@ -71,6 +78,7 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": 1,
         "loadavg_start_end": [load_start, os.getloadavg()],
+        "StatefulLayer with an empty forward, per call (the check alone)": check_only,
         "IAF (1, 1, 1), per call": small,
         "LIF (32, 100, 256), per call": big,
         "LIF construction incl. validation (us)": round(construct, 1),
