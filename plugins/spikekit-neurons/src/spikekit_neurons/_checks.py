@@ -192,16 +192,6 @@ def check_count(layer: Any, arg: str, value: Any, *, what: str = "count", minimu
     return number
 
 
-def check_positive(layer: Any, arg: str, value: Any, *, zero_ok: bool = False) -> None:
-    """A finite number > 0 (or >= 0 with ``zero_ok``)."""
-    check_finite(layer, arg, value)
-    tensor = torch.as_tensor(value).detach().double()
-    bad = tensor < 0 if zero_ok else tensor <= 0
-    if bad.any():
-        bound = "non-negative" if zero_ok else "positive"
-        raise ValueError(f"{_name(layer)}: {arg} must be {bound}, got {_first_bad(tensor, bad)}")
-
-
 def check_shape(layer: Any, shape: Any) -> None:
     """The optional ``shape=`` of a neuron layer: a sequence of non-negative ints ``(batch, *neurons)``."""
     if not shape:
