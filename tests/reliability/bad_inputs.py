@@ -2,7 +2,9 @@
 
 Each case builds a layer, feeds it one or more inputs (the last one is the one under test) and says what the user
 gets: an exception of a given type whose message contains given fragments (the layer's name, what it expected,
-what came), or an output that passes a check. ``pending`` holds the exact fix still needed where the layer does
+what came), or an output that passes a check. ``stage`` says where the bad value enters: the constructor
+(``construct``: building the layer is what is tested), a call (``call``), ``load_state_dict`` (``load``: the last
+input is a state dict) or a call from a second thread while another thread is inside the layer (``concurrent``). ``pending`` holds the exact fix still needed where the layer does
 not yet behave as the row says; the test marks such rows ``xfail(strict=True)``, so a fix turns them red until the
 mark is removed.
 
@@ -19,11 +21,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikekit.state import ConcurrentUseError, ShapeMismatchError
+
 
 def _sl() -> Any:
     import spikekit.layers as sl
 
     return sl
+
+
+def _act() -> Any:
+    import spikekit.activation as act
+
+    return act
+
+
+def _enc() -> Any:
+    import spikekit_neurons.encoders as enc
+
+    return enc
 
 
 def _ones(v: torch.Tensor, thr: Any) -> torch.Tensor:  # a plain surrogate, so no other plugin is needed
@@ -45,6 +61,8 @@ class Case:
         gets: what the user gets, in words (the table's last column).
         check: for accepted inputs, a function ``(layer, output) -> None`` that asserts the documented result.
         pending: None when the behaviour holds today; else the exact fix needed (file:function).
+        stage: ``call``, ``construct``, ``load`` or ``concurrent`` (see the module docstring).
+        also_is: further exception classes the error is an instance of (sinabs's class for the same input).
     """
 
     id: str
@@ -57,6 +75,53 @@ class Case:
     gets: str = ""
     check: Callable[[Any, Any], None] | None = None
     pending: str | None = None
+    stage: str = "call"
+    also_is: tuple[type[BaseException], ...] = ()
+
+    def run(self) -> tuple[Any, Any]:
+        """Do what the row says; returns ``(layer, output)`` (raises what the row expects)."""
+        if self.stage == "construct":
+            return self.make(), None
+        layer = self.make()
+        inputs = list(self.inputs())
+        for x in inputs[:-1]:
+            layer(x)
+        if self.stage == "load":
+            return layer, layer.load_state_dict(inputs[-1])
+        if self.stage == "concurrent":
+            return layer, _call_while_busy(layer, inputs[-1])
+        return layer, layer(inputs[-1])
+
+
+def _call_while_busy(layer: Any, x: Any) -> Any:
+    """Call ``layer(x)`` while another thread is inside ``layer`` (held there by its ``rec_connect``)."""
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    class Held(nn.Module):  # the recurrent connection, made to wait inside the first thread's call
+        def __init__(self, inner: nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+            inside.set()
+            release.wait(10)
+            return self.inner(spikes)
+
+    layer.rec_connect = Held(layer.rec_connect)
+    other = threading.Thread(target=layer, args=(x,))
+    other.start()
+    try:
+        assert inside.wait(10), "the first thread never entered the layer"
+        return layer(x)
+    finally:
+        release.set()
+        other.join(10)
+
+
+def _none() -> list[Any]:
+    return []
 
 
 def _check_shape_dtype(shape: tuple[int, ...], dtype: torch.dtype) -> Callable[[Any, Any], None]:
@@ -100,12 +165,14 @@ CASES: list[Case] = [
          lambda: _sl().IAFSqueeze(batch_size=2, surrogate_grad_fn=_ones), lambda: [[[1.0, 2.0]]], TypeError,
          ("IAFSqueeze", "torch.Tensor", "list"), "TypeError: expects a torch.Tensor"),
     Case("squeeze-rows", "IAFSqueeze(batch_size=2)", "(5, 3): 5 rows, not a multiple of 2",
-         lambda: _sl().IAFSqueeze(batch_size=2, surrogate_grad_fn=_ones), lambda: [torch.rand(5, 3)], ValueError,
-         ("IAFSqueeze", "(batch*time, ...)", "batch_size=2", "(5, 3)"), "ValueError naming batch_size and the shape"),
+         lambda: _sl().IAFSqueeze(batch_size=2, surrogate_grad_fn=_ones), lambda: [torch.rand(5, 3)], ShapeMismatchError,
+         ("IAFSqueeze", "(batch*time, ...)", "batch_size=2", "(5, 3)"),
+         "naming batch_size and the shape; a RuntimeError as in sinabs", also_is=(ValueError, RuntimeError)),
     Case("squeeze-both", "LIFSqueeze(batch_size=2, num_timesteps=3)", "(8, 3): 8 rows, not 2*3",
          lambda: _sl().LIFSqueeze(tau_mem=10.0, batch_size=2, num_timesteps=3, surrogate_grad_fn=_ones),
-         lambda: [torch.rand(8, 3)], ValueError, ("LIFSqueeze", "num_timesteps=3", "(8, 3)"),
-         "ValueError naming batch_size, num_timesteps and the shape"),
+         lambda: [torch.rand(8, 3)], ShapeMismatchError, ("LIFSqueeze", "num_timesteps=3", "(8, 3)"),
+         "naming batch_size, num_timesteps and the shape; a RuntimeError as in sinabs",
+         also_is=(ValueError, RuntimeError)),
     Case("threshold-shape", "LIF(tau_mem=10, spike_threshold=ones(4))", "(2, 3, 5): 5 neurons, 4 thresholds",
          lambda: _sl().LIF(10.0, spike_threshold=torch.ones(4), surrogate_grad_fn=_ones),
          lambda: [torch.rand(2, 3, 5)], ValueError, ("LIF", "spike_threshold of shape (4,)", "(5,)"),
@@ -170,8 +237,8 @@ CASES: list[Case] = [
          lambda: _sl().Sig2SpikeLayer(channels_in=2, tw=3), lambda: [torch.rand(2, 1, 4, 4)], ValueError,
          ("Sig2SpikeLayer", "(channels, time)", "(2, 1, 4, 4)"), "ValueError: expects (channels, time)"),
     Case("unflatten-rows", "UnflattenTime(batch_size=2)", "(5,): 5 rows", lambda: _sl().UnflattenTime(batch_size=2),
-         lambda: [torch.rand(5)], ValueError, ("UnflattenTime", "batch_size=2", "(5,)"),
-         "ValueError naming batch_size and the shape"),
+         lambda: [torch.rand(5)], ShapeMismatchError, ("UnflattenTime", "batch_size=2", "(5,)"),
+         "naming batch_size and the shape; a RuntimeError as in sinabs", also_is=(ValueError, RuntimeError)),
     Case("flatten-rank", "FlattenTime()", "(5,): one dim", lambda: _sl().FlattenTime(), lambda: [torch.rand(5)],
          ValueError, ("FlattenTime", "(batch, time, ...)", "(5,)"), "ValueError: expects (batch, time, ...)"),
     Case("nan", "LIF(tau_mem=10)", "NaN in one batch entry", lambda: _sl().LIF(10.0, surrogate_grad_fn=_ones),
@@ -181,6 +248,142 @@ CASES: list[Case] = [
              _assert(bool(torch.isnan(out[0]).all()) or bool(torch.isnan(layer.v_mem[0]).all())),
              _assert(bool(torch.isfinite(out[1]).all())),
          )),
+    # ---------------------------------------------------------------------------------------- constructor arguments
+    *[Case(f"ctor-{cid}", layer, bad, make, _none, exc, frags, gets, stage="construct")
+      for cid, layer, bad, make, exc, frags, gets in [
+        ("tau-zero", "LIF(tau_mem=0)", "tau_mem = 0", lambda: _sl().LIF(tau_mem=0.0), ValueError,
+         ("LIF", "tau_mem must be positive", "0.0"), "ValueError: a time constant must be positive"),
+        ("tau-negative", "ExpLeak(tau_mem=-5)", "tau_mem < 0 (decay factor > 1: the trace grows)",
+         lambda: _sl().ExpLeak(tau_mem=-5.0), ValueError, ("ExpLeak", "tau_mem must be positive", "-5.0"),
+         "ValueError: a time constant must be positive"),
+        ("tau-nan", "LIF(tau_mem=tensor([5, nan]))", "a NaN per-neuron time constant",
+         lambda: _sl().LIF(tau_mem=torch.tensor([5.0, float("nan")])), ValueError,
+         ("LIF", "tau_mem must be positive", "nan", "index (1,)"), "ValueError naming the first bad entry"),
+        ("tau-str", "LIF(tau_mem='10')", "a string", lambda: _sl().LIF(tau_mem="10"), TypeError,
+         ("LIF", "tau_mem", "number", "'10'"), "TypeError: expects a number or a tensor"),
+        ("tau-syn-zero", "LIF(tau_mem=10, tau_syn=0)", "tau_syn = 0 (the synapse would pass nothing)",
+         lambda: _sl().LIF(tau_mem=10.0, tau_syn=0.0), ValueError, ("LIF", "tau_syn must be positive"),
+         "ValueError: a time constant must be positive"),
+        ("tau-adapt-zero", "ALIF(tau_mem=10, tau_adapt=0)", "tau_adapt = 0",
+         lambda: _sl().ALIF(tau_mem=10.0, tau_adapt=0.0), ValueError, ("ALIF", "tau_adapt must be positive"),
+         "ValueError: a time constant must be positive"),
+        ("threshold-zero", "IAF(spike_threshold=0)", "threshold 0 with MultiSpike (v / 0 spikes)",
+         lambda: _sl().IAF(spike_threshold=0.0), ValueError, ("IAF", "spike_threshold must be positive", "MultiSpike"),
+         "ValueError: MultiSpike divides by the threshold"),
+        ("threshold-negative", "LIF(tau_mem=10, spike_threshold=-1)", "negative threshold with MultiSpike",
+         lambda: _sl().LIF(tau_mem=10.0, spike_threshold=-1.0), ValueError,
+         ("LIF", "spike_threshold must be positive", "-1.0"), "ValueError: MultiSpike divides by the threshold"),
+        ("threshold-str", "IAF(spike_threshold='1')", "a string", lambda: _sl().IAF(spike_threshold="1"), TypeError,
+         ("IAF", "spike_threshold", "number", "'1'"), "TypeError: expects a number or a tensor"),
+        ("threshold-subtract-zero", "IAF(spike_threshold=0, spike_fn=SingleSpike)",
+         "threshold 0 with the subtractive reset (never lowers v_mem)",
+         lambda: _sl().IAF(spike_threshold=0.0, spike_fn=_act().SingleSpike), ValueError,
+         ("IAF", "spike_threshold must be non-zero", "MembraneSubtract"), "ValueError naming the reset"),
+        ("max-spike-zero", "IAF(spike_fn=MaxSpike(0))", "a spike limit of 0",
+         lambda: _sl().IAF(spike_fn=_act().MaxSpike(0)), ValueError,
+         ("IAF", "max_num_spikes_per_bin", "positive whole number", "got 0"), "ValueError: the limit must be >= 1"),
+        ("max-spike-class", "IAF(spike_fn=MaxSpike)", "the class MaxSpike, not an instance",
+         lambda: _sl().IAF(spike_fn=_act().MaxSpike), TypeError, ("IAF", "MaxSpike(2)", "class"),
+         "TypeError: MaxSpike needs an instance with its limit"),
+        ("spike-fn-str", "IAF(spike_fn='MultiSpike')", "a string", lambda: _sl().IAF(spike_fn="MultiSpike"),
+         TypeError, ("IAF", "spike_fn must be a spike function", "'MultiSpike'"), "TypeError naming what fits"),
+        ("subtract-zero", "IAF(reset_fn=MembraneSubtract(subtract_value=0))", "subtract_value = 0",
+         lambda: _sl().IAF(reset_fn=_act().MembraneSubtract(subtract_value=0.0)), ValueError,
+         ("IAF", "subtract_value must be non-zero"), "ValueError: 0 never lowers v_mem"),
+        ("reset-value-str", "IAF(reset_fn=MembraneReset(reset_value='0'))", "a string reset value",
+         lambda: _sl().IAF(reset_fn=_act().MembraneReset(reset_value="0")), TypeError,
+         ("IAF", "reset_value", "number", "'0'"), "TypeError: expects a number"),
+        ("reset-class", "IAF(reset_fn=MembraneReset)", "the class, not an instance",
+         lambda: _sl().IAF(reset_fn=_act().MembraneReset), TypeError, ("IAF", "MembraneReset()", "class"),
+         "TypeError: pass an instance"),
+        ("min-v-mem-nan", "LIF(tau_mem=10, min_v_mem=nan)", "a NaN floor",
+         lambda: _sl().LIF(tau_mem=10.0, min_v_mem=float("nan")), ValueError, ("LIF", "min_v_mem", "finite"),
+         "ValueError: the floor must be a finite number (or -inf)"),
+        ("squeeze-negative", "IAFSqueeze(batch_size=-2)", "batch_size = -2",
+         lambda: _sl().IAFSqueeze(batch_size=-2), ValueError, ("IAFSqueeze", "batch_size", "positive", "-2"),
+         "ValueError: a positive whole number"),
+        ("squeeze-fraction", "LIFSqueeze(tau_mem=10, num_timesteps=2.5)", "num_timesteps = 2.5",
+         lambda: _sl().LIFSqueeze(tau_mem=10.0, num_timesteps=2.5), ValueError,
+         ("LIFSqueeze", "num_timesteps", "whole number", "2.5"), "ValueError: a positive whole number"),
+        ("rec-not-module", "IAFRecurrent(rec_connect='linear')", "a string", lambda: _sl().IAFRecurrent("linear"),
+         TypeError, ("IAFRecurrent", "rec_connect must be a module", "'linear'"), "TypeError naming what fits"),
+        ("unflatten-zero", "UnflattenTime(batch_size=0)", "batch_size = 0", lambda: _sl().UnflattenTime(batch_size=0),
+         ValueError, ("UnflattenTime", "batch_size must be a positive int", "0"), "ValueError: a positive int"),
+        ("repeat-not-module", "Repeat('conv')", "not a module", lambda: _sl().Repeat("conv"), TypeError,
+         ("Repeat", "torch.nn.Module", "str"), "TypeError: expects a module"),
+        ("crop-negative", "Cropping2dLayer(((-1, 0), (0, 0)))", "a negative crop",
+         lambda: _sl().Cropping2dLayer(((-1, 0), (0, 0))), ValueError, ("Cropping2dLayer", "non-negative ints"),
+         "ValueError: ((top, bottom), (left, right)) of non-negative ints"),
+        ("img2spike-norm", "Img2SpikeLayer(None, norm=0)", "norm = 0 (divides by zero)",
+         lambda: _sl().Img2SpikeLayer(None, norm=0), ValueError, ("Img2SpikeLayer", "norm must be positive"),
+         "ValueError: a normalisation constant must be positive"),
+        ("sig2spike-norm", "Sig2SpikeLayer(2, norm_level=0)", "norm_level = 0",
+         lambda: _sl().Sig2SpikeLayer(2, norm_level=0), ValueError, ("Sig2SpikeLayer", "norm_level must be positive"),
+         "ValueError: a normalisation constant must be positive"),
+        ("sig2spike-tw", "Sig2SpikeLayer(2, tw=0)", "tw = 0", lambda: _sl().Sig2SpikeLayer(2, tw=0), ValueError,
+         ("Sig2SpikeLayer", "tw must be a positive whole number"), "ValueError: a positive whole number"),
+        ("rate-gain", "RateEncoder(num_steps=10, gain=-1)", "a negative gain",
+         lambda: _enc().RateEncoder(10, gain=-1.0), ValueError, ("RateEncoder", "gain", "> 0", "-1.0"),
+         "ValueError: a finite number > 0"),
+        ("latency-tau", "LatencyEncoder(num_steps=10, tau=5, threshold=0)", "RC variant with threshold 0",
+         lambda: _enc().LatencyEncoder(10, tau=5.0, threshold=0.0), ValueError,
+         ("LatencyEncoder", "needs threshold > 0"), "ValueError: every input would spike at step 0"),
+        ("delta-threshold", "DeltaEncoder(threshold=0)", "threshold 0", lambda: _enc().DeltaEncoder(threshold=0.0),
+         ValueError, ("DeltaEncoder", "threshold", "> 0"), "ValueError: a finite number > 0"),
+        ("nrelu-fanout", "NeuromorphicReLU(fanout=-1)", "a negative fan-out",
+         lambda: _sl().NeuromorphicReLU(fanout=-1), ValueError, ("NeuromorphicReLU", "fanout must be non-negative"),
+         "ValueError: non-negative"),
+        ("quantize-flag", "QuantizeLayer(quantize='yes')", "a string flag", lambda: _sl().QuantizeLayer("yes"),
+         TypeError, ("QuantizeLayer", "True or False", "'yes'"), "TypeError: True or False"),
+        ("channel-shift", "ChannelShift(-1)", "a negative shift (would cut channels)", lambda: _sl().ChannelShift(-1),
+         ValueError, ("ChannelShift", "channel_shift", ">= 0", "-1"), "ValueError: a whole number >= 0"),
+    ]],
+    # values sinabs accepts and uses meaningfully: still accepted
+    Case("ctor-tau-inf", "LIF(tau_mem=inf)", "tau_mem = inf (no leak)",
+         lambda: _sl().LIF(tau_mem=float("inf"), norm_input=False, surrogate_grad_fn=_ones),
+         lambda: [torch.tensor([[0.4, 0.4, 0.4]])], None,
+         gets="accepted: no leak, integrates like IAF (output [0, 0, 1])",
+         check=lambda layer, out: _assert(torch.equal(out, torch.tensor([[0.0, 0.0, 1.0]])))),
+    Case("ctor-single-zero", "IAF(spike_threshold=0, spike_fn=SingleSpike, reset_fn=MembraneReset())",
+         "threshold 0 with SingleSpike and a reset to 0",
+         lambda: _sl().IAF(spike_threshold=0.0, spike_fn=_act().SingleSpike, reset_fn=_act().MembraneReset(),
+                           surrogate_grad_fn=_ones),
+         lambda: [torch.tensor([[-1.0, 2.0, 0.0]])], None,
+         gets="accepted: SingleSpike compares v_mem >= 0 (input [-1, 2, 0] gives [0, 1, 1])",
+         check=lambda layer, out: _assert(torch.equal(out, torch.tensor([[0.0, 1.0, 1.0]])))),
+    Case("ctor-alif-tau-syn-zero", "ALIF(tau_mem=10, tau_adapt=20, tau_syn=0)", "tau_syn = 0",
+         lambda: _sl().ALIF(tau_mem=10.0, tau_adapt=20.0, tau_syn=0, surrogate_grad_fn=_ones),
+         lambda: [torch.rand(1, 3, 2)], None, gets="accepted: as in sinabs, 0 means no synapse (no tau_syn Parameter)",
+         check=lambda layer, out: _assert(layer.tau_syn is None and tuple(out.shape) == (1, 3, 2))),
+    # ------------------------------------------------------------------------------------- calls: shapes that don't fit
+    Case("crop-too-big", "Cropping2dLayer(((2, 2), (0, 0)))", "(1, 1, 4, 4): crops all 4 rows",
+         lambda: _sl().Cropping2dLayer(((2, 2), (0, 0))), lambda: [torch.rand(1, 1, 4, 4)], ValueError,
+         ("Cropping2dLayer", "does not fit", "(1, 1, 4, 4)", "height > 4"), "ValueError: the crop does not fit"),
+    Case("rec-wrong-size", "LIFRecurrent(tau_mem=10, rec_connect=Linear(3, 4))", "(2, 4, 3): 3 neurons, 4 outputs",
+         lambda: _sl().LIFRecurrent(tau_mem=10.0, rec_connect=nn.Sequential(nn.Flatten(), nn.Linear(3, 4)),
+                                    surrogate_grad_fn=_ones),
+         lambda: [torch.rand(2, 4, 3)], ShapeMismatchError,
+         ("LIFRecurrent", "rec_connect", "(2, 4)", "expected 6 values"),
+         "naming both shapes; a RuntimeError as in sinabs", also_is=(ValueError, RuntimeError)),
+    # ------------------------------------------------------------------------------------------------- load_state_dict
+    Case("load-mixed-states", "LIF(tau_mem=10, tau_syn=5)", "v_mem (2, 3) with i_syn (3, 3)",
+         lambda: _sl().LIF(tau_mem=10.0, tau_syn=5.0),
+         lambda: [_state_dict(_sl().LIF(tau_mem=10.0, tau_syn=5.0), v_mem=torch.zeros(2, 3), i_syn=torch.zeros(3, 3))],
+         RuntimeError, ("LIF", "different shapes", "v_mem (2, 3)", "i_syn (3, 3)"),
+         "RuntimeError (torch's load error) naming the layer and both states", stage="load"),
+    Case("load-0d-state", "IAF()", "a 0-d v_mem", lambda: _sl().IAF(),
+         lambda: [_state_dict(_sl().IAF(), v_mem=torch.tensor(0.5))], RuntimeError, ("IAF", "'v_mem' is 0-d"),
+         "RuntimeError (torch's load error) naming the layer and the state", stage="load"),
+    Case("load-new-batch", "IAF() that has not seen input", "v_mem (4, 3) from a checkpoint", lambda: _sl().IAF(),
+         lambda: [_state_dict(_sl().IAF(), v_mem=torch.full((4, 3), 0.25))], None,
+         gets="accepted: the state takes the checkpoint's shape (sinabs: size mismatch)", stage="load",
+         check=lambda layer, out: _assert(torch.equal(layer.v_mem, torch.full((4, 3), 0.25)))),
+    # ------------------------------------------------------------------------------------------------------- threads
+    Case("two-threads", "IAFRecurrent(rec_connect=Linear(3, 3))", "a call while another thread is inside the layer",
+         lambda: _sl().IAFRecurrent(rec_connect=nn.Sequential(nn.Flatten(), nn.Linear(3, 3)), surrogate_grad_fn=_ones),
+         lambda: [torch.rand(2, 4, 3)], ConcurrentUseError, ("IAFRecurrent", "not thread-safe", "copy.deepcopy"),
+         "in the second thread; the first thread's call completes", also_is=(RuntimeError,),
+         stage="concurrent"),
 ]  # fmt: skip
 
 
@@ -188,18 +391,29 @@ def _assert(cond: bool) -> None:
     assert cond
 
 
+def _state_dict(layer: Any, **states: torch.Tensor) -> dict[str, Any]:
+    """``layer``'s state dict with some states replaced (as a checkpoint could hold them)."""
+    sd = dict(layer.state_dict())
+    sd.update(states)
+    return sd
+
+
+_WHEN = {"call": "call", "construct": "construction", "load": "`load_state_dict`", "concurrent": "two threads"}
+
+
 def render_table(cases: Sequence[Case] = CASES) -> str:
     """The markdown table of the docs page (one row per case)."""
     rows = [
-        "| # | layer | bad input | what the user gets | status |",
-        "|---|---|---|---|---|",
+        "| # | layer | when | bad input | what the user gets | status |",
+        "|---|---|---|---|---|---|",
     ]
     for i, c in enumerate(cases, 1):
         if c.raises is not None:
-            got = f"`{c.raises.__name__}`: {c.gets}; message contains " + ", ".join(f"`{f}`" for f in c.fragments)
+            also = f" (also a {' and a '.join(f'`{cls.__name__}`' for cls in c.also_is)})" if c.also_is else ""
+            got = f"`{c.raises.__name__}`{also}: {c.gets}; message contains " + ", ".join(f"`{f}`" for f in c.fragments)
         else:
             got = c.gets
         status = "holds (tested)" if c.pending is None else f"**pending fix** ({c.pending})"
-        cells = [str(i), f"`{c.layer}`", c.bad, got, status]
+        cells = [str(i), f"`{c.layer}`", _WHEN[c.stage], c.bad, got, status]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(rows) + "\n"

@@ -28,24 +28,23 @@ def _params():
 @pytest.mark.parametrize("case", list(_params()))
 def test_bad_input(case) -> None:
     torch.manual_seed(0)
-    layer = case.make()
-    inputs = list(case.inputs())
-    for x in inputs[:-1]:
-        layer(x)
     if case.raises is None:
-        out = layer(inputs[-1])
+        layer, out = case.run()
         case.check(layer, out)
         return
     with pytest.raises(case.raises) as info:
-        layer(inputs[-1])
+        case.run()
     message = str(info.value)
     missing = [f for f in case.fragments if f not in message]
     assert not missing, f"message {message!r} lacks {missing}"
+    for cls in case.also_is:
+        assert isinstance(info.value, cls), f"{type(info.value).__name__} is not also a {cls.__name__}"
 
 
 def test_case_ids_are_unique_and_every_refusal_names_its_layer() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
+    assert {c.stage for c in CASES} == {"call", "construct", "load", "concurrent"}
     for c in CASES:
         if c.raises is not None:
             layer_class = c.layer.split("(")[0]

@@ -83,3 +83,31 @@ def test_inductor_compiled_model_matches_eager() -> None:
     for p, q in zip(eager.parameters(), compiled_model.parameters()):
         if p.grad is not None:
             torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_checked_layers_compile_without_graph_break() -> None:
+    """The concurrent-use check (``StatefulLayer.__call__``), the Squeeze row check and the recurrent-size check
+    stay out of the graph: a model of a Squeeze, a recurrent and an adaptive layer compiles with fullgraph=True."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(4, 3),
+        sl.IAFSqueeze(batch_size=2),
+        nn.Unflatten(0, (2, 5)),
+        sl.LIFRecurrent(tau_mem=5.0, rec_connect=nn.Sequential(nn.Flatten(), nn.Linear(3, 3))),
+        sl.ALIF(tau_mem=5.0, tau_adapt=10.0),
+    )
+    x = torch.rand(10, 4) * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eager = model(x)
+        for m in model.modules():
+            if hasattr(m, "reset_states"):
+                m.reset_states()
+        explanation = torch._dynamo.explain(model)(x)
+        assert explanation.graph_break_count == 0, explanation.break_reasons
+        for m in model.modules():
+            if hasattr(m, "reset_states"):
+                m.reset_states()
+        compiled = torch.compile(model, backend="eager", fullgraph=True)(x)
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=0)

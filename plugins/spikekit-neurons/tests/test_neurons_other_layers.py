@@ -31,7 +31,7 @@ def test_delta_encoder_hand_sequence():
     out = DeltaEncoder(threshold=0.5)(torch.tensor([[0.0, 0.6, 0.7, 1.2, 0.0]]))
     assert out.tolist() == [[0.0, 1.0, 0.0, 1.0, -1.0]]
     assert DeltaEncoder(0.5, off_spikes=False)(torch.tensor([[0.0, 0.6, 0.0]])).tolist() == [[0.0, 1.0, 0.0]]
-    with pytest.raises(ValueError, match="positive threshold"):
+    with pytest.raises(ValueError, match="DeltaEncoder: threshold must be a finite number > 0"):
         DeltaEncoder(0.0)
 
 

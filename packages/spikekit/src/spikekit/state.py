@@ -6,18 +6,40 @@ current, ...) as buffers, so that they follow ``.to()``, ``state_dict()`` and ``
 
 Time layout: neuron layers take ``(B, T, ...)``. A :class:`SqueezeMixin` layer takes ``(B*T, ...)`` and needs
 ``batch_size`` or ``num_timesteps`` to unfold it.
+
+This module is the public layer-authoring API: besides the two classes it holds the input checks that the
+first-party neuron layers run (:func:`check_time_input`, :func:`check_state_device`, :func:`check_state_dtype`,
+:func:`check_broadcast`, :func:`check_rec_connect`), which a plugin's layer may call too, and the errors they raise.
+
+Stateful layers are **not thread-safe**: a layer holds one set of states, so two threads calling one layer would
+interleave them. A call that starts while another thread is inside the same layer raises
+:class:`ConcurrentUseError`; give each thread its own copy (``copy.deepcopy(model)``).
 """
 
 from __future__ import annotations
 
 import copy as _copy
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["StatefulLayer", "SqueezeMixin", "layer_name"]
+from spikekit.errors import SpikekitError
+
+__all__ = [
+    "StatefulLayer",
+    "SqueezeMixin",
+    "layer_name",
+    "ShapeMismatchError",
+    "ConcurrentUseError",
+    "check_time_input",
+    "check_state_device",
+    "check_state_dtype",
+    "check_broadcast",
+    "check_rec_connect",
+]
 
 _REPR_KEYS = (
     "tau_mem",
@@ -38,8 +60,52 @@ def layer_name(module: nn.Module) -> str:
     return type(module).__name__
 
 
+class ShapeMismatchError(SpikekitError, ValueError, RuntimeError):
+    """An input, a state or a recurrent connection's output has a shape that does not fit the layer.
+
+    Raised for a ``(B*T, ...)`` input whose row count does not fit ``batch_size`` / ``num_timesteps``, a
+    ``rec_connect`` whose output does not have the neuron count, states loaded with shapes that disagree. It is a
+    :class:`ValueError` (what spikekit raised before) and a :class:`RuntimeError` (what sinabs raises for the same
+    input, from ``torch.reshape``), so code written for either catches it.
+    """
+
+
+class ConcurrentUseError(SpikekitError, RuntimeError):
+    """A stateful layer was called from a thread while another thread was inside the same layer.
+
+    Stateful layers are not thread-safe: they hold one set of states. Give each thread its own copy
+    (``copy.deepcopy(model)``).
+    """
+
+
+def _inconsistent_states(saved: Mapping[str, Any]) -> str | None:
+    """Why a set of saved states cannot be loaded together, or None."""
+    shapes = {n: tuple(v.shape) for n, v in saved.items() if isinstance(v, torch.Tensor)}
+    for name, shape in shapes.items():
+        if len(shape) == 0:
+            return f"state {name!r} is 0-d; expected shape (batch, *neurons) or (0,) for a state not yet created"
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{n} {s}" for n, s in shapes.items())
+        return f"the saved states have different shapes ({listed}); expected one shape (batch, *neurons) for all"
+    return None
+
+
 class StatefulLayer(nn.Module):
     """Base class of layers whose output depends on state carried from one time step to the next.
+
+    *States* are buffers that the layer (re)creates from its input: they start empty (shape ``(0,)``), are
+    zeroed by :meth:`reset_states`, re-created when the input's shape changes and cut from the graph by
+    :meth:`detach_states`. They are the names given to ``__init__``, plus any registered later with
+    :meth:`register_state`. A buffer registered with :meth:`register_constant` (a fixed kernel, a lookup table)
+    is *not* a state: it follows ``.to()`` and ``state_dict`` like any buffer, but resets and shape changes leave
+    it alone. (In sinabs every buffer counts as a state; here too, unless it is registered as a constant.)
+
+    A new layer describes how to rebuild itself by overriding :meth:`constructor_args` (``deepcopy``,
+    ``arg_dict`` and conversions use it); layers written for sinabs that override ``_param_dict`` keep working.
+
+    Stateful layers are not thread-safe: calling one layer from a second thread while the first is inside it
+    raises :class:`ConcurrentUseError` in the second thread (checked outside ``torch.compile`` only; the check
+    costs three dictionary operations per call).
 
     Args:
         state_names: names of the state buffers; each starts as an empty tensor of shape ``(0,)``.
@@ -48,26 +114,83 @@ class StatefulLayer(nn.Module):
         >>> class Counter(StatefulLayer):
         ...     def __init__(self):
         ...         super().__init__(state_names=["count"])
+        ...         self.register_constant("gain", torch.tensor(2.0))  # not zeroed by reset_states()
         ...     def forward(self, x):  # x: (B, T, N)
+        ...         x = check_time_input(self, x)
         ...         if not self.is_state_initialised() or not self.state_has_shape(x[:, 0].shape):
         ...             self.init_state_with_shape(x[:, 0].shape)
-        ...         self.count = self.count + x.sum(1)
+        ...         self.count = self.count + self.gain * x.sum(1)
         ...         return x
+        >>> layer = Counter()
+        >>> _ = layer(torch.ones(1, 3, 2)); layer.count
+        tensor([[6., 6.]])
+        >>> layer.reset_states(); layer.count, layer.gain
+        (tensor([[0., 0.]]), tensor(2.))
     """
 
     def __init__(self, state_names: Iterable[str]):
         super().__init__()
+        self._constant_names: set[str] = set()
         for name in state_names:
             self.register_buffer(name, torch.zeros(0))
+
+    # ------------------------------------------------------------------------------------------ declaring buffers
+    def register_state(self, name: str, tensor: torch.Tensor | None = None, persistent: bool = True) -> None:
+        """Declare a state after ``__init__`` (empty, shape ``(0,)``, unless ``tensor`` is given)."""
+        self._constants().discard(name)
+        self.register_buffer(name, torch.zeros(0) if tensor is None else tensor, persistent=persistent)
+
+    def register_constant(self, name: str, tensor: torch.Tensor, persistent: bool = True) -> None:
+        """Register a buffer that is not a state: never zeroed, resized, randomised or detached by the layer."""
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(
+                f"{layer_name(self)}.register_constant expects a torch.Tensor for {name!r}, got {type(tensor).__name__}"
+            )
+        self.register_buffer(name, tensor, persistent=persistent)
+        self._constants().add(name)
+
+    def _constants(self) -> set[str]:
+        constants = self.__dict__.get("_constant_names")
+        if constants is None:  # a layer pickled before constants existed
+            constants = self.__dict__["_constant_names"] = set()
+        return constants
 
     # ----------------------------------------------------------------------------------------------- state queries
     @property
     def state_names(self) -> list[str]:
-        """Names of the state buffers, in registration order."""
-        return [name for name, _ in self.named_buffers(recurse=False)]
+        """Names of the state buffers, in registration order (constants excluded)."""
+        constants = self._constants()
+        return [n for n, b in self._buffers.items() if b is not None and n not in constants]
+
+    @property
+    def constant_names(self) -> list[str]:
+        """Names of the buffers registered with :meth:`register_constant`."""
+        constants = self._constants()
+        return [n for n in self._buffers if n in constants]
 
     def _state_buffers(self) -> list[tuple[str, torch.Tensor]]:
-        return [(n, b) for n, b in self.named_buffers(recurse=False) if b is not None]
+        constants = self._constants()
+        return [(n, b) for n, b in self._buffers.items() if b is not None and n not in constants]
+
+    # ------------------------------------------------------------------------------------------ thread ownership
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if torch.compiler.is_compiling():
+            return super().__call__(*args, **kwargs)
+        slot, me = self.__dict__, threading.get_ident()
+        if slot.get("_active_thread") == me:  # a nested call in the thread that already holds the layer
+            return super().__call__(*args, **kwargs)
+        # dict.setdefault is atomic: of two threads entering at once, exactly one gets the layer
+        owner = slot.setdefault("_active_thread", me)
+        if owner != me and owner is not None:
+            raise ConcurrentUseError(
+                f"{layer_name(self)} was called from thread {me} while thread {owner} is running it: stateful "
+                "layers are not thread-safe (they hold one set of states); give each thread its own copy "
+                "(copy.deepcopy(model))"
+            )
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            slot.pop("_active_thread", None)
 
     def is_state_initialised(self) -> bool:
         """True when no state buffer is still empty (shape ``(0,)``)."""
@@ -153,12 +276,18 @@ class StatefulLayer(nn.Module):
     ) -> None:
         # States take the checkpoint's shape: a layer that has not seen input yet (states of shape (0,)), or one
         # that ran with another batch size, loads a checkpoint instead of failing with "size mismatch" as in sinabs.
+        # The saved states must agree with each other, though: one shape (batch, *neurons) for all, or all empty.
+        saved = {n: state_dict[prefix + n] for n, _ in self._state_buffers() if prefix + n in state_dict}
+        problem = _inconsistent_states(saved)
+        if problem is not None:
+            error_msgs.append(f"{layer_name(self)} (at {prefix[:-1] or 'top level'!r}): {problem}")
+            return
         for name, buf in self._state_buffers():
-            saved = state_dict.get(prefix + name)
-            if isinstance(saved, torch.Tensor) and saved.shape != buf.shape:
+            value = saved.get(name)
+            if isinstance(value, torch.Tensor) and value.shape != buf.shape:
                 self.register_buffer(
                     name,
-                    torch.zeros(saved.shape, device=buf.device, dtype=buf.dtype),
+                    torch.zeros(value.shape, device=buf.device, dtype=buf.dtype),
                     persistent=name not in self._non_persistent_buffers_set,
                 )
         super()._load_from_state_dict(
@@ -166,14 +295,22 @@ class StatefulLayer(nn.Module):
         )
 
     # ------------------------------------------------------------------------------------ constructor round trip
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild a layer like this one (subclasses extend it)."""
+    def constructor_args(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild a layer like this one: ``type(layer)(**layer.constructor_args())``.
+
+        Override it in a new layer (return the *current* values, e.g. a trained time constant, detached). It is
+        what :attr:`arg_dict`, :func:`copy.deepcopy` and the converters read. The base class returns ``{}``.
+        """
         return {}
 
     @property
+    def _param_dict(self) -> dict[str, Any]:
+        """sinabs's name for :meth:`constructor_args`, kept: layers written for sinabs override this property."""
+        return self.constructor_args()
+
+    @property
     def arg_dict(self) -> dict[str, Any]:
-        """Public alias of :attr:`_param_dict`."""
+        """The constructor arguments (public getter, as in sinabs): :attr:`_param_dict`."""
         return self._param_dict
 
     @property
@@ -199,6 +336,7 @@ class StatefulLayer(nn.Module):
         kwargs = {k: _copy.deepcopy(v, memo) if isinstance(v, nn.Module) else v for k, v in self._param_dict.items()}
         new = self.__class__(**kwargs)  # type: ignore[arg-type]
         memo[id(self)] = new
+        new._constants().update(self._constants())
         for name, param in self.named_parameters(recurse=False):
             target = getattr(new, name)
             target.data = param.data.clone()
@@ -226,8 +364,8 @@ class SqueezeMixin:
     def squeeze_init(self, batch_size: int | None, num_timesteps: int | None) -> None:
         if not batch_size and not num_timesteps:
             raise TypeError("You need to specify either batch_size or num_timesteps.")
-        self.batch_size = int(batch_size) if batch_size else -1
-        self.num_timesteps = int(num_timesteps) if num_timesteps else -1
+        self.batch_size = _squeeze_size(self, "batch_size", batch_size)
+        self.num_timesteps = _squeeze_size(self, "num_timesteps", num_timesteps)
 
     def squeeze_forward(self, input_data: torch.Tensor, forward_method: Callable[[torch.Tensor], torch.Tensor]):
         """Unfold ``(B*T, ...)`` into ``(B, T, ...)``, run ``forward_method``, fold the result back."""
@@ -245,7 +383,7 @@ class SqueezeMixin:
             product *= v
         if (len(known) == 2 and rows != product) or (len(known) == 1 and rows % product):
             what = f"batch_size={bs}, num_timesteps={nt}"
-            raise ValueError(
+            raise ShapeMismatchError(
                 f"{layer_name(self)} expects input of shape (batch*time, ...) whose first dimension fits "  # type: ignore[arg-type]
                 f"{what}, got shape {tuple(input_data.shape)}"
             )
@@ -255,3 +393,112 @@ class SqueezeMixin:
     def squeeze_param_dict(self, param_dict: dict[str, Any]) -> dict[str, Any]:
         param_dict.update(batch_size=self.batch_size, num_timesteps=self.num_timesteps)
         return param_dict
+
+
+def _squeeze_size(layer: Any, arg: str, value: Any) -> int:
+    """``batch_size`` / ``num_timesteps`` of a Squeeze layer: a positive whole number, or -1 when not given.
+
+    As in sinabs, a falsy value (None, 0) and -1 (what ``arg_dict`` holds for it) mean "not given", and a whole
+    float (``2.0``) is taken as an int.
+    """
+    if not value or (not isinstance(value, bool) and isinstance(value, (int, float)) and value == -1):
+        return -1
+    number = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or number != int(number) or number < 1:
+        raise ValueError(
+            f"{layer_name(layer)}: {arg} must be a positive whole number (or None to infer it), got {value!r}"
+        )
+    return int(number)
+
+
+# ============================================================================================ input checks (public)
+def check_time_input(layer: nn.Module, x: Any) -> torch.Tensor:
+    """Check a ``(B, T, ...)`` input of ``layer`` and return it in a dtype that can hold the layer's states.
+
+    Refuses, naming the layer's class: a non-tensor (``TypeError``), fewer than 2 dims or ``T = 0``
+    (``ValueError``), complex input (``TypeError``). Integer and boolean inputs (spike counts) are converted to
+    the states' floating dtype (the numbers sinabs gets by type promotion); floating inputs pass unchanged.
+
+    Example:
+        >>> check_time_input(nn.Identity(), torch.ones(2, 3)).dtype
+        torch.float32
+    """
+    name = layer_name(layer)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor of shape (batch, time, ...), got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name} expects input of shape (batch, time, ...) with a time dimension, got shape {tuple(x.shape)}"
+        )
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{name} expects at least one time step: input of shape (batch, time >= 1, ...), got shape {tuple(x.shape)}"
+        )
+    if x.is_floating_point():
+        return x
+    if x.is_complex():
+        raise TypeError(f"{name} keeps real-valued state: expected a floating-point input, got dtype {x.dtype}")
+    state_dtype = next((b.dtype for _, b in _states_of(layer)), torch.get_default_dtype())
+    if not state_dtype.is_floating_point:
+        raise TypeError(f"{name} needs floating-point state, but its state has dtype {state_dtype}")
+    return x.to(state_dtype)
+
+
+def _states_of(layer: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(layer, StatefulLayer):
+        return layer._state_buffers()
+    return [(n, b) for n, b in layer._buffers.items() if b is not None]
+
+
+def check_state_device(layer: nn.Module, x: torch.Tensor) -> None:
+    """Refuse (``RuntimeError``) a state on another device than the input ``x``; torch's own error names no layer."""
+    for state_name, buf in _states_of(layer):
+        if buf.device != x.device:
+            raise RuntimeError(
+                f"{layer_name(layer)}: state {state_name!r} is on {buf.device}, the input on {x.device}; "
+                f"move the layer with .to({str(x.device)!r})"
+            )
+
+
+def check_state_dtype(layer: nn.Module) -> None:
+    """Refuse (``TypeError``) a state whose dtype is not floating-point (after ``layer.to(torch.int32)``, say)."""
+    for state_name, buf in _states_of(layer):
+        if not buf.dtype.is_floating_point:
+            raise TypeError(
+                f"{layer_name(layer)} needs floating-point state, but state {state_name!r} has dtype {buf.dtype}; "
+                "expected float16, bfloat16, float32 or float64"
+            )
+
+
+def check_rec_connect(layer: nn.Module, x: torch.Tensor, rec_connect: nn.Module | None) -> None:
+    """Refuse (``TypeError``) a recurrent connection whose floating parameters have another dtype than ``x``."""
+    if rec_connect is None:
+        return
+    for name, param in rec_connect.named_parameters():
+        if param.is_floating_point() and param.dtype != x.dtype:
+            raise TypeError(
+                f"{layer_name(layer)}: rec_connect has {param.dtype} parameters ({name}), the input is {x.dtype}; "
+                "convert one of them"
+            )
+
+
+def check_broadcast(layer: nn.Module, state_shape: Sequence[int], **tensors: Any) -> None:
+    """Refuse (``ValueError``) a per-neuron tensor (threshold, time constant, floor) that does not broadcast to the
+    state's shape ``(B, *neurons)``. Scalars and non-tensors pass; keywords name the tensors in the message.
+
+    Example:
+        >>> check_broadcast(nn.Identity(), (2, 4), spike_threshold=torch.ones(4))  # fine: nothing happens
+    """
+    shape = torch.Size(state_shape)
+    for what, value in tensors.items():
+        if isinstance(value, torch.Tensor) and value.ndim:
+            try:
+                ok = torch.broadcast_shapes(value.shape, shape) == shape
+            except RuntimeError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{layer_name(layer)}: {what} of shape {tuple(value.shape)} does not broadcast to the neuron "
+                    f"state of shape {tuple(shape)} (batch, *neuron dims); expected a scalar or a shape that "
+                    f"broadcasts to {tuple(shape[1:])}"
+                )

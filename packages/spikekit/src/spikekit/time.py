@@ -3,8 +3,12 @@ ordinary torch layers."""
 
 from __future__ import annotations
 
+import operator
+
 import torch
 from torch import nn
+
+from spikekit.state import ShapeMismatchError
 
 __all__ = ["FlattenTime", "UnflattenTime", "Repeat"]
 
@@ -25,16 +29,23 @@ class UnflattenTime(nn.Module):
     """``(B*T, ...) -> (B, T, ...)``: split the first dimension, ``T`` inferred from ``batch_size``.
 
     Args:
-        batch_size: ``B``; the first input dimension must be a multiple of it.
+        batch_size: ``B``, a positive int; the first input dimension must be a multiple of it (else
+            :class:`~spikekit.state.ShapeMismatchError`, a ``ValueError`` and a ``RuntimeError`` as in sinabs).
     """
 
     def __init__(self, batch_size: int):
         super().__init__()
-        self.batch_size = batch_size
+        try:
+            size = operator.index(batch_size)
+        except TypeError:
+            size = 0
+        if isinstance(batch_size, bool) or size < 1:
+            raise ValueError(f"UnflattenTime: batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim < 1 or x.shape[0] % self.batch_size:
-            raise ValueError(
+            raise ShapeMismatchError(
                 f"UnflattenTime expects a first dimension that is a multiple of batch_size={self.batch_size}, "
                 f"got shape {tuple(x.shape)}"
             )
@@ -52,6 +63,10 @@ class Repeat(nn.Module):
 
     def __init__(self, module: nn.Module):
         super().__init__()
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"Repeat expects a torch.nn.Module to apply at every time step, got {type(module).__name__}"
+            )
         self.module = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

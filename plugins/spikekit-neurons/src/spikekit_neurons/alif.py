@@ -9,6 +9,13 @@ from torch import nn
 
 from spikekit.backends import NeuronParams, run_neuron
 from spikekit.state import SqueezeMixin, StatefulLayer
+from spikekit_neurons._checks import (
+    as_numbers,
+    check_finite,
+    check_neuron_args,
+    check_rec_connect_module,
+    check_time_constant,
+)
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
@@ -28,6 +35,11 @@ __all__ = ["ALIF", "ALIFSqueeze", "ALIFRecurrent"]
 def _tau_param(value: Any) -> nn.Parameter:
     # sinabs keeps the given dtype (a float64 tensor stays float64); integers become floats instead of failing.
     return as_float_param(value, dtype=None)
+
+
+def _has_syn(tau_syn: Any) -> bool:
+    # sinabs tests `if tau_syn` (so tau_syn=0 gives no Parameter); a per-neuron tensor counts as given
+    return tau_syn is not None and ((isinstance(tau_syn, torch.Tensor) and tau_syn.numel() > 1) or bool(tau_syn))
 
 
 def _tau_from_alpha(alpha: torch.Tensor | None) -> torch.Tensor | None:
@@ -90,6 +102,12 @@ class ALIF(StatefulLayer):
     ):
         names = ["v_mem", "i_syn", "b", "spike_threshold"] if tau_syn is not None else ["v_mem", "b", "spike_threshold"]
         super().__init__(state_names=names)
+        reset_fn, surrogate_grad_fn = resolve(reset_fn), resolve(surrogate_grad_fn)
+        self._check_time_args(tau_mem, tau_adapt, tau_syn, adapt_scale)
+        check_neuron_args(
+            self, spike_threshold=spike_threshold, spike_fn=spike_fn, reset_fn=reset_fn,
+            surrogate_grad_fn=surrogate_grad_fn, min_v_mem=min_v_mem, shape=shape,
+        )  # fmt: skip
         if train_alphas:
             self.alpha_mem = nn.Parameter(torch.exp(-1 / _tau_param(tau_mem)).detach())
             self.alpha_adapt = nn.Parameter(torch.exp(-1 / _tau_param(tau_adapt)).detach())
@@ -97,17 +115,13 @@ class ALIF(StatefulLayer):
         else:
             self.tau_mem = _tau_param(tau_mem)
             self.tau_adapt = _tau_param(tau_adapt)
-            # sinabs tests `if tau_syn` (so tau_syn=0 gives no Parameter); a per-neuron tensor counts as given
-            has_syn = tau_syn is not None and (
-                (isinstance(tau_syn, torch.Tensor) and tau_syn.numel() > 1) or bool(tau_syn)
-            )
-            self.tau_syn = _tau_param(tau_syn) if has_syn else None
+            self.tau_syn = _tau_param(tau_syn) if _has_syn(tau_syn) else None
         self.adapt_scale = adapt_scale
         # A private copy: sinabs aliases the (shared) default tensor here.
         self.b0 = spike_threshold.detach().clone() if isinstance(spike_threshold, torch.Tensor) else spike_threshold
         self.spike_fn = spike_fn
-        self.reset_fn = resolve(reset_fn)
-        self.surrogate_grad_fn = resolve(surrogate_grad_fn)
+        self.reset_fn = reset_fn
+        self.surrogate_grad_fn = surrogate_grad_fn
         self.min_v_mem = min_v_mem
         self.train_alphas = train_alphas
         self.norm_input = norm_input
@@ -115,6 +129,17 @@ class ALIF(StatefulLayer):
         self.backend = backend
         if shape:
             self.init_state_with_shape(shape)
+
+    def _check_time_args(self, tau_mem: Any, tau_adapt: Any, tau_syn: Any, adapt_scale: Any) -> None:
+        """Refuse nonsense at construction, naming the layer and the argument (see ``_checks``)."""
+        check_time_constant(self, "tau_mem", tau_mem)
+        check_time_constant(self, "tau_adapt", tau_adapt)
+        # sinabs reads a falsy tau_syn (None, 0) as "no synapse": kept; anything else must be a time constant
+        if tau_syn is not None:
+            as_numbers(self, "tau_syn", tau_syn)
+            if _has_syn(tau_syn):
+                check_time_constant(self, "tau_syn", tau_syn)
+        check_finite(self, "adapt_scale", adapt_scale)
 
     @property
     def alpha_mem_calculated(self) -> torch.Tensor:
@@ -261,6 +286,7 @@ class ALIFRecurrent(ALIF):
             record_states=record_states,
             backend=backend,
         )
+        check_rec_connect_module(self, rec_connect)
         self.rec_connect = rec_connect
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:

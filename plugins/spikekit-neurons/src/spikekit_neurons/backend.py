@@ -52,7 +52,7 @@ class TorchBackend:
             spikes, final, recordings = _lif_run(
                 x, params.alpha_mem, params.alpha_syn, state, params.spike_threshold, params.spike_fn,
                 params.reset_fn, params.surrogate_grad_fn, params.min_v_mem, params.norm_input,
-                params.rec_connect, params.record_states,
+                params.rec_connect, params.record_states, layer_name=params.layer_name,
             )  # fmt: skip
         else:
             if params.spike_fn is None or params.reset_fn is None:
@@ -61,6 +61,6 @@ class TorchBackend:
                 x, params.alpha_mem, params.alpha_adapt, params.alpha_syn,
                 params.adapt_scale if params.adapt_scale is not None else 0.0, state, params.spike_fn,
                 params.reset_fn, params.surrogate_grad_fn, params.min_v_mem, params.spike_threshold,  # type: ignore[arg-type]
-                params.norm_input, params.rec_connect, params.record_states,
+                params.norm_input, params.rec_connect, params.record_states, layer_name=params.layer_name,
             )  # fmt: skip
         return spikes, {k: final[k] for k in state}, recordings

@@ -10,6 +10,10 @@ Registered through the ``spikekit_encoders`` hook, so ``spikekit.encoders.get("r
 
 from __future__ import annotations
 
+import math
+import numbers
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -17,9 +21,20 @@ __all__ = ["RateEncoder", "LatencyEncoder", "DeltaEncoder", "RepeatEncoder"]
 
 
 def _check_steps(name: str, num_steps: int) -> int:
-    if not isinstance(num_steps, int) or num_steps < 1:
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
         raise ValueError(f"{name} expects num_steps to be a positive int, got {num_steps!r}")
     return num_steps
+
+
+def _check_real(name: str, arg: str, value: Any, *, low: float, low_ok: bool, high: float = math.inf) -> float:
+    """A finite real number in ``[low, high)`` (or ``(low, high)`` unless ``low_ok``), else an error naming both."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: {arg} must be a number, got {value!r} ({type(value).__name__})")
+    above = value >= low if low_ok else value > low
+    if not (math.isfinite(value) and above and value < high):
+        bound = f"{'>=' if low_ok else '>'} {low:g}" + (f" and < {high:g}" if high < math.inf else "")
+        raise ValueError(f"{name}: {arg} must be a finite number {bound}, got {value!r}")
+    return value
 
 
 class RateEncoder(nn.Module):
@@ -32,7 +47,7 @@ class RateEncoder(nn.Module):
 
     Args:
         num_steps: ``T``.
-        gain: probability per unit of input (``1`` for inputs in ``[0, 1]``).
+        gain: probability per unit of input (``1`` for inputs in ``[0, 1]``), a finite number > 0.
         generator: optional ``torch.Generator`` for reproducible draws.
 
     Shape:
@@ -47,7 +62,7 @@ class RateEncoder(nn.Module):
     def __init__(self, num_steps: int, gain: float = 1.0, generator: torch.Generator | None = None):
         super().__init__()
         self.num_steps = _check_steps("RateEncoder", num_steps)
-        self.gain = gain
+        self.gain = _check_real("RateEncoder", "gain", gain, low=0.0, low_ok=False)
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,8 +86,8 @@ class LatencyEncoder(nn.Module):
 
     Args:
         num_steps: ``T``.
-        tau: time constant of the RC variant (needs ``threshold > 0``); None selects the linear map.
-        threshold: :math:`\\vartheta`, the smallest value that still spikes.
+        tau: time constant of the RC variant (> 0; needs ``threshold > 0``); None selects the linear map.
+        threshold: :math:`\\vartheta \\in [0, 1)`, the smallest value that still spikes.
 
     Shape:
         input ``(B, ...)``; output ``(B, T, ...)``.
@@ -87,8 +102,15 @@ class LatencyEncoder(nn.Module):
     def __init__(self, num_steps: int, tau: float | None = None, threshold: float = 0.0):
         super().__init__()
         self.num_steps = _check_steps("LatencyEncoder", num_steps)
+        self.threshold = _check_real("LatencyEncoder", "threshold", threshold, low=0.0, low_ok=True, high=1.0)
+        if tau is not None:
+            _check_real("LatencyEncoder", "tau", tau, low=0.0, low_ok=False)
+            if threshold <= 0:
+                raise ValueError(
+                    "LatencyEncoder: the RC variant (tau given) needs threshold > 0 (every input above 0 would "
+                    f"otherwise spike at step 0), got threshold={threshold!r}"
+                )
         self.tau = tau
-        self.threshold = threshold
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x if x.is_floating_point() else x.float()).clamp(0, 1)
@@ -126,9 +148,7 @@ class DeltaEncoder(nn.Module):
 
     def __init__(self, threshold: float = 0.1, off_spikes: bool = True):
         super().__init__()
-        if threshold <= 0:
-            raise ValueError(f"DeltaEncoder expects a positive threshold, got {threshold}")
-        self.threshold = threshold
+        self.threshold = _check_real("DeltaEncoder", "threshold", threshold, low=0.0, low_ok=False)
         self.off_spikes = off_spikes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

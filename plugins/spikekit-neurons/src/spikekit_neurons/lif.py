@@ -9,6 +9,7 @@ from torch import nn
 
 from spikekit.backends import NeuronParams, run_neuron
 from spikekit.state import SqueezeMixin, StatefulLayer
+from spikekit_neurons._checks import check_neuron_args, check_rec_connect_module, check_time_constant
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
@@ -80,6 +81,9 @@ class LIF(StatefulLayer):
         backend: str | None = None,
     ):
         super().__init__(state_names=["v_mem", "i_syn"] if tau_syn is not None else ["v_mem"])
+        reset_fn = resolve(reset_fn)
+        surrogate_grad_fn = resolve(surrogate_grad_fn) if spike_fn is not None else surrogate_grad_fn
+        self._check_args(tau_mem, tau_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, shape)
         if train_alphas:
             self.alpha_mem = nn.Parameter(torch.exp(-1.0 / torch.as_tensor(tau_mem, dtype=torch.float32)).detach())
             self.alpha_syn = (
@@ -91,8 +95,8 @@ class LIF(StatefulLayer):
             self.tau_mem = as_float_param(tau_mem)
             self.tau_syn = as_float_param(tau_syn) if tau_syn is not None else None
         self.spike_fn = spike_fn
-        self.reset_fn = resolve(reset_fn)
-        self.surrogate_grad_fn = resolve(surrogate_grad_fn) if spike_fn is not None else surrogate_grad_fn
+        self.reset_fn = reset_fn
+        self.surrogate_grad_fn = surrogate_grad_fn
         self.train_alphas = train_alphas
         self.norm_input = norm_input
         self.record_states = record_states
@@ -101,6 +105,19 @@ class LIF(StatefulLayer):
         self.backend = backend
         if shape:
             self.init_state_with_shape(shape)
+
+    def _check_args(
+        self, tau_mem: Any, tau_syn: Any, spike_threshold: Any, spike_fn: Any, reset_fn: Any, surrogate_grad_fn: Any,
+        min_v_mem: Any, shape: Any,
+    ) -> None:  # fmt: skip
+        """Refuse nonsense at construction, naming the layer and the argument (see ``_checks``)."""
+        check_time_constant(self, "tau_mem", tau_mem)
+        if tau_syn is not None:
+            check_time_constant(self, "tau_syn", tau_syn)
+        check_neuron_args(
+            self, spike_threshold=spike_threshold, spike_fn=spike_fn, reset_fn=reset_fn,
+            surrogate_grad_fn=surrogate_grad_fn, min_v_mem=min_v_mem, shape=shape,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- time constants
     @property
@@ -270,6 +287,7 @@ class LIFRecurrent(LIF):
             record_states=record_states,
             backend=backend,
         )
+        check_rec_connect_module(self, rec_connect)
         self.rec_connect = rec_connect
 
     def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spikekit_neurons._checks import check_count
+
 __all__ = ["Merge", "ChannelShift"]
 
 
@@ -17,6 +19,9 @@ class Merge(nn.Module):
     """
 
     def forward(self, data1: torch.Tensor, data2: torch.Tensor) -> torch.Tensor:
+        for arg, data in (("data1", data1), ("data2", data2)):
+            if not isinstance(data, torch.Tensor):
+                raise TypeError(f"Merge expects two torch.Tensors, got {type(data).__name__} as {arg}")
         if data1.shape == data2.shape:
             return data1 + data2
         if data1.ndim != data2.ndim:
@@ -47,8 +52,13 @@ class ChannelShift(nn.Module):
 
     def __init__(self, channel_shift: int = 0, channel_axis: int = -3) -> None:
         super().__init__()
-        if channel_axis >= 0:
-            raise ValueError(f"ChannelShift expects a negative channel_axis (counted from the end), got {channel_axis}")
+        channel_shift = check_count(
+            "ChannelShift", "channel_shift", channel_shift, what="zero channels to prepend", minimum=0
+        )
+        if isinstance(channel_axis, bool) or not isinstance(channel_axis, int) or channel_axis >= 0:
+            raise ValueError(
+                f"ChannelShift expects a negative int channel_axis (counted from the end), got {channel_axis!r}"
+            )
         self.channel_shift = channel_shift
         self.channel_axis = channel_axis
         self.padding = [0, 0] * (-channel_axis)

@@ -3,12 +3,22 @@ become SNNs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
+from spikekit_neurons._checks import check_finite
 from spikekit_neurons.quantize import Quantize, StochasticRounding
 
 __all__ = ["NeuromorphicReLU", "QuantizeLayer"]
+
+
+def _check_flag(layer: str, arg: str, value: Any) -> bool:
+    """A bool (0 and 1 pass, as sinabs reads them by truth); anything else is a TypeError naming the layer."""
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{layer}: {arg} must be True or False, got {value!r} ({type(value).__name__})")
 
 
 class NeuromorphicReLU(nn.Module):
@@ -22,7 +32,7 @@ class NeuromorphicReLU(nn.Module):
 
     Args:
         quantize: make the output integer.
-        fanout: number of synapses each output drives.
+        fanout: number of synapses each output drives (a finite number >= 0).
         stochastic_rounding: round stochastically (training only).
 
     Example:
@@ -32,8 +42,11 @@ class NeuromorphicReLU(nn.Module):
 
     def __init__(self, quantize: bool = True, fanout: int = 1, stochastic_rounding: bool = False):
         super().__init__()
-        self.quantize = quantize
-        self.stochastic_rounding = stochastic_rounding
+        self.quantize = _check_flag("NeuromorphicReLU", "quantize", quantize)
+        self.stochastic_rounding = _check_flag("NeuromorphicReLU", "stochastic_rounding", stochastic_rounding)
+        check_finite("NeuromorphicReLU", "fanout", fanout)
+        if fanout < 0:
+            raise ValueError(f"NeuromorphicReLU: fanout must be non-negative (synapses per output), got {fanout!r}")
         self.fanout = fanout
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
@@ -59,7 +72,7 @@ class QuantizeLayer(nn.Module):
 
     def __init__(self, quantize: bool = True):
         super().__init__()
-        self.quantize = quantize
+        self.quantize = _check_flag("QuantizeLayer", "quantize", quantize)
 
     def forward(self, data: torch.Tensor) -> torch.Tensor:
         return Quantize.apply(data) if self.quantize else data

@@ -8,7 +8,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikekit_neurons._checks import check_count, check_finite
+
 __all__ = ["Img2SpikeLayer", "Sig2SpikeLayer"]
+
+
+def _check_number(layer: str, arg: str, value: Any, *, nonzero: bool) -> Any:
+    """A finite, non-negative number (positive with ``nonzero``: a normalisation constant divides)."""
+    check_finite(layer, arg, value)
+    if (value <= 0) if nonzero else (value < 0):
+        bound = "positive (it normalises the input: 0 divides by zero)" if nonzero else "non-negative"
+        raise ValueError(f"{layer}: {arg} must be {bound}, got {value!r}")
+    return value
 
 
 class Img2SpikeLayer(nn.Module):
@@ -21,9 +32,9 @@ class Img2SpikeLayer(nn.Module):
 
     Args:
         image_shape: unused (kept for compatibility).
-        tw: number of time steps.
-        max_rate: firing rate (Hz, at 1 ms per step) of a pixel of value ``norm``.
-        norm: the pixel value that maps to ``max_rate``.
+        tw: number of time steps (a positive int).
+        max_rate: firing rate (Hz, at 1 ms per step) of a pixel of value ``norm`` (>= 0).
+        norm: the pixel value that maps to ``max_rate`` (> 0).
         squeeze: remove singleton dimensions of the input first.
         negative_spikes: emit ``-1`` spikes for negative pixels.
 
@@ -45,9 +56,9 @@ class Img2SpikeLayer(nn.Module):
         negative_spikes: bool = False,
     ):
         super().__init__()
-        self.tw = tw
-        self.max_rate = max_rate
-        self.norm = norm
+        self.tw = check_count("Img2SpikeLayer", "tw", tw, what="time steps")
+        self.max_rate = _check_number("Img2SpikeLayer", "max_rate", max_rate, nonzero=False)
+        self.norm = _check_number("Img2SpikeLayer", "norm", norm, nonzero=True)
         self.squeeze = squeeze
         self.negative_spikes = negative_spikes
 
@@ -76,8 +87,8 @@ class Sig2SpikeLayer(nn.Module):
 
     Args:
         channels_in: number of channels (unused, kept for compatibility).
-        tw: time steps per signal sample (up-sampling factor).
-        norm_level: the signal level that always spikes.
+        tw: time steps per signal sample (up-sampling factor, a positive int).
+        norm_level: the signal level that always spikes (> 0).
         spk_out: if False, return the up-sampled signal instead of spikes.
 
     Shape:
@@ -90,8 +101,8 @@ class Sig2SpikeLayer(nn.Module):
 
     def __init__(self, channels_in: int, tw: int = 1, norm_level: float = 1, spk_out: bool = True):
         super().__init__()
-        self.tw = tw
-        self.norm_level = norm_level
+        self.tw = check_count("Sig2SpikeLayer", "tw", tw, what="time steps per sample")
+        self.norm_level = _check_number("Sig2SpikeLayer", "norm_level", norm_level, nonzero=True)
         self.spk_out = spk_out
 
     def get_output_shape(self, input_shape: Sequence[int]) -> tuple[int, int]:

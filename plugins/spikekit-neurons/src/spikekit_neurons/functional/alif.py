@@ -123,6 +123,8 @@ def _run(
     norm_input: bool,
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
+    *,
+    layer_name: str = "alif_recurrent",
 ) -> tuple[torch.Tensor, State, State]:
     one_minus_alpha = 1 - alpha_mem if norm_input else None
     one_minus_adapt = 1 - alpha_adapt
@@ -133,7 +135,7 @@ def _run(
             spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, b0,
         )  # fmt: skip
 
-    return time_loop(input_data, state, step, rec_connect, record_states)
+    return time_loop(input_data, state, step, rec_connect, record_states, layer_name=layer_name)
 
 
 def alif_forward(

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
+from spikekit.state import ShapeMismatchError
 from spikekit_neurons.spike_functions import MaxSpike, MultiSpike, SingleSpike
 
 __all__ = ["lif_forward_single", "lif_forward", "lif_recurrent"]
@@ -134,6 +135,8 @@ def _run(
     norm_input: bool,
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
+    *,
+    layer_name: str = "lif_recurrent",
 ) -> tuple[torch.Tensor, State, State]:
     one_minus_alpha = 1 - alpha_mem if norm_input else None
 
@@ -143,7 +146,7 @@ def _run(
             surrogate_grad_fn, min_v_mem,
         )  # fmt: skip
 
-    return time_loop(input_data, state, step, rec_connect, record_states)
+    return time_loop(input_data, state, step, rec_connect, record_states, layer_name=layer_name)
 
 
 def time_loop(
@@ -152,12 +155,15 @@ def time_loop(
     step: Callable[[torch.Tensor, State], tuple[torch.Tensor, State]],
     rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
     record_states: bool,
+    *,
+    layer_name: str = "rec_connect",
 ) -> tuple[torch.Tensor, State, State]:
     """Run ``step(x_t, state) -> (output, new_state)`` over the time axis (dim 1) of ``input_data`` ``(B, T, ...)``.
 
     Shared by the LIF and ALIF loops: adds the recurrent drive ``rec_connect(S_{t-1})`` (zero at the first step)
     and records every state after every step when ``record_states``. Returns ``(outputs (B, T, ...), final_state,
-    recordings)``.
+    recordings)``. A ``rec_connect`` whose output does not hold one value per neuron raises
+    :class:`~spikekit.state.ShapeMismatchError` naming ``layer_name``.
     """
     batch_size, _n_steps, *trailing = input_data.shape
     current: State = dict(state)
@@ -177,7 +183,14 @@ def time_loop(
             recorded[n].append(current[n])
         if rec_connect is not None:
             # computed after the last step too, as sinabs does, so a stochastic rec_connect draws the same numbers
-            rec_out = rec_connect(spikes).reshape((batch_size, *trailing))
+            drive = rec_connect(spikes)
+            if drive.numel() != spikes.numel():
+                raise ShapeMismatchError(
+                    f"{layer_name}: rec_connect maps spikes of shape {tuple(spikes.shape)} to shape "
+                    f"{tuple(drive.shape)} ({drive.numel()} values); expected {spikes.numel()} values (batch * neurons), "
+                    "one recurrent input per neuron"
+                )
+            rec_out = drive.reshape((batch_size, *trailing))
     recordings = {n: torch.stack(v, 1) for n, v in recorded.items()}  # (B, T, ...)
     return torch.stack(outputs, 1), current, recordings
 
