@@ -101,11 +101,22 @@ def _same(obj: Any, name: str) -> bool:
     return public is not None and id(obj) == id(public)
 
 
-def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int, tuple[float, ...]] | str:
+def _number_or_tensor(value: Any) -> float | torch.Tensor | None:
+    """A reset value as the kernels take it: a tensor as it is (it may be per-neuron or trainable), else a float."""
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, Any, int, tuple[float, ...]] | str:
     """(flags, spike kind, max spikes, reset constant, surrogate kind, surrogate parameters), or a reason.
 
     Written so that ``torch.compile`` folds it to constants while tracing."""
-    flags, spike_kind, max_spikes, reset_value = F_SPIKING, SPK_MULTI, 0.0, 0.0
+    flags, spike_kind, max_spikes = F_SPIKING, SPK_MULTI, 0.0
+    reset_value: float | torch.Tensor | None = 0.0
     if _same(fn, "MultiSpike"):
         spike_kind = SPK_MULTI
     elif _same(fn, "SingleSpike"):
@@ -120,12 +131,14 @@ def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int
     if _same(type(reset), "MembraneSubtract"):
         if reset.subtract_value is not None:
             flags |= F_SUBVAL
-            reset_value = float(reset.subtract_value)
+            reset_value = _number_or_tensor(reset.subtract_value)
     elif _same(type(reset), "MembraneReset"):
         flags |= F_RESET
-        reset_value = float(reset.reset_value)
+        reset_value = _number_or_tensor(reset.reset_value)
     else:
         return f"reset function {type(reset).__name__} is not one of MembraneSubtract, MembraneReset"
+    if reset_value is None:
+        return f"the reset value of {type(reset).__name__} is neither a number nor a tensor"
     if sg is None:
         return "a spike function without a surrogate gradient"
     sg_kind, sg_params = SG_TENSOR, (0.0,) * 5
@@ -137,6 +150,26 @@ def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int
         except (AttributeError, TypeError, ValueError):
             pass  # not a plain-number configuration: evaluate it with torch in the backward pass
     return flags, spike_kind, max_spikes, reset_value, sg_kind, sg_params
+
+
+def _untrained_reason(params: NeuronParams, reset_value: Any) -> str | None:
+    """Why the kernels cannot give this call's gradients, or None.
+
+    The fused backward returns gradients for the input, the initial state and the decay factors only; any other
+    tensor that needs a gradient here (a trainable threshold, floor, adaptation scale, reset or subtract value)
+    sends the layer to the reference backend instead of leaving that gradient silently missing."""
+    if not torch.is_grad_enabled():
+        return None
+    reset_name = "subtract_value" if _same(type(params.reset_fn), "MembraneSubtract") else "reset_value"
+    for name, v in (
+        ("spike_threshold", params.spike_threshold),
+        ("min_v_mem", params.min_v_mem),
+        ("adapt_scale", params.adapt_scale),
+        (reset_name, reset_value),
+    ):
+        if isinstance(v, torch.Tensor) and v.requires_grad:
+            return f"a trainable {name} (gradients reach only alpha_mem, alpha_syn, alpha_adapt, the input and state)"
+    return None
 
 
 def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> Plan | str:
@@ -184,10 +217,9 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
         return "an adaptive (ALIF) layer without a spike function"
     if params.min_v_mem is not None:
         flags |= F_FLOOR
-    for name in ("spike_threshold", "min_v_mem", "adapt_scale"):
-        v = getattr(params, name)
-        if isinstance(v, torch.Tensor) and v.requires_grad and torch.is_grad_enabled():
-            return f"a trainable {name} (gradients reach only alpha_mem, alpha_syn, alpha_adapt, the input and state)"
+    reason = _untrained_reason(params, reset_value)
+    if reason is not None:
+        return reason
     pieces: dict[str, torch.Tensor] = {}
     for name, value in (
         ("alpha_mem", params.alpha_mem),
