@@ -184,3 +184,19 @@ def test_fused_cpu_runs_a_frozen_reset_tensor_itself(reset, monkeypatch) -> None
     ref_out, ref_gx, _ = _run("LIF", reset, "tau_mem", backends.REFERENCE_BACKEND)
     assert torch.equal(out, ref_out)
     torch.testing.assert_close(gx, ref_gx, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_name", ["IAF", "LIF", "ExpLeak", "ALIF"])
+@pytest.mark.parametrize("shape", [(0, 5, N), (2, 5, 0)], ids=["empty-batch", "no-neurons"])
+def test_empty_inputs_run_on_fused_cpu_as_on_the_reference(layer_name, shape, monkeypatch) -> None:
+    monkeypatch.setattr(backends, "_warned", set())
+    results = []
+    for backend in (backends.REFERENCE_BACKEND, "fused-cpu"):
+        layer = BUILDERS[layer_name][0](None if layer_name in NO_RESET else act.MembraneSubtract())
+        x = torch.rand(shape, requires_grad=True)
+        with spikekit.use_backend(backend, fallback="error"):  # no fallback: fused-cpu runs it
+            out = layer(x)
+        tau = [layer.tau_mem] if isinstance(layer.tau_mem, torch.Tensor) else []  # IAF has none
+        gx, *gtau = torch.autograd.grad(out.sum(), [x, *tau], allow_unused=True)
+        results.append((out.shape, gx.shape, layer.v_mem.shape, [None if g is None else float(g) for g in gtau]))
+    assert results[0] == results[1]

@@ -92,7 +92,7 @@ def _as_param(value: Any, name: str, like: torch.Tensor, B: int, trail: tuple[in
         full = torch.broadcast_to(t.to(like.dtype), (B, *trail))
     except RuntimeError:
         return f"{name} of shape {tuple(t.shape)} does not broadcast to the state shape {(B, *trail)}"
-    return full.reshape(B, -1)
+    return full.reshape(B, math.prod(trail))  # not -1: an empty batch leaves it undetermined
 
 
 def _same(obj: Any, name: str) -> bool:
