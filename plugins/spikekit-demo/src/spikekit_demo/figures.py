@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from spikekit_demo.model import readout, spiking_layers
+from spikekit_demo.outputs import OutputFolder
 
 __all__ = ["write_figures", "record_sample"]
 
@@ -82,13 +82,12 @@ def _typical_neurons(counts: torch.Tensor, target: int, k: int) -> torch.Tensor:
     return torch.argsort(distance, stable=True)[:k]
 
 
-def _save(fig: Any, path: Path) -> str:
-    fig.savefig(path, dpi=DPI)
-    return str(path)
+def _save(fig: Any, out: OutputFolder, name: str) -> str:
+    return out.write(name, lambda path: fig.savefig(path, dpi=DPI, format="png"))
 
 
 def write_figures(
-    out: Path,
+    out: OutputFolder,
     *,
     snn: nn.Module,
     converted: nn.Module | None,
@@ -117,7 +116,7 @@ def write_figures(
         what = f"{s.shape[1]}" if shown == s.shape[1] else f"{shown} of {s.shape[1]}"
         skp.raster(s[:, :shown], ax=ax, title=f"layer {name}: {what} IAF", markersize=8)
     fig.suptitle("Spike rasters of the BPTT-trained SNN, one test sample")
-    files.append(_save(fig, out / "raster.png"))
+    files.append(_save(fig, out, "raster.png"))
 
     # membrane traces: three neurons of each layer that spike about every fourth step, and the read-out
     panels = [n for n in names if n in rec["v_mem"]]
@@ -136,7 +135,7 @@ def write_figures(
         line.set_linewidth(2.0 if k == label else 1.0)
     ax.set_title(f"read-out (mean input current);\nthick: class {label}, the true digit", fontsize="medium")
     fig.suptitle("Membrane potentials, one test sample (dots: spikes; dashed: threshold)")
-    files.append(_save(fig, out / "membrane.png"))
+    files.append(_save(fig, out, "membrane.png"))
 
     # accuracy against time steps
     fig, axes = _figure(1, 1, (5.0, 3.4))
@@ -155,7 +154,7 @@ def write_figures(
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize="small")
     ax.set_title("Accuracy against time steps")
-    files.append(_save(fig, out / "accuracy_vs_timesteps.png"))
+    files.append(_save(fig, out, "accuracy_vs_timesteps.png"))
 
     # training curves
     fig, axes = _figure(1, 2, (8.0, 3.2))
@@ -169,7 +168,7 @@ def write_figures(
     for ax in axes[0]:
         ax.legend(fontsize="small")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    files.append(_save(fig, out / "training_curves.png"))
+    files.append(_save(fig, out, "training_curves.png"))
 
     # firing-rate histograms
     if layers:
@@ -177,5 +176,5 @@ def write_figures(
         for ax, (model_name, rows) in zip(axes[0], layers.items()):
             rates = {f"layer {r.name}": np.asarray(r.rates) for r in rows if r.rates is not None}
             skp.firing_rate_histogram(rates, ax=ax, title=model_name)
-        files.append(_save(fig, out / "firing_rates.png"))
+        files.append(_save(fig, out, "firing_rates.png"))
     return files
