@@ -172,6 +172,24 @@ def _untrained_reason(params: NeuronParams, reset_value: Any) -> str | None:
     return None
 
 
+def _state_reason(
+    x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams, shape: tuple[int, ...]
+) -> str | None:
+    """Why the state does not fit the kernels (keys, shape ``(B, *trail)``, dtype, device), or None."""
+    if "v_mem" not in state:
+        return "no v_mem state"
+    for k, v in state.items():
+        if tuple(v.shape) != shape:
+            return f"state {k} has shape {tuple(v.shape)}, expected {shape}"
+        if v.dtype != x.dtype or v.device != x.device:
+            return f"state {k} is {v.dtype} on {v.device}, the input {x.dtype} on {x.device}"
+    syn, alif = params.alpha_syn is not None, params.alpha_adapt is not None
+    expected = {"v_mem"} | ({"i_syn"} if syn else set()) | ({"b", "spike_threshold"} if alif else set())
+    if set(state) != expected:
+        return f"state keys {sorted(state)} are not the expected {sorted(expected)}"
+    return None
+
+
 def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> Plan | str:
     """A :class:`Plan` for this call, or the reason it is not covered."""
     if params.rec_connect is not None:
@@ -181,19 +199,12 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
     B, T, *trail_l = x.shape
     trail = tuple(trail_l)
     N = math.prod(trail)
-    if "v_mem" not in state:
-        return "no v_mem state"
-    for k, v in state.items():
-        if tuple(v.shape) != (B, *trail):
-            return f"state {k} has shape {tuple(v.shape)}, expected {(B, *trail)}"
-        if v.dtype != x.dtype or v.device != x.device:
-            return f"state {k} is {v.dtype} on {v.device}, the input {x.dtype} on {x.device}"
+    reason = _state_reason(x, state, params, (B, *trail))
+    if reason is not None:
+        return reason
     flags = 0
     alif = params.alpha_adapt is not None
     syn = params.alpha_syn is not None
-    expected = {"v_mem"} | ({"i_syn"} if syn else set()) | ({"b", "spike_threshold"} if alif else set())
-    if set(state) != expected:
-        return f"state keys {sorted(state)} are not the expected {sorted(expected)}"
     if syn:
         flags |= F_SYN
     if params.norm_input:
