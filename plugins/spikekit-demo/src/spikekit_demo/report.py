@@ -158,7 +158,7 @@ def format_report(result: DemoResult, config: DemoConfig) -> str:
     parts += [
         "",
         choice.summary(),
-        f"{result.threads} thread{plural}, seed {config.seed}; training {total_epochs:.1f} s, whole run "
+        f"Run: {result.threads} thread{plural}, seed {config.seed}; training {total_epochs:.1f} s, whole run "
         f"{result.seconds:.1f} s",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items()),
     ]
