@@ -242,6 +242,13 @@ def test_the_cache_is_private_whatever_the_umask(cache) -> None:
         assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
 
 
+def test_an_existing_cache_readable_by_others_is_made_private(cache) -> None:
+    cache.mkdir(mode=0o755)
+    cache.chmod(0o755)
+    assert _cc.library(*CONFIG) is not None
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+
+
 def test_missing_parents_of_the_cache_are_created_private(tmp_path, monkeypatch) -> None:
     path = tmp_path / "a" / "b" / "kernels"
     monkeypatch.setenv("SPIKEKIT_KERNELS_CACHE", str(path))

@@ -184,7 +184,8 @@ def cache_dir() -> Path:
 
 
 def _private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with mode 0700, then check the directory it names."""
+    """Create ``path`` (and missing parents) with mode 0700, then check the directory it names (and narrow an
+    existing one of ours that others may read to 0700)."""
     missing = []
     p = path
     while not os.path.lexists(p) and p != p.parent:
@@ -197,6 +198,8 @@ def _private_dir(path: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise _Refused(f"cache path {path} is not a directory")
     _check_owned(st, path, "cache directory")
+    if st.st_mode & 0o077:  # ours and not writable by others, but readable: make it private (0700)
+        os.chmod(path, 0o700)
 
 
 def _open_checked(path: Path, what: str, *, quiet_missing: bool = False) -> int:
