@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,7 +84,12 @@ def _typical_neurons(counts: torch.Tensor, target: int, k: int) -> torch.Tensor:
 
 
 def _save(fig: Any, out: OutputFolder, name: str) -> str:
-    return out.write(name, lambda path: fig.savefig(path, dpi=DPI, format="png"))
+    def draw(path: Any) -> None:
+        with warnings.catch_warnings():  # matplotlib's note that placing a legend ("best") over many bars is slow
+            warnings.filterwarnings("ignore", message='Creating legend with loc="best" can be slow')
+            fig.savefig(path, dpi=DPI, format="png")
+
+    return out.write(name, draw)
 
 
 def _raster(rec: dict[str, Any], label: int) -> Any:
