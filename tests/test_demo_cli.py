@@ -56,7 +56,8 @@ def test_the_report_table(demo):
     assert results["snn_accuracy"] > 0.6 and results["converted_accuracy"] > 0.6  # 3 epochs: well above 10% chance
     assert re.search(r"time / epoch", text) and re.search(r"\d+\.\d\d s", bptt)
     # per-layer rates and synops: one row per neuron layer and per weighted layer, plus a total
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^([0-7]) +(\w+).*$", text, re.M)}
+    per_layer = text[text.index("Per layer") : text.index("Test accuracy against")]
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^([0-7]) +(\w+).*$", per_layer, re.M)}
     assert [rows[k].split()[1] for k in ("0", "1", "3", "4", "7")] == [
         "Conv2d", "IAFSqueeze", "Conv2d", "IAFSqueeze", "Linear"
     ]  # fmt: skip
@@ -66,7 +67,10 @@ def test_the_report_table(demo):
     assert rate == pytest.approx(stats["1"]["firing_rate"], abs=5e-4) and 0 < rate
     assert re.search(r"^total\s+[\d.]+[kM]", text, re.M)
     assert "Test accuracy against time steps T" in text
-    assert "Backend 'torch'" in text
+    # the fastest installed backend by default, with its measured speed-up over the reference
+    backend = results["backend"]
+    assert backend["requested"] == "auto" and backend["name"] == min(backend["step_ms"], key=backend["step_ms"].get)
+    assert f"Backend {backend['name']!r} (the fastest installed" in text
 
 
 @pytest.mark.slow

@@ -11,7 +11,10 @@ from spikekit_demo.requirements import check, skipped_parts
 
 from spikekit.testing import isolated_host
 
-TINY = DemoConfig(epochs=1, timesteps=4, max_train=128, sweep=(2, 4), plots=False, batch_size=32)
+# a fixed backend: "auto" chooses by measured speed, and the numbers are reproducible per backend
+TINY = DemoConfig(
+    epochs=1, timesteps=4, max_train=128, sweep=(2, 4), plots=False, batch_size=32, backend="torch", chip=False
+)
 
 
 def _numbers(path) -> dict:
@@ -19,6 +22,7 @@ def _numbers(path) -> dict:
     for key in ("seconds", "files"):
         data.pop(key)
     data.pop("config")
+    data.pop("backend")  # measured step times
     for history in (data["snn_history"], data["ann_history"]):
         for record in history:
             record.pop("seconds")

@@ -48,9 +48,9 @@ def test_each_configuration_builds_its_own_library(fresh_cache, flags, spike_kin
         lib = _cc.library("float", flags, spike_kind, sg_kind)
     assert lib is not None
     assert lib.config_flags() == flags  # the flags really are compile-time constants of that library
-    built = [p.name for p in fresh_cache.iterdir()]
-    assert built == [n for n in built if n.endswith(f"-float-f{flags}-s{spike_kind}-g{sg_kind}.so")]
-    assert len(built) == 1  # no temporary build directory or partial file is left behind
+    built = sorted(p.name for p in fresh_cache.iterdir() if p.name != ".lock")
+    assert len(built) == 2  # the library and its digest; no temporary build directory or partial file is left behind
+    assert built[0].endswith(f"-float-f{flags}-s{spike_kind}-g{sg_kind}.so") and built[1] == built[0] + ".sha256"
 
 
 @needs_cc
@@ -69,7 +69,7 @@ def test_concurrent_processes_share_the_cache_safely(fresh_cache) -> None:
 def test_without_a_compiler_the_torch_loop_runs_after_one_warning(monkeypatch) -> None:
     monkeypatch.setattr(_cc, "_libs", {})
     monkeypatch.setattr(_cc, "_compiler_checked", False)
-    monkeypatch.setattr(_cc, "_cc_path", None)  # restored afterwards, with the flag above
+    monkeypatch.setattr(_cc, "_cc_cmd", None)  # restored afterwards, with the flag above
     monkeypatch.setattr(_cc, "_compiler", lambda: None)
     params, state = make_config("lif", syn=True)
     x = random_input(3, 7, (5,), 1)

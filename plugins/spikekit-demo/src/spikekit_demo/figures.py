@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from spikekit_demo.model import readout, spiking_layers
+from spikekit_demo.outputs import OutputFolder
 
 __all__ = ["write_figures", "record_sample"]
 
@@ -82,32 +83,19 @@ def _typical_neurons(counts: torch.Tensor, target: int, k: int) -> torch.Tensor:
     return torch.argsort(distance, stable=True)[:k]
 
 
-def _save(fig: Any, path: Path) -> str:
-    fig.savefig(path, dpi=DPI)
-    return str(path)
+def _save(fig: Any, out: OutputFolder, name: str) -> str:
+    def draw(path: Any) -> None:
+        with warnings.catch_warnings():  # matplotlib's note that placing a legend ("best") over many bars is slow
+            warnings.filterwarnings("ignore", message='Creating legend with loc="best" can be slow')
+            fig.savefig(path, dpi=DPI, format="png")
+
+    return out.write(name, draw)
 
 
-def write_figures(
-    out: Path,
-    *,
-    snn: nn.Module,
-    converted: nn.Module | None,
-    sample: torch.Tensor,
-    label: int,
-    snn_history: Sequence[Any],
-    ann_history: Sequence[Any],
-    ann_accuracy: float,
-    sweep: dict[str, dict[int, float]],
-    layers: dict[str, list[Any]],
-    timesteps: int,
-) -> list[str]:
-    """Write raster.png, membrane.png, accuracy_vs_timesteps.png, training_curves.png, firing_rates.png."""
+def _raster(rec: dict[str, Any], label: int) -> Any:
+    """Spike raster of the input and of each layer, for one test sample."""
     import spikekit.plot as skp
 
-    files = []
-    rec = record_sample(snn, sample)
-
-    # spike raster of each layer, for one test sample
     names = list(rec["spikes"])
     fig, axes = _figure(1, len(names) + 1, (3.2 * (len(names) + 1), 3.2))
     skp.raster(rec["input"], ax=axes[0, 0], title=f"input (digit {label}), 64 pixels", markersize=6)
@@ -117,10 +105,14 @@ def write_figures(
         what = f"{s.shape[1]}" if shown == s.shape[1] else f"{shown} of {s.shape[1]}"
         skp.raster(s[:, :shown], ax=ax, title=f"layer {name}: {what} IAF", markersize=8)
     fig.suptitle("Spike rasters of the BPTT-trained SNN, one test sample")
-    files.append(_save(fig, out / "raster.png"))
+    return fig
 
-    # membrane traces: three neurons of each layer that spike about every fourth step, and the read-out
-    panels = [n for n in names if n in rec["v_mem"]]
+
+def _membrane(rec: dict[str, Any], label: int, timesteps: int) -> Any:
+    """Membrane traces: three neurons of each layer that spike about every fourth step, and the read-out."""
+    import spikekit.plot as skp
+
+    panels = [n for n in rec["spikes"] if n in rec["v_mem"]]
     fig, axes = _figure(1, len(panels) + 1, (3.6 * (len(panels) + 1), 3.2))
     for ax, name in zip(axes[0], panels):
         v, s = rec["v_mem"][name], rec["spikes"][name]
@@ -129,16 +121,16 @@ def write_figures(
             v[:, pick], ax=ax, threshold=rec["threshold"][name], spikes=s[:, pick], title=f"layer {name}: 3 neurons"
         )
     ax = axes[0, len(panels)]
-    ro = rec["readout"]
-    skp.membrane_trace(ro, ax=ax)
+    skp.membrane_trace(rec["readout"], ax=ax)
     for k, line in enumerate(ax.get_lines()[:10]):
         line.set_alpha(1.0 if k == label else 0.35)
         line.set_linewidth(2.0 if k == label else 1.0)
     ax.set_title(f"read-out (mean input current);\nthick: class {label}, the true digit", fontsize="medium")
     fig.suptitle("Membrane potentials, one test sample (dots: spikes; dashed: threshold)")
-    files.append(_save(fig, out / "membrane.png"))
+    return fig
 
-    # accuracy against time steps
+
+def _accuracy_vs_timesteps(sweep: dict[str, dict[int, float]], ann_accuracy: float, timesteps: int) -> Any:
     fig, axes = _figure(1, 1, (5.0, 3.4))
     ax = axes[0, 0]
     for name, acc in sweep.items():
@@ -155,9 +147,10 @@ def write_figures(
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize="small")
     ax.set_title("Accuracy against time steps")
-    files.append(_save(fig, out / "accuracy_vs_timesteps.png"))
+    return fig
 
-    # training curves
+
+def _training_curves(snn_history: Sequence[Any], ann_history: Sequence[Any]) -> Any:
     fig, axes = _figure(1, 2, (8.0, 3.2))
     for name, history, color in (("SNN (BPTT)", snn_history, "C0"), ("ANN", ann_history, "C1")):
         epochs = [r.epoch for r in history]
@@ -169,13 +162,41 @@ def write_figures(
     for ax in axes[0]:
         ax.legend(fontsize="small")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    files.append(_save(fig, out / "training_curves.png"))
+    return fig
 
-    # firing-rate histograms
+
+def _firing_rates(layers: dict[str, list[Any]]) -> Any:
+    import spikekit.plot as skp
+
+    fig, axes = _figure(1, len(layers), (4.2 * len(layers), 3.2))
+    for ax, (model_name, rows) in zip(axes[0], layers.items()):
+        rates = {f"layer {r.name}": np.asarray(r.rates) for r in rows if r.rates is not None}
+        skp.firing_rate_histogram(rates, ax=ax, title=model_name)
+    return fig
+
+
+def write_figures(
+    out: OutputFolder,
+    *,
+    snn: nn.Module,
+    converted: nn.Module | None,
+    sample: torch.Tensor,
+    label: int,
+    snn_history: Sequence[Any],
+    ann_history: Sequence[Any],
+    ann_accuracy: float,
+    sweep: dict[str, dict[int, float]],
+    layers: dict[str, list[Any]],
+    timesteps: int,
+) -> list[str]:
+    """Write raster.png, membrane.png, accuracy_vs_timesteps.png, training_curves.png, firing_rates.png."""
+    rec = record_sample(snn, sample)
+    files = [
+        _save(_raster(rec, label), out, "raster.png"),
+        _save(_membrane(rec, label, timesteps), out, "membrane.png"),
+        _save(_accuracy_vs_timesteps(sweep, ann_accuracy, timesteps), out, "accuracy_vs_timesteps.png"),
+        _save(_training_curves(snn_history, ann_history), out, "training_curves.png"),
+    ]
     if layers:
-        fig, axes = _figure(1, len(layers), (4.2 * len(layers), 3.2))
-        for ax, (model_name, rows) in zip(axes[0], layers.items()):
-            rates = {f"layer {r.name}": np.asarray(r.rates) for r in rows if r.rates is not None}
-            skp.firing_rate_histogram(rates, ax=ax, title=model_name)
-        files.append(_save(fig, out / "firing_rates.png"))
+        files.append(_save(_firing_rates(layers), out, "firing_rates.png"))
     return files

@@ -3,7 +3,8 @@
 The demo uses only spikekit's public namespaces; each name below comes from one first-party plugin. A missing
 *essential* piece (the neuron layers, the surrogate gradients, the rate encoder, the chosen backend) stops the demo
 with a message naming the distribution to install; a missing *optional* piece (ANN conversion, statistics, NIR,
-plots) skips that part of the demo and says so in the report.
+plots, the chip target) skips that part of the demo and says so in the report. Backends and targets are looked up
+in the plugin registry, which also says which distribution provides them.
 """
 
 from __future__ import annotations
@@ -93,18 +94,46 @@ OPTIONAL: tuple[Piece, ...] = (
 )
 
 
+def _provider(hook: str, name: str) -> str:
+    """The distribution that registers backend / target ``name``, as the plugin registry records it."""
+    from spikekit.plugins import host
+
+    plugins = host()
+    spec = (plugins.backends() if hook == "backend" else plugins.targets()).get(name)
+    owned = plugins.owner(spec) if spec is not None else None
+    return owned.distribution if owned is not None else "the plugin that provides it"
+
+
 def _backend_piece(backend: str) -> Piece:
-    dist = {"torch": _NEURONS, "fused-cpu": "spikekit-kernels", "triton": "spikekit-kernels"}.get(
-        backend, "the plugin that provides it"
+    return Piece("compute backend", f"backend {backend!r}", _provider("backend", backend), _backend(backend))
+
+
+def _target_piece(target: str) -> Piece:
+    def load() -> Any:
+        from spikekit.plugins import host
+
+        return host().load_target(target)
+
+    dist = _provider("target", target)
+    return Piece(
+        "chip step", f"hardware target {target!r}", "spikekit-speck" if dist.startswith("the ") else dist, load
     )
-    return Piece("compute backend", f"backend {backend!r}", dist, _backend(backend))
 
 
-def check(backend: str) -> tuple[list[Missing], list[Missing]]:
-    """Try to load every piece; return ``(essential_missing, optional_missing)``."""
+def check(backend: str, chip_target: str | None = None) -> tuple[list[Missing], list[Missing]]:
+    """Try to load every piece; return ``(essential_missing, optional_missing)``.
+
+    ``backend`` is checked unless it is ``"auto"`` (then the reference backend must be there, as always);
+    ``chip_target`` (None: no chip step) is optional."""
+    from spikekit.backends import REFERENCE_BACKEND
+
+    needed = [_backend_piece(REFERENCE_BACKEND)]
+    if backend not in ("auto", REFERENCE_BACKEND):
+        needed.append(_backend_piece(backend))
+    optional_pieces = [*OPTIONAL, *([_target_piece(chip_target)] if chip_target else [])]
     essential: list[Missing] = []
     optional: list[Missing] = []
-    for pieces, found in (((*ESSENTIAL, _backend_piece(backend)), essential), (OPTIONAL, optional)):
+    for pieces, found in (((*ESSENTIAL, *needed), essential), (optional_pieces, optional)):
         for piece in pieces:
             try:
                 piece.load()

@@ -92,7 +92,7 @@ def _as_param(value: Any, name: str, like: torch.Tensor, B: int, trail: tuple[in
         full = torch.broadcast_to(t.to(like.dtype), (B, *trail))
     except RuntimeError:
         return f"{name} of shape {tuple(t.shape)} does not broadcast to the state shape {(B, *trail)}"
-    return full.reshape(B, -1)
+    return full.reshape(B, math.prod(trail))  # not -1: an empty batch leaves it undetermined
 
 
 def _same(obj: Any, name: str) -> bool:
@@ -101,11 +101,22 @@ def _same(obj: Any, name: str) -> bool:
     return public is not None and id(obj) == id(public)
 
 
-def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int, tuple[float, ...]] | str:
+def _number_or_tensor(value: Any) -> float | torch.Tensor | None:
+    """A reset value as the kernels take it: a tensor as it is (it may be per-neuron or trainable), else a float."""
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, Any, int, tuple[float, ...]] | str:
     """(flags, spike kind, max spikes, reset constant, surrogate kind, surrogate parameters), or a reason.
 
     Written so that ``torch.compile`` folds it to constants while tracing."""
-    flags, spike_kind, max_spikes, reset_value = F_SPIKING, SPK_MULTI, 0.0, 0.0
+    flags, spike_kind, max_spikes = F_SPIKING, SPK_MULTI, 0.0
+    reset_value: float | torch.Tensor | None = 0.0
     if _same(fn, "MultiSpike"):
         spike_kind = SPK_MULTI
     elif _same(fn, "SingleSpike"):
@@ -120,12 +131,14 @@ def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int
     if _same(type(reset), "MembraneSubtract"):
         if reset.subtract_value is not None:
             flags |= F_SUBVAL
-            reset_value = float(reset.subtract_value)
+            reset_value = _number_or_tensor(reset.subtract_value)
     elif _same(type(reset), "MembraneReset"):
         flags |= F_RESET
-        reset_value = float(reset.reset_value)
+        reset_value = _number_or_tensor(reset.reset_value)
     else:
         return f"reset function {type(reset).__name__} is not one of MembraneSubtract, MembraneReset"
+    if reset_value is None:
+        return f"the reset value of {type(reset).__name__} is neither a number nor a tensor"
     if sg is None:
         return "a spike function without a surrogate gradient"
     sg_kind, sg_params = SG_TENSOR, (0.0,) * 5
@@ -139,6 +152,44 @@ def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, float, int
     return flags, spike_kind, max_spikes, reset_value, sg_kind, sg_params
 
 
+def _untrained_reason(params: NeuronParams, reset_value: Any) -> str | None:
+    """Why the kernels cannot give this call's gradients, or None.
+
+    The fused backward returns gradients for the input, the initial state and the decay factors only; any other
+    tensor that needs a gradient here (a trainable threshold, floor, adaptation scale, reset or subtract value)
+    sends the layer to the reference backend instead of leaving that gradient silently missing."""
+    if not torch.is_grad_enabled():
+        return None
+    reset_name = "subtract_value" if _same(type(params.reset_fn), "MembraneSubtract") else "reset_value"
+    for name, v in (
+        ("spike_threshold", params.spike_threshold),
+        ("min_v_mem", params.min_v_mem),
+        ("adapt_scale", params.adapt_scale),
+        (reset_name, reset_value),
+    ):
+        if isinstance(v, torch.Tensor) and v.requires_grad:
+            return f"a trainable {name} (gradients reach only alpha_mem, alpha_syn, alpha_adapt, the input and state)"
+    return None
+
+
+def _state_reason(
+    x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams, shape: tuple[int, ...]
+) -> str | None:
+    """Why the state does not fit the kernels (keys, shape ``(B, *trail)``, dtype, device), or None."""
+    if "v_mem" not in state:
+        return "no v_mem state"
+    for k, v in state.items():
+        if tuple(v.shape) != shape:
+            return f"state {k} has shape {tuple(v.shape)}, expected {shape}"
+        if v.dtype != x.dtype or v.device != x.device:
+            return f"state {k} is {v.dtype} on {v.device}, the input {x.dtype} on {x.device}"
+    syn, alif = params.alpha_syn is not None, params.alpha_adapt is not None
+    expected = {"v_mem"} | ({"i_syn"} if syn else set()) | ({"b", "spike_threshold"} if alif else set())
+    if set(state) != expected:
+        return f"state keys {sorted(state)} are not the expected {sorted(expected)}"
+    return None
+
+
 def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> Plan | str:
     """A :class:`Plan` for this call, or the reason it is not covered."""
     if params.rec_connect is not None:
@@ -148,19 +199,12 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
     B, T, *trail_l = x.shape
     trail = tuple(trail_l)
     N = math.prod(trail)
-    if "v_mem" not in state:
-        return "no v_mem state"
-    for k, v in state.items():
-        if tuple(v.shape) != (B, *trail):
-            return f"state {k} has shape {tuple(v.shape)}, expected {(B, *trail)}"
-        if v.dtype != x.dtype or v.device != x.device:
-            return f"state {k} is {v.dtype} on {v.device}, the input {x.dtype} on {x.device}"
+    reason = _state_reason(x, state, params, (B, *trail))
+    if reason is not None:
+        return reason
     flags = 0
     alif = params.alpha_adapt is not None
     syn = params.alpha_syn is not None
-    expected = {"v_mem"} | ({"i_syn"} if syn else set()) | ({"b", "spike_threshold"} if alif else set())
-    if set(state) != expected:
-        return f"state keys {sorted(state)} are not the expected {sorted(expected)}"
     if syn:
         flags |= F_SYN
     if params.norm_input:
@@ -184,10 +228,9 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
         return "an adaptive (ALIF) layer without a spike function"
     if params.min_v_mem is not None:
         flags |= F_FLOOR
-    for name in ("spike_threshold", "min_v_mem", "adapt_scale"):
-        v = getattr(params, name)
-        if isinstance(v, torch.Tensor) and v.requires_grad and torch.is_grad_enabled():
-            return f"a trainable {name} (gradients reach only alpha_mem, alpha_syn, alpha_adapt, the input and state)"
+    reason = _untrained_reason(params, reset_value)
+    if reason is not None:
+        return reason
     pieces: dict[str, torch.Tensor] = {}
     for name, value in (
         ("alpha_mem", params.alpha_mem),
