@@ -5,6 +5,11 @@ Type hints and docstrings name objects by the module that defines them (``spikek
 (``spikekit.layers.LIF``), as ``docs/api/generate.py`` decides. When Sphinx cannot resolve a Python reference, this
 extension looks the target up in that mapping and resolves the documented name instead, so such references link
 rather than stay plain text.
+
+It also tells ``sphinx.ext.viewcode`` where each documented object's source is: for an object documented in full,
+the module that defines it; for an alias (``spikekit.reset_states``, the same function as
+``spikekit.utils.reset_states``) and for values, nowhere, so that the source pages link back to the one place
+where each object is documented.
 """
 
 from __future__ import annotations
@@ -19,28 +24,53 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
 GENERATE = Path(__file__).resolve().parents[1] / "api" / "generate.py"
+#: A module name that does not exist: viewcode finds no source there and adds no link.
+NO_SOURCE = "spikekit_docs_no_source"
 
 
-def documented_names() -> dict[str, str]:
-    """``{defining module.qualname: documented full name}`` for every public object of the reference."""
+def _generator():
     spec = importlib.util.spec_from_file_location("spikekit_docs_api_generate", GENERATE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
+    return module
+
+
+def documented_names() -> tuple[dict[str, str], dict[str, str]]:
+    """``({defining module.qualname: documented full name}, {documented full name: defining module})`` for every
+    object the reference documents in full; its aliases and values map to :data:`NO_SOURCE`."""
+    generate = _generator()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecated sinabs names warn when resolved
-        entries = module.entries()
-    out = {}
-    for defined_in, documented in module.primaries(entries).items():
+        entries = generate.entries()
+    by_definition, source_of = {}, {}
+    for defined_in, documented in generate.primaries(entries).items():
         dotted = defined_in.replace(":", ".")
         if dotted != documented:
-            out[dotted] = documented
-    return out
+            by_definition[dotted] = documented
+        source_of[documented] = defined_in.split(":")[0]
+    for e in entries:
+        source_of.setdefault(f"{e.namespace}.{e.name}", NO_SOURCE)
+    return by_definition, source_of
 
 
 def _builder_inited(app: Sphinx) -> None:
-    app.env.spikekit_api_names = documented_names()  # type: ignore[attr-defined]
+    names, sources = documented_names()
+    app.env.spikekit_api_names = names  # type: ignore[attr-defined]
+    app.env.spikekit_api_sources = sources  # type: ignore[attr-defined]
+
+
+def _viewcode_follow_imported(app: Sphinx, modname: str, fullname: str) -> str | None:
+    """The module whose source holds the object documented as ``modname.fullname`` (members: their class's);
+    ``None`` (viewcode finds it) for objects that the API reference does not document."""
+    sources: dict[str, str] = getattr(app.env, "spikekit_api_sources", {})
+    parts = fullname.split(".")
+    for i in range(len(parts), 0, -1):
+        found = sources.get(".".join([modname, *parts[:i]]))
+        if found:
+            return found
+    return None
 
 
 def _missing_reference(
@@ -60,7 +90,19 @@ def _missing_reference(
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], documented, node, contnode)
 
 
+def _class_signature(
+    app: Sphinx, what: str, name: str, obj: object, options: object, signature: str | None, return_annotation: str
+) -> tuple[str, str] | None:
+    """A class always shows how it is constructed: ``()`` where it takes no argument (autodoc shows nothing for a
+    class whose ``__init__`` is ``object``'s), ``(*args)`` for an exception (the message)."""
+    if what not in ("class", "exception") or signature:
+        return None
+    return ("(*args)" if isinstance(obj, type) and issubclass(obj, BaseException) else "()"), return_annotation
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("builder-inited", _builder_inited)
     app.connect("missing-reference", _missing_reference)
+    app.connect("viewcode-follow-imported", _viewcode_follow_imported)
+    app.connect("autodoc-process-signature", _class_signature)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -133,16 +133,27 @@ def area_layout(app: Sphinx, area: str) -> tuple[str, list[str]]:
     entry = next((n for n in ("index", "guide") if n in pages), pages[0])
     listed = _listed_in_toctrees((folder / f"{entry}.md").read_text(encoding="utf-8"))
     nested = [p for p in pages if p != entry and p not in listed and p != "differences"]
+    if "differences" in pages and "differences" not in listed and differences_is_a_page(app, area):
+        nested.append("differences")
     return entry, nested
 
 
+_LINKS_TO_DIFFERENCES = re.compile(r"\{doc\}`(?:[^`<]*<)?(?:\./)?differences>?`|\]\((?:\./)?differences\.md")
+
+
 def differences_is_a_page(app: Sphinx, area: str) -> bool:
-    """Whether the area's entry page lists its differences.md in a toctree of its own."""
+    """Whether the area's differences.md is a page of its own: its entry page lists it in a toctree, or a page of
+    the area links to it."""
     folder = Path(app.srcdir) / area
     if not (folder / "differences.md").is_file():
         return False
-    entry, _ = area_layout(app, area)
-    return "differences" in _listed_in_toctrees((folder / f"{entry}.md").read_text(encoding="utf-8"))
+    for page in folder.glob("*.md"):
+        if page.name == "differences.md":
+            continue
+        text = page.read_text(encoding="utf-8")
+        if "differences" in _listed_in_toctrees(text) or _LINKS_TO_DIFFERENCES.search(text):
+            return True
+    return False
 
 
 def _areas(app: Sphinx, args: str) -> str:
@@ -167,6 +178,19 @@ def _nest_area_pages(app: Sphinx, docname: str) -> str:
     return "\n\n" + _toctree_block(nested, {"hidden": "", "maxdepth": "1"})
 
 
+def _include_options(folder: Path) -> str:
+    """Include the differences themselves: from a "Differences from sinabs" heading on where the page has one
+    (what comes before it is migration advice, which the migration page gives once), else after the page title."""
+    text = (folder / "differences.md").read_text(encoding="utf-8")
+    options = [":heading-offset: 3", ":relative-images:"]
+    heading = re.search(r"^#{2,3} Differences from sinabs\s*$", text, re.MULTILINE)
+    if heading and heading.start() > 0:
+        options.append(f":start-line: {text.count(chr(10), 0, heading.start()) + 1}")
+    elif text.startswith("# "):
+        options.append(":start-line: 1")
+    return "".join(o + "\n" for o in options)
+
+
 def _differences(app: Sphinx) -> str:
     src = Path(app.srcdir)
     parts = []
@@ -177,9 +201,7 @@ def _differences(app: Sphinx) -> str:
         if differences_is_a_page(app, area):
             parts.append(f"### {title}\n\nSee {{doc}}`{area}/differences`.\n")
         else:
-            parts.append(
-                f"### {title}\n\n```{{include}} {area}/differences.md\n:heading-offset: 3\n:relative-images:\n```\n"
-            )
+            parts.append(f"### {title}\n\n```{{include}} {area}/differences.md\n{_include_options(src / area)}```\n")
     if not parts:
         return "_No area has documented a difference yet._\n"
     return "\n".join(parts)

@@ -222,7 +222,9 @@ def _entry(e: Entry, primary: dict[str, str]) -> list[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             obj = _resolve(e)
-        fields = dataclasses.is_dataclass(obj) or hasattr(obj, "_fields")  # records: show every field
+        # records: show every field, unless the docstring describes them (an "Attributes:" section)
+        record = dataclasses.is_dataclass(obj) or hasattr(obj, "_fields")
+        fields = record and "Attributes:" not in (inspect.getdoc(obj) or "")
         return [f".. autoclass:: {full}", *(["   :undoc-members:"] if fields else []), ""]
     if e.kind == "function":
         return [f".. autofunction:: {full}", ""]

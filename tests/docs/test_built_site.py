@@ -116,7 +116,9 @@ def test_local_links_and_anchors_resolve(site):
 
 
 def test_no_asset_is_fetched_from_the_network(site):
-    external = [f"{p.relative_to(SITE)}: <{t}> {u}" for p, page in site.items() for t, u in page.assets if _is_external(u)]
+    external = [
+        f"{p.relative_to(SITE)}: <{t}> {u}" for p, page in site.items() for t, u in page.assets if _is_external(u)
+    ]
     for css in SITE.rglob("*.css"):
         for url in re.findall(r"(?:url\(\s*['\"]?|@import\s+['\"])((?:https?:)?//[^'\")\s]+)", css.read_text("utf-8")):
             external.append(f"{css.relative_to(SITE)}: {url}")
