@@ -128,7 +128,12 @@ html_static_path = ["_static"]
 html_css_files = ["spikekit.css"]  # wide tables, long code lines and display math scroll inside the column
 html_theme_options = {"navigation_with_keys": True}
 # MathJax and everything else come from the site itself: no script, font or style sheet is fetched at view time.
-mathjax3_config = {"options": {"enableMenu": False}}
+# textmacros: ``\text{norm\_input}`` in docstrings' equations shows an underscore, not a backslash.
+mathjax3_config = {
+    "loader": {"load": ["[tex]/textmacros"]},
+    "tex": {"packages": {"[+]": ["textmacros"]}},
+    "options": {"enableMenu": False},
+}
 pygments_style = "sphinx"
 pygments_dark_style = "monokai"
 

@@ -31,6 +31,7 @@ KEY_PAGES = [
     "project/about.html",
     "api/spikekit.html",
     "api/spikekit.layers.html",
+    "api/spikekit.layers.html#spikekit.layers.ALIF",  # the widest equation
     "neurons/index.html",
     "plugins/index.html",
     "auto_tutorials/index.html",
@@ -50,14 +51,14 @@ def chromium() -> str | None:
     return None
 
 
-def shoot(browser: str, page: Path, png: Path, width: int, height: int) -> bool:
+def shoot(browser: str, page: Path, fragment: str, png: Path, width: int, height: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="spikekit-shots-") as profile:
         cmd = [
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--mute-audio",
             f"--user-data-dir={profile}", "--no-first-run", "--disable-extensions",
             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # offline: any network fetch fails
             f"--window-size={width},{height}", "--virtual-time-budget=8000", "--run-all-compositor-stages-before-draw",
-            f"--screenshot={png}", page.as_uri(),
+            f"--screenshot={png}", page.as_uri() + (f"#{fragment}" if fragment else ""),
         ]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0 or not png.is_file():
@@ -81,15 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for rel in args.pages or KEY_PAGES:
+    for target in args.pages or KEY_PAGES:
+        rel, _, fragment = target.partition("#")
         page = args.site / rel
         if not page.is_file():
             print(f"  missing: {rel}", file=sys.stderr)
             failed += 1
             continue
         for window, width, height in WINDOWS:
-            png = args.out / f"{rel.removesuffix('.html').replace('/', '__')}--{window}.png"
-            failed += not shoot(browser, page, png, width, height)
+            name = rel.removesuffix(".html").replace("/", "__") + (f"--{fragment}" if fragment else "")
+            failed += not shoot(browser, page, fragment, args.out / f"{name}--{window}.png", width, height)
     print(f"screenshots in {args.out} ({failed} failed)")
     return 1 if failed else 0
 

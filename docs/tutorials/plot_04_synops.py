@@ -67,9 +67,9 @@ for w, (acc, syn) in zip(weights, ann_results):
 
 ann_accuracy, ann_synops = ann_results[0]
 Say(
-    f"Without a penalty the ANN reaches {ann_accuracy:.1%} test accuracy with {ann_synops:,.0f} synops per sample. "
+    f"Without a penalty the ANN reaches {ann_accuracy:.1%} test accuracy with {ann_synops:,.0f} synops per sample; "
     + "; ".join(
-        f"penalty {w:g}: {a:.1%} with {s / ann_synops:.0%} of those synops"
+        f"with penalty {w:g}, {a:.1%} with {s / ann_synops:.0%} of those synops"
         for w, (a, s) in zip(weights[1:], ann_results[1:])
     )
     + "."

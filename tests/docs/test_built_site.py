@@ -82,22 +82,23 @@ def _parse(path: Path) -> Page:
     return page
 
 
-def _pages() -> list[Path]:
-    return sorted(p for p in SITE.rglob("*.html") if "_sources" not in p.parts)
+def pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if "_sources" not in p.parts)
 
 
-@pytest.fixture(scope="module")
-def site() -> dict[Path, Page]:
-    return {p: _parse(p) for p in _pages()}
+def parse_site(site: Path) -> dict[Path, Page]:
+    return {p.resolve(): _parse(p) for p in pages(site)}
 
 
 def _is_external(url: str) -> bool:
     return bool(re.match(r"^(https?:)?//", url, re.I))
 
 
-def test_local_links_and_anchors_resolve(site):
+# ------------------------------------------------------------------------------------------------- the checks
+# Each takes the site folder and its parsed pages and returns what is wrong, one line per finding.
+def broken_links(site: Path, parsed: dict[Path, Page]) -> list[str]:
     broken = []
-    for path, page in site.items():
+    for path, page in parsed.items():
         for href in page.links:
             if not href or _is_external(href) or re.match(r"^[a-z][a-z0-9+.-]*:", href, re.I):
                 continue  # mailto:, javascript:, data: and external links are not local
@@ -105,47 +106,37 @@ def test_local_links_and_anchors_resolve(site):
             target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
             if target.is_dir():
                 target = target / "index.html"
-            rel = path.relative_to(SITE)
+            rel = path.relative_to(site.resolve())
             if not target.exists():
                 broken.append(f"{rel}: {href} (no such file)")
             elif parts.fragment and target.suffix == ".html":
-                ids = site[target].ids if target in site else _parse(target).ids
+                ids = parsed[target].ids if target in parsed else _parse(target).ids
                 if unquote(parts.fragment) not in ids:
                     broken.append(f"{rel}: {href} (no anchor #{parts.fragment})")
-    assert not broken, f"{len(broken)} broken local links:\n" + "\n".join(broken[:50])
+    return broken
 
 
-def test_no_asset_is_fetched_from_the_network(site):
-    external = [
-        f"{p.relative_to(SITE)}: <{t}> {u}" for p, page in site.items() for t, u in page.assets if _is_external(u)
+def external_assets(site: Path, parsed: dict[Path, Page]) -> list[str]:
+    root = site.resolve()
+    found = [
+        f"{p.relative_to(root)}: <{t}> {u}" for p, page in parsed.items() for t, u in page.assets if _is_external(u)
     ]
-    for css in SITE.rglob("*.css"):
+    for css in root.rglob("*.css"):
         for url in re.findall(r"(?:url\(\s*['\"]?|@import\s+['\"])((?:https?:)?//[^'\")\s]+)", css.read_text("utf-8")):
-            external.append(f"{css.relative_to(SITE)}: {url}")
-    assert not external, "assets loaded from the network at view time:\n" + "\n".join(sorted(set(external))[:50])
+            found.append(f"{css.relative_to(root)}: {url}")
+    return sorted(set(found))
 
 
-def test_local_assets_exist(site):
+def missing_assets(site: Path, parsed: dict[Path, Page]) -> list[str]:
     missing = []
-    for path, page in site.items():
+    for path, page in parsed.items():
         for tag, url in page.assets:
             if _is_external(url) or url.startswith("data:"):
                 continue
             target = (path.parent / unquote(urlsplit(url).path)).resolve()
             if not target.is_file():
-                missing.append(f"{path.relative_to(SITE)}: <{tag}> {url}")
-    assert not missing, "assets that are not in the site:\n" + "\n".join(missing[:50])
-
-
-def test_math_is_rendered_from_the_site_itself():
-    """Pages with math load a math renderer, and it comes from the site's own files."""
-    with_math = [p for p in _pages() if 'class="math' in p.read_text(encoding="utf-8")]
-    assert with_math, "no page has math: the check below would see nothing"
-    for path in with_math:
-        scripts = [u for t, u in _parse(path).assets if t == "script"]
-        renderers = [u for u in scripts if re.search(r"mathjax|katex", u, re.I)]
-        assert renderers, f"{path.relative_to(SITE)} has math but loads no MathJax / KaTeX script"
-        assert not any(_is_external(u) for u in renderers), f"{path.relative_to(SITE)}: {renderers}"
+                missing.append(f"{path.relative_to(site.resolve())}: <{tag}> {url}")
+    return missing
 
 
 RAW_LATEX = re.compile(r"\\(?:frac|mathbb|mathrm|operatorname|begin|end|alpha|beta|tau|theta|sum|cdot|left|right)\b"
@@ -159,40 +150,102 @@ RAW_MARKDOWN = re.compile(
     r"|\{(?:doc|ref|class|func|meth|mod|obj|attr|data|math|eq|term|download)\}`",  # unrendered roles
     re.MULTILINE,
 )
+NOT_PROSE = {"_modules", "genindex.html", "search.html", "py-modindex.html"}  # highlighted source, indexes
 
 
-def _prose(page: Page) -> str:
-    return "".join(page.prose)
-
-
-def test_no_raw_latex_or_markdown_in_prose(site):
+def unrendered(site: Path, parsed: dict[Path, Page]) -> list[str]:
     found = []
-    for path, page in site.items():
-        if path.relative_to(SITE).parts[0] in {"_modules", "genindex.html", "search.html", "py-modindex.html"}:
-            continue  # highlighted source, indexes
-        text = _prose(page)
+    for path, page in parsed.items():
+        rel = path.relative_to(site.resolve())
+        if rel.parts[0] in NOT_PROSE:
+            continue
+        text = "".join(page.prose)
         for kind, pattern in (("LaTeX", RAW_LATEX), ("Markdown", RAW_MARKDOWN)):
             for m in pattern.finditer(text):
                 line = text[max(0, m.start() - 40) : m.end() + 40].replace("\n", " ")
-                found.append(f"{path.relative_to(SITE)}: raw {kind}: ...{line}...")
-    assert not found, f"{len(found)} unrendered fragments:\n" + "\n".join(found[:50])
+                found.append(f"{rel}: raw {kind}: ...{line}...")
+    return found
 
 
 _CLASS_DT = re.compile(r'<dl class="py (?:class|exception)">\s*<dt[^>]*>(.*?)</dt>', re.S)
 
 
-def test_every_documented_class_shows_its_signature():
+def unsigned_classes(site: Path) -> list[str]:
     unsigned = []
-    for path in _pages():
+    for path in pages(site):
         for dt in _CLASS_DT.findall(path.read_text(encoding="utf-8")):
             if 'class="sig-paren"' not in dt:
                 name = re.sub(r"<[^>]+>", "", dt).split("¶")[0].strip()
-                unsigned.append(f"{path.relative_to(SITE)}: {name}")
+                unsigned.append(f"{path.relative_to(site)}: {name}")
+    return unsigned
+
+
+def math_without_local_renderer(site: Path) -> list[str]:
+    """Pages with math that load no MathJax / KaTeX script, or load it from the network."""
+    found = []
+    for path in pages(site):
+        if 'class="math' not in path.read_text(encoding="utf-8"):
+            continue
+        renderers = [u for t, u in _parse(path).assets if t == "script" and re.search(r"mathjax|katex", u, re.I)]
+        if not renderers or any(_is_external(u) for u in renderers):
+            found.append(f"{path.relative_to(site)}: math rendered by {renderers or 'nothing'}")
+    return found
+
+
+# ------------------------------------------------------------------------------------------------- the tests
+@pytest.fixture(scope="module")
+def site() -> dict[Path, Page]:
+    return parse_site(SITE)
+
+
+def test_local_links_and_anchors_resolve(site):
+    broken = broken_links(SITE, site)
+    assert not broken, f"{len(broken)} broken local links:\n" + "\n".join(broken[:50])
+
+
+def test_no_asset_is_fetched_from_the_network(site):
+    external = external_assets(SITE, site)
+    assert not external, "assets loaded from the network at view time:\n" + "\n".join(external[:50])
+
+
+def test_local_assets_exist(site):
+    missing = missing_assets(SITE, site)
+    assert not missing, "assets that are not in the site:\n" + "\n".join(missing[:50])
+
+
+def test_math_is_rendered_from_the_site_itself():
+    assert any('class="math' in p.read_text(encoding="utf-8") for p in pages(SITE)), "no page has math"
+    found = math_without_local_renderer(SITE)
+    assert not found, "\n".join(found)
+
+
+def test_no_raw_latex_or_markdown_in_prose(site):
+    found = unrendered(SITE, site)
+    assert not found, f"{len(found)} unrendered fragments:\n" + "\n".join(found[:50])
+
+
+def test_every_documented_class_shows_its_signature():
+    unsigned = unsigned_classes(SITE)
     assert not unsigned, "classes documented without a signature:\n" + "\n".join(unsigned[:50])
 
 
+def placement_problems(
+    toctree_includes: dict[str, list[str]], docs: set[str], root: str, orphans: set[str]
+) -> list[str]:
+    """Documents listed by more than one toctree, and documents listed by none (other than the root and those
+    marked ``orphan``)."""
+    counts = Counter(child for children in toctree_includes.values() for child in set(children))
+    found = [
+        f"{child}: in the toctrees of {', '.join(sorted(p for p, ch in toctree_includes.items() if child in ch))}"
+        for child, n in sorted(counts.items())
+        if n > 1
+    ]
+    found += [f"{doc}: in no toctree" for doc in sorted(docs - set(counts) - {root} - orphans)]
+    return found
+
+
 def test_every_page_has_one_place_in_the_navigation():
-    """No document is listed by two toctrees (read from Sphinx's saved environment)."""
+    """Every document is listed by exactly one toctree (read from Sphinx's saved environment)."""
     pytest.importorskip("sphinx")
     candidates = [SITE / ".doctrees" / "environment.pickle", SITE.parent / "doctrees" / "environment.pickle"]
     env_file = next((c for c in candidates if c.is_file()), None)
@@ -200,11 +253,6 @@ def test_every_page_has_one_place_in_the_navigation():
         pytest.skip("no Sphinx environment next to the built site")
     with env_file.open("rb") as fh:
         env = pickle.load(fh)
-    counts = Counter(child for children in env.toctree_includes.values() for child in set(children))
-    parents = {c: [p for p, ch in env.toctree_includes.items() if c in ch] for c, n in counts.items() if n > 1}
-    assert not parents, "pages listed by more than one toctree:\n" + "\n".join(
-        f"{c}: {', '.join(sorted(p))}" for c, p in sorted(parents.items())
-    )
     marked_orphan = {d for d, meta in env.metadata.items() if "orphan" in meta}
-    orphans = sorted(set(env.found_docs) - set(counts) - {env.config.root_doc} - marked_orphan)
-    assert not orphans, f"pages in no toctree: {orphans}"
+    found = placement_problems(env.toctree_includes, set(env.found_docs), env.config.root_doc, marked_orphan)
+    assert not found, "pages without exactly one place in the navigation:\n" + "\n".join(found)
