@@ -65,6 +65,8 @@ def _viewcode_follow_imported(app: Sphinx, modname: str, fullname: str) -> str |
     """The module whose source holds the object documented as ``modname.fullname`` (members: their class's);
     ``None`` (viewcode finds it) for objects that the API reference does not document."""
     sources: dict[str, str] = getattr(app.env, "spikekit_api_sources", {})
+    if not modname or not fullname:
+        return None
     parts = fullname.split(".")
     for i in range(len(parts), 0, -1):
         found = sources.get(".".join([modname, *parts[:i]]))
@@ -90,19 +92,19 @@ def _missing_reference(
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], documented, node, contnode)
 
 
-def _class_signature(
-    app: Sphinx, what: str, name: str, obj: object, options: object, signature: str | None, return_annotation: str
-) -> tuple[str, str] | None:
-    """A class always shows how it is constructed: ``()`` where it takes no argument (autodoc shows nothing for a
-    class whose ``__init__`` is ``object``'s), ``(*args)`` for an exception (the message)."""
-    if what not in ("class", "exception") or signature:
-        return None
-    return ("(*args)" if isinstance(obj, type) and issubclass(obj, BaseException) else "()"), return_annotation
+def _drop_modules_without_source(app: Sphinx) -> list[tuple[str, dict[str, object], str]]:
+    """Before viewcode writes its pages: forget the modules it found no source for (an alias's
+    :data:`NO_SOURCE`, ``builtins``), which its index of modules would otherwise link to pages it never writes."""
+    modules = getattr(app.env, "_viewcode_modules", None)
+    if modules:
+        for name in [name for name, entry in modules.items() if not entry]:
+            del modules[name]
+    return []
 
 
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("builder-inited", _builder_inited)
     app.connect("missing-reference", _missing_reference)
     app.connect("viewcode-follow-imported", _viewcode_follow_imported)
-    app.connect("autodoc-process-signature", _class_signature)
+    app.connect("html-collect-pages", _drop_modules_without_source, priority=400)  # before viewcode's (500)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -205,6 +205,16 @@ class _Raw:
         return self.text
 
 
+def _explicit_signature(cls: type) -> str:
+    """A signature for autodoc where it would show none: ``()`` for a class constructed without arguments,
+    ``(*args)`` for an exception (its message); empty (autodoc's own) otherwise."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return "(*args)" if issubclass(cls, BaseException) else ""
+    return "" if params else "()"
+
+
 def _entry(e: Entry, primary: dict[str, str]) -> list[str]:
     """The directive that documents one name: in full where it is primary, else an alias that links there."""
     full = f"{e.namespace}.{e.name}"
@@ -225,7 +235,7 @@ def _entry(e: Entry, primary: dict[str, str]) -> list[str]:
         # records: show every field, unless the docstring describes them (an "Attributes:" section)
         record = dataclasses.is_dataclass(obj) or hasattr(obj, "_fields")
         fields = record and "Attributes:" not in (inspect.getdoc(obj) or "")
-        return [f".. autoclass:: {full}", *(["   :undoc-members:"] if fields else []), ""]
+        return [f".. autoclass:: {full}{_explicit_signature(obj)}", *(["   :undoc-members:"] if fields else []), ""]
     if e.kind == "function":
         return [f".. autofunction:: {full}", ""]
     if e.kind == "module":

@@ -167,15 +167,37 @@ def unrendered(site: Path, parsed: dict[Path, Page]) -> list[str]:
     return found
 
 
-_CLASS_DT = re.compile(r'<dl class="py (?:class|exception)">\s*<dt[^>]*>(.*?)</dt>', re.S)
+def takes_arguments(full_name: str) -> bool:
+    """Whether the class of that name is constructed with arguments (Sphinx shows no brackets for a class whose
+    constructor takes none); ``True`` when it cannot be imported, so that such a class is reported."""
+    import importlib
+    import inspect
+
+    parts = full_name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except (ImportError, AttributeError):
+            continue
+        try:
+            return bool(inspect.signature(obj).parameters)
+        except (TypeError, ValueError):
+            return True
+    return True
 
 
-def unsigned_classes(site: Path) -> list[str]:
+_CLASS_DT = re.compile(r'<dl class="py (?:class|exception)">\s*<dt(?=[^>]*\bid="([^"]+)")?[^>]*>(.*?)</dt>', re.S)
+
+
+def unsigned_classes(site: Path, takes_arguments=takes_arguments) -> list[str]:
+    """Classes shown without their constructor's signature (other than those constructed without arguments)."""
     unsigned = []
     for path in pages(site):
-        for dt in _CLASS_DT.findall(path.read_text(encoding="utf-8")):
-            if 'class="sig-paren"' not in dt:
-                name = re.sub(r"<[^>]+>", "", dt).split("¶")[0].strip()
+        for anchor, dt in _CLASS_DT.findall(path.read_text(encoding="utf-8")):
+            if 'class="sig-paren"' not in dt and (not anchor or takes_arguments(anchor)):
+                name = re.sub(r"<[^>]+>", "", dt).split("¶")[0].replace("[source]", "").strip()
                 unsigned.append(f"{path.relative_to(site)}: {name}")
     return unsigned
 

@@ -89,3 +89,12 @@ def test_placement_problems(checks):
     found = checks.placement_problems(toctrees, {"index", "a", "b", "c", "d", "e"}, "index", {"e"})
     assert found == ["c: in the toctrees of a, b", "d: in no toctree"]
     assert checks.placement_problems({"index": ["a"]}, {"index", "a"}, "index", set()) == []
+
+
+def test_a_class_constructed_without_arguments_needs_no_brackets(checks, tmp_path):
+    """Sphinx shows no brackets for a class whose constructor takes no argument; only such a class may lack them."""
+    bare = GOOD_PAGE.replace('<span class="sig-paren">(</span><em>x</em><span class="sig-paren">)</span>', "")
+    site = _site(tmp_path, bare.replace('id="m.C"', 'id="builtins.object"'))
+    assert checks.unsigned_classes(site) == []
+    (site / "index.html").write_text(bare.replace('id="m.C"', 'id="fractions.Fraction"'))  # takes arguments
+    assert checks.unsigned_classes(site) == ["index.html: C"]
