@@ -22,6 +22,7 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 GENERATE = Path(__file__).resolve().parents[1] / "api" / "generate.py"
 #: A module name that does not exist: viewcode finds no source there and adds no link.
@@ -65,13 +66,16 @@ def _viewcode_follow_imported(app: Sphinx, modname: str, fullname: str) -> str |
     """The module whose source holds the object documented as ``modname.fullname`` (members: their class's);
     ``None`` (viewcode finds it) for objects that the API reference does not document."""
     sources: dict[str, str] = getattr(app.env, "spikekit_api_sources", {})
+    elsewhere: dict[str, str] = getattr(app.env, "spikekit_api_names", {})
     if not modname or not fullname:
         return None
     parts = fullname.split(".")
     for i in range(len(parts), 0, -1):
-        found = sources.get(".".join([modname, *parts[:i]]))
-        if found:
-            return found
+        name = ".".join([modname, *parts[:i]])
+        if name in sources:
+            return sources[name]
+        if name in elsewhere:  # a second description, under the defining module: the reference has the source link
+            return NO_SOURCE
     return None
 
 
@@ -92,13 +96,49 @@ def _missing_reference(
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], documented, node, contnode)
 
 
-def _drop_modules_without_source(app: Sphinx) -> list[tuple[str, dict[str, object], str]]:
-    """Before viewcode writes its pages: forget the modules it found no source for (an alias's
-    :data:`NO_SOURCE`, ``builtins``), which its index of modules would otherwise link to pages it never writes."""
+def _backlink_resolves(env: BuildEnvironment, module: str, name: str) -> bool:
+    """Whether viewcode's link from the source of ``module.name`` back to its documentation finds its target:
+    viewcode links ``<the module's first documented name>.<name>`` on the page that documented it last, which
+    misses when a module's objects are documented under several names."""
+    entry = getattr(env, "_viewcode_modules", {}).get(module)
+    if not entry:
+        return False
+    _code, _tags, used, refname = entry
+    found = env.get_domain("py").objects.get(f"{refname}.{name}")  # type: ignore[attr-defined]
+    return found is not None and found.docname == used.get(name)
+
+
+class DropSourceLinksWithoutWayBack(SphinxPostTransform):
+    """Removes the ``[source]`` links of objects whose source page could not link back (see
+    :func:`_backlink_resolves`); runs before viewcode turns them into links."""
+
+    default_priority = 90
+
+    def run(self, **kwargs: object) -> None:
+        from sphinx.ext.viewcode import OUTPUT_DIRNAME, viewcode_anchor
+
+        for node in list(self.document.findall(viewcode_anchor)):
+            module = node["reftarget"].removeprefix(OUTPUT_DIRNAME + "/").replace("/", ".")
+            if getattr(self.env, "_viewcode_modules", {}).get(module) and not _backlink_resolves(
+                self.env, module, node["refid"]
+            ):
+                node.parent.remove(node)
+
+
+def _tidy_viewcode(app: Sphinx) -> list[tuple[str, dict[str, object], str]]:
+    """Before viewcode writes its pages: forget the modules it found no source for (an alias's :data:`NO_SOURCE`,
+    ``builtins``), which its index would link to pages it never writes, and the objects whose link back to their
+    documentation would miss (their ``[source]`` links are gone too)."""
     modules = getattr(app.env, "_viewcode_modules", None)
-    if modules:
-        for name in [name for name, entry in modules.items() if not entry]:
-            del modules[name]
+    if not modules:
+        return []
+    for module, entry in list(modules.items()):
+        if not entry:
+            del modules[module]
+            continue
+        used = entry[2]
+        for name in [n for n in used if not _backlink_resolves(app.env, module, n)]:
+            del used[name]
     return []
 
 
@@ -106,5 +146,6 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("builder-inited", _builder_inited)
     app.connect("missing-reference", _missing_reference)
     app.connect("viewcode-follow-imported", _viewcode_follow_imported)
-    app.connect("html-collect-pages", _drop_modules_without_source, priority=400)  # before viewcode's (500)
+    app.connect("html-collect-pages", _tidy_viewcode, priority=400)  # before viewcode's (500)
+    app.add_post_transform(DropSourceLinksWithoutWayBack)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
