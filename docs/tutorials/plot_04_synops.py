@@ -141,13 +141,16 @@ chosen = max(
     key=lambda i: -snn_results[i][1],
 )
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-curves = [(axes[0], ann_results, weights, "ANN"), (axes[1], snn_results, snn_penalties, "SNN")]
-for ax, results, ws, title in curves:
+curves = [
+    (axes[0], ann_results, weights, "ANN", "synops per sample"),
+    (axes[1], snn_results, snn_penalties, "SNN", "synops per sample and step"),
+]
+for ax, results, ws, title, unit in curves:
     ax.plot([s for _, s in results], [a for a, _ in results], "o-")
     for w, (a, s) in zip(ws, results):
         ax.annotate(f"{w:g}", (s, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.axhline(0.1, color="0.6", ls=":", lw=0.8)  # chance: ten classes
-    ax.set(xlabel="synops", ylabel="test accuracy", title=title, ylim=(0, 1.05))
+    ax.set(xlabel=unit, ylabel="test accuracy", title=title, ylim=(0, 1.05))
 axes[1].plot([snn_results[chosen][1]], [snn_results[chosen][0]], "o", ms=12, mfc="none", color="C3")
 fig.tight_layout()
 
