@@ -30,8 +30,7 @@ KEY_PAGES = [
     "migration.html",
     "project/about.html",
     "api/spikekit.html",
-    "api/spikekit.layers.html",
-    "api/spikekit.layers.html#spikekit.layers.ALIF",  # the widest equation
+    "api/spikekit.layers.html",  # ALIF, first on the page, has the widest equation
     "neurons/index.html",
     "plugins/index.html",
     "auto_tutorials/index.html",
