@@ -152,9 +152,24 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """The Sphinx site (warnings are errors); gallery and tutorials are executed."""
+    """The Sphinx site (warnings are errors; gallery and tutorials executed), then the checks of the built pages."""
     _install_everything(session, "-r", str(ROOT / "docs" / "requirements.txt"))
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs)
+    session.run("python", "-m", "pytest", "tests/docs", "-p", "no:cacheprovider", "-q",
+                env={"SPIKEKIT_DOCS_HTML": str(ROOT / "docs" / "_build" / "html")})  # fmt: skip
+
+
+@nox.session(python=False)
+def screenshots(session: nox.Session) -> None:
+    """Key pages of the built site (`nox -s docs` first) in headless Chromium, to docs/_build/screenshots.
+
+    Skips with a message where Chromium is absent (Debian: `apt-get install chromium`).
+    """
+    import shutil
+
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")):
+        session.skip("no Chromium found: install it (Debian: apt-get install chromium) to take screenshots")
+    session.run(sys.executable, "docs/screenshots.py", *session.posargs)
 
 
 @nox.session

@@ -34,9 +34,11 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 copied into _static/mathjax: math renders without network access
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
-    "spikekit_docs",  # docs/_ext: area toctrees, the migration page's "differences" sections
+    "spikekit_docs",  # docs/_ext: the navigation over area folders, the migration page's "differences" sections
+    "spikekit_api_links",  # docs/_ext: type hints and references by defining module link to the documented name
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -99,8 +101,10 @@ autodoc_default_options = {"members": True, "show-inheritance": True, "member-or
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_member_order = "bysource"
-autodoc_class_signature = "separated"
+autodoc_class_signature = "mixed"  # "class LIF(tau_mem, ...)": the constructor's signature on the class
 autodoc_preserve_defaults = True
+# Long signatures list one parameter per line instead of running past the column.
+python_maximum_signature_line_length = 100
 # Methods without a docstring of their own are not documented with their base class's (torch's autograd
 # ``Function.forward`` docstring refers to labels of torch's own documentation).
 autodoc_inherit_docstrings = False
@@ -113,18 +117,23 @@ napoleon_attr_annotations = True
 # unresolved references to torch / numpy types stay plain text instead of becoming warnings.
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 nitpicky = False
-
-suppress_warnings = [
-    # Plugins build records whose types are Protocols and dataclasses documented in two places (the namespace
-    # where users reach them and the core module that defines them); cross-references pick either.
-    "ref.python",
-]
+# Every object is documented once, under the name users reach it by (docs/api/generate.py); its other names are
+# aliases that point there, so no reference is ambiguous and no reference warning is suppressed.
+suppress_warnings: list[str] = []
 
 # ------------------------------------------------------------------------------------------------- HTML
 html_theme = "furo"
 html_title = f"spikekit {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["spikekit.css"]  # wide tables, long code lines and display math scroll inside the column
 html_theme_options = {"navigation_with_keys": True}
+# MathJax and everything else come from the site itself: no script, font or style sheet is fetched at view time.
+# textmacros: ``\text{norm\_input}`` in docstrings' equations shows an underscore, not a backslash.
+mathjax3_config = {
+    "loader": {"load": ["[tex]/textmacros"]},
+    "tex": {"packages": {"[+]": ["textmacros"]}},
+    "options": {"enableMenu": False},
+}
 pygments_style = "sphinx"
 pygments_dark_style = "monokai"
 

@@ -13,6 +13,7 @@ provides it and the module that defines it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import sys
@@ -51,6 +52,15 @@ NAMESPACES: dict[str, str] = {
 
 #: Namespaces whose attributes also resolve through the plugin registry (module ``__getattr__``): the core's list.
 REGISTRY_NAMESPACES = RECORD_NAMESPACES
+
+#: Distributions of the monorepo that are examples, not part of spikekit: what they export is not in the reference
+#: (the plugin guide shows them as what they are).
+NOT_SHIPPED = {"spikekit-example-plugin"}
+
+#: What module-level values mean (a value's own docstring is its type's, e.g. ``str``'s).
+DATA_DOCS = {
+    "__version__": "The version of the installed ``spikekit`` core distribution (each plugin has its own).",
+}
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,8 @@ def expected_names() -> dict[str, set[str]]:
             own = {n for n in own if not isinstance(getattr(module, n), types.ModuleType)}
         names[namespace] = own
     for namespace in REGISTRY_NAMESPACES:
-        names.setdefault(namespace, set()).update(host().exports(namespace))
+        shipped = {n for n, owned in host().exports(namespace).items() if owned.distribution not in NOT_SHIPPED}
+        names.setdefault(namespace, set()).update(shipped)
     return names
 
 
@@ -158,22 +169,84 @@ def _page(namespace: str, items: list[Entry], primary: dict[str, str]) -> str:
     lines.append("")
     lines += [f".. py:module:: {namespace}", ""]
     for e in items:
-        full = f"{e.namespace}.{e.name}"
-        main = primary.get(e.defined_in, full)
-        if main != full:
-            directive = {"class": "py:class", "function": "py:function", "module": "py:data"}[e.kind]
-            role = {"class": "class", "function": "func", "module": "data"}[e.kind]
-            lines += [f".. {directive}:: {full}", "", f"   The same object as :py:{role}:`{main}`.", ""]
-        elif e.kind == "class":
-            lines += [f".. autoclass:: {full}", ""]
-        elif e.kind == "function":
-            lines += [f".. autofunction:: {full}", ""]
-        elif e.kind == "module":
-            lines += [f".. py:data:: {full}", "", f"   The module ``{e.defined_in}`` (provided by ``{e.provider}``).",
-                      "", f"   .. automodule:: {e.defined_in}", "      :no-members:", "      :no-index:", ""]  # fmt: skip
-        else:
-            lines += [f".. autodata:: {full}", "   :no-value:", ""]
+        lines += _entry(e, primary)
     return "\n".join(lines)
+
+
+def _resolve(e: Entry) -> object:
+    return getattr(importlib.import_module(e.namespace), e.name)
+
+
+def _default(value: object) -> str:
+    """A parameter default as it reads in source: the repr when it is short and meaningful, else ``...``."""
+    text = repr(value)
+    if " at 0x" in text or len(text) > 40 or "\n" in text:
+        return getattr(value, "__name__", "...")
+    return text
+
+
+def _signature(obj: object) -> str:
+    """``(a, b=1, *, c=None)`` of a class's constructor or a function, without annotations (types are on the
+    page that documents the object in full)."""
+    try:
+        sig = inspect.signature(obj)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "(*args, **kwargs)"
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
+    params = [p.replace(default=_Raw(_default(p.default))) if p.default is not p.empty else p for p in params]
+    return str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
+
+
+class _Raw:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _explicit_signature(cls: type) -> str:
+    """A signature for autodoc where it would show none: ``()`` for a class constructed without arguments,
+    ``(*args)`` for an exception (its message); empty (autodoc's own) otherwise."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return "(*args)" if issubclass(cls, BaseException) else ""
+    return "" if params else "()"
+
+
+def _entry(e: Entry, primary: dict[str, str]) -> list[str]:
+    """The directive that documents one name: in full where it is primary, else an alias that links there."""
+    full = f"{e.namespace}.{e.name}"
+    main = primary.get(e.defined_in, full)
+    if main != full:
+        if e.kind == "module":
+            return [f".. py:data:: {e.name}", "", f"   The module :py:mod:`{main}`.", ""]
+        directive = {"class": "py:class", "function": "py:function"}[e.kind]
+        role = {"class": "class", "function": "func"}[e.kind]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sig = _signature(_resolve(e))
+        return [f".. {directive}:: {e.name}{sig}", "", f"   The same object as :py:{role}:`{main}`.", ""]
+    if e.kind == "class":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = _resolve(e)
+        # records: show every field, unless the docstring describes them (an "Attributes:" section)
+        record = dataclasses.is_dataclass(obj) or hasattr(obj, "_fields")
+        fields = record and "Attributes:" not in (inspect.getdoc(obj) or "")
+        return [f".. autoclass:: {full}{_explicit_signature(obj)}", *(["   :undoc-members:"] if fields else []), ""]
+    if e.kind == "function":
+        return [f".. autofunction:: {full}", ""]
+    if e.kind == "module":
+        return [f".. py:data:: {e.name}", "", f"   The module ``{e.defined_in}`` (provided by ``{e.provider}``).",
+                "", f"   .. automodule:: {e.defined_in}", "      :no-members:", "      :no-index:", ""]  # fmt: skip
+    value = _resolve(e)
+    if e.name in DATA_DOCS or getattr(value, "__doc__", None) == getattr(type(value), "__doc__", None):
+        shown = [f"   :value: {value!r}"] if isinstance(value, (str, int, float, bool)) else []
+        return [f".. py:data:: {e.name}", f"   :type: {type(value).__name__}", *shown, "",
+                f"   {DATA_DOCS.get(e.name, '')}", ""]  # fmt: skip
+    return [f".. autodata:: {full}", "   :no-value:", ""]
 
 
 def render() -> dict[str, str]:
@@ -210,15 +283,18 @@ def render() -> dict[str, str]:
 
 
 def documented_names(api_dir: Path = API_DIR) -> set[str]:
-    """Fully qualified names that the committed API pages document."""
+    """Fully qualified names that the committed API pages document (short names under the page's module)."""
     import re
 
     found: set[str] = set()
     pattern = re.compile(
-        r"^\.\. (?:auto(?:class|function|data|module|exception)|py:(?:data|class|function))::\s+(\S+)", re.MULTILINE
+        r"^\.\. (?:auto(?:class|function|data|module|exception)|py:(?:data|class|function))::\s+([\w.]+)", re.MULTILINE
     )
     for page in api_dir.glob("*.rst"):
-        found.update(pattern.findall(page.read_text()))
+        text = page.read_text()
+        module = re.search(r"^\.\. py:module:: (\S+)", text, re.MULTILINE)
+        for name in pattern.findall(text):
+            found.add(name if "." in name or module is None else f"{module.group(1)}.{name}")
     return found
 
 
