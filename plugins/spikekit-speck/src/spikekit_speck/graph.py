@@ -22,7 +22,7 @@ from torch import nn
 
 from spikekit_speck.chip import ChipSpec
 from spikekit_speck.dvs import DVSLayer
-from spikekit_speck.errors import SpeckModelError, UnsupportedLayerError
+from spikekit_speck.errors import LayerShapeError, SpeckModelError, UnsupportedLayerError
 from spikekit_speck.recognise import is_instance_of, reset_mode_of, spike_mode_of
 
 __all__ = ["Destination", "LayerPlan", "NetworkPlan", "plan_network", "rescale_method_1", "rescale_method_2"]
@@ -275,12 +275,12 @@ def _pool_size(name: str, module: nn.Module) -> tuple[int, float]:
     kernel = _pair(module.kernel_size)
     kind = type(module).__name__
     if kernel[0] != kernel[1]:
-        raise SpeckModelError(
+        raise LayerShapeError(
             f"pooling layer {name!r} ({kind}) has a non-square kernel {kernel}; the chip pools squares"
         )
     stride = getattr(module, "stride", None)
     if stride is not None and _pair(stride) != kernel:
-        raise SpeckModelError(
+        raise LayerShapeError(
             f"pooling layer {name!r} ({kind}) has stride {_pair(stride)} but kernel {kernel}; "
             "the chip needs stride == kernel_size"
         )
@@ -535,7 +535,7 @@ def plan_network(
         module = folded.get(weight_nodes[k], nodes[weight_nodes[k]].module)
         weight, bias, stride, padding = _as_conv(layer.name, module, in_shape)  # type: ignore[arg-type]
         if weight.shape[-1] != weight.shape[-2]:
-            raise SpeckModelError(
+            raise LayerShapeError(
                 f"{type(module).__name__} {layer.name!r} has a non-square kernel {tuple(weight.shape[-2:])}; "
                 "the chip's kernels are square"
             )

@@ -7,7 +7,12 @@ nirtorch as sinabs does; the checks are sinabs's and so are the exception classe
 * a connection the chip cannot make (e.g. conv -> conv, neuron -> neuron) -> :class:`~.exceptions.InvalidEdge`;
 * several inputs into anything but a ``Merge``, several outputs from anything but a neuron, pooling or DVS layer,
   isolated layers, more than one DVSLayer, and every other structural rule -> :class:`~.exceptions.InvalidGraphStructure`;
-* DVS input of more than 2 channels, or a DVSLayer merging polarities fed with 2 -> ``ValueError``.
+* DVS input of more than 2 channels, a DVSLayer merging polarities fed with 2, a non-square kernel or pooling
+  window, or a pooling stride unlike its size -> ``ValueError``.
+
+Where sinabs accepts a model and then computes something else, this refuses it: a BatchNorm that does not follow a
+Conv2d or Linear (sinabs drops it silently at the end of a model, and fails with a shape error elsewhere) raises
+:class:`~.exceptions.InvalidGraphStructure`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.dynapcnnnetwork_module import DynapcnnNetworkModule
 from spikekit_speck.dynapcnn.exceptions import InvalidEdge, InvalidGraphStructure, UnsupportedLayerType
-from spikekit_speck.errors import SpeckModelError
+from spikekit_speck.errors import LayerShapeError, SpeckModelError
 from spikekit_speck.graph import INPUT, NetworkPlan, _leaves, _trace, plan_network, rescale_method_1
 
 __all__ = ["GraphExtractor"]
@@ -255,6 +260,8 @@ class GraphExtractor:
             return plan_network(
                 self._model, self._input_shape, _STRUCTURE_ONLY, weight_rescaling_fn or rescale_method_1
             )
+        except LayerShapeError as exc:  # sinabs: ValueError from DynapcnnLayer / the pooling conversion
+            raise ValueError(str(exc)) from exc
         except SpeckModelError as exc:
             raise InvalidGraphStructure(str(exc)) from exc
 
@@ -279,7 +286,7 @@ class GraphExtractor:
             conv.weight.data = weight.clone()
             if layer.bias is not None:
                 conv.bias.data = layer.bias.clone()
-            pools = [d.pooling for d in layer.destinations]
+            pools = [[d.pooling, d.pooling] for d in layer.destinations]
             layers[layer.index] = DynapcnnLayer(
                 conv, modules[layer.neuron_name], layer.input_shape, pools, discretize, layer.rescale_factor
             )
