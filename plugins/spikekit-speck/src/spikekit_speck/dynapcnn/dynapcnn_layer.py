@@ -123,7 +123,9 @@ class DynapcnnLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """``(N, C, H, W)`` -> one output per destination (a tensor when there is one destination)."""
         x = self.spk(self.conv(x))
-        outs = [x if _pool_pair(p) == (1, 1) else sum_pool2d(x, kernel_size=p) for p in self.pool]
+        # As sinabs: an int 1 means no pooling; any other entry (pairs included, even [1, 1]) goes through the sum
+        # pooling, whose gradient is zero where the pooled output is zero (torch's lp_pool2d differentiates |x|).
+        outs = [x if isinstance(p, int) and p == 1 else sum_pool2d(x, kernel_size=p) for p in self.pool]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def zero_grad(self, set_to_none: bool = False) -> None:
