@@ -219,24 +219,59 @@ def test_refusals_raise_sinabs_classes_naming_the_layer():
         net_cls()(nn.Sequential(nn.Conv2d(2, 4, 3), iaf()))
 
 
+class Branches(nn.Module):
+    """One layer to two parallel layers: one through a pooling, one direct (two destinations), merged at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self.c0, self.i0, self.pool = nn.Conv2d(2, 4, 3, padding=1), iaf(), sl.SumPool2d(2)
+        self.c1, self.i1 = nn.Conv2d(4, 4, 1), iaf()
+        self.c2, self.i2 = nn.Conv2d(4, 5, 3, stride=2, padding=1), iaf()
+        self.merge = sl.Merge()
+
+    def forward(self, x):
+        a = self.i0(self.c0(x))
+        return self.merge(self.i1(self.c1(self.pool(a))), self.i2(self.c2(a)))
+
+
 def test_one_pooled_and_one_direct_destination():
     # (sinabs 3.1.3 fails on this graph with an IndexError; spikekit maps it.)
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c0, self.i0, self.pool = nn.Conv2d(2, 4, 3, padding=1), iaf(), sl.SumPool2d(2)
-            self.c1, self.i1 = nn.Conv2d(4, 4, 1), iaf()
-            self.c2, self.i2 = nn.Conv2d(4, 4, 3, stride=2, padding=1), iaf()
-            self.merge = sl.Merge()
-
-        def forward(self, x):
-            a = self.i0(self.c0(x))
-            return self.merge(self.i1(self.c1(self.pool(a))), self.i2(self.c2(a)))
-
-    net = net_cls()(seeded(Net()), input_shape=(2, 8, 8))
+    net = net_cls()(seeded(Branches()), input_shape=(2, 8, 8))
     assert sorted(map(tuple, net.dynapcnn_layers[0].pool)) == [(1, 1), (2, 2)]
     out = net(spikes((2, 8, 8)))  # the final Merge joins two exits: one output per exit layer
-    assert sorted(out) == [1, 2] and all(o[-1].shape == (8, 4, 4, 4) for o in out.values())
+    assert sorted(out) == [1, 2]
+    assert sorted(o[-1].shape[1] for o in out.values()) == [4, 5]
+    to_json = net.to_json()
+    assert '"format": "spikekit-speck"' in to_json
+
+
+def test_parallel_branches_are_numbered_the_same_in_every_run():
+    # sinabs's numbering of parallel branches depends on the string hash seed; spikekit's does not.
+    code = (
+        "import torch, test_speck_dynapcnn as t\n"
+        "net = t.net_cls()(t.seeded(t.Branches()), input_shape=(2, 8, 8))\n"
+        "print([tuple(layer.conv.weight.shape) for layer in net.dynapcnn_layers.values()])\n"
+    )
+    import os
+    import pathlib
+
+    here = str(pathlib.Path(__file__).parent)
+    runs = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": here + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        runs.add(result.stdout)
+    assert len(runs) == 1, runs
+
+
+def test_to_a_torch_device_moves_the_layers_and_returns_the_network():
+    # (sinabs 3.1.3's to("cpu") fails on a `_merge_points` attribute that 3.x removed.)
+    net = net_cls()(seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf())), input_shape=(2, 8, 8))
+    assert net.to("cpu") is net and net.device == "cpu"
+    assert net.to(device=torch.device("cpu")) is net
+    assert net.dynapcnn_layers[0].conv.weight.device.type == "cpu"
+    assert net.to(torch.float64).dynapcnn_layers[0].conv.weight.dtype == torch.float64
+    assert "DynapCNN Network on cpu," in repr(net.to("cpu"))
 
 
 def test_make_config_without_samna_names_samna_and_the_alternative(monkeypatch):

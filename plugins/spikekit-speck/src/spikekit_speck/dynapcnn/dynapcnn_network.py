@@ -385,6 +385,12 @@ class DynapcnnNetwork(nn.Module):
         config = json_config(self, self._layer2core_map, parse_device_id(device)[0], self._monitored(monitor_layers))
         return config if config_modifier is None else config_modifier(config)
 
+    def to_json(self, path: str | None = None, indent: int | None = 2, **make_config_args: Any) -> str:
+        """:meth:`make_json_config` (with ``make_config_args``) as JSON text, also written to ``path`` if given."""
+        from spikekit_speck.config import to_json
+
+        return to_json(self.make_json_config(**make_config_args), path, indent)
+
     def is_compatible_with(self, device_type: str) -> bool:
         """True if the network's layers can be placed on ``device_type``'s cores."""
         from spikekit_speck.dynapcnn.config_builder import builder_for

@@ -72,14 +72,16 @@ def standardize_device_id(device_id: str) -> str:
 
 
 def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
-    """Kahn's algorithm over ``edges``; entry nodes are flagged by edges ``("input", X)``.
+    """Kahn's algorithm over ``edges`` (visited in sorted order); entry nodes are flagged by edges ``("input", X)``.
 
     Raises:
         ValueError: the graph has a cycle.
     """
     graph: dict[Any, list[Any]] = defaultdict(list)
     in_degree: dict[Any, int] = defaultdict(int)
-    for u, v in edges:
+    # In a fixed order (sinabs iterates the set, whose order depends on Python's string hash seed when the edges
+    # hold "input" or "dvs"), so that parallel branches are numbered the same way in every run.
+    for u, v in sorted(edges, key=_edge_key):
         if u != "input":
             graph[u].append(v)
             in_degree[v] += 1
@@ -96,6 +98,10 @@ def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
     if len(order) != len(in_degree):
         raise ValueError("The graph has a cycle and cannot be topologically sorted.")
     return order
+
+
+def _edge_key(edge: tuple[Any, Any]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, v, "") if isinstance(v, int) else (1, 0, str(v)) for v in edge)
 
 
 def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, int]) -> Crop2d:
