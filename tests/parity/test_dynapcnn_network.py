@@ -74,6 +74,23 @@ class TwoBranches(nn.Module):
         return self.iaf_fc(self.fc(self.flat(self.merge(left, right))))
 
 
+class ThreeDestinations(nn.Module):
+    """One layer sending to three layers: sinabs accepts it (it runs in torch); no chip configuration has it."""
+
+    def __init__(self, lib):
+        super().__init__()
+        self.c0, self.i0 = nn.Conv2d(2, 3, 1), _iaf(lib)
+        self.a, self.ia = nn.Conv2d(3, 2, 1), _iaf(lib)
+        self.b, self.ib = nn.Conv2d(3, 2, 3, padding=1), _iaf(lib)
+        self.c, self.ic = nn.Conv2d(3, 2, 1), _iaf(lib)
+        self.m1, self.m2 = lib.Merge(), lib.Merge()
+        self.out, self.iout = nn.Conv2d(2, 2, 1), _iaf(lib)
+
+    def forward(self, x):
+        y = self.i0(self.c0(x))
+        return self.m2(self.iout(self.out(self.m1(self.ia(self.a(y)), self.ib(self.b(y))))), self.ic(self.c(y)))
+
+
 def _iaf(lib, **kw):
     kw.setdefault("min_v_mem", -1.0)
     return lib.IAFSqueeze(batch_size=B, **kw)
@@ -172,6 +189,7 @@ def _models(lib, dvs):
         ),
         "residual": (lambda: Residual(lib), (2, 8, 8), {}),
         "two_branches": (lambda: TwoBranches(lib), (2, 8, 8), {}),
+        "three_destinations": (lambda: ThreeDestinations(lib), (2, 6, 6), {}),
         "dropout_identity": (
             lambda: nn.Sequential(
                 nn.Conv2d(2, 4, 3), _iaf(lib), nn.Dropout(0.5), nn.Identity(), nn.Conv2d(4, 2, 3), _iaf(lib)

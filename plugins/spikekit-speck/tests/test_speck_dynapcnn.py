@@ -274,6 +274,55 @@ def test_to_a_torch_device_moves_the_layers_and_returns_the_network():
     assert "DynapCNN Network on cpu," in repr(net.to("cpu"))
 
 
+class ThreeDestinations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c0, self.i0 = nn.Conv2d(2, 2, 1), iaf()
+        self.a, self.ia = nn.Conv2d(2, 2, 1), iaf()
+        self.b, self.ib = nn.Conv2d(2, 2, 1), iaf()
+        self.c, self.ic = nn.Conv2d(2, 2, 1), iaf()
+        self.m1, self.m2 = sl.Merge(), sl.Merge()
+
+    def forward(self, x):
+        y = self.i0(self.c0(x))
+        return self.m2(self.m1(self.ia(self.a(y)), self.ib(self.b(y))), self.ic(self.c(y)))
+
+
+def test_three_destinations_run_in_torch_but_cannot_be_configured(monkeypatch):
+    from spikekit.backend.dynapcnn.exceptions import MaxDestinationsReached
+
+    net = net_cls()(seeded(ThreeDestinations()), input_shape=(2, 4, 4))  # sinabs accepts it too
+    assert sorted(net.layer_destination_map[0]) == [1, 2, 3]
+    assert len(net(spikes((2, 4, 4)))) == 3
+    with pytest.raises(MaxDestinationsReached, match="index 0 has more than two destinations"):
+        net.make_json_config()
+    monkeypatch.setitem(sys.modules, "samna", None)
+    with pytest.raises(MaxDestinationsReached):
+        net.make_config()
+
+
+def test_a_layer_with_three_sources_sums_them():
+    # (sinabs 3.1.3 passes the three tensors to one Merge call, which takes two, and fails.)
+    class ThreeIntoOne(ThreeDestinations):
+        def __init__(self):
+            super().__init__()
+            self.out, self.iout = nn.Conv2d(2, 2, 1), iaf()
+
+        def forward(self, x):
+            return self.iout(self.out(super().forward(x)))
+
+    net = net_cls()(seeded(ThreeIntoOne()), input_shape=(2, 4, 4), discretize=False)
+    assert sorted(net.dynapcnn_module.node_source_map[4]) == [1, 2, 3]
+    x = spikes((2, 4, 4))
+    outs = net(x, return_complete=True)
+    summed = sum(outs[i][4] for i in (1, 2, 3))
+    net.reset_states()
+    final = net(x)
+    net.reset_states()
+    # the last layer alone, on the sum of its three inputs, gives the network's output
+    assert torch.equal(final, net.dynapcnn_layers[4](summed))
+
+
 def test_make_config_without_samna_names_samna_and_the_alternative(monkeypatch):
     monkeypatch.setitem(sys.modules, "samna", None)  # as if not installed
     net = net_cls()(seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf())), input_shape=(2, 8, 8))

@@ -312,6 +312,14 @@ class DynapcnnNetwork(nn.Module):
             )
         return dict(layer2core_map)
 
+    def _check_destinations(self) -> None:
+        """A core (and the DVS layer) sends to at most two layers: :class:`MaxDestinationsReached` otherwise."""
+        from spikekit_speck.dynapcnn.exceptions import MaxDestinationsReached
+
+        for index, destinations in self.layer_destination_map.items():
+            if len([d for d in destinations if d >= 0]) > 2:
+                raise MaxDestinationsReached(index)
+
     def _monitored(self, monitor_layers: list[Any] | str | None) -> list[Any]:
         exits = self._dynapcnn_module.get_exit_layers()
         if monitor_layers is None:
@@ -350,6 +358,7 @@ class DynapcnnNetwork(nn.Module):
         from spikekit_speck.dynapcnn.config_builder import builder_for
 
         builder = builder_for(device)
+        self._check_destinations()
         self._layer2core_map = self._resolve_layer2core(layer2core_map, chip_layers_ordering, device)
         builder.get_samna_module()  # ImportError naming samna when it is missing, before any work
         config = builder.build_config(self.all_layers, self._layer2core_map, self.layer_destination_map)
@@ -377,10 +386,12 @@ class DynapcnnNetwork(nn.Module):
         without samna; ``spikekit_speck.config.to_json`` writes it, :class:`spikekit_speck.ChipSimulator` runs it.
 
         The chip's limits (kernel size, strides, channel counts, pooling sizes) are checked here; a violation
-        raises ``ValueError`` naming the layer.
+        raises ``ValueError`` naming the layer, and more than two destinations per layer
+        :class:`~.exceptions.MaxDestinationsReached`.
         """
         from spikekit_speck.dynapcnn._json_config import json_config
 
+        self._check_destinations()
         self._layer2core_map = self._resolve_layer2core(layer2core_map, chip_layers_ordering, device)
         config = json_config(self, self._layer2core_map, parse_device_id(device)[0], self._monitored(monitor_layers))
         return config if config_modifier is None else config_modifier(config)

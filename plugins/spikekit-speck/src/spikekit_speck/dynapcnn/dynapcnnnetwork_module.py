@@ -7,6 +7,7 @@ destination. Destinations that are negative numbers are the network's exits.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pprint import pformat
 from typing import Any
@@ -139,7 +140,9 @@ class DynapcnnNetworkModule(nn.Module):
         for node in self._sorted_nodes:
             sources = self._node_source_map[node]
             if len(sources) > 1:
-                current = self.merge_layer(*[outputs[src][node] for src in sources])
+                # Merge sums two tensors; more sources are summed pairwise (sinabs passes them all to one Merge
+                # call, which fails for three).
+                current = functools.reduce(self.merge_layer, [outputs[src][node] for src in sources])
             else:
                 current = outputs[sources[0]][node]
             layer = all_layers[node]

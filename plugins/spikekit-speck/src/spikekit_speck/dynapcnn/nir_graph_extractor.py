@@ -44,6 +44,7 @@ _STRUCTURE_ONLY = dataclasses.replace(
     max_feature_count=10**9,
     strides=range(1, 10**9),  # type: ignore[arg-type]
     poolings=range(1, 10**9),  # type: ignore[arg-type]
+    max_destinations=10**9,  # more than 2 runs in torch; the configuration refuses it (MaxDestinationsReached)
 )
 
 # Which node kinds may follow which (the chip's connections; sinabs's VALID_SINABS_EDGE_TYPES).
