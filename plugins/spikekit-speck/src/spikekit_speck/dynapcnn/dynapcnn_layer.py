@@ -152,7 +152,8 @@ class DynapcnnLayer(nn.Module):
     def memory_summary(self) -> dict[str, float | int]:
         """Kernel, neuron and bias memory on a core (sinabs's formulas; kernel and neuron as floats, as sinabs).
 
-        kernel = c * 2**(ceil(log2(k_y k_x)) + ceil(log2(f))), neuron = f * 2**(ceil(log2(h)) + ceil(log2(w)))
+        ``kernel = c * 2**(ceil(log2(k_y * k_x)) + ceil(log2(f)))``,
+        ``neuron = f * 2**(ceil(log2(h)) + ceil(log2(w)))``, ``bias = f`` (0 without bias).
         """
         f, c, h, w = self.summary()["kernel"]
         f, neuron_h, neuron_w = self._get_conv_output_shape()
