@@ -101,6 +101,20 @@ def test_network_attributes_printed_form_and_state_dict_keys():
     assert isinstance(net.parameters(), list) and len(net.parameters()) == 4
 
 
+def test_a_network_wrapper_is_replaced_by_its_spiking_model():
+    network_module = pytest.importorskip("spikekit.network")
+    try:
+        network_cls = network_module.Network
+    except ImportError:
+        pytest.skip("spikekit-convert (which provides Network) is not installed")
+    snn = seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf()))
+    wrapped = network_cls(nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU()), snn)
+    net = net_cls()(wrapped, input_shape=(2, 8, 8))
+    assert torch.equal(
+        net.dynapcnn_layers[0].conv.weight, net_cls()(snn, input_shape=(2, 8, 8)).dynapcnn_layers[0].conv.weight
+    )
+
+
 def test_batchnorm_is_folded_into_the_weights():
     torch.manual_seed(0)
     bn = nn.BatchNorm2d(4)

@@ -33,8 +33,10 @@ SUPPORTED_DEVICES = ("speck2e", "speck2edevkit", "speck2fmodule", "speck2fdevkit
 
 
 def _unwrap(snn: nn.Module) -> nn.Module:
-    from spikekit.network import Network
-
+    try:
+        from spikekit.network import Network
+    except ImportError:  # the plugin that provides Network (spikekit-convert) is not installed: snn is not one
+        return snn
     return snn.spiking_model if isinstance(snn, Network) else snn
 
 
