@@ -332,6 +332,8 @@ def test_same_outputs_step_by_step_with_state_across_calls(pair):
     theirs, ours = pair
     for call in range(3):
         x = _input(theirs, seed=call)
+        if call == 2:
+            x = x * 0.75 + 0.1  # float input is run as given, as sinabs does
         with torch.no_grad():
             a, b = theirs(x), ours(x)
         if isinstance(a, dict):
