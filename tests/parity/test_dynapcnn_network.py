@@ -409,3 +409,28 @@ def test_chosen_placements_match_on_a_network_that_needs_the_big_cores():
     expected = Speck2FConfigBuilder.map_layers_to_cores(theirs.dynapcnn_layers)
     assert builder_for("speck2edevkit").map_layers_to_cores(ours.dynapcnn_layers) == expected
     assert ours.memory_summary() == theirs.memory_summary()
+
+
+def test_same_core_settings_in_the_chip_configuration(pair):
+    """The per-core settings that the configuration builders write into samna's objects (plain Python in both)."""
+    theirs, ours = pair
+    to_ours = _correspondence(theirs, ours)
+    if to_ours != {i: i for i in to_ours}:
+        pytest.skip("sinabs numbered the parallel branches the other way round in this run")
+    if any(len([d for d in ds if d >= 0]) > 2 for ds in theirs.layer_destination_map.values()):
+        pytest.skip("no chip configuration has more than two destinations")
+    layer2core = Speck2FConfigBuilder.map_layers_to_cores(theirs.dynapcnn_layers)
+    mine = builder_for("speck2fdevkit")
+    for state in ("fresh", "after a forward pass"):  # the second one writes the current states
+        for i, layer in theirs.dynapcnn_layers.items():
+            expected = Speck2FConfigBuilder.get_dynapcnn_layer_config_dict(
+                layer, layer2core, theirs.layer_destination_map[i]
+            )
+            got = mine.get_dynapcnn_layer_config_dict(
+                ours.dynapcnn_layers[i], layer2core, ours.layer_destination_map[i]
+            )
+            expected["leak_enable"] = bool(expected["leak_enable"])
+            assert got == expected, (state, i)
+        x = _input(theirs)
+        with torch.no_grad():
+            theirs(x), ours(x)
