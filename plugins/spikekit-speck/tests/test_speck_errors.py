@@ -23,12 +23,17 @@ def deploy(model, shape=(1, 8, 8)):
     [
         (nn.ReLU(), r"layer '1' \(ReLU\) cannot run on the chip: it is an analog activation"),
         (sl.LIFSqueeze(tau_mem=10.0, batch_size=1), r"layer '1' \(LIFSqueeze\) .* only IAFSqueeze neurons"),
-        (nn.BatchNorm2d(2), r"layer '1' \(BatchNorm2d\) cannot run on the chip"),
     ],
 )
 def test_unsupported_layer_types(layer, text):
     with pytest.raises(UnsupportedLayerError, match=text):
         deploy(nn.Sequential(nn.Conv2d(1, 2, 3), layer))
+
+
+def test_batchnorm_not_after_a_weight_layer_is_refused():
+    # After a Conv2d / Linear a BatchNorm is folded into the weights; anywhere else it cannot run.
+    with pytest.raises(SpeckModelError, match=r"BatchNorm2d '2' follows '1'; a BatchNorm can only follow a Conv2d"):
+        deploy(nn.Sequential(nn.Conv2d(1, 2, 3), iaf(), nn.BatchNorm2d(2)))
 
 
 def test_maxpool_hint():

@@ -99,7 +99,7 @@ def build_config(
         )
     dvs = None
     if plan.dvs is not None:
-        dvs = plan.dvs.get_config_dict()
+        dvs = {"input_shape": list(plan.dvs.input_shape), **plan.dvs.get_config_dict()}
         dvs["destinations"] = [layer2core[k] for k in plan.dvs_destinations]
     config = {
         "format": FORMAT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SpeckModelError", "UnsupportedLayerError", "MappingError"]
+__all__ = ["SpeckModelError", "UnsupportedLayerError", "MappingError", "LayerShapeError"]
 
 
 class SpeckModelError(ValueError):
@@ -15,3 +15,7 @@ class UnsupportedLayerError(SpeckModelError):
 
 class MappingError(SpeckModelError):
     """No assignment of layers to cores respects the cores' memories (the message says why)."""
+
+
+class LayerShapeError(SpeckModelError):
+    """A kernel or pooling window of a shape the chip cannot run (non-square, or a pooling stride unlike its size)."""

@@ -22,7 +22,7 @@ from torch import nn
 
 from spikekit_speck.chip import ChipSpec
 from spikekit_speck.dvs import DVSLayer
-from spikekit_speck.errors import SpeckModelError, UnsupportedLayerError
+from spikekit_speck.errors import LayerShapeError, SpeckModelError, UnsupportedLayerError
 from spikekit_speck.recognise import is_instance_of, reset_mode_of, spike_mode_of
 
 __all__ = ["Destination", "LayerPlan", "NetworkPlan", "plan_network", "rescale_method_1", "rescale_method_2"]
@@ -70,6 +70,7 @@ class LayerPlan:
         return_to_zero: MembraneReset (else MembraneSubtract); ``spike_mode`` "multi", "single" or "max".
         destinations: up to two other layers, plus network outputs.
         sources: ``INPUT`` (-1), ``"dvs"`` or layer indices.
+        rescale_factor: the AvgPool factor applied to ``weight``; ``unscaled_weight`` the weight before it.
     """
 
     index: int
@@ -88,6 +89,8 @@ class LayerPlan:
     max_spikes: int | None
     destinations: list[Destination] = dataclasses.field(default_factory=list)
     sources: list[Any] = dataclasses.field(default_factory=list)
+    rescale_factor: float = 1.0
+    unscaled_weight: torch.Tensor | None = None
 
     @property
     def kernel_size(self) -> int:
@@ -143,6 +146,8 @@ def _kind(module: nn.Module) -> str | None:
         return "merge"
     if isinstance(module, nn.Flatten):
         return "flatten"
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return "bn"
     if isinstance(module, _SKIP):
         return "skip"
     if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
@@ -270,12 +275,12 @@ def _pool_size(name: str, module: nn.Module) -> tuple[int, float]:
     kernel = _pair(module.kernel_size)
     kind = type(module).__name__
     if kernel[0] != kernel[1]:
-        raise SpeckModelError(
+        raise LayerShapeError(
             f"pooling layer {name!r} ({kind}) has a non-square kernel {kernel}; the chip pools squares"
         )
     stride = getattr(module, "stride", None)
     if stride is not None and _pair(stride) != kernel:
-        raise SpeckModelError(
+        raise LayerShapeError(
             f"pooling layer {name!r} ({kind}) has stride {_pair(stride)} but kernel {kernel}; "
             "the chip needs stride == kernel_size"
         )
@@ -342,9 +347,11 @@ def plan_network(
         raise SpeckModelError(f"input_shape must be (channels, height, width), got {input_shape}")
     nodes, out_nodes = _trace(model, input_shape)
 
-    # Contract pass-through nodes (Identity, Dropout, Flatten) into their source.
+    folded = _fold_batchnorms(nodes)
+
+    # Contract pass-through nodes (Identity, Dropout, Flatten, folded BatchNorm) into their source.
     def real_source(i: int) -> int:
-        while i != INPUT and nodes[i].kind in ("skip", "flatten"):
+        while i != INPUT and nodes[i].kind in ("skip", "flatten", "bn"):
             if nodes[i].kind == "flatten":
                 node = nodes[i]
                 if len(node.out_shape) != 1:
@@ -358,7 +365,7 @@ def plan_network(
     for node in nodes:
         node.sources = [real_source(s) for s in node.sources]
     out_nodes = [real_source(o) for o in out_nodes]
-    active = [i for i, n in enumerate(nodes) if n.kind not in ("skip", "flatten")]
+    active = [i for i, n in enumerate(nodes) if n.kind not in ("skip", "flatten", "bn")]
     successors: dict[int, list[int]] = {i: [] for i in [INPUT, *active]}
     for i in active:
         for s in nodes[i].sources:
@@ -515,7 +522,8 @@ def plan_network(
                 f"but input_shape is {input_shape}"
             )
         for k in dvs_destinations:
-            arriving[k].append(("dvs", dvs.get_output_shape()))
+            c, h, w = dvs.get_output_shape()
+            arriving[k].append(("dvs", (c, w, h) if dvs.swap_xy else (c, h, w)))
     for layer in layers:
         k = layer.index
         if not arriving[k]:
@@ -524,10 +532,10 @@ def plan_network(
         in_shape = tuple(max(s[d] for s in shapes) for d in range(3))
         layer.input_shape = in_shape  # type: ignore[assignment]
         layer.sources = [src for src, _ in arriving[k]]
-        module = nodes[weight_nodes[k]].module
+        module = folded.get(weight_nodes[k], nodes[weight_nodes[k]].module)
         weight, bias, stride, padding = _as_conv(layer.name, module, in_shape)  # type: ignore[arg-type]
         if weight.shape[-1] != weight.shape[-2]:
-            raise SpeckModelError(
+            raise LayerShapeError(
                 f"{type(module).__name__} {layer.name!r} has a non-square kernel {tuple(weight.shape[-2:])}; "
                 "the chip's kernels are square"
             )
@@ -536,6 +544,7 @@ def plan_network(
             factor = weight_rescaling_fn(factors)
         else:
             factor = factors.pop() if factors else 1.0
+        layer.unscaled_weight, layer.rescale_factor = weight, float(factor)
         if factor != 1.0:
             weight = weight * factor
         layer.weight, layer.bias, layer.stride, layer.padding = weight, bias, stride, padding
@@ -551,6 +560,33 @@ def plan_network(
                 c, h, w = layer.neuron_shape
                 arriving[dest.target].append((k, (c, h // dest.pooling, w // dest.pooling)))
     return NetworkPlan(input_shape, layers, dvs, dvs_destinations, entry_layers)
+
+
+def _fold_batchnorms(nodes: list[_Node]) -> dict[int, nn.Module]:
+    """Each BatchNorm folded into the Conv2d / Linear it follows (sinabs's ``merge_bn``): ``{weight node: folded}``.
+
+    A BatchNorm must take the output of a weight layer that feeds nothing else.
+    """
+    from spikekit_speck.dynapcnn.utils import merge_bn
+
+    folded: dict[int, nn.Module] = {}
+    for node in nodes:
+        if node.kind != "bn":
+            continue
+        (source,) = node.sources
+        if source == INPUT or nodes[source].kind not in ("conv", "linear"):
+            found = "the model input" if source == INPUT else f"{nodes[source].name!r}"
+            raise SpeckModelError(
+                f"{type(node.module).__name__} {node.name!r} follows {found}; a BatchNorm can only follow a Conv2d "
+                "or a Linear layer, into whose weights it is folded"
+            )
+        if sum(source in other.sources for other in nodes) != 1:
+            raise SpeckModelError(
+                f"{type(node.module).__name__} {node.name!r}: its weight layer {nodes[source].name!r} also feeds "
+                "other layers, so the BatchNorm cannot be folded into it"
+            )
+        folded[source] = merge_bn(folded.get(source, nodes[source].module), node.module)
+    return folded
 
 
 def _as_conv(

@@ -5,6 +5,40 @@ from __future__ import annotations
 from spikekit.plugins import hookimpl
 from spikekit.plugins.records import Export, TargetSpec
 
+# sinabs's ``sinabs.backend.dynapcnn`` submodules that this plugin serves as ``spikekit.backend.dynapcnn.<name>``
+# (each is the module ``spikekit_speck.dynapcnn.<name>``). Adding a submodule: one line here.
+_DYNAPCNN_SUBMODULES = (
+    "chip_factory",
+    "chips",
+    "config_builder",
+    "crop2d",
+    "discretize",
+    "dvs_layer",
+    "dynapcnn_layer",
+    "dynapcnn_network",
+    "dynapcnn_visualizer",
+    "dynapcnnnetwork_module",
+    "exceptions",
+    "flipdims",
+    "io",
+    "mapping",
+    "nir_graph_extractor",
+    "specksim",
+    "utils",
+    "weight_rescaling_methods",
+)
+
+# The names ``sinabs.backend.dynapcnn`` itself offers: name -> (submodule, description).
+_DYNAPCNN_NAMES = {
+    "DynapcnnNetwork": ("dynapcnn_network", "a spiking CNN prepared for a DYNAP-CNN / Speck chip"),
+    "DynapcnnCompatibleNetwork": ("dynapcnn_network", "deprecated name of DynapcnnNetwork"),
+    "DynapcnnLayer": ("dynapcnn_layer", "one chip core: conv -> IAFSqueeze -> pooling per destination"),
+    "DynapcnnNetworkModule": ("dynapcnnnetwork_module", "runs a graph of DynapcnnLayers"),
+    "DVSLayer": ("dvs_layer", "the chip's DVS input pre-processing"),
+    "GraphExtractor": ("nir_graph_extractor", "a model's graph, checked against the chip's rules"),
+    "DynapcnnVisualizer": ("dynapcnn_visualizer", "samna's GUI for a network running on a chip (needs samna)"),
+}
+
 _DESCRIPTION = "SynSense {} (DYNAP-CNN core array): checks, discretisation, core mapping, chip-exact simulation"
 
 
@@ -20,7 +54,7 @@ def spikekit_targets() -> list[TargetSpec]:
 def spikekit_exports() -> list[Export]:
     validate = "spikekit_speck.validate_memory:validate_memory_mapping_speck"
     mapping = "spikekit_speck.validate_memory:ValidateMapping"
-    return [
+    records = [
         Export(
             "validate_memory_mapping_speck", validate, "single-layer Speck memory check", namespace="spikekit.utils"
         ),
@@ -33,22 +67,16 @@ def spikekit_exports() -> list[Export]:
             "Speck memory bookkeeping of one layer",
             namespace="spikekit.validate_memory_speck",
         ),
-        Export(
-            "DynapcnnNetwork",
-            "spikekit_speck.network:DynapcnnNetwork",
-            "a spiking CNN mapped onto a DYNAP-CNN chip, simulated exactly",
-            namespace="spikekit.backend.dynapcnn",
-        ),
-        Export(
-            "DynapcnnCompatibleNetwork",
-            "spikekit_speck.network:DynapcnnCompatibleNetwork",
-            "deprecated alias of DynapcnnNetwork",
-            namespace="spikekit.backend.dynapcnn",
-        ),
-        Export(
-            "DVSLayer",
-            "spikekit_speck.dvs:DVSLayer",
-            "the chip's DVS input pre-processing",
-            namespace="spikekit.backend.dynapcnn",
-        ),
     ]
+    return records + _dynapcnn_exports()
+
+
+def _dynapcnn_exports() -> list[Export]:
+    namespace = "spikekit.backend.dynapcnn"
+    records = [
+        Export(name, f"spikekit_speck.dynapcnn:{name}", f"sinabs's module dynapcnn.{name}", namespace=namespace)
+        for name in _DYNAPCNN_SUBMODULES
+    ]
+    for name, (module, description) in _DYNAPCNN_NAMES.items():
+        records.append(Export(name, f"spikekit_speck.dynapcnn.{module}:{name}", description, namespace=namespace))
+    return records

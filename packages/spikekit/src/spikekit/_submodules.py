@@ -1,0 +1,93 @@
+"""Submodules of the core's namespaces that plugins provide, e.g. ``spikekit.backend.dynapcnn.dvs_layer``.
+
+A plugin exports a *module* into a namespace package with an ordinary :class:`~spikekit.plugins.records.Export`
+whose target is a module, e.g. ``Export("dvs_layer", "spikekit_speck.dynapcnn:dvs_layer",
+namespace="spikekit.backend.dynapcnn")``. Attribute access (``spikekit.backend.dynapcnn.dvs_layer``) resolves it
+through the namespace's ``__getattr__``; this module makes the import statement work too
+(``from spikekit.backend.dynapcnn.dvs_layer import DVSLayer``): a meta-path finder that answers only for names under
+the namespaces that asked for it, looks the first part up among the plugins' exports, and binds the import name to
+the plugin's module object itself (an alias: one module, one set of classes). Deeper names
+(``...dynapcnn.chips.speck2f``) are imported from the plugin's module and aliased the same way.
+
+Nothing is imported from a plugin until such a submodule is first imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+import types
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["install_submodule_finder"]
+
+_LOCK = threading.Lock()
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Loads nothing: hands the import system an already imported module, keeping that module's own ``__spec__``."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self._module = module
+        self._spec = getattr(module, "__spec__", None)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return self._module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        # The import system wrote the alias's spec onto the module; give the module back its own.
+        if self._spec is not None:
+            module.__spec__ = self._spec
+
+
+class _PluginSubmoduleFinder(importlib.abc.MetaPathFinder):
+    """Finds ``<namespace>.<name>[.<more>]`` where a plugin exports a module as ``<namespace>.<name>``."""
+
+    def __init__(self) -> None:
+        self.namespaces: set[str] = set()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        for namespace in self.namespaces:
+            if fullname.startswith(namespace + "."):
+                module = _provided_module(namespace, fullname[len(namespace) + 1 :])
+                if module is None:
+                    return None
+                return importlib.util.spec_from_loader(fullname, _AliasLoader(module))
+        return None
+
+
+def _provided_module(namespace: str, tail: str) -> types.ModuleType | None:
+    """The plugin's module for ``namespace.tail``, or None if no plugin exports ``namespace.<first part>``."""
+    from spikekit.plugins import host
+
+    first, _, rest = tail.partition(".")
+    if first not in host().exports(namespace):
+        return None
+    obj: Any = host().resolve_export(namespace, first)
+    if not isinstance(obj, types.ModuleType):
+        return None
+    if not rest:
+        return obj
+    return importlib.import_module(f"{obj.__name__}.{rest}")
+
+
+_FINDER = _PluginSubmoduleFinder()
+
+
+def install_submodule_finder(namespace: str) -> None:
+    """Let ``import <namespace>.<x>`` find modules that plugins export into ``namespace`` (a package).
+
+    Called by the namespace package itself when it is imported; idempotent.
+    """
+    with _LOCK:
+        _FINDER.namespaces.add(namespace)
+        if _FINDER not in sys.meta_path:
+            # First, so that a plugin module's own ``__path__`` is never searched a second time under the alias name.
+            sys.meta_path.insert(0, _FINDER)

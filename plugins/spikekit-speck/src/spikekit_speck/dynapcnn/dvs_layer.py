@@ -1,0 +1,201 @@
+"""``DVSLayer``: the chip's DVS pixel array and its pre-processing (sinabs's ``sinabs.backend.dynapcnn.dvs_layer``).
+
+Order of processing, on ``(N, 2, H, W)`` event counts (``(N, 1, H, W)`` with merged polarities)::
+
+    merge polarities (x[:, 0] + x[:, 1]) -> sum pooling (pool_layer) -> crop (crop_layer) -> flips (flip_layer)
+
+Sum pooling drops the rows / columns that do not fill a window; flips reverse y then x, then ``swap_xy`` transposes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikekit_speck.dynapcnn.crop2d import Crop2d
+from spikekit_speck.dynapcnn.flipdims import FlipDims
+
+__all__ = ["DVSLayer", "expand_to_pair"]
+
+
+def expand_to_pair(value: int | Sequence[int]) -> tuple[int, int]:
+    """``k`` -> ``(k, k)``; a pair stays a pair."""
+    if isinstance(value, int):
+        return (value, value)
+    items = tuple(int(v) for v in value)
+    if len(items) != 2:
+        raise ValueError(f"expected an int or a pair, got {value!r}")
+    return items  # type: ignore[return-value]
+
+
+def _sum_pool(pool: tuple[int, int]) -> nn.Module:
+    from spikekit.layers import SumPool2d
+
+    return SumPool2d(pool)
+
+
+class DVSLayer(nn.Module):
+    """The DVS pixel array on chip and / or its pre-processing (merge polarities -> pool -> crop -> flip).
+
+    Args:
+        input_shape: sensor size ``(height, width)``.
+        pool: sum-pooling kernel ``(height, width)`` (an int for both).
+        crop: region kept after pooling, ``((top, bottom), (left, right))``; default the whole pooled frame.
+        merge_polarities: sum the two polarity channels into one (the input then has 1 channel).
+        flip_x, flip_y: mirror the x / y axis; swap_xy: then swap the axes.
+        disable_pixel_array: the sensor's own events are not passed on (the layer only pre-processes input).
+
+    Attributes:
+        input_shape: ``(channels, height, width)``; pool_layer, crop_layer, flip_layer: the three stages.
+
+    Example:
+        >>> dvs = DVSLayer((128, 128), pool=(2, 2), merge_polarities=True)
+        >>> dvs(torch.ones(1, 1, 128, 128)).shape
+        torch.Size([1, 1, 64, 64])
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int],
+        pool: tuple[int, int] = (1, 1),
+        crop: tuple[tuple[int, int], tuple[int, int]] | None = None,
+        merge_polarities: bool = False,
+        flip_x: bool = False,
+        flip_y: bool = False,
+        swap_xy: bool = False,
+        disable_pixel_array: bool = True,
+    ) -> None:
+        super().__init__()
+        self.merge_polarities = merge_polarities
+        self.disable_pixel_array = disable_pixel_array
+        if len(input_shape) != 2:
+            raise ValueError(f"Input shape should be 2 dimensional but input_shape={input_shape} was given.")
+        self.input_shape: tuple[int, int, int] = (1 if merge_polarities else 2, *input_shape)  # type: ignore
+        self.pool_layer = _sum_pool(expand_to_pair(pool))
+        _, height, width = self.get_output_shape_after_pooling()
+        if crop is None:
+            crop = ((0, height), (0, width))
+        (top, bottom), (left, right) = crop
+        if not (0 <= top < bottom <= height and 0 <= left < right <= width):
+            raise ValueError(
+                f"DVSLayer: crop {((top, bottom), (left, right))} does not fit the pooled frame of "
+                f"{height} x {width} (expected 0 <= top < bottom <= {height} and 0 <= left < right <= {width})"
+            )
+        self.crop_layer = Crop2d(crop)
+        self.flip_layer = FlipDims(flip_x, flip_y, swap_xy)
+
+    @classmethod
+    def from_layers(
+        cls,
+        input_shape: tuple[int, int, int],
+        pool_layer: nn.Module | None = None,
+        crop_layer: Crop2d | None = None,
+        flip_layer: FlipDims | None = None,
+        disable_pixel_array: bool = True,
+    ) -> DVSLayer:
+        """A DVSLayer made of a pooling, a cropping and a flipping layer (each optional).
+
+        Args:
+            input_shape: ``(channels, height, width)``, with 1 (merged polarities) or 2 channels.
+        """
+        if len(input_shape) != 3:
+            raise ValueError(f"Input shape should be 3 dimensional but input_shape={input_shape} was given.")
+        if not 0 < input_shape[0] <= 2:
+            raise ValueError(f"Only 1 and 2 channels are supported. Provided input_shape has {input_shape[0]}.")
+        pool = (1, 1) if pool_layer is None else expand_to_pair(pool_layer.kernel_size)
+        crop = None
+        if crop_layer is not None:
+            crop = ((crop_layer.top_crop, crop_layer.bottom_crop), (crop_layer.left_crop, crop_layer.right_crop))
+        flips: dict[str, Any] = {}
+        if flip_layer is not None:
+            flips = {"flip_x": flip_layer.flip_x, "flip_y": flip_layer.flip_y, "swap_xy": flip_layer.swap_xy}
+        return cls(
+            input_shape=tuple(input_shape[1:]),  # type: ignore[arg-type]
+            pool=pool,
+            crop=crop,
+            merge_polarities=input_shape[0] == 1,
+            disable_pixel_array=disable_pixel_array,
+            **flips,
+        )
+
+    # The settings, read from the three stages (also what the chip configuration is built from).
+    @property
+    def pool(self) -> tuple[int, int]:
+        return self.get_pooling()
+
+    @property
+    def crop(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        return self.get_roi()
+
+    @property
+    def flip_x(self) -> bool:
+        return bool(self.flip_layer.flip_x)
+
+    @property
+    def flip_y(self) -> bool:
+        return bool(self.flip_layer.flip_y)
+
+    @property
+    def swap_xy(self) -> bool:
+        return bool(self.flip_layer.swap_xy)
+
+    @property
+    def input_shape_dict(self) -> dict[str, Any]:
+        """``{"size": {"x", "y"}, "feature_count"}`` of the input, in the chip configuration's vocabulary."""
+        channels, height, width = self.input_shape
+        return {"size": {"x": width, "y": height}, "feature_count": 1 if self.merge_polarities else channels}
+
+    def get_output_shape_after_pooling(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` right after pooling."""
+        channels, height, width = self.input_shape
+        pool_y, pool_x = self.get_pooling()
+        return (1 if self.merge_polarities else channels, height // pool_y, width // pool_x)
+
+    def get_output_shape_dict(self) -> dict[str, Any]:
+        """``{"size": {"x", "y"}, "feature_count"}`` after pooling and cropping."""
+        channels, height, width = self.get_output_shape()
+        return {"size": {"x": width, "y": height}, "feature_count": channels}
+
+    def get_output_shape(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` after pooling and cropping (as sinabs: ``swap_xy`` is not applied)."""
+        return self.crop_layer.get_output_shape(self.get_output_shape_after_pooling())
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """The DVS settings in the chip configuration's vocabulary (cut = last kept index, origin = first)."""
+        (top, bottom), (left, right) = self.get_roi()
+        pool_y, pool_x = self.get_pooling()
+        return {
+            "merge": self.merge_polarities,
+            "mirror": self.get_flip_dict(),
+            "mirror_diagonal": self.get_swap_xy(),
+            "cut": {"x": right - 1, "y": bottom - 1},
+            "origin": {"x": left, "y": top},
+            "pooling": {"y": pool_y, "x": pool_x},
+            "pass_sensor_events": not self.disable_pixel_array,
+        }
+
+    def forward(self, data: torch.Tensor) -> torch.Tensor:
+        """Args: data ``(N, C, H, W)`` event counts. Returns ``(N, C', H', W')``."""
+        if data.ndim != 4:
+            raise ValueError(f"DVSLayer expects input of shape (N, C, H, W), got shape {tuple(data.shape)}")
+        if self.merge_polarities:
+            data = data.sum(1, keepdim=True)
+        return self.flip_layer(self.crop_layer(self.pool_layer(data)))
+
+    def get_pooling(self) -> tuple[int, int]:
+        """``(ky, kx)`` of the sum pooling."""
+        return expand_to_pair(self.pool_layer.kernel_size)
+
+    def get_roi(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``((top, bottom), (left, right))`` kept after pooling."""
+        c = self.crop_layer
+        return ((c.top_crop, c.bottom_crop), (c.left_crop, c.right_crop))
+
+    def get_flip_dict(self) -> dict[str, bool]:
+        return {"x": self.flip_layer.flip_x, "y": self.flip_layer.flip_y}
+
+    def get_swap_xy(self) -> bool:
+        return self.flip_layer.swap_xy

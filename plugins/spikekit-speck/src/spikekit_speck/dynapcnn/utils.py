@@ -1,0 +1,185 @@
+"""Helpers of ``sinabs.backend.dynapcnn.utils``: device ids, input shapes, BatchNorm folding, topological order."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import defaultdict, deque
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch
+from torch import nn
+
+from spikekit_speck.dynapcnn.crop2d import Crop2d
+from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
+from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
+
+if TYPE_CHECKING:
+    from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
+
+__all__ = [
+    "COMPLETELY_IGNORED_LAYER_TYPES",
+    "IGNORED_LAYER_TYPES",  # noqa: F822  (resolved on first use by __getattr__)
+    "Edge",
+    "parse_device_id",
+    "get_device_id",
+    "standardize_device_id",
+    "topological_sorting",
+    "convert_cropping2dlayer_to_crop2d",
+    "merge_bn",
+    "merge_conv_bn",
+    "extend_readout_layer",
+    "infer_input_shape",
+]
+
+#: Dropped from the graph before anything else (they do nothing at inference).
+COMPLETELY_IGNORED_LAYER_TYPES = (nn.Identity, nn.Dropout, nn.Dropout2d)
+
+
+def __getattr__(name: str) -> Any:
+    # ``IGNORED_LAYER_TYPES`` holds spikekit's Merge class, which comes from a plugin: resolve it on first use.
+    if name == "IGNORED_LAYER_TYPES":
+        from spikekit.layers import Merge
+
+        value = (nn.Flatten, Merge)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+Edge = tuple[int, int]
+WeightLayer = TypeVar("WeightLayer", nn.Linear, nn.Conv2d)
+
+
+def parse_device_id(device_id: str) -> tuple[str, int]:
+    """``"speck2fdevkit:1"`` -> ``("speck2fdevkit", 1)``; without an index the index is 0."""
+    parts = device_id.split(sep=":")
+    if len(parts) == 1:
+        return parts[0], 0
+    if len(parts) == 2:
+        return parts[0], int(parts[1])
+    raise Exception(f"Device id not understood. A string of form `device_type:index` expected, got {device_id!r}.")
+
+
+def get_device_id(device_type: str, index: int) -> str:
+    """``("speck2fdevkit", 0)`` -> ``"speck2fdevkit:0"``."""
+    return f"{device_type}:{index}"
+
+
+def standardize_device_id(device_id: str) -> str:
+    """``"speck2fdevkit"`` -> ``"speck2fdevkit:0"``."""
+    return get_device_id(*parse_device_id(device_id))
+
+
+def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
+    """Kahn's algorithm over ``edges`` (visited in sorted order); entry nodes are flagged by edges ``("input", X)``.
+
+    Raises:
+        ValueError: the graph has a cycle.
+    """
+    graph: dict[Any, list[Any]] = defaultdict(list)
+    in_degree: dict[Any, int] = defaultdict(int)
+    # In a fixed order (sinabs iterates the set, whose order depends on Python's string hash seed when the edges
+    # hold "input" or "dvs"), so that parallel branches are numbered the same way in every run.
+    for u, v in sorted(edges, key=_edge_key):
+        if u != "input":
+            graph[u].append(v)
+            in_degree[v] += 1
+        in_degree.setdefault(v, 0)
+    queue = deque(node for node, degree in in_degree.items() if degree == 0)
+    order = []
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        for neighbour in graph[node]:
+            in_degree[neighbour] -= 1
+            if in_degree[neighbour] == 0:
+                queue.append(neighbour)
+    if len(order) != len(in_degree):
+        raise ValueError("The graph has a cycle and cannot be topologically sorted.")
+    return order
+
+
+def _edge_key(edge: tuple[Any, Any]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, v, "") if isinstance(v, int) else (1, 0, str(v)) for v in edge)
+
+
+def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, int]) -> Crop2d:
+    """The :class:`Crop2d` equivalent of a ``Cropping2dLayer`` applied to ``(height, width)`` input."""
+    h, w = input_shape
+    return Crop2d(((layer.top_crop, h - layer.bottom_crop), (layer.left_crop, w - layer.right_crop)))
+
+
+def merge_bn(weight_layer: WeightLayer, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> WeightLayer:
+    """A copy of a Conv2d / Linear with a following BatchNorm folded into its weight and bias.
+
+    As sinabs: ``factor = gamma / sqrt(running_var)`` (the BatchNorm's ``eps`` is not added),
+    ``bias' = beta + (bias - running_mean) * factor``, ``weight' = weight * factor`` per output channel.
+    """
+    mu, var = bn.running_mean, bn.running_var
+    gamma, beta = (bn.weight, bn.bias) if bn.affine else (1.0, 0.0)
+    factor = gamma / var.sqrt()
+    weight = weight_layer.weight.data.clone().detach()
+    bias = 0.0 if weight_layer.bias is None else weight_layer.bias.data.clone().detach()
+    weight_layer = copy.deepcopy(weight_layer)
+    new_bias = beta + (bias - mu) * factor
+    if weight_layer.bias is None:
+        weight_layer.bias = nn.Parameter(new_bias)
+    else:
+        weight_layer.bias.data = new_bias
+    factor = factor.reshape(*factor.shape, *([1] * (weight.ndim - factor.ndim)))
+    weight_layer.weight.data = weight * factor
+    return weight_layer
+
+
+def merge_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """Deprecated name of :func:`merge_bn`."""
+    warnings.warn("`merge_conv_bn` is deprecated. Use `merge_bn` instead.", DeprecationWarning, stacklevel=2)
+    return merge_bn(conv, bn)
+
+
+def extend_readout_layer(model: DynapcnnNetwork) -> DynapcnnNetwork:
+    """A copy of ``model`` whose exit layers have ``4 * (n - 1) + 1`` output channels, channel ``i`` moved to
+    ``4 * i`` (Speck 2E / 2F read out every fourth channel)."""
+    model = copy.deepcopy(model)
+    for exit_layer in model.exit_layers:
+        conv = exit_layer.conv_layer
+        old_weight, old_bias = conv.weight.data, conv.bias
+        n = conv.out_channels
+        conv.out_channels = (n - 1) * 4 + 1
+        weight = torch.zeros((conv.out_channels, *old_weight.shape[1:]), dtype=old_weight.dtype)
+        weight[::4] = old_weight
+        conv.weight.data = weight
+        if old_bias is not None:
+            bias = torch.zeros((conv.out_channels,), dtype=old_bias.dtype)
+            bias[::4] = old_bias.data
+            conv.bias.data = bias
+    model(torch.zeros(size=(1, *model.input_shape)))
+    return model
+
+
+def infer_input_shape(snn: nn.Module, input_shape: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of the input: ``input_shape``, or the one of a DVSLayer in ``snn``.
+
+    Raises:
+        InputConfigurationError: ``input_shape`` is not of length 3, disagrees with the DVSLayer's, or is missing
+            while ``snn`` has no DVSLayer.
+    """
+    if input_shape is not None and len(input_shape) != 3:
+        raise InputConfigurationError(
+            f"input_shape expected to have length 3 or None but input_shape={input_shape} given."
+        )
+    for module in snn.modules():
+        if isinstance(module, DVSLayer):
+            if input_shape is not None and input_shape != module.input_shape:
+                raise InputConfigurationError(
+                    f"Input shape from `DVSLayer` {module.input_shape} does not match the specified input_shape "
+                    f"{input_shape}"
+                )
+            return module.input_shape
+    if input_shape is None:
+        raise InputConfigurationError(
+            "No input shape could be inferred. Either provide it explicitly with the `input_shape` argument, or "
+            "provide a model with `DVSLayer` instance."
+        )
+    return input_shape
