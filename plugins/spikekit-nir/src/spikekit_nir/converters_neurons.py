@@ -31,9 +31,9 @@ class NIRConventionWarning(UserWarning):
 
 
 def _layers() -> Any:
-    import spikekit.layers as sl
+    import spikekit.layers as layers
 
-    return sl
+    return layers
 
 
 def _activation() -> Any:
