@@ -241,7 +241,7 @@ def _is_one(x: np.ndarray) -> bool:
     return bool(np.allclose(x, 1.0, rtol=0, atol=_RTOL))
 
 
-def _decay_ok(name: str, node: Any, a: np.ndarray, what: str, convention: Convention) -> None:
+def _check_decay_factors(name: str, node: Any, a: np.ndarray, what: str, convention: Convention) -> None:
     if not np.all((a > 0) & (a <= 1)):
         raise ConversionError(
             f"from_nir: node {name!r} ({type(node).__name__}): {what} gives decay factors outside (0, 1] with "
@@ -310,7 +310,7 @@ def _membrane_import(node: Any, ctx: ImportContext, tau: np.ndarray | None) -> t
     if tau is None:
         return math.inf, False, convention.membrane_gain(r, None)
     decay = convention.decay_factor(tau)
-    _decay_ok(ctx.name, node, decay, "tau", convention)
+    _check_decay_factors(ctx.name, node, decay, "tau", convention)
     gain = convention.membrane_gain(r, tau)
     if _is_one(gain):
         return _compact(convention.tau_steps(tau)), False, np.ones_like(gain)
@@ -336,7 +336,7 @@ def import_cubalif(node: nir.CubaLIF, ctx: ImportContext) -> nn.Module:
     _check_leak(ctx.name, node)
     tau_syn = _float64_array(node.tau_syn)
     decay_syn = convention.decay_factor(tau_syn)
-    _decay_ok(ctx.name, node, decay_syn, "tau_syn", convention)
+    _check_decay_factors(ctx.name, node, decay_syn, "tau_syn", convention)
     gain_syn = convention.synapse_gain(_float64_array(node.w_in), tau_syn)
     tau_syn_steps = convention.tau_steps(tau_syn)
     alpha_syn = np.exp(-1.0 / tau_syn_steps.astype(np.float32).astype(np.float64))  # what spikekit will compute

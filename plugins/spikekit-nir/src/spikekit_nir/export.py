@@ -294,8 +294,14 @@ class _ShapeRecorder(fx.Interpreter):
 
 
 def _node_args(fx_node: fx.Node) -> list[fx.Node]:
+    """The fx nodes among ``fx_node``'s arguments, in order."""
     found: list[fx.Node] = []
-    fx.node.map_arg((fx_node.args, fx_node.kwargs), lambda a: found.append(a) or a)
+
+    def collect(arg: fx.Node) -> fx.Node:
+        found.append(arg)
+        return arg
+
+    fx.node.map_arg((fx_node.args, fx_node.kwargs), collect)
     return found
 
 
