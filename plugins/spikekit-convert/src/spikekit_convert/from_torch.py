@@ -135,7 +135,7 @@ def from_model(
     factory = _SpikingLayerFactory.resolve(
         spike_layer_class, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, layer_kwargs
     )
-    factory.device = _device_of(model)
+    factory.device = _device_of(model)  # the spiking layers join the model's device
     if issubclass(factory.layer_class, SqueezeMixin):
         factory.layer_kwargs["batch_size"] = batch_size
         factory.layer_kwargs["num_timesteps"] = num_timesteps
