@@ -186,12 +186,3 @@ def test_norse_cubalif_export_spikekit_import():
     assert expected.sum() > 10
     ours = spikekit.from_nir(graph, batch_size=B, convention="norse", dt=NORSE_EXPORT_DT)
     assert torch.equal(ours(x.reshape(B * T, 4)).detach(), expected)
-
-
-def test_norse_skips_what_it_cannot_read():
-    """Not compared with norse 1.1.0, and why."""
-    pytest.skip(
-        "norse 1.1.0 cannot import LI, I (ExpLeak), AvgPool2d, Conv1d, Scale, Threshold, Delay, and NIR cannot state "
-        "multi-spike or subtractive reset under the 'norse' convention; norse writes None nodes for SumPool2d and "
-        "Flatten, and its LIFCell does not run as the CubaLIF node it writes (see the strict xfail)"
-    )

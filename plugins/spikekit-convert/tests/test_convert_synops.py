@@ -213,12 +213,21 @@ def test_snn_analyzer_without_time_dimension_gives_inf_rate():
 
 def test_snn_analyzer_synops_usable_in_a_loss(toy_layers):
     _, squeeze = toy_layers
+    torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), squeeze(batch_size=2), nn.Linear(3, 1))
+    x = torch.rand(6, 2) * 3
     analyzer = _analyzer(model)
-    model(torch.rand(6, 2))
+    model(x)
     loss = analyzer.get_model_statistics()["synops"]
     loss.backward()  # reaches the first layer's weights through the spikes' surrogate gradient
-    assert model[0].weight.grad is not None
+    grad = model[0].weight.grad.clone()
+    # The first layer's synops (input x fan-out 3, per sample) do not depend on its weights; the last layer's are the
+    # hidden spikes times fan-out 1 per sample: the same gradient as that of spikes.sum() / batch_size.
+    model.zero_grad()
+    model[1].reset_states()
+    (model[1](model[0](x)).sum() / 2).backward()
+    assert grad.abs().sum() > 0
+    assert torch.allclose(grad, model[0].weight.grad)
 
 
 def test_synopcounter_deprecation_names_itself():

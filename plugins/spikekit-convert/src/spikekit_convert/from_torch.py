@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -35,16 +36,16 @@ _DEFAULT_LAYER = _Default("spikekit.layers.IAFSqueeze")
 
 
 def _layer_class_for_backend(backend: str, kwargs_backend: dict[str, Any]) -> type:
-    import spikekit.layers as sl
+    import spikekit.layers as layers
     from spikekit.backends import available_backends
 
     if backend in ("sinabs", "spikekit"):
-        return sl.IAFSqueeze
+        return layers.IAFSqueeze
     if backend == "exodus" and "fused-cpu-exodus" in available_backends():
         backend = "fused-cpu-exodus"  # sinabs-exodus's role: a fused loop with the EXODUS gradient
     if backend in available_backends():
         kwargs_backend.setdefault("backend", backend)
-        return sl.IAFSqueeze
+        return layers.IAFSqueeze
     raise ValueError(
         f"from_model: unknown backend {backend!r}; expected 'sinabs' or an installed compute backend "
         f"({', '.join(sorted(available_backends())) or 'none'}); prefer spike_layer_class=... or "
@@ -53,11 +54,11 @@ def _layer_class_for_backend(backend: str, kwargs_backend: dict[str, Any]) -> ty
 
 
 def _optional_neuromorphic_relu() -> type | None:
-    import spikekit.layers as sl
+    import spikekit.layers as layers
     from spikekit.errors import PluginNotInstalledError
 
     try:
-        return sl.NeuromorphicReLU
+        return layers.NeuromorphicReLU
     except (PluginNotInstalledError, AttributeError):
         return None  # without spikekit-neurons no model can contain one
 
@@ -119,13 +120,10 @@ def from_model(
         >>> net = from_model(ann, input_shape=(1, 8, 8), batch_size=16, add_spiking_output=True)
         >>> counts = net(x.repeat_interleave(20, 0)).unflatten(0, (16, 20)).sum(1)  # x: (16, 1, 8, 8)
     """
-    import spikekit.activation as sa
-    import spikekit.layers as sl
-
     require_module("from_model", "model", model)
     check_input_shape("from_model", input_shape)
     check_positive_finite("from_model", "bias_rescaling", bias_rescaling)
-    kwargs_backend = dict(kwargs_backend) if kwargs_backend is not None else {}
+    layer_kwargs = dict(kwargs_backend) if kwargs_backend is not None else {}
     if backend is not None:
         warnings.warn(
             "The 'backend' argument is deprecated and will be removed in a future release, please use "
@@ -133,67 +131,123 @@ def from_model(
             UserWarning,
             stacklevel=2,
         )
-        spike_layer_class = _layer_class_for_backend(backend, kwargs_backend)
-    if spike_layer_class is _DEFAULT_LAYER:
-        spike_layer_class = sl.IAFSqueeze
-    if spike_fn is _DEFAULT_SPIKE_FN:
-        spike_fn = sa.MultiSpike
-    if reset_fn is _DEFAULT_RESET_FN:
-        reset_fn = sa.MembraneSubtract()
-    if surrogate_grad_fn is _DEFAULT_SURROGATE:
-        surrogate_grad_fn = sa.SingleExponential()
-    if not isinstance(spike_layer_class, type):
-        raise TypeError(f"from_model: spike_layer_class must be a class, got {spike_layer_class!r}")
+        spike_layer_class = _layer_class_for_backend(backend, layer_kwargs)
+    factory = _SpikingLayerFactory.resolve(
+        spike_layer_class, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, layer_kwargs
+    )
+    factory.device = _device_of(model)  # the spiking layers join the model's device
+    if issubclass(factory.layer_class, SqueezeMixin):
+        factory.layer_kwargs["batch_size"] = batch_size
+        factory.layer_kwargs["num_timesteps"] = num_timesteps
 
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    if issubclass(spike_layer_class, SqueezeMixin):
-        kwargs_backend["batch_size"] = batch_size
-        kwargs_backend["num_timesteps"] = num_timesteps
-
-    def threshold() -> Any:
-        # A fresh tensor per layer: sinabs shares one storage between all converted layers (and its default).
-        if spike_threshold is _DEFAULT_THRESHOLD:
-            return torch.tensor(1.0)
-        return spike_threshold.clone() if isinstance(spike_threshold, torch.Tensor) else spike_threshold
-
-    def make_spiking_layer(_: nn.Module | None = None) -> nn.Module:
-        layer = spike_layer_class(
-            spike_threshold=threshold(),
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            **kwargs_backend,
-        )
-        return layer.to(device)
-
-    snn = replace_module(model, nn.ReLU, make_spiking_layer)
-    neuromorphic_relu = _optional_neuromorphic_relu()
-    if neuromorphic_relu is not None:
-        snn = replace_module(snn, neuromorphic_relu, make_spiking_layer)
-
+    snn = _replace_relus(model, factory)
     if add_spiking_output:
-        relus = (nn.ReLU,) if neuromorphic_relu is None else (nn.ReLU, neuromorphic_relu)
-        children = list(model.children())
-        if children and not isinstance(children[-1], relus):
-            snn.add_module("spike_output", make_spiking_layer())
-        else:
-            warnings.warn(
-                "Spiking output can only be added to sequential models that do not end in a ReLU. "
-                "No layer has been added.",
-                UserWarning,
-                stacklevel=2,
-            )
-
+        _add_spiking_output(model, snn, factory)
     if bias_rescaling != 1.0:
-        with torch.no_grad():
-            for module in snn.modules():
-                if isinstance(module, (nn.Linear, nn.Conv2d)) and module.bias is not None:
-                    module.bias.data /= bias_rescaling
-
+        _rescale_biases(snn, bias_rescaling)
     return Network(
         model, snn, input_shape=input_shape, synops=synops, batch_size=batch_size, num_timesteps=num_timesteps
     )
+
+
+@dataclasses.dataclass
+class _SpikingLayerFactory:
+    """Makes the spiking layers that replace ReLUs, every one from the same arguments."""
+
+    layer_class: type
+    spike_threshold: Any
+    spike_fn: Any
+    reset_fn: Any
+    surrogate_grad_fn: Any
+    min_v_mem: float | None
+    layer_kwargs: dict[str, Any]
+    device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
+
+    @classmethod
+    def resolve(
+        cls,
+        layer_class: Any,
+        spike_threshold: Any,
+        spike_fn: Any,
+        reset_fn: Any,
+        surrogate_grad_fn: Any,
+        min_v_mem: float | None,
+        layer_kwargs: dict[str, Any],
+    ) -> _SpikingLayerFactory:
+        """The factory with every argument left at its default resolved through spikekit's namespaces."""
+        import spikekit.activation as activation
+        import spikekit.layers as layers
+
+        if layer_class is _DEFAULT_LAYER:
+            layer_class = layers.IAFSqueeze
+        if spike_fn is _DEFAULT_SPIKE_FN:
+            spike_fn = activation.MultiSpike
+        if reset_fn is _DEFAULT_RESET_FN:
+            reset_fn = activation.MembraneSubtract()
+        if surrogate_grad_fn is _DEFAULT_SURROGATE:
+            surrogate_grad_fn = activation.SingleExponential()
+        if not isinstance(layer_class, type):
+            raise TypeError(f"from_model: spike_layer_class must be a class, got {layer_class!r}")
+        return cls(layer_class, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, layer_kwargs)
+
+    def threshold(self) -> Any:
+        """A fresh threshold per layer: sinabs shares one storage between all converted layers (and its default)."""
+        if self.spike_threshold is _DEFAULT_THRESHOLD:
+            return torch.tensor(1.0)
+        if isinstance(self.spike_threshold, torch.Tensor):
+            return self.spike_threshold.clone()
+        return self.spike_threshold
+
+    def __call__(self, _: nn.Module | None = None) -> nn.Module:
+        layer = self.layer_class(
+            spike_threshold=self.threshold(),
+            spike_fn=self.spike_fn,
+            reset_fn=self.reset_fn,
+            surrogate_grad_fn=self.surrogate_grad_fn,
+            min_v_mem=self.min_v_mem,
+            **self.layer_kwargs,
+        )
+        return layer.to(self.device)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def _relu_classes() -> tuple[type, ...]:
+    """``nn.ReLU``, and ``spikekit.layers.NeuromorphicReLU`` where a plugin provides it."""
+    neuromorphic_relu = _optional_neuromorphic_relu()
+    return (nn.ReLU,) if neuromorphic_relu is None else (nn.ReLU, neuromorphic_relu)
+
+
+def _replace_relus(model: nn.Module, factory: _SpikingLayerFactory) -> nn.Module:
+    """A deep copy of ``model`` with every module of exact type ``nn.ReLU`` / ``NeuromorphicReLU`` made spiking."""
+    snn = model
+    for relu_class in _relu_classes():
+        snn = replace_module(snn, relu_class, factory)
+    return snn
+
+
+def _add_spiking_output(model: nn.Module, snn: nn.Module, factory: _SpikingLayerFactory) -> None:
+    """Append a spiking layer ``"spike_output"`` unless the model's last child is a ReLU (then warn)."""
+    children = list(model.children())
+    if children and not isinstance(children[-1], _relu_classes()):
+        snn.add_module("spike_output", factory())
+    else:
+        warnings.warn(
+            "Spiking output can only be added to sequential models that do not end in a ReLU. No layer has been added.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _rescale_biases(snn: nn.Module, bias_rescaling: float) -> None:
+    """Divide the bias of every ``Linear`` / ``Conv2d`` by ``bias_rescaling``."""
+    with torch.no_grad():
+        for module in snn.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)) and module.bias is not None:
+                module.bias.data /= bias_rescaling

@@ -29,18 +29,9 @@ import torch
 from torch import nn
 
 from spikekit.state import SqueezeMixin
+from spikekit_convert.plugin import HOOK_NAMES
 
-__all__ = [
-    "conv_connection_map",
-    "get_hook_data_dict",
-    "input_diff_hook",
-    "firing_rate_hook",
-    "firing_rate_per_neuron_hook",
-    "conv_layer_synops_hook",
-    "linear_layer_synops_hook",
-    "ModelSynopsHook",
-    "register_synops_hooks",
-]
+__all__ = list(HOOK_NAMES)  # spikekit.hooks shows exactly these names
 
 
 def _single_input(hook: str, module: nn.Module, inputs: Sequence[Any]) -> torch.Tensor:

@@ -240,9 +240,9 @@ class SynOpCounter:
         warnings.warn(
             "SynOpCounter is deprecated. Please use `spikekit.hooks` instead", DeprecationWarning, stacklevel=2
         )
-        import spikekit.layers as sl
+        import spikekit.layers as layers
 
-        neuromorphic_relu = sl.NeuromorphicReLU
+        neuromorphic_relu = layers.NeuromorphicReLU
         self.modules = [m for m in modules if isinstance(m, neuromorphic_relu) and m.fanout > 0]
         if not self.modules:
             raise ValueError("SynOpCounter: no NeuromorphicReLU with fanout > 0 found in the modules given")

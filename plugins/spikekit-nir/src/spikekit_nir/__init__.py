@@ -27,21 +27,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Public name -> the module that defines it. Imported on first use, so that discovering the plugin (which imports
-# this package) does not import nir, h5py and the converters.
-_SOURCE = {
-    "to_nir": "export",
-    "from_nir": "importer",
-    "NIRGraphModule": "graph_module",
-    "save": "io",
-    "load": "io",
-    "Convention": "conventions",
-    "PRESETS": "conventions",
-    "ConversionError": "conventions",
-    "ExportContext": "registry",
-    "ImportContext": "registry",
-    "PASSTHROUGH": "registry",
-}
+from spikekit_nir.plugin import PUBLIC_NAMES as _PUBLIC_NAMES
+
+# Public name -> the module that defines it (from the plugin's one table of names). Imported on first use, so that
+# discovering the plugin (which imports this package) does not import nir, h5py and the converters.
+_SOURCE = {name: module for name, module, _, _ in _PUBLIC_NAMES}
 __all__ = list(_SOURCE)
 
 

@@ -194,11 +194,11 @@ def resolve_convention(convention: str | Convention | None, dt: float | None = N
     if convention is None:
         convention = "sinabs"
     if isinstance(convention, str):
-        conv = Convention.named(convention)
+        resolved = Convention.named(convention)
     elif isinstance(convention, Convention):
-        conv = convention
+        resolved = convention
     else:
         raise TypeError(f"convention must be a preset name or a Convention, got {type(convention).__name__}")
     if dt is not None:
-        conv = dataclasses.replace(conv, dt=float(dt))
-    return conv
+        resolved = dataclasses.replace(resolved, dt=float(dt))
+    return resolved

@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from spikekit_nir.conventions import Convention, ConversionError
-from spikekit_nir.converters_torch import as_tensor
 from spikekit_nir.modules import Scale
 from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext
 
@@ -32,21 +31,28 @@ class NIRConventionWarning(UserWarning):
 
 
 def _layers() -> Any:
-    import spikekit.layers as sl
+    import spikekit.layers as layers
 
-    return sl
+    return layers
 
 
 def _activation() -> Any:
-    import spikekit.activation as sa
+    import spikekit.activation as activation
 
-    return sa
+    return activation
 
 
 # ----------------------------------------------------------------------------------------------------- export
-def _f64(x: Any, shape: tuple[int, ...]) -> np.ndarray:
-    arr = x.detach().cpu().to(torch.float64).numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)
-    return np.broadcast_to(arr, shape).copy()
+def _float64_array(x: Any) -> np.ndarray:
+    """``x`` (tensor, array or number) as a float64 array."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _float64_broadcast(x: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` (tensor, array or number) as a float64 array of ``shape`` (a copy)."""
+    return np.broadcast_to(_float64_array(x), shape).copy()
 
 
 def _spike_name(fn: Any) -> str:
@@ -70,43 +76,43 @@ def _spiking_details(
     module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """(v_reset, metadata) of a spiking layer, warning where the convention's reader would differ."""
-    sa = _activation()
-    conv = ctx.convention
+    activation = _activation()
+    convention = ctx.convention
     spike = _spike_name(module.spike_fn)
     if spike not in ("MultiSpike", "SingleSpike"):
         raise ConversionError(
             f"to_nir: {ctx.name!r} uses spike function {spike}; NIR export supports MultiSpike and SingleSpike"
         )
     reset_fn = module.reset_fn
-    meta: dict[str, Any] = {"spikekit_class": type(module).__name__, "spikekit_spike_fn": spike}
-    if isinstance(reset_fn, sa.MembraneSubtract):
+    metadata: dict[str, Any] = {"spikekit_class": type(module).__name__, "spikekit_spike_fn": spike}
+    if isinstance(reset_fn, activation.MembraneSubtract):
         if getattr(reset_fn, "subtract_value", None) is not None:
             raise ConversionError(f"to_nir: {ctx.name!r} subtracts a fixed value on spikes, which NIR cannot express")
-        meta["spikekit_reset"] = "subtract"
+        metadata["spikekit_reset"] = "subtract"
         v_reset = np.zeros(shape)
-    elif isinstance(reset_fn, sa.MembraneReset):
-        meta["spikekit_reset"] = "to_v_reset"
-        v_reset = _f64(float(reset_fn.reset_value), shape)
+    elif isinstance(reset_fn, activation.MembraneReset):
+        metadata["spikekit_reset"] = "to_v_reset"
+        v_reset = _float64_broadcast(float(reset_fn.reset_value), shape)
     else:
         raise ConversionError(f"to_nir: {ctx.name!r} uses reset {type(reset_fn).__name__}, which NIR cannot express")
     min_v = module.min_v_mem
-    meta["spikekit_min_v_mem"] = "none" if min_v is None else _f64(min_v, shape)
+    metadata["spikekit_min_v_mem"] = "none" if min_v is None else _float64_broadcast(min_v, shape)
     differences = []
-    if (spike == "MultiSpike") != (conv.spike == "multi"):
-        differences.append(f"spike function {spike} (convention: {conv.spike})")
-    if meta["spikekit_reset"] != conv.reset:
-        differences.append(f"reset {meta['spikekit_reset']} (convention: {conv.reset})")
+    if (spike == "MultiSpike") != (convention.spike == "multi"):
+        differences.append(f"spike function {spike} (convention: {convention.spike})")
+    if metadata["spikekit_reset"] != convention.reset:
+        differences.append(f"reset {metadata['spikekit_reset']} (convention: {convention.reset})")
     if min_v is not None:
         differences.append("min_v_mem")
     if differences:
         warnings.warn(
             f"to_nir: {ctx.name!r} ({type(module).__name__}) has {', '.join(differences)}; NIR cannot state this, so "
-            f"it is kept in the node's metadata for spikekit only, and a reader following the {conv.name!r} "
+            f"it is kept in the node's metadata for spikekit only, and a reader following the {convention.name!r} "
             "convention will run this node differently",
             NIRConventionWarning,
             stacklevel=4,
         )
-    return v_reset, meta
+    return v_reset, metadata
 
 
 def _finite(name: str, what: str, arr: np.ndarray) -> np.ndarray:
@@ -117,16 +123,16 @@ def _finite(name: str, what: str, arr: np.ndarray) -> np.ndarray:
 
 def _membrane(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...], leaky: bool) -> dict[str, np.ndarray]:
     """tau (NIR) and r of the membrane of a LIF / IAF / ExpLeak layer."""
-    conv = ctx.convention
+    convention = ctx.convention
     if leaky:
-        tau_steps = _f64(module.tau_mem_calculated, shape)
-        tau = conv.tau_from_steps(tau_steps)
+        tau_steps = _float64_broadcast(module.tau_mem_calculated, shape)
+        tau = convention.tau_from_steps(tau_steps)
         alpha = np.exp(-1.0 / tau_steps)
         gain = (1.0 - alpha) if module.norm_input else np.ones(shape)
     else:
         tau = np.full(shape, np.inf)
         gain = np.ones(shape)
-    r = conv.r_from_gain(gain, tau if leaky else None)
+    r = convention.r_from_gain(gain, tau if leaky else None)
     return {"tau": tau, "r": _finite(ctx.name, "r", r)}
 
 
@@ -134,7 +140,7 @@ def _synapse(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]) -> d
     tau_syn_steps = getattr(module, "tau_syn_calculated", None)
     if tau_syn_steps is None:
         return None
-    tau_syn_steps = _f64(tau_syn_steps, shape)
+    tau_syn_steps = _float64_broadcast(tau_syn_steps, shape)
     tau_syn = ctx.convention.tau_from_steps(tau_syn_steps)
     alpha_syn = np.exp(-1.0 / tau_syn_steps)
     w_in = ctx.convention.w_in_from_gain(alpha_syn, tau_syn)  # spikekit: i = a (i + x), so x enters with gain a
@@ -143,19 +149,21 @@ def _synapse(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]) -> d
 
 def _spiking_node(module: nn.Module, ctx: ExportContext, leaky: bool) -> nir.NIRNode:
     shape = _neuron_shape(module, ctx)
-    thr = _f64(module.spike_threshold, shape)
-    v_reset, meta = _spiking_details(module, ctx, shape)
-    mem = _membrane(module, ctx, shape, leaky)
-    syn = _synapse(module, ctx, shape)
+    threshold = _float64_broadcast(module.spike_threshold, shape)
+    v_reset, metadata = _spiking_details(module, ctx, shape)
+    membrane = _membrane(module, ctx, shape, leaky)
+    synapse = _synapse(module, ctx, shape)
     v_leak = np.zeros(shape)
-    if syn is not None:
+    if synapse is not None:
         return nir.CubaLIF(
-            tau_syn=syn["tau_syn"], tau_mem=mem["tau"], r=mem["r"], v_leak=v_leak, v_threshold=thr,
-            v_reset=v_reset, w_in=syn["w_in"], metadata=meta,
+            tau_syn=synapse["tau_syn"], tau_mem=membrane["tau"], r=membrane["r"], v_leak=v_leak,
+            v_threshold=threshold, v_reset=v_reset, w_in=synapse["w_in"], metadata=metadata,
         )  # fmt: skip
     if not leaky:
-        return nir.IF(r=mem["r"], v_threshold=thr, v_reset=v_reset, metadata=meta)
-    return nir.LIF(tau=mem["tau"], r=mem["r"], v_leak=v_leak, v_threshold=thr, v_reset=v_reset, metadata=meta)
+        return nir.IF(r=membrane["r"], v_threshold=threshold, v_reset=v_reset, metadata=metadata)
+    return nir.LIF(
+        tau=membrane["tau"], r=membrane["r"], v_leak=v_leak, v_threshold=threshold, v_reset=v_reset, metadata=metadata
+    )
 
 
 def export_lif(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
@@ -171,19 +179,19 @@ def export_iaf(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
 def export_expleak(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     """ExpLeak / ExpLeakSqueeze -> NIR ``LI`` (``I`` when ``tau_mem`` is infinite)."""
     shape = _neuron_shape(module, ctx)
-    meta: dict[str, Any] = {"spikekit_class": type(module).__name__}
+    metadata: dict[str, Any] = {"spikekit_class": type(module).__name__}
     if module.min_v_mem is not None:
-        meta["spikekit_min_v_mem"] = _f64(module.min_v_mem, shape)
+        metadata["spikekit_min_v_mem"] = _float64_broadcast(module.min_v_mem, shape)
         warnings.warn(
             f"to_nir: {ctx.name!r} has min_v_mem, which NIR cannot state; it is kept in metadata for spikekit only",
             NIRConventionWarning,
             stacklevel=3,
         )
-    tau_steps = _f64(module.tau_mem_calculated, shape)
+    tau_steps = _float64_broadcast(module.tau_mem_calculated, shape)
     if np.all(np.isinf(tau_steps)):
-        return nir.I(r=_finite(ctx.name, "r", ctx.convention.r_from_gain(np.ones(shape), None)), metadata=meta)
-    mem = _membrane(module, ctx, shape, leaky=True)
-    return nir.LI(tau=mem["tau"], r=mem["r"], v_leak=np.zeros(shape), metadata=meta)
+        return nir.I(r=_finite(ctx.name, "r", ctx.convention.r_from_gain(np.ones(shape), None)), metadata=metadata)
+    membrane = _membrane(module, ctx, shape, leaky=True)
+    return nir.LI(tau=membrane["tau"], r=membrane["r"], v_leak=np.zeros(shape), metadata=metadata)
 
 
 def export_sumpool2d(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
@@ -211,13 +219,7 @@ def export_merge(module: nn.Module, ctx: ExportContext) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------------- import
-def _arr(x: Any) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().to(torch.float64).numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def _meta(node: Any, key: str) -> Any:
+def _metadata_value(node: Any, key: str) -> Any:
     value = (getattr(node, "metadata", None) or {}).get(key)
     if isinstance(value, bytes):
         value = value.decode()
@@ -239,16 +241,16 @@ def _is_one(x: np.ndarray) -> bool:
     return bool(np.allclose(x, 1.0, rtol=0, atol=_RTOL))
 
 
-def _decay_ok(name: str, node: Any, a: np.ndarray, what: str, conv: Convention) -> None:
+def _check_decay_factors(name: str, node: Any, a: np.ndarray, what: str, convention: Convention) -> None:
     if not np.all((a > 0) & (a <= 1)):
         raise ConversionError(
             f"from_nir: node {name!r} ({type(node).__name__}): {what} gives decay factors outside (0, 1] with "
-            f"dt={conv.dt} ({conv.decay}); choose a smaller dt"
+            f"dt={convention.dt} ({convention.decay}); choose a smaller dt"
         )
 
 
 def _check_leak(name: str, node: Any) -> None:
-    if np.any(_arr(node.v_leak) != 0):
+    if np.any(_float64_array(node.v_leak) != 0):
         raise ConversionError(
             f"from_nir: node {name!r} ({type(node).__name__}) has v_leak != 0; spikekit neurons rest at 0 (no exact "
             "equivalent)"
@@ -256,18 +258,20 @@ def _check_leak(name: str, node: Any) -> None:
 
 
 def _spike_and_reset(node: Any, ctx: ImportContext) -> dict[str, Any]:
-    sa = _activation()
-    spike = _meta(node, "spikekit_spike_fn") or ("MultiSpike" if ctx.convention.spike == "multi" else "SingleSpike")
-    reset = _meta(node, "spikekit_reset") or ctx.convention.reset
-    kwargs: dict[str, Any] = {"spike_fn": getattr(sa, spike)}
-    v_reset = _arr(node.v_reset) if getattr(node, "v_reset", None) is not None else np.zeros(1)
+    activation = _activation()
+    spike = _metadata_value(node, "spikekit_spike_fn") or (
+        "MultiSpike" if ctx.convention.spike == "multi" else "SingleSpike"
+    )
+    reset = _metadata_value(node, "spikekit_reset") or ctx.convention.reset
+    kwargs: dict[str, Any] = {"spike_fn": getattr(activation, spike)}
+    v_reset = _float64_array(node.v_reset) if getattr(node, "v_reset", None) is not None else np.zeros(1)
     if reset == "subtract":
-        if _meta(node, "spikekit_reset") is None and np.any(v_reset != 0):
+        if _metadata_value(node, "spikekit_reset") is None and np.any(v_reset != 0):
             raise ConversionError(
                 f"from_nir: node {ctx.name!r} ({type(node).__name__}) has v_reset != 0, but convention "
                 f"{ctx.convention.name!r} resets by subtraction; use a convention with reset='to_v_reset'"
             )
-        kwargs["reset_fn"] = sa.MembraneSubtract()
+        kwargs["reset_fn"] = activation.MembraneSubtract()
     else:
         flat = v_reset.ravel()
         if not np.all(flat == flat[0]):
@@ -275,17 +279,17 @@ def _spike_and_reset(node: Any, ctx: ImportContext) -> dict[str, Any]:
                 f"from_nir: node {ctx.name!r} ({type(node).__name__}) has per-neuron v_reset values; spikekit's "
                 "MembraneReset takes one reset value"
             )
-        kwargs["reset_fn"] = sa.MembraneReset(reset_value=float(flat[0]))
+        kwargs["reset_fn"] = activation.MembraneReset(reset_value=float(flat[0]))
     return kwargs
 
 
 def _min_v_mem(node: Any, default: Any) -> Any:
-    value = _meta(node, "spikekit_min_v_mem")
+    value = _metadata_value(node, "spikekit_min_v_mem")
     if value is None:
         return default
     if isinstance(value, str):
         return None if value == "none" else default
-    return _compact(_arr(value))
+    return _compact(_float64_array(value))
 
 
 def _squeeze_kwargs(ctx: ImportContext, node: Any) -> dict[str, Any]:
@@ -301,26 +305,26 @@ def _with_scale(layer: nn.Module, scale: np.ndarray) -> nn.Module:
 
 def _membrane_import(node: Any, ctx: ImportContext, tau: np.ndarray | None) -> tuple[Any, bool, np.ndarray]:
     """(spikekit tau_mem, norm_input, input gain still to apply) of a membrane with NIR ``tau`` (None: no leak)."""
-    conv = ctx.convention
-    r = _arr(node.r)
+    convention = ctx.convention
+    r = _float64_array(node.r)
     if tau is None:
-        return math.inf, False, conv.membrane_gain(r, None)
-    a = conv.decay_factor(tau)
-    _decay_ok(ctx.name, node, a, "tau", conv)
-    g = conv.membrane_gain(r, tau)
-    if _is_one(g):
-        return _compact(conv.tau_steps(tau)), False, np.ones_like(g)
-    if np.allclose(g, 1.0 - a, rtol=_RTOL, atol=0):
-        return _compact(conv.tau_steps(tau)), True, np.ones_like(g)
-    return _compact(conv.tau_steps(tau)), False, g
+        return math.inf, False, convention.membrane_gain(r, None)
+    decay = convention.decay_factor(tau)
+    _check_decay_factors(ctx.name, node, decay, "tau", convention)
+    gain = convention.membrane_gain(r, tau)
+    if _is_one(gain):
+        return _compact(convention.tau_steps(tau)), False, np.ones_like(gain)
+    if np.allclose(gain, 1.0 - decay, rtol=_RTOL, atol=0):
+        return _compact(convention.tau_steps(tau)), True, np.ones_like(gain)
+    return _compact(convention.tau_steps(tau)), False, gain
 
 
 def import_lif(node: nir.LIF, ctx: ImportContext) -> nn.Module:
     """NIR ``LIF`` -> ``LIFSqueeze``."""
     _check_leak(ctx.name, node)
-    tau_mem, norm, gain = _membrane_import(node, ctx, _arr(node.tau))
+    tau_mem, norm_input, gain = _membrane_import(node, ctx, _float64_array(node.tau))
     layer = _layers().LIFSqueeze(
-        tau_mem=tau_mem, spike_threshold=_compact(_arr(node.v_threshold)), norm_input=norm,
+        tau_mem=tau_mem, spike_threshold=_compact(_float64_array(node.v_threshold)), norm_input=norm_input,
         min_v_mem=_min_v_mem(node, None), **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
     )  # fmt: skip
     return _with_scale(layer, gain)
@@ -328,34 +332,34 @@ def import_lif(node: nir.LIF, ctx: ImportContext) -> nn.Module:
 
 def import_cubalif(node: nir.CubaLIF, ctx: ImportContext) -> nn.Module:
     """NIR ``CubaLIF`` -> ``LIFSqueeze`` with ``tau_syn`` (``IAFSqueeze`` with ``tau_syn`` when tau_mem is inf)."""
-    conv = ctx.convention
+    convention = ctx.convention
     _check_leak(ctx.name, node)
-    tau_syn = _arr(node.tau_syn)
-    a_syn = conv.decay_factor(tau_syn)
-    _decay_ok(ctx.name, node, a_syn, "tau_syn", conv)
-    g_syn = conv.synapse_gain(_arr(node.w_in), tau_syn)
-    tau_syn_steps = conv.tau_steps(tau_syn)
+    tau_syn = _float64_array(node.tau_syn)
+    decay_syn = convention.decay_factor(tau_syn)
+    _check_decay_factors(ctx.name, node, decay_syn, "tau_syn", convention)
+    gain_syn = convention.synapse_gain(_float64_array(node.w_in), tau_syn)
+    tau_syn_steps = convention.tau_steps(tau_syn)
     alpha_syn = np.exp(-1.0 / tau_syn_steps.astype(np.float32).astype(np.float64))  # what spikekit will compute
-    tau_mem = _arr(node.tau_mem)
+    tau_mem = _float64_array(node.tau_mem)
     leaky = not np.all(np.isinf(tau_mem))
-    tau_mem_k, norm, gain = _membrane_import(node, ctx, tau_mem if leaky else None)
+    tau_mem_steps, norm_input, gain = _membrane_import(node, ctx, tau_mem if leaky else None)
     common = dict(
-        tau_syn=_compact(tau_syn_steps), spike_threshold=_compact(_arr(node.v_threshold)),
+        tau_syn=_compact(tau_syn_steps), spike_threshold=_compact(_float64_array(node.v_threshold)),
         min_v_mem=_min_v_mem(node, None), **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
     )  # fmt: skip
     if leaky:
-        layer = _layers().LIFSqueeze(tau_mem=tau_mem_k, norm_input=norm, **common)
+        layer = _layers().LIFSqueeze(tau_mem=tau_mem_steps, norm_input=norm_input, **common)
     else:
         layer = _layers().IAFSqueeze(**common)
-    return _with_scale(layer, gain * g_syn / alpha_syn)
+    return _with_scale(layer, gain * gain_syn / alpha_syn)
 
 
 def import_if(node: nir.IF, ctx: ImportContext) -> nn.Module:
     """NIR ``IF`` -> ``IAFSqueeze`` (with ``min_v_mem = -v_threshold`` under ``if_floor``, as sinabs does)."""
-    thr = _compact(_arr(node.v_threshold))
+    threshold = _compact(_float64_array(node.v_threshold))
     _, _, gain = _membrane_import(node, ctx, None)
     layer = _layers().IAFSqueeze(
-        spike_threshold=thr, min_v_mem=_min_v_mem(node, -thr if ctx.convention.if_floor else None),
+        spike_threshold=threshold, min_v_mem=_min_v_mem(node, -threshold if ctx.convention.if_floor else None),
         **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
     )  # fmt: skip
     return _with_scale(layer, gain)
@@ -364,9 +368,9 @@ def import_if(node: nir.IF, ctx: ImportContext) -> nn.Module:
 def import_li(node: nir.LI, ctx: ImportContext) -> nn.Module:
     """NIR ``LI`` -> ``ExpLeakSqueeze`` (its output is the membrane trace)."""
     _check_leak(ctx.name, node)
-    tau_mem, norm, gain = _membrane_import(node, ctx, _arr(node.tau))
+    tau_mem, norm_input, gain = _membrane_import(node, ctx, _float64_array(node.tau))
     layer = _layers().ExpLeakSqueeze(
-        tau_mem=tau_mem, norm_input=norm, min_v_mem=_min_v_mem(node, None), **_squeeze_kwargs(ctx, node)
+        tau_mem=tau_mem, norm_input=norm_input, min_v_mem=_min_v_mem(node, None), **_squeeze_kwargs(ctx, node)
     )
     return _with_scale(layer, gain)
 
@@ -408,5 +412,4 @@ __all__ = [
     "import_li",
     "import_i",
     "import_sumpool2d",
-    "as_tensor",
 ]

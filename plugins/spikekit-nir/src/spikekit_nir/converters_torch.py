@@ -18,7 +18,7 @@ from spikekit_nir.modules import Delay, Scale, Threshold
 from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext
 
 
-def np32(x: Any) -> np.ndarray:
+def float32_array(x: Any) -> np.ndarray:
     """A float32 numpy copy of a tensor / array / number."""
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().to(torch.float32).numpy().copy()
@@ -32,7 +32,7 @@ def as_tensor(x: Any) -> torch.Tensor:
     return torch.tensor(np.asarray(x, dtype=np.float32))
 
 
-def _ints(x: Any, n: int) -> tuple[int, ...]:
+def _int_tuple(x: Any, n: int) -> tuple[int, ...]:
     arr = np.atleast_1d(np.asarray(x)).astype(np.int64)
     if arr.size == 1:
         arr = np.repeat(arr, n)
@@ -42,8 +42,8 @@ def _ints(x: Any, n: int) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------------------------------- export
 def export_linear(module: nn.Linear, ctx: ExportContext) -> nir.NIRNode:
     if module.bias is None:
-        return nir.Linear(weight=np32(module.weight))
-    return nir.Affine(weight=np32(module.weight), bias=np32(module.bias))
+        return nir.Linear(weight=float32_array(module.weight))
+    return nir.Affine(weight=float32_array(module.weight), bias=float32_array(module.bias))
 
 
 def _conv_padding(module: nn.Module, ctx: ExportContext, n: int) -> Any:
@@ -53,13 +53,13 @@ def _conv_padding(module: nn.Module, ctx: ExportContext, n: int) -> Any:
             "convolutions pad with zeros"
         )
     pad = module.padding
-    return pad if isinstance(pad, str) else _ints(pad, n)
+    return pad if isinstance(pad, str) else _int_tuple(pad, n)
 
 
 def _conv_bias(module: nn.Module) -> np.ndarray:
     if module.bias is None:
         return np.zeros(module.weight.shape[0], dtype=np.float32)
-    return np32(module.bias)
+    return float32_array(module.bias)
 
 
 def export_conv1d(module: nn.Conv1d, ctx: ExportContext) -> nir.NIRNode:
@@ -67,7 +67,7 @@ def export_conv1d(module: nn.Conv1d, ctx: ExportContext) -> nir.NIRNode:
     padding = _conv_padding(module, ctx, 1)  # refuses a padding_mode other than zeros
     return nir.Conv1d(
         input_shape=int(spatial) if spatial is not None else None,
-        weight=np32(module.weight),
+        weight=float32_array(module.weight),
         stride=int(module.stride[0]),
         padding=padding if isinstance(padding, str) else int(padding[0]),
         dilation=int(module.dilation[0]),
@@ -80,10 +80,10 @@ def export_conv2d(module: nn.Conv2d, ctx: ExportContext) -> nir.NIRNode:
     spatial = tuple(ctx.input_shape[-2:]) if ctx.input_shape and len(ctx.input_shape) >= 3 else None
     return nir.Conv2d(
         input_shape=spatial,
-        weight=np32(module.weight),
-        stride=_ints(module.stride, 2),
+        weight=float32_array(module.weight),
+        stride=_int_tuple(module.stride, 2),
         padding=_conv_padding(module, ctx, 2),
-        dilation=_ints(module.dilation, 2),
+        dilation=_int_tuple(module.dilation, 2),
         groups=int(module.groups),
         bias=_conv_bias(module),
     )
@@ -104,11 +104,11 @@ def export_avgpool2d(module: nn.AvgPool2d, ctx: ExportContext) -> nir.NIRNode:
         raise ConversionError(
             f"to_nir: {ctx.name!r} (AvgPool2d) uses ceil_mode or divisor_override, which NIR's AvgPool2d cannot express"
         )
-    padding = _ints(module.padding, 2)
+    padding = _int_tuple(module.padding, 2)
     if any(padding) and not module.count_include_pad:
         raise ConversionError(f"to_nir: {ctx.name!r} (AvgPool2d) with padding needs count_include_pad=True")
-    kernel = _ints(module.kernel_size, 2)
-    stride = kernel if module.stride is None else _ints(module.stride, 2)
+    kernel = _int_tuple(module.kernel_size, 2)
+    stride = kernel if module.stride is None else _int_tuple(module.stride, 2)
     return nir.AvgPool2d(kernel_size=np.array(kernel), stride=np.array(stride), padding=np.array(padding))
 
 
@@ -133,11 +133,11 @@ def _per_neuron(arr: np.ndarray, ctx: ExportContext) -> np.ndarray:
 
 
 def export_scale(module: Scale, ctx: ExportContext) -> nir.NIRNode:
-    return nir.Scale(scale=_per_neuron(np32(module.scale), ctx))
+    return nir.Scale(scale=_per_neuron(float32_array(module.scale), ctx))
 
 
 def export_threshold(module: Threshold, ctx: ExportContext) -> nir.NIRNode:
-    return nir.Threshold(threshold=_per_neuron(np32(module.threshold), ctx))
+    return nir.Threshold(threshold=_per_neuron(float32_array(module.threshold), ctx))
 
 
 def export_delay(module: Delay, ctx: ExportContext) -> nir.NIRNode:
@@ -175,16 +175,16 @@ def import_linear(node: nir.Linear, ctx: ImportContext) -> nn.Module:
 
 def _import_conv(node: Any, cls: type, n: int) -> nn.Module:
     w = as_tensor(node.weight)
-    padding = node.padding if isinstance(node.padding, str) else _ints(node.padding, n)
+    padding = node.padding if isinstance(node.padding, str) else _int_tuple(node.padding, n)
     if isinstance(padding, bytes):
         padding = padding.decode()
     conv = cls(
         in_channels=w.shape[1] * int(node.groups),
         out_channels=w.shape[0],
         kernel_size=tuple(w.shape[2:]),
-        stride=_ints(node.stride, n),
+        stride=_int_tuple(node.stride, n),
         padding=padding,
-        dilation=_ints(node.dilation, n),
+        dilation=_int_tuple(node.dilation, n),
         groups=int(node.groups),
         bias=True,
     )
@@ -210,7 +210,9 @@ def import_flatten(node: nir.Flatten, ctx: ImportContext) -> nn.Module:
 
 def import_avgpool2d(node: nir.AvgPool2d, ctx: ImportContext) -> nn.Module:
     return nn.AvgPool2d(
-        kernel_size=_ints(node.kernel_size, 2), stride=_ints(node.stride, 2), padding=_ints(node.padding, 2)
+        kernel_size=_int_tuple(node.kernel_size, 2),
+        stride=_int_tuple(node.stride, 2),
+        padding=_int_tuple(node.padding, 2),
     )
 
 

@@ -67,7 +67,7 @@ def to_nir(
         >>> sorted(graph.nodes)
         ['0', 'input', 'output']
     """
-    conv = resolve_convention(convention, dt)
+    resolved = resolve_convention(convention, dt)
     table = export_converters()
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_nir expects a torch.nn.Module, got {type(model).__name__}")
@@ -84,9 +84,9 @@ def to_nir(
         return None if shape is None else tuple(int(s) for s in shape[n_ignored:])
 
     if find_exporter(model, table) is not None or _is_stateful(model):
-        result_graph = _single_module_graph(model, sample_data, model_name, conv, table, strip, n_ignored)
+        result_graph = _single_module_graph(model, sample_data, model_name, resolved, table, strip, n_ignored)
     else:
-        result_graph = _traced_graph(model, sample_data, conv, table, strip, n_ignored)
+        result_graph = _traced_graph(model, sample_data, resolved, table, strip, n_ignored)
     _check_types(result_graph, tuple(ignore))
     if path is not None:
         nir.write(path, result_graph)
@@ -137,7 +137,7 @@ def _check_types(graph: nir.NIRGraph, ignore: tuple[int, ...]) -> None:
 def _traced_graph(
     model: nn.Module,
     sample_data: torch.Tensor,
-    conv: Convention,
+    convention: Convention,
     table: dict[Any, Callable[..., Any]],
     strip: Callable[[Any], tuple[int, ...] | None],
     n_ignored: int,
@@ -145,74 +145,120 @@ def _traced_graph(
     """The graph of a container model, traced with ``torch.fx`` (every convertible module is a leaf)."""
     tracer = _LeafTracer(table)
     try:
-        graph = tracer.trace(model)
+        fx_graph = tracer.trace(model)
     except Exception as exc:
         raise ConversionError(f"to_nir could not trace {type(model).__name__}: {type(exc).__name__}: {exc}") from exc
-    gm = fx.GraphModule(tracer.root, graph)
-    shapes = _ShapeRecorder(gm).run_with(sample_data)
+    graph_module = fx.GraphModule(tracer.root, fx_graph)
+    shapes = _ShapeRecorder(graph_module).run_with(sample_data)
+    builder = _GraphBuilder(graph_module, shapes, convention, table, strip, n_ignored)
+    for fx_node in fx_graph.nodes:
+        builder.add(fx_node)
+    return builder.graph()
 
-    nodes: dict[str, Any] = {}
-    edges: list[tuple[str, str]] = []
-    fx_to_nir: dict[fx.Node, str] = {}
-    passthrough: set[str] = set()
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    for fx_node in graph.nodes:
+
+class _GraphBuilder:
+    """Collects the NIR nodes and edges of a traced model, one ``torch.fx`` node at a time (in graph order)."""
+
+    def __init__(
+        self,
+        graph_module: fx.GraphModule,
+        shapes: dict[fx.Node, tuple[int, ...]],
+        convention: Convention,
+        table: dict[Any, Callable[..., Any]],
+        strip: Callable[[Any], tuple[int, ...] | None],
+        n_ignored: int,
+    ) -> None:
+        self.graph_module = graph_module
+        self.shapes = shapes
+        self.convention = convention
+        self.table = table
+        self.strip = strip
+        self.n_ignored = n_ignored
+        self.nodes: dict[str, Any] = {}  # None for a routing node, removed at the end
+        self.edges: list[tuple[str, str]] = []
+        self.nir_name: dict[fx.Node, str] = {}
+        self.passthrough: set[str] = set()
+        self.placeholder_count = sum(1 for n in graph_module.graph.nodes if n.op == "placeholder")
+
+    def add(self, fx_node: fx.Node) -> None:
+        """Add the NIR node of ``fx_node`` and the edges from its arguments' nodes."""
         if fx_node.op == "placeholder":
-            name = "input" if len(placeholders) == 1 else f"input_{fx_node.name}"
-            nodes[name] = nir.Input(input_type={"input": _shape_array(strip(shapes.get(fx_node)))})
+            name = self._add_input(fx_node)
         elif fx_node.op == "call_module":
-            name = str(fx_node.target)
-            if name in nodes:
-                raise ConversionError(f"to_nir: module {name!r} is called more than once; NIR nodes are used once")
-            module = gm.get_submodule(name)
-            fn = find_exporter(module, table)
-            if fn is None:
-                raise ConversionError(
-                    f"to_nir: module {name!r} of type {type(module).__name__} has no NIR converter; register one "
-                    "through the spikekit_converters hook (format='nir', direction='export')"
-                )
-            first = _node_args(fx_node)
-            ctx = ExportContext(
-                name=name,
-                convention=conv,
-                input_shape=strip(shapes.get(first[0])) if first else None,
-                output_shape=strip(shapes.get(fx_node)),
-                n_ignored_dims=n_ignored,
-            )
-            result = fn(module, ctx)
-            if result is PASSTHROUGH:
-                passthrough.add(name)
-                nodes[name] = None
-            elif isinstance(result, nir.NIRNode):
-                nodes[name] = result
-            else:
-                raise ConversionError(
-                    f"to_nir: the converter for {name!r} ({type(module).__name__}) returned "
-                    f"{type(result).__name__}, expected a nir.NIRNode or PASSTHROUGH"
-                )
+            name = self._add_module(fx_node)
         elif fx_node.op == "call_function" and fx_node.target in _SUMS:
-            name = fx_node.name
-            passthrough.add(name)
-            nodes[name] = None
-            if len(_node_args(fx_node)) != 2:
-                raise ConversionError(f"to_nir: '{fx_node.name}' adds a constant; only sums of signals are exported")
+            name = self._add_sum(fx_node)
         elif fx_node.op == "output":
-            name = "output"
-            outs = _node_args(fx_node)
-            if len(outs) != 1:
-                raise ConversionError(f"to_nir: the model must return one tensor, it returns {len(outs)}")
-            nodes[name] = nir.Output(output_type={"output": _shape_array(strip(shapes.get(outs[0])))})
+            name = self._add_output(fx_node)
         else:
             raise ConversionError(
                 f"to_nir: operation {fx_node.name!r} ({fx_node.op} {_describe(fx_node.target)}) has no NIR counterpart; "
                 "wrap it in a module with a registered converter"
             )
-        fx_to_nir[fx_node] = name
+        self.nir_name[fx_node] = name
         for arg in _node_args(fx_node):
-            edges.append((fx_to_nir[arg], name))
+            self.edges.append((self.nir_name[arg], name))
 
-    edges = _remove_passthrough(nodes, edges, passthrough)
-    return nir.NIRGraph(nodes={k: v for k, v in nodes.items() if v is not None}, edges=edges, type_check=False)
+    def graph(self) -> nir.NIRGraph:
+        """The NIR graph, routing nodes replaced by direct edges."""
+        edges = _remove_passthrough(self.nodes, self.edges, self.passthrough)
+        nodes = {k: v for k, v in self.nodes.items() if v is not None}
+        return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+    def _shape(self, fx_node: fx.Node) -> tuple[int, ...] | None:
+        return self.strip(self.shapes.get(fx_node))
+
+    def _add_input(self, fx_node: fx.Node) -> str:
+        name = "input" if self.placeholder_count == 1 else f"input_{fx_node.name}"
+        self.nodes[name] = nir.Input(input_type={"input": _shape_array(self._shape(fx_node))})
+        return name
+
+    def _add_module(self, fx_node: fx.Node) -> str:
+        name = str(fx_node.target)
+        if name in self.nodes:
+            raise ConversionError(f"to_nir: module {name!r} is called more than once; NIR nodes are used once")
+        module = self.graph_module.get_submodule(name)
+        converter = find_exporter(module, self.table)
+        if converter is None:
+            raise ConversionError(
+                f"to_nir: module {name!r} of type {type(module).__name__} has no NIR converter; register one "
+                "through the spikekit_converters hook (format='nir', direction='export')"
+            )
+        inputs = _node_args(fx_node)
+        context = ExportContext(
+            name=name,
+            convention=self.convention,
+            input_shape=self._shape(inputs[0]) if inputs else None,
+            output_shape=self._shape(fx_node),
+            n_ignored_dims=self.n_ignored,
+        )
+        result = converter(module, context)
+        if result is PASSTHROUGH:
+            self.passthrough.add(name)
+            self.nodes[name] = None
+        elif isinstance(result, nir.NIRNode):
+            self.nodes[name] = result
+        else:
+            raise ConversionError(
+                f"to_nir: the converter for {name!r} ({type(module).__name__}) returned "
+                f"{type(result).__name__}, expected a nir.NIRNode or PASSTHROUGH"
+            )
+        return name
+
+    def _add_sum(self, fx_node: fx.Node) -> str:
+        name = fx_node.name
+        self.passthrough.add(name)
+        self.nodes[name] = None
+        if len(_node_args(fx_node)) != 2:
+            raise ConversionError(f"to_nir: '{fx_node.name}' adds a constant; only sums of signals are exported")
+        return name
+
+    def _add_output(self, fx_node: fx.Node) -> str:
+        outputs = _node_args(fx_node)
+        if len(outputs) != 1:
+            raise ConversionError(f"to_nir: the model must return one tensor, it returns {len(outputs)}")
+        self.nodes["output"] = nir.Output(output_type={"output": _shape_array(self._shape(outputs[0]))})
+        return "output"
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -248,8 +294,14 @@ class _ShapeRecorder(fx.Interpreter):
 
 
 def _node_args(fx_node: fx.Node) -> list[fx.Node]:
+    """The fx nodes among ``fx_node``'s arguments, in order."""
     found: list[fx.Node] = []
-    fx.node.map_arg((fx_node.args, fx_node.kwargs), lambda a: found.append(a) or a)
+
+    def collect(arg: fx.Node) -> fx.Node:
+        found.append(arg)
+        return arg
+
+    fx.node.map_arg((fx_node.args, fx_node.kwargs), collect)
     return found
 
 
@@ -285,18 +337,18 @@ def _single_module_graph(
     model: nn.Module,
     sample_data: torch.Tensor,
     model_name: str,
-    conv: Convention,
+    convention: Convention,
     table: dict[Any, Callable[..., Any]],
     strip: Callable[[Any], tuple[int, ...] | None],
     n_ignored: int,
 ) -> nir.NIRGraph:
     with torch.no_grad():
         out = model(sample_data)
-    fn = find_exporter(model, table)
-    if fn is None:
+    converter = find_exporter(model, table)
+    if converter is None:
         raise ConversionError(f"to_nir: {type(model).__name__} has no NIR converter")
-    ctx = ExportContext(model_name, conv, strip(sample_data.shape), strip(out.shape), n_ignored)
-    node = fn(model, ctx)
+    context = ExportContext(model_name, convention, strip(sample_data.shape), strip(out.shape), n_ignored)
+    node = converter(model, context)
     nodes = {
         "input": nir.Input(input_type={"input": _shape_array(strip(sample_data.shape))}),
         "output": nir.Output(output_type={"output": _shape_array(strip(out.shape))}),

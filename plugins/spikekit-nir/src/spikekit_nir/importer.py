@@ -168,9 +168,9 @@ def from_nir(
         if not isinstance(source, nir.NIRNode):
             raise TypeError(f"from_nir expects a nir.NIRGraph, a nir.NIRNode or a path, got {type(source).__name__}")
         source = _single_node_graph(source)
-    conv = resolve_convention(convention, dt)
+    resolved = resolve_convention(convention, dt)
     template = ImportContext(
-        name="", convention=conv, batch_size=batch_size, num_timesteps=num_timesteps, max_depth=max_depth
+        name="", convention=resolved, batch_size=batch_size, num_timesteps=num_timesteps, max_depth=max_depth
     )
     try:
         return load_graph(source, template)

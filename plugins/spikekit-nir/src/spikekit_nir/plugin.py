@@ -5,73 +5,84 @@ from __future__ import annotations
 from spikekit.plugins import hookimpl
 from spikekit.plugins.records import ConverterSpec, Export
 
-_P = "spikekit_nir"
-_T = f"{_P}.converters_torch"
-_N = f"{_P}.converters_neurons"
+_PACKAGE = "spikekit_nir"
+_TORCH_CONVERTERS = f"{_PACKAGE}.converters_torch"
+_NEURON_CONVERTERS = f"{_PACKAGE}.converters_neurons"
+_TOP_AND_NIR = ("spikekit", "spikekit.nir")
+_NIR = ("spikekit.nir",)
 
-_EXPORTS: list[tuple[str, str, str, str]] = [
-    ("spikekit", "to_nir", f"{_P}.export:to_nir", "export a model to a NIR graph"),
-    ("spikekit", "from_nir", f"{_P}.importer:from_nir", "build a model from a NIR graph or .nir file"),
-    ("spikekit.nir", "to_nir", f"{_P}.export:to_nir", "export a model to a NIR graph"),
-    ("spikekit.nir", "from_nir", f"{_P}.importer:from_nir", "build a model from a NIR graph or .nir file"),
-    ("spikekit.nir", "save", f"{_P}.io:save", "write a NIR graph to a .nir file"),
-    ("spikekit.nir", "load", f"{_P}.io:load", "read a NIR graph from a .nir file"),
-    ("spikekit.nir", "Convention", f"{_P}.conventions:Convention", "discretisation of NIR's neuron equations"),
-    ("spikekit.nir", "ConversionError", f"{_P}.conventions:ConversionError", "a model or node without exact mapping"),
-    ("spikekit.nir", "NIRGraphModule", f"{_P}.graph_module:NIRGraphModule", "torch module running a NIR graph"),
-    ("spikekit.nir", "Scale", f"{_P}.modules:Scale", "elementwise scaling (NIR Scale)"),
-    ("spikekit.nir", "Threshold", f"{_P}.modules:Threshold", "Heaviside step (NIR Threshold)"),
-    ("spikekit.nir", "Delay", f"{_P}.modules:Delay", "whole-step delay (NIR Delay)"),
+#: The one table of spikekit-nir's public names: (name, defining module in spikekit_nir, what it is, the spikekit
+#: namespaces that show it). The package's lazy attributes (``spikekit_nir.<name>``) and the records below both
+#: come from it.
+PUBLIC_NAMES: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("to_nir", "export", "export a model to a NIR graph", _TOP_AND_NIR),
+    ("from_nir", "importer", "build a model from a NIR graph or .nir file", _TOP_AND_NIR),
+    ("save", "io", "write a NIR graph to a .nir file", _NIR),
+    ("load", "io", "read a NIR graph from a .nir file", _NIR),
+    ("Convention", "conventions", "discretisation of NIR's neuron equations", _NIR),
+    ("ConversionError", "conventions", "a model or node without exact mapping", _NIR),
+    ("NIRGraphModule", "graph_module", "torch module running a NIR graph", _NIR),
+    ("Scale", "modules", "elementwise scaling (NIR Scale)", _NIR),
+    ("Threshold", "modules", "Heaviside step (NIR Threshold)", _NIR),
+    ("Delay", "modules", "whole-step delay (NIR Delay)", _NIR),
+    ("PRESETS", "conventions", "the named conventions (sinabs, snntorch, norse)", ()),
+    ("ExportContext", "registry", "what an export converter knows besides the module", ()),
+    ("ImportContext", "registry", "what an import converter knows besides the node", ()),
+    ("PASSTHROUGH", "registry", "an export converter's answer for a module that only routes signals", ()),
 ]
 
 #: (class path or public alias, converter function path)
 _EXPORT_CONVERTERS: list[tuple[str, str]] = [
-    ("torch.nn.modules.linear.Linear", f"{_T}:export_linear"),
-    ("torch.nn.modules.conv.Conv1d", f"{_T}:export_conv1d"),
-    ("torch.nn.modules.conv.Conv2d", f"{_T}:export_conv2d"),
-    ("torch.nn.modules.flatten.Flatten", f"{_T}:export_flatten"),
-    ("torch.nn.modules.pooling.AvgPool2d", f"{_T}:export_avgpool2d"),
-    ("torch.nn.modules.linear.Identity", f"{_T}:export_passthrough"),
-    ("torch.nn.modules.dropout.Dropout", f"{_T}:export_passthrough"),
-    (f"{_P}.modules.Scale", f"{_T}:export_scale"),
-    (f"{_P}.modules.Threshold", f"{_T}:export_threshold"),
-    (f"{_P}.modules.Delay", f"{_T}:export_delay"),
-    ("spikekit.layers.LIF", f"{_N}:export_lif"),
-    ("spikekit.layers.IAF", f"{_N}:export_iaf"),
-    ("spikekit.layers.ExpLeak", f"{_N}:export_expleak"),
-    ("spikekit.layers.SumPool2d", f"{_N}:export_sumpool2d"),
-    ("spikekit.layers.Merge", f"{_N}:export_merge"),
+    ("torch.nn.modules.linear.Linear", f"{_TORCH_CONVERTERS}:export_linear"),
+    ("torch.nn.modules.conv.Conv1d", f"{_TORCH_CONVERTERS}:export_conv1d"),
+    ("torch.nn.modules.conv.Conv2d", f"{_TORCH_CONVERTERS}:export_conv2d"),
+    ("torch.nn.modules.flatten.Flatten", f"{_TORCH_CONVERTERS}:export_flatten"),
+    ("torch.nn.modules.pooling.AvgPool2d", f"{_TORCH_CONVERTERS}:export_avgpool2d"),
+    ("torch.nn.modules.linear.Identity", f"{_TORCH_CONVERTERS}:export_passthrough"),
+    ("torch.nn.modules.dropout.Dropout", f"{_TORCH_CONVERTERS}:export_passthrough"),
+    (f"{_PACKAGE}.modules.Scale", f"{_TORCH_CONVERTERS}:export_scale"),
+    (f"{_PACKAGE}.modules.Threshold", f"{_TORCH_CONVERTERS}:export_threshold"),
+    (f"{_PACKAGE}.modules.Delay", f"{_TORCH_CONVERTERS}:export_delay"),
+    ("spikekit.layers.LIF", f"{_NEURON_CONVERTERS}:export_lif"),
+    ("spikekit.layers.IAF", f"{_NEURON_CONVERTERS}:export_iaf"),
+    ("spikekit.layers.ExpLeak", f"{_NEURON_CONVERTERS}:export_expleak"),
+    ("spikekit.layers.SumPool2d", f"{_NEURON_CONVERTERS}:export_sumpool2d"),
+    ("spikekit.layers.Merge", f"{_NEURON_CONVERTERS}:export_merge"),
 ]
 
 #: (NIR node class name, converter function path)
 _IMPORT_CONVERTERS: list[tuple[str, str]] = [
-    ("Affine", f"{_T}:import_affine"),
-    ("Linear", f"{_T}:import_linear"),
-    ("Conv1d", f"{_T}:import_conv1d"),
-    ("Conv2d", f"{_T}:import_conv2d"),
-    ("Flatten", f"{_T}:import_flatten"),
-    ("AvgPool2d", f"{_T}:import_avgpool2d"),
-    ("Identity", f"{_T}:import_identity"),
-    ("Scale", f"{_T}:import_scale"),
-    ("Threshold", f"{_T}:import_threshold"),
-    ("Delay", f"{_T}:import_delay"),
-    ("NIRGraph", f"{_T}:import_subgraph"),
-    ("LIF", f"{_N}:import_lif"),
-    ("CubaLIF", f"{_N}:import_cubalif"),
-    ("IF", f"{_N}:import_if"),
-    ("LI", f"{_N}:import_li"),
-    ("I", f"{_N}:import_i"),
-    ("SumPool2d", f"{_N}:import_sumpool2d"),
+    ("Affine", f"{_TORCH_CONVERTERS}:import_affine"),
+    ("Linear", f"{_TORCH_CONVERTERS}:import_linear"),
+    ("Conv1d", f"{_TORCH_CONVERTERS}:import_conv1d"),
+    ("Conv2d", f"{_TORCH_CONVERTERS}:import_conv2d"),
+    ("Flatten", f"{_TORCH_CONVERTERS}:import_flatten"),
+    ("AvgPool2d", f"{_TORCH_CONVERTERS}:import_avgpool2d"),
+    ("Identity", f"{_TORCH_CONVERTERS}:import_identity"),
+    ("Scale", f"{_TORCH_CONVERTERS}:import_scale"),
+    ("Threshold", f"{_TORCH_CONVERTERS}:import_threshold"),
+    ("Delay", f"{_TORCH_CONVERTERS}:import_delay"),
+    ("NIRGraph", f"{_TORCH_CONVERTERS}:import_subgraph"),
+    ("LIF", f"{_NEURON_CONVERTERS}:import_lif"),
+    ("CubaLIF", f"{_NEURON_CONVERTERS}:import_cubalif"),
+    ("IF", f"{_NEURON_CONVERTERS}:import_if"),
+    ("LI", f"{_NEURON_CONVERTERS}:import_li"),
+    ("I", f"{_NEURON_CONVERTERS}:import_i"),
+    ("SumPool2d", f"{_NEURON_CONVERTERS}:import_sumpool2d"),
 ]
 
 
 @hookimpl
 def spikekit_exports() -> list[Export]:
-    return [Export(name, target, namespace=ns, description=desc) for ns, name, target, desc in _EXPORTS]
+    return [
+        Export(name, f"{_PACKAGE}.{module}:{name}", namespace=namespace, description=description)
+        for name, module, description, namespaces in PUBLIC_NAMES
+        for namespace in namespaces
+    ]
 
 
 @hookimpl
 def spikekit_converters() -> list[ConverterSpec]:
-    specs = [ConverterSpec(n, t, format="nir", direction="export") for n, t in _EXPORT_CONVERTERS]
-    specs += [ConverterSpec(n, t, format="nir", direction="import") for n, t in _IMPORT_CONVERTERS]
+    specs = [ConverterSpec(name, target, format="nir", direction="export") for name, target in _EXPORT_CONVERTERS]
+    specs += [ConverterSpec(name, target, format="nir", direction="import") for name, target in _IMPORT_CONVERTERS]
     return specs
