@@ -4,9 +4,14 @@ Each case builds a layer, feeds it one or more inputs (the last one is the one u
 gets: an exception of a given type whose message contains given fragments (the layer's name, what it expected,
 what came), or an output that passes a check. ``stage`` says where the bad value enters: the constructor
 (``construct``: building the layer is what is tested), a call (``call``), ``load_state_dict`` (``load``: the last
-input is a state dict) or a call from a second thread while another thread is inside the layer (``concurrent``). ``pending`` holds the exact fix still needed where the layer does
-not yet behave as the row says; the test marks such rows ``xfail(strict=True)``, so a fix turns them red until the
-mark is removed.
+input is a state dict) or a call from a second thread while another thread is inside the layer (``concurrent``).
+Rows of the converters and the NIR reader call a function instead of a layer: with bad arguments (``argument``:
+``make`` makes the call) or on a hostile file (``file``: ``write`` writes the file into a temporary directory the
+test provides, ``make`` returns the function that reads it; the fragment :data:`FILE` stands for the file's path).
+``needs`` names the plugins a row needs (:data:`NEEDS`); the test skips the row, with the reason, where one is not
+installed. The exception of a plugin is named as ``"module:Class"`` so that this file imports no plugin.
+``pending`` holds the exact fix still needed where the layer does not yet behave as the row says; the test marks
+such rows ``xfail(strict=True)``, so a fix turns them red until the mark is removed.
 
 ``docs/reliability/make_table.py`` renders :data:`CASES` into ``docs/reliability/bad-inputs.md``; a test checks
 that the page holds exactly that rendering, so the page and the tests cannot drift apart.
@@ -15,7 +20,11 @@ that the page holds exactly that rendering, so the page and the tests cannot dri
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import io
+import pickle
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,6 +51,12 @@ def _enc() -> Any:
     return enc
 
 
+def _sk() -> Any:
+    import spikekit
+
+    return spikekit
+
+
 def _ones(v: torch.Tensor, thr: Any) -> torch.Tensor:  # a plain surrogate, so no other plugin is needed
     return torch.ones_like(v)
 
@@ -61,8 +76,12 @@ class Case:
         gets: what the user gets, in words (the table's last column).
         check: for accepted inputs, a function ``(layer, output) -> None`` that asserts the documented result.
         pending: None when the behaviour holds today; else the exact fix needed (file:function).
-        stage: ``call``, ``construct``, ``load`` or ``concurrent`` (see the module docstring).
+        stage: ``call``, ``construct``, ``load``, ``concurrent``, ``argument`` or ``file`` (see the module
+            docstring).
         also_is: further exception classes the error is an instance of (sinabs's class for the same input).
+        needs: plugins (distribution names, keys of :data:`NEEDS`) the row needs.
+        write: for ``file`` rows, ``write(directory) -> path`` writes the hostile file.
+        names: what a refusal's message names when that is not the class or function in ``layer`` (default).
     """
 
     id: str
@@ -70,18 +89,40 @@ class Case:
     bad: str
     make: Callable[[], Any]
     inputs: Callable[[], Sequence[Any]]
-    raises: type[BaseException] | None
+    raises: type[BaseException] | str | None
     fragments: tuple[str, ...] = ()
     gets: str = ""
     check: Callable[[Any, Any], None] | None = None
     pending: str | None = None
     stage: str = "call"
     also_is: tuple[type[BaseException], ...] = ()
+    needs: tuple[str, ...] = ()
+    write: Callable[[Path], Path] | None = None
+    names: str | None = None
 
-    def run(self) -> tuple[Any, Any]:
-        """Do what the row says; returns ``(layer, output)`` (raises what the row expects)."""
-        if self.stage == "construct":
+    @property
+    def exception(self) -> type[BaseException] | None:
+        """The class in ``raises`` (a ``"module:Class"`` name is imported now)."""
+        if not isinstance(self.raises, str):
+            return self.raises
+        module, name = self.raises.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def exception_name(self) -> str:
+        return self.raises.split(":")[-1] if isinstance(self.raises, str) else self.raises.__name__
+
+    def run(self, path: Path | None = None) -> tuple[Any, Any]:
+        """Do what the row says; returns ``(layer, output)`` (raises what the row expects).
+
+        ``path``: for a ``file`` row, the file its ``write`` wrote.
+        """
+        if self.stage in ("construct", "argument"):
             return self.make(), None
+        if self.stage == "file":
+            assert path is not None, f"{self.id}: a file row reads the file its write wrote"
+            fn = self.make()
+            return fn, fn(path)
         layer = self.make()
         inputs = list(self.inputs())
         for x in inputs[:-1]:
@@ -145,6 +186,152 @@ def _state_on_meta(layer: Any) -> Any:
     layer(torch.rand(2, 4, 3))
     layer.v_mem = layer.v_mem.to("meta")  # a state on another device than the next input
     return layer
+
+
+# ------------------------------------------------------------------------------------ converters and NIR files
+#: Stands, in ``fragments``, for the path of the file a ``file`` row wrote: the message must name it.
+FILE = "{file}"
+
+#: The plugins a row can need (distribution name -> modules that must be importable).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "spikekit-convert": ("spikekit_convert",),
+    "spikekit-nir": ("spikekit_nir", "nir", "h5py"),
+}
+
+# Hand-written protocol-0 pickles: GLOBAL 'module name', MARK, a string argument, TUPLE, REDUCE (call), STOP.
+# Unpickled without restriction they would run exec("pass") / os.system("true").
+_PICKLE_EXEC = b"cbuiltins\nexec\n(Vpass\ntR."
+_PICKLE_OS_SYSTEM = b"cos\nsystem\n(Vtrue\ntR."
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _truncated_torch_save() -> bytes:
+    """The first half of ``torch.save(Linear(4, 4))`` (a zip archive that stops in the middle)."""
+    buffer = io.BytesIO()
+    torch.save(nn.Linear(4, 4), buffer)
+    data = buffer.getvalue()
+    return data[: len(data) // 2]
+
+
+def _ann() -> nn.Module:
+    return nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+
+
+def _affine_graph() -> Any:
+    import nir
+    import numpy as np
+
+    return nir.NIRGraph.from_list(nir.Affine(np.eye(3, dtype=np.float32), np.zeros(3, dtype=np.float32)))
+
+
+def _write_nir(directory: Path, edit: Callable[[Any, str, Path], None]) -> Path:
+    """A valid ``.nir`` file of one Affine node, then ``edit(h5file, affine_group_path, directory)``."""
+    import h5py
+    import nir
+
+    path = directory / "model.nir"
+    nir.write(path, _affine_graph())
+    with h5py.File(path, "a") as f:
+        affine = next(k for k in f["node/nodes"] if f[f"node/nodes/{k}/type"][()] == b"Affine")
+        edit(f, f"node/nodes/{affine}", directory)
+    return path
+
+
+def _other_h5(directory: Path) -> Path:
+    """Another local HDF5 file holding a (3, 3) dataset ``w``."""
+    import h5py
+    import numpy as np
+
+    other = directory / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["w"] = np.ones((3, 3), dtype=np.float32)
+    return other
+
+
+def _nir_external_storage(f: Any, node: str, directory: Path) -> None:
+    import numpy as np
+
+    secret = _write(directory / "secret.bin", np.arange(9, dtype=np.float32).tobytes())
+    del f[f"{node}/weight"]
+    f.create_dataset(f"{node}/weight", shape=(3, 3), dtype="f4", external=[(str(secret), 0, 36)])
+
+
+def _nir_external_link(f: Any, node: str, directory: Path) -> None:
+    import h5py
+
+    del f[f"{node}/weight"]
+    f[f"{node}/weight"] = h5py.ExternalLink(str(_other_h5(directory)), "/w")
+
+
+def _nir_soft_link(f: Any, node: str, directory: Path) -> None:
+    import h5py
+
+    del f[f"{node}/bias"]
+    f[f"{node}/bias"] = h5py.SoftLink(f"/{node}/weight")
+
+
+def _nir_virtual(f: Any, node: str, directory: Path) -> None:
+    import h5py
+
+    layout = h5py.VirtualLayout(shape=(3, 3), dtype="f4")
+    layout[:] = h5py.VirtualSource(str(_other_h5(directory)), "w", shape=(3, 3))
+    del f[f"{node}/weight"]
+    f.create_virtual_dataset(f"{node}/weight", layout)
+
+
+def _nir_bomb(f: Any, node: str, directory: Path) -> None:
+    # chunked, compressed and never written: 160 GB declared, a few KB on disk
+    del f[f"{node}/weight"]
+    f.create_dataset(f"{node}/weight", shape=(200_000, 200_000), dtype="f4", chunks=(64, 64), compression="gzip")
+
+
+def _nir_missing_bias(f: Any, node: str, directory: Path) -> None:
+    del f[f"{node}/bias"]
+
+
+def _nir_unknown_type(f: Any, node: str, directory: Path) -> None:
+    del f[f"{node}/type"]
+    f[f"{node}/type"] = "NoSuchNode"
+
+
+def _nir_text_weight(f: Any, node: str, directory: Path) -> None:
+    del f[f"{node}/weight"]
+    f[f"{node}/weight"] = "not numbers"
+
+
+def _nested(depth: int) -> Any:
+    """An Affine graph wrapped ``depth`` times in a graph ``input -> sub -> output``."""
+    import nir
+    import numpy as np
+
+    graph = _affine_graph()
+    for _ in range(depth):
+        graph = nir.NIRGraph(
+            nodes={"input": nir.Input({"input": np.array([3])}), "sub": graph,
+                   "output": nir.Output({"output": np.array([3])})},
+            edges=[("input", "sub"), ("sub", "output")],
+            type_check=False,
+        )  # fmt: skip
+    return graph
+
+
+def _duplicate_edge() -> Any:
+    graph = _affine_graph()
+    graph.edges = [*graph.edges, ("input", "affine")]
+    return graph
+
+
+def _lif_graph(**changes: float) -> Any:
+    """A graph of one LIF node of 3 neurons, with the given fields set to the given value."""
+    import nir
+    import numpy as np
+
+    fields = {"tau": 4.0, "r": 1.0, "v_leak": 0.0, "v_threshold": 1.0, **changes}
+    return nir.NIRGraph.from_list(nir.LIF(**{k: np.full(3, v) for k, v in fields.items()}), type_check=False)
 
 
 CASES: list[Case] = [
@@ -384,6 +571,97 @@ CASES: list[Case] = [
          lambda: [torch.rand(2, 4, 3)], ConcurrentUseError, ("IAFRecurrent", "not thread-safe", "copy.deepcopy"),
          "in the second thread; the first thread's call completes", also_is=(RuntimeError,),
          stage="concurrent"),
+    # ===================================================== converters (spikekit-convert) and NIR (spikekit-nir)
+    # --------------------------------------------------------------------- load_sinabs_model: untrusted pickles
+    Case("pickle-exec", "load_sinabs_model(path)", "a pickle whose code calls builtins.exec",
+         lambda: _sk().utils.load_sinabs_model, _none, "spikekit_convert.safe_unpickler:UnsafePickleError",
+         ("load_sinabs_model", "safe loading refuses builtins.exec", "weights_only=False", FILE),
+         "refused before anything in the file runs", also_is=(pickle.UnpicklingError,), stage="file",
+         needs=("spikekit-convert",), write=lambda d: _write(d / "model.pth", _PICKLE_EXEC)),
+    Case("pickle-os-system", "load_sinabs_model(path)", "a pickle whose code calls os.system",
+         lambda: _sk().utils.load_sinabs_model, _none, "spikekit_convert.safe_unpickler:UnsafePickleError",
+         ("load_sinabs_model", "safe loading refuses os.system", FILE),
+         "refused before anything in the file runs", also_is=(pickle.UnpicklingError,), stage="file",
+         needs=("spikekit-convert",), write=lambda d: _write(d / "model.pth", _PICKLE_OS_SYSTEM)),
+    Case("pickle-truncated", "load_sinabs_model(path)", "the first half of a torch.save file",
+         lambda: _sk().utils.load_sinabs_model, _none, pickle.UnpicklingError,
+         ("load_sinabs_model", "the file is truncated, corrupt", FILE), "naming the file", stage="file",
+         needs=("spikekit-convert",), write=lambda d: _write(d / "model.pth", _truncated_torch_save())),
+    # ------------------------------------------------------------------------ from_nir: untrusted .nir files
+    *[Case(f"nir-{cid}", "from_nir(path)", bad, lambda: _sk().from_nir, _none,
+           "spikekit_nir.conventions:ConversionError", ("from_nir", *frags, FILE), gets, also_is=(ValueError,),
+           stage="file", needs=("spikekit-nir",), write=lambda d, edit=edit: _write_nir(d, edit))
+      for cid, bad, edit, frags, gets in [
+        ("external-storage", "Affine weight stored in another local file (HDF5 external storage)",
+         _nir_external_storage, ("field 'weight'", "the dataset keeps its data in external files"),
+         "refused, naming the node and the field"),
+        ("external-link", "Affine weight an HDF5 external link to another file", _nir_external_link,
+         ("field 'weight'", "external link to"), "refused, naming the node and the field"),
+        ("soft-link", "Affine bias a soft link to the weight", _nir_soft_link, ("field 'bias'", "soft link to"),
+         "refused, naming the node and the field"),
+        ("virtual", "Affine weight a virtual dataset mapping another file", _nir_virtual,
+         ("field 'weight'", "is virtual"), "refused, naming the node and the field"),
+        ("bomb", "Affine weight declaring 200000 x 200000 float32 (160 GB) in a file of a few KB", _nir_bomb,
+         ("field 'weight'", "declares 160000000000 bytes", "more than max_bytes"),
+         "refused from the size the file declares"),
+        ("missing-field", "Affine node without its bias", _nir_missing_bias, ("field 'bias': missing",),
+         "naming the node and the field"),
+        ("unknown-type", "a node of type 'NoSuchNode'", _nir_unknown_type,
+         ("field 'type'", "unknown NIR node type 'NoSuchNode'"), "naming the node and the known types"),
+        ("text-weight", "Affine weight stored as text", _nir_text_weight, ("field 'weight'", "expected numbers"),
+         "naming the node and the field"),
+    ]],
+    # ------------------------------------------------------------------------------------- from_nir: graphs
+    Case("nir-nested", "from_nir(graph)", "250 graphs nested in one another", lambda: _sk().from_nir(_nested(250)),
+         _none, "spikekit_nir.conventions:ConversionError", ("from_nir", "nested 33 deep", "max_depth=32"),
+         "refused at depth 33 (no RecursionError)", also_is=(ValueError,), stage="argument",
+         needs=("spikekit-nir",)),
+    Case("nir-duplicate-edge", "from_nir(graph)", "the edge ('input', 'affine') twice",
+         lambda: _sk().from_nir(_duplicate_edge()), _none, "spikekit_nir.conventions:ConversionError",
+         ("from_nir", "('input', 'affine')", "appears twice"), "a repeated edge would double the node's input",
+         also_is=(ValueError,), stage="argument", needs=("spikekit-nir",)),
+    *[Case(f"nir-lif-{cid}", "from_nir(graph, batch_size=1)", bad,
+           lambda field=field, value=value: _sk().from_nir(_lif_graph(**{field: value}), batch_size=1), _none,
+           "spikekit_nir.conventions:ConversionError", ("from_nir", f"'lif' (LIF), field '{field}'", frag),
+           "naming the node and the field", also_is=(ValueError,), stage="argument", needs=("spikekit-nir",))
+      for cid, bad, field, value, frag in [
+        ("threshold-zero", "LIF v_threshold 0", "v_threshold", 0.0, "must be > 0"),
+        ("threshold-nan", "LIF v_threshold NaN", "v_threshold", float("nan"), "contains NaN"),
+        ("tau-zero", "LIF tau 0", "tau", 0.0, "time constants must be > 0"),
+    ]],
+    # ----------------------------------------------------------------------------------------------- to_nir
+    Case("to-nir-no-time", "to_nir(Sequential(Linear(3, 4), IAF()), x)",
+         "x of shape (2, 3): plain layers take (B, T, ...)",
+         lambda: _sk().to_nir(nn.Sequential(nn.Linear(3, 4), _sl().IAF()), torch.rand(2, 3)), _none,
+         "spikekit_nir.conventions:ConversionError", ("to_nir", "node '1' (IF)", "0-d", "x.unsqueeze(1)"),
+         "says what sample to pass", also_is=(ValueError,), stage="argument", needs=("spikekit-nir",)),
+    # ------------------------------------------------------------------ from_model, Network, normalize_weights
+    Case("from-model-not-module", "from_model(model)", "a string, not a module",
+         lambda: _sk().from_model("resnet18"), _none, TypeError,
+         ("from_model: model must be a torch.nn.Module", "str", "'resnet18'"), "naming the argument and what came",
+         stage="argument", needs=("spikekit-convert",)),
+    Case("from-model-shape-zero", "from_model(ann, input_shape=(2, 0, 8))", "a 0 in the shape",
+         lambda: _sk().from_model(_ann(), input_shape=(2, 0, 8), batch_size=1), _none, ValueError,
+         ("from_model: input_shape", "positive ints", "(2, 0, 8)"), "naming the argument and what came",
+         stage="argument", needs=("spikekit-convert",)),
+    Case("from-model-shape-misfit", "from_model(ann, input_shape=(3,))",
+         "ann = Sequential(Linear(8, 4), ReLU()): 3 features where Linear takes 8",
+         lambda: _sk().from_model(_ann(), input_shape=(3,), batch_size=1), _none, RuntimeError,
+         ("Network: input_shape (3,)", "does not fit the model", "layer '0' (Linear)", "(1, 3)"),
+         "the class the layer raised, re-raised by the Network that from_model builds, naming the shape and the "
+         "layer", stage="argument", needs=("spikekit-convert",), names="Network"),
+    Case("from-model-bias-rescaling", "from_model(ann, bias_rescaling=0)", "bias_rescaling = 0 (divides the biases)",
+         lambda: _sk().from_model(_ann(), bias_rescaling=0), _none, ValueError,
+         ("from_model", "bias_rescaling", "finite and non-zero", "got 0"), "naming the argument and what came",
+         stage="argument", needs=("spikekit-convert",)),
+    Case("network-not-module", "Network(ann, 'x')", "a string as the spiking model",
+         lambda: _sk().Network(_ann(), "x"), _none, TypeError,
+         ("Network: spiking_model must be a torch.nn.Module", "str"), "naming the argument and what came",
+         stage="argument", needs=("spikekit-convert",)),
+    Case("normalize-percentile", "normalize_weights(ann, x, ['1'], ['0'], percentile=101)", "percentile = 101",
+         lambda: _sk().utils.normalize_weights(_ann(), torch.rand(4, 8), ["1"], ["0"], percentile=101), _none,
+         ValueError, ("normalize_weights", "percentile must be a number in [0, 100]", "101"),
+         "naming the argument and what came", stage="argument", needs=("spikekit-convert",)),
 ]  # fmt: skip
 
 
@@ -398,22 +676,48 @@ def _state_dict(layer: Any, **states: torch.Tensor) -> dict[str, Any]:
     return sd
 
 
-_WHEN = {"call": "call", "construct": "construction", "load": "`load_state_dict`", "concurrent": "two threads"}
+_WHEN = {
+    "call": "call",
+    "construct": "construction",
+    "load": "`load_state_dict`",
+    "concurrent": "two threads",
+    "argument": "arguments",
+    "file": "reads a file",
+}
+_FUNCTION_STAGES = {"argument", "file"}
+
+_FUNCTIONS_INTRO = (
+    "Calls of the converters (spikekit-convert) and of the NIR reader and writer (spikekit-nir). A *reads a file* "
+    "row writes the hostile file into a temporary directory and passes its path; the message names that path. "
+    "These rows need the plugin named in their status column, and are skipped (with the reason) where it is not "
+    "installed."
+)
+
+
+def _got(c: Case) -> str:
+    if c.raises is None:
+        return c.gets
+    also = f" (also a {' and a '.join(f'`{cls.__name__}`' for cls in c.also_is)})" if c.also_is else ""
+    shown = ", ".join("the file's path" if f == FILE else f"`{f}`" for f in c.fragments)
+    return f"`{c.exception_name}`{also}: {c.gets}; message contains {shown}"
+
+
+def _rows(cases: Sequence[tuple[int, Case]], what: str) -> list[str]:
+    rows = [f"| # | {what} | when | bad input | what the user gets | status |", "|---|---|---|---|---|---|"]
+    for i, c in cases:
+        needs = f"; needs {', '.join(c.needs)}" if c.needs else ""
+        status = f"holds (tested{needs})" if c.pending is None else f"**pending fix** ({c.pending})"
+        cells = [str(i), f"`{c.layer}`", _WHEN[c.stage], c.bad, _got(c), status]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return rows
 
 
 def render_table(cases: Sequence[Case] = CASES) -> str:
-    """The markdown table of the docs page (one row per case)."""
-    rows = [
-        "| # | layer | when | bad input | what the user gets | status |",
-        "|---|---|---|---|---|---|",
-    ]
-    for i, c in enumerate(cases, 1):
-        if c.raises is not None:
-            also = f" (also a {' and a '.join(f'`{cls.__name__}`' for cls in c.also_is)})" if c.also_is else ""
-            got = f"`{c.raises.__name__}`{also}: {c.gets}; message contains " + ", ".join(f"`{f}`" for f in c.fragments)
-        else:
-            got = c.gets
-        status = "holds (tested)" if c.pending is None else f"**pending fix** ({c.pending})"
-        cells = [str(i), f"`{c.layer}`", _WHEN[c.stage], c.bad, got, status]
-        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(rows) + "\n"
+    """The markdown of the docs page's generated section: one table for the layers, one for the functions."""
+    numbered = list(enumerate(cases, 1))
+    layers = [(i, c) for i, c in numbered if c.stage not in _FUNCTION_STAGES]
+    functions = [(i, c) for i, c in numbered if c.stage in _FUNCTION_STAGES]
+    lines = ["## Layers", "", *_rows(layers, "layer")]
+    if functions:
+        lines += ["", "## Converters and NIR files", "", _FUNCTIONS_INTRO, "", *_rows(functions, "call")]
+    return "\n".join(lines) + "\n"
