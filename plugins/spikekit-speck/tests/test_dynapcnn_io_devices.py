@@ -85,7 +85,7 @@ def test_device_access_needs_samna(no_samna):
         lambda fn=fn: fn("speck2edevkit") for fn in (io.enable_timestamps, io.disable_timestamps, io.reset_timestamps)
     ]
     for call in calls:
-        with pytest.raises(SamnaRequiredError, match="needs SynSense's SDK 'samna'") as err:
+        with pytest.raises(SamnaRequiredError, match="needs samna, SynSense's SDK .module 'samna'") as err:
             call()
         assert isinstance(err.value, ModuleNotFoundError)
     with pytest.raises(SamnaRequiredError, match="open_device"):

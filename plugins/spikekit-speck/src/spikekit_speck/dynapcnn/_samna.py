@@ -28,8 +28,8 @@ class SamnaRequiredError(ModuleNotFoundError):
 
     def __init__(self, what: str, module: str = "samna") -> None:
         super().__init__(
-            f"{what} needs SynSense's SDK {module!r}, which is not installed (install it as SynSense documents). "
-            + _OFFLINE,
+            f"{what} needs samna, SynSense's SDK (module {module!r} is not installed; install it as SynSense "
+            "documents). " + _OFFLINE,
             name=module,
         )
         self.what = what
