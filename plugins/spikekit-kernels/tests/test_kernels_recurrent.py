@@ -114,3 +114,29 @@ def test_stochastic_rec_connect_draws_the_same_numbers() -> None:
         outs.append(_run(layer, x, w))
     assert torch.equal(outs[0][0], outs[1][0])
     torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused-cpu"])
+def test_empty_batch_runs_like_the_reference(backend: str) -> None:
+    for layer in (sl.LIF(tau_mem=10.0, backend=backend), sl.ALIF(tau_mem=10.0, tau_adapt=20.0, backend=backend),
+                  sl.LIFRecurrent(tau_mem=10.0, rec_connect=nn.Linear(5, 5), backend=backend)):  # fmt: skip
+        x = torch.rand(0, 4, 5, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = layer(x)
+        out.sum().backward()
+        assert out.shape == (0, 4, 5) and x.grad is not None and x.grad.shape == (0, 4, 5)
+
+
+def test_multi_dimensional_neurons_with_a_general_connection() -> None:
+    B, T = 2, 11
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(B, T, 2, 6, generator=g) * 6.0
+    w = torch.randn(B, T, 2, 6, generator=g)
+    rec = _rec("general", 12, 4)
+    got = _run(_layer("alif", copy.deepcopy(rec), "fused-cpu"), x, w)
+    want = _run(_layer("alif", copy.deepcopy(rec), "torch"), x, w)
+    assert torch.equal(got[0], want[0]) and want[0].sum() > 0
+    for name, val in want[3].items():
+        assert torch.equal(got[3][name], val), name
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-6)

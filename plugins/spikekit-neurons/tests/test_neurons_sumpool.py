@@ -14,7 +14,16 @@ def _lp(x: torch.Tensor, kernel, stride, ceil_mode: bool) -> torch.Tensor:
     return nn.LPPool2d(1, kernel, stride, ceil_mode)(x)
 
 
-CASES = [(2, None, False), (3, 2, True), (3, 2, False), ((2, 3), (1, 2), False), ((2, 3), None, True), (3, 3, True)]
+CASES = [
+    (2, None, False),
+    (2, 2, False),
+    ((3, 2), None, False),
+    (3, 2, True),
+    (3, 2, False),
+    ((2, 3), (1, 2), False),
+    ((2, 3), None, True),
+    (3, 3, True),
+]
 
 
 @pytest.mark.parametrize("kernel,stride,ceil_mode", CASES)

@@ -61,7 +61,7 @@ from collections.abc import Mapping
 
 import torch
 
-from spikekit.backends import BackendResult, NeuronParams
+from spikekit.backends import BackendResult, NeuronParams, get_backend
 from spikekit_kernels import _cc, _torchloop
 from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
 from spikekit_kernels._recurrent import recurrent_plan, run_recurrent
@@ -341,6 +341,8 @@ class FusedCPUBackend:
             return f"input on {x.device}; fused-cpu runs on the CPU (use the 'triton' backend on CUDA)"
         if x.dtype not in (torch.float32, torch.float64):
             return f"dtype {x.dtype} on CPU (float32 and float64 are covered)"
+        if x.numel() == 0:
+            return None  # nothing to compute: run() hands it to the reference backend (identical results)
         plan = make_plan(x, state, params) if params.rec_connect is None else recurrent_plan(x, state, params)
         if isinstance(plan, str):
             return plan
@@ -348,6 +350,8 @@ class FusedCPUBackend:
         return None
 
     def run(self, x: Tensor, state: Mapping[str, Tensor], params: NeuronParams) -> BackendResult:
+        if x.numel() == 0:  # an empty batch (or no neurons): no loop to fuse; same shapes and graph as the reference
+            return get_backend("torch").run(x, state, params)
         checked, self._checked = self._checked, None
         same = checked is not None and checked[0] is x and checked[1] is params
         recurrent = params.rec_connect is not None

@@ -87,6 +87,18 @@ def _pair(v: int | Sequence[int]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def _spread(grad: torch.Tensor, shape: tuple[int, ...], kernel: tuple[int, int]) -> torch.Tensor:
+    """The gradient of disjoint window sums: each window's gradient copied to its cells in one pass (no zero
+    fill and scatter as in ``avg_pool2d_backward``); rows and columns no window covers get zero."""
+    *lead, ho, wo = grad.shape
+    kh, kw = kernel
+    g = grad.reshape(*lead, ho, 1, wo, 1).expand(*lead, ho, kh, wo, kw).reshape(*lead, ho * kh, wo * kw)
+    h, w = shape[-2], shape[-1]
+    if (h, w) != (ho * kh, wo * kw):
+        g = F.pad(g, (0, w - wo * kw, 0, h - ho * kh))
+    return g
+
+
 class _WindowSum(torch.autograd.Function):
     """The value and gradient of ``LPPool2d`` with ``p = 1`` in one pooling pass each way.
 
@@ -113,6 +125,8 @@ class _WindowSum(torch.autograd.Function):
         (out,) = ctx.saved_tensors
         shape, dtype, device, kernel, stride, ceil_mode = ctx.cfg
         grad = torch.where(out != 0, grad, 0)
+        if not ceil_mode and kernel == stride:  # disjoint windows: each cell gets its window's gradient
+            return _spread(grad, shape, kernel), None, None, None
         like = torch.empty((), dtype=dtype, device=device).expand(shape)  # only the input's size is read
         if ceil_mode:
             grad = grad * (kernel[0] * kernel[1])
