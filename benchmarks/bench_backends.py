@@ -17,9 +17,9 @@ forward+backward (the backward reads the output gradient and writes the input gr
 Timing: the median of ``--repeats`` runs, implementations interleaved round-robin in one process. Peak extra
 memory of one forward+backward: a fresh subprocess per implementation (peak RSS minus the RSS before the run;
 median of ``--memory-runs`` processes). The load average is recorded at the start and the end (the machine may be
-shared; other processes skew CPU timings). GPU mode (``--gpu``): the dense models at ``[B=128, T=500, N=4096]``
-with CUDA events, the copy bandwidth measured in the same run and the achieved bandwidth of the Triton kernels
-(``benchmarks/gpu/`` has the full GPU run).
+shared; other processes skew CPU timings). GPU mode (``--gpu``): the same workloads at ``[B=128, T=500, N=4096]``
+with CUDA events and the device's copy bandwidth measured in the same run; the bound row gives each implementation's
+distance from it (``benchmarks/gpu/`` has the full GPU run).
 
 Usage:
     python benchmarks/bench_backends.py                    # CPU, writes benchmarks/results/cpu-<host>.json
