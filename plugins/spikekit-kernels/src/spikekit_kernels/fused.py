@@ -61,9 +61,10 @@ from collections.abc import Mapping
 
 import torch
 
-from spikekit.backends import BackendResult, NeuronParams
+from spikekit.backends import BackendResult, NeuronParams, get_backend
 from spikekit_kernels import _cc, _torchloop
 from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
+from spikekit_kernels._recurrent import recurrent_plan, run_recurrent
 
 __all__ = ["FusedCPUBackend", "run_plan"]
 
@@ -340,16 +341,26 @@ class FusedCPUBackend:
             return f"input on {x.device}; fused-cpu runs on the CPU (use the 'triton' backend on CUDA)"
         if x.dtype not in (torch.float32, torch.float64):
             return f"dtype {x.dtype} on CPU (float32 and float64 are covered)"
-        plan = make_plan(x, state, params)
+        if x.numel() == 0:
+            return None  # nothing to compute: run() hands it to the reference backend (identical results)
+        plan = make_plan(x, state, params) if params.rec_connect is None else recurrent_plan(x, state, params)
         if isinstance(plan, str):
             return plan
         self._checked = (x, params, plan)
         return None
 
     def run(self, x: Tensor, state: Mapping[str, Tensor], params: NeuronParams) -> BackendResult:
+        if x.numel() == 0:  # an empty batch (or no neurons): no loop to fuse; same shapes and graph as the reference
+            return get_backend("torch").run(x, state, params)
         checked, self._checked = self._checked, None
         same = checked is not None and checked[0] is x and checked[1] is params
-        plan = checked[2] if same else make_plan(x, state, params)
+        recurrent = params.rec_connect is not None
+        if same:
+            plan = checked[2]
+        else:
+            plan = recurrent_plan(x, state, params) if recurrent else make_plan(x, state, params)
         if isinstance(plan, str):
             raise ValueError(f"{params.layer_name}: fused-cpu cannot run this layer: {plan}")
+        if recurrent:
+            return run_recurrent(x, state, params, plan)
         return run_plan(x, state, plan, params.record_states)

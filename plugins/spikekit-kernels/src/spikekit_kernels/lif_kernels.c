@@ -37,7 +37,12 @@ enum { F_SYN = 1, F_NORM = 2, F_FLOOR = 4, F_ALIF = 8, F_SPIKING = 16, F_RESET =
 enum { SPK_MULTI = 0, SPK_SINGLE = 1 };
 enum { SG_TENSOR = 0, SG_SINGLE_EXP = 1, SG_GAUSS = 2, SG_MULTI_GAUSS = 3, SG_HEAVISIDE = 4, SG_PERIODIC_EXP = 5 };
 #define HAS(F) ((FLAGS & (F)) != 0)
-#define BLOCK 256
+/* Neurons per work item. An item runs the whole time loop for its neurons, reading one row of BLOCK values per step
+ * from rows N values apart: with BLOCK >= N (dense layers up to 1024 neurons) an item's reads and writes over time are
+ * one contiguous stream, and for larger N each step still reads 4 KiB contiguously (one page), which the hardware
+ * prefetchers follow; 256 (1 KiB per step, a page jump every step) measured about 20 % slower for a LIF layer's
+ * forward+backward at [32, 100, 1024]. The per-item arrays (parameters, states, adjoints) stay in L1/L2. */
+#define BLOCK 1024
 #define INLINE static inline __attribute__((always_inline))
 #define R(v) ((REAL)(v))
 
@@ -419,6 +424,7 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
 /* ------------------------------------------------------------------------------------------- threads */
 typedef struct {
     Args *a;
+    int64_t bs; /* neurons per item (<= BLOCK) */
     int backward;
     int failed;
 } Job;
@@ -426,12 +432,12 @@ typedef struct {
 static void *run_items(void *p) {
     Job *job = (Job *)p;
     Args *a = job->a;
-    const int64_t nblk = (a->N + BLOCK - 1) / BLOCK, items = a->B * nblk;
+    const int64_t bs = job->bs, nblk = (a->N + bs - 1) / bs, items = a->B * nblk;
     for (;;) {
         const int64_t it = __atomic_fetch_add(&a->next, 1, __ATOMIC_RELAXED);
         if (it >= items) break;
-        const int64_t bi = it / nblk, n0 = (it % nblk) * BLOCK;
-        const int64_t len = n0 + BLOCK < a->N ? BLOCK : a->N - n0;
+        const int64_t bi = it / nblk, n0 = (it % nblk) * bs;
+        const int64_t len = n0 + bs < a->N ? bs : a->N - n0;
         if (!job->backward) forward_item(a, bi, n0, len);
         else if (backward_item(a, bi, n0, len) != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
     }
@@ -440,10 +446,13 @@ static void *run_items(void *p) {
 
 static int launch(Args *a, int backward) {
     int nt = a->nthreads < 1 ? 1 : (a->nthreads > 64 ? 64 : a->nthreads);
-    const int64_t items = a->B * ((a->N + BLOCK - 1) / BLOCK);
+    /* smaller items when there would be fewer than two per thread (small batches), down to 64 neurons */
+    int64_t bs = BLOCK;
+    while (bs > 64 && a->B * ((a->N + bs - 1) / bs) < 2 * (int64_t)nt) bs /= 2;
+    const int64_t items = a->B * ((a->N + bs - 1) / bs);
     if (items < nt) nt = (int)items;
     a->next = 0;
-    Job job = {a, backward, 0};
+    Job job = {a, bs, backward, 0};
     pthread_t th[64];
     int started = 1;
     for (; started < nt; started++)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 __all__ = ["SpikingMaxPooling2dLayer", "SumPool2d"]
 
@@ -82,8 +83,66 @@ class SpikingMaxPooling2dLayer(nn.Module):
         )
 
 
+def _pair(v: int | Sequence[int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _spread(grad: torch.Tensor, shape: tuple[int, ...], kernel: tuple[int, int]) -> torch.Tensor:
+    """The gradient of disjoint window sums: each window's gradient copied to its cells in one pass (no zero
+    fill and scatter as in ``avg_pool2d_backward``); rows and columns no window covers get zero."""
+    *lead, ho, wo = grad.shape
+    kh, kw = kernel
+    g = grad.reshape(*lead, ho, 1, wo, 1).expand(*lead, ho, kh, wo, kw).reshape(*lead, ho * kh, wo * kw)
+    h, w = shape[-2], shape[-1]
+    if (h, w) != (ho * kh, wo * kw):
+        g = F.pad(g, (0, w - wo * kw, 0, h - ho * kh))
+    return g
+
+
+class _WindowSum(torch.autograd.Function):
+    """The value and gradient of ``LPPool2d`` with ``p = 1`` in one pooling pass each way.
+
+    ``LPPool2d(1)`` computes ``sign(a) * relu(|a|) * kh*kw`` with ``a = avg_pool2d(x**1)``: the value is the window
+    sum (without ``ceil_mode``; with it, windows cut by the edge are averaged over the cells they cover and then
+    scaled by the full window size, as sinabs does) and the gradient is that of the sum except where a window sums
+    to exactly zero (``relu`` at 0), where it is zero. Here the sum is ``avg_pool2d`` with ``divisor_override=1``
+    (exact for integer spike counts) and the backward masks the output gradient where the sum is zero; no
+    ``pow`` / ``abs`` / ``sign`` / ``relu`` passes and nothing of input size is kept for the backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, ceil_mode):  # type: ignore[override]
+        if ceil_mode:  # sinabs's value for windows cut by the edge: their average times the full window size
+            out = F.avg_pool2d(x, kernel, stride, 0, True, True, None) * (kernel[0] * kernel[1])
+        else:
+            out = F.avg_pool2d(x, kernel, stride, 0, False, True, 1)
+        ctx.save_for_backward(out)
+        ctx.cfg = (tuple(x.shape), x.dtype, x.device, kernel, stride, ceil_mode)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (out,) = ctx.saved_tensors
+        shape, dtype, device, kernel, stride, ceil_mode = ctx.cfg
+        grad = torch.where(out != 0, grad, 0)
+        if not ceil_mode and kernel == stride:  # disjoint windows: each cell gets its window's gradient
+            return _spread(grad, shape, kernel), None, None, None
+        like = torch.empty((), dtype=dtype, device=device).expand(shape)  # only the input's size is read
+        if ceil_mode:
+            grad = grad * (kernel[0] * kernel[1])
+            gx = torch.ops.aten.avg_pool2d_backward(grad, like, kernel, stride, [0, 0], True, True, None)
+        else:
+            gx = torch.ops.aten.avg_pool2d_backward(grad, like, kernel, stride, [0, 0], False, True, 1)
+        return gx, None, None, None
+
+
 class SumPool2d(nn.LPPool2d):
-    """Sum over each window (``LPPool2d`` with ``p = 1``; exact for negative values too).
+    """Sum over each window: the value and gradient of ``LPPool2d`` with ``p = 1`` (as sinabs defines it), computed
+    with one pooling pass forward and one backward.
+
+    The value is the window sum, exact for integer spike counts and for negative values too (with ``ceil_mode``,
+    windows cut by the edge give their average times the full window size, as in sinabs). The gradient is 1 per
+    cell, except in windows whose sum is exactly zero, where ``LPPool2d`` (and so sinabs) gives 0.
 
     Args:
         kernel_size: window size.
@@ -106,4 +165,8 @@ class SumPool2d(nn.LPPool2d):
             raise ValueError(
                 f"SumPool2d expects input of shape (N, C, H, W) or (C, H, W), got shape {tuple(input.shape)}"
             )
-        return super().forward(input)
+        if float(self.norm_type) != 1.0:  # changed after construction: behave as the LPPool2d it is
+            return super().forward(input)
+        kernel = _pair(self.kernel_size)
+        stride = kernel if self.stride is None else _pair(self.stride)
+        return _WindowSum.apply(input, kernel, stride, bool(self.ceil_mode))

@@ -1,0 +1,313 @@
+r"""Recurrent layers (``rec_connect``) on ``fused-cpu``: the time loop in Python, each step's neuron update in C.
+
+The reference backend computes, per step, ``x'_t = x_t + r_t`` with ``r_t = rec_connect(s_{t-1})`` (``r_0 = 0``,
+and ``rec_connect`` is called after the last step too) and then one neuron step. Here the neuron step of all
+``(B, N)`` neurons is one call of the compiled loop with ``T = 1`` (the same code and arithmetic as the fused
+forward, so spikes stay bitwise equal), and ``rec_connect`` is called with torch on the same spikes in the same
+shape as the reference calls it, so its output has the same bits too. The per-step elementwise torch ops of the
+reference (about ten forward and ten backward, each an autograd node) become one C call each way.
+
+Backward: a custom autograd function walks the steps backwards. Step ``t``'s compiled backward (``T = 1``, with
+``w_{t-1}``, ``i_{t-1}``, ``b_{t-1}`` passed as its "initial" state and the adjoints carried in its "final state"
+gradients) gives ``∂L/∂x'_t``, which is both ``∂L/∂x_t`` and ``∂L/∂r_t``. The gradient reaching ``s_{t-1}``
+through ``rec_connect`` is its vector-Jacobian product at ``∂L/∂r_t``, added to the output gradient of step
+``t - 1`` before that step runs. For a plain ``nn.Linear`` it is one matrix product (``∂L/∂r_t · W``) and the weight
+gradient is one product over all steps at the end; any other module keeps the graph of each step's call (so a
+stochastic module is differentiated at the numbers it drew) and is differentiated with ``torch.autograd.grad``.
+
+Buffers are time-major ``(T, B, N)`` with each step's slice aligned to 64 bytes, so a step is a contiguous
+``(B, N)`` block that the compiled loop reads with ``T = 1`` and ``rec_connect`` receives like the reference's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from spikekit.backends import BackendResult, NeuronParams
+from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
+
+__all__ = ["recurrent_plan", "run_recurrent"]
+
+Tensor = torch.Tensor
+_ALIGN = 16  # elements of float32 per 64 bytes
+
+
+def recurrent_plan(x: Tensor, state: Mapping[str, Tensor], params: NeuronParams) -> Plan | str:
+    """The plan of the layer without its recurrent connection, or why the recurrent layer is not covered."""
+    from spikekit_kernels import fused
+
+    if not fused._use_c(x):
+        return "recurrent layers on fused-cpu need the compiled loop (no C compiler, or it is disabled)"
+    plan = make_plan(x, state, dataclasses.replace(params, rec_connect=None))
+    if isinstance(plan, str):
+        return plan
+    if plan.sg_kind == SG_TENSOR:
+        return "recurrent layers on fused-cpu need a closed-form surrogate gradient (one of spikekit.activation's)"
+    return plan
+
+
+class _Steps:
+    """Time-major ``(T, B, N)`` buffers whose per-step slices start on a 64-byte boundary."""
+
+    def __init__(self, like: Tensor, T: int, B: int, N: int) -> None:
+        self.T, self.B, self.N = T, B, N
+        self.stride = -(-(B * N) // _ALIGN) * _ALIGN
+        self.like = like
+
+    def new(self, on: bool = True) -> Tensor:
+        if not on:
+            return self.like.new_empty(0)
+        return self.like.new_empty(max(self.T, 1), self.stride)
+
+    def step(self, buf: Tensor, t: int) -> Tensor:
+        return buf[t, : self.B * self.N].view(self.B, self.N)
+
+    def views(self, buf: Tensor, *trail: int) -> tuple[Tensor, ...]:
+        """Every step's slice at once, ``(B, *trail)`` each (one op, not one per step)."""
+        return buf[: self.T, : self.B * self.N].view(self.T, self.B, *(trail or (self.N,))).unbind(0)
+
+    def ptrs(self, buf: Tensor | None) -> tuple[int, int]:
+        """(address of step 0, bytes from one step to the next); (0, 0) for a buffer that is not there."""
+        if buf is None or buf.numel() == 0:
+            return 0, 0
+        return buf.data_ptr(), self.stride * buf.element_size()
+
+    def batch_major(self, buf: Tensor) -> Tensor:
+        return buf[: self.T, : self.B * self.N].view(self.T, self.B, self.N).transpose(0, 1).contiguous()
+
+    def batch_view(self, buf: Tensor) -> Tensor:
+        """(B, T, N) as a transposed view when the steps are not padded (a gradient need not be contiguous)."""
+        if self.stride != self.B * self.N:
+            return self.batch_major(buf)
+        return buf[: self.T].view(self.T, self.B, self.N).transpose(0, 1)
+
+    def time_major(self, g: Tensor | None) -> Tensor | None:
+        """An incoming (B, T, N) gradient as aligned time-major steps, or None."""
+        if g is None:
+            return None
+        buf = self.new()
+        buf[: self.T, : self.B * self.N].view(self.T, self.B, self.N).copy_(g.transpose(0, 1))
+        return buf
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None or t.numel() == 0 else t.data_ptr()
+
+
+def _args(lib_args: type, plan: Plan, B: int, N: int) -> ctypes.Structure:
+    from spikekit_kernels import fused
+
+    # one step of B x N neurons: a single thread unless a step is large enough to pay for starting threads
+    nthreads = torch.get_num_threads() if B * N >= (1 << 17) else 1
+    a = lib_args(B=B, T=1, N=N, max_spikes=plan.max_spikes, nthreads=nthreads)
+    fused._set_params(a, (plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
+                          plan.adapt_scale, plan.reset_const))  # fmt: skip
+    return a
+
+
+def _linear(rec: nn.Module) -> nn.Linear | None:
+    return rec if type(rec) is nn.Linear else None
+
+
+class _RecurrentLoop(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, plan, rec, record, *rec_params):  # type: ignore[override]
+        from spikekit_kernels import fused
+
+        B, T, N = x.shape
+        flags = plan.flags
+        syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+        lib = fused._lib(x, flags, plan.spike_kind, plan.sg_kind)
+        steps = _Steps(x, T, B, N)
+        XP, S, U, W = steps.new(), steps.new(), steps.new(), steps.new()
+        IS, Bs = steps.new(syn), steps.new(alif)
+        own = lambda t: x.new_empty(B, *plan.trail).copy_(t.view(B, *plan.trail))  # noqa: E731  (not a view)
+        v = own(v0)
+        i = own(i0) if syn else x.new_empty(0)
+        b = own(b0) if alif else x.new_empty(0)
+        a = _args(fused._args(x), plan, B, N)
+        a.v0 = a.vfin = _ptr(v)
+        a.i0 = a.ifin = _ptr(i)
+        a.b0 = a.bfin = _ptr(b)
+        a.recv = None
+        trail = plan.trail
+        linear = _linear(rec)
+        keep_graph = any(ctx.needs_input_grad) and linear is None
+        graphs: list[tuple[Tensor, Tensor]] = []
+        r = x.new_zeros(B, N)
+        xs, xps, ss = x.unbind(1), steps.views(XP), steps.views(S, *trail)
+        (pxp, st), (ps, _), (pu, _), (pw, _) = (steps.ptrs(t) for t in (XP, S, U, W))
+        (pi, _), (pb, _) = steps.ptrs(IS), steps.ptrs(Bs)
+        for t in range(T):
+            torch.add(xs[t], r, out=xps[t])
+            off = t * st
+            a.x, a.out, a.u, a.recv = pxp + off, ps + off, pu + off, pw + off
+            a.isave = pi + off if syn else None
+            a.bsave = pb + off if alif else None
+            if lib.lif_forward(ctypes.byref(a)) != 0:
+                raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")
+            if keep_graph:
+                with torch.enable_grad():
+                    leaf = ss[t].detach().requires_grad_(True)
+                    r_full = rec(leaf)
+                graphs.append((leaf, r_full))
+                r = r_full.detach().reshape(B, N)
+            else:
+                r = rec(ss[t]).reshape(B, N)
+        ctx.plan, ctx.rec, ctx.steps, ctx.graphs, ctx.nparams = plan, rec, steps, graphs, len(rec_params)
+        ctx.rec_params = list(rec_params)
+        ctx.save_for_backward(XP, S, U, W, IS, Bs, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)
+        out = steps.batch_major(S).view(B, T, *trail)
+        recv = steps.batch_major(W) if record else x.new_empty(0)
+        reci = steps.batch_major(IS) if (record and syn) else x.new_empty(0)
+        recb = steps.batch_major(Bs) if (record and alif) else x.new_empty(0)
+        ctx.set_materialize_grads(False)
+        return out, recv, reci, recb, v, i, b
+
+    @staticmethod
+    def backward(ctx, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin):  # type: ignore[override]
+        from spikekit_kernels import fused
+
+        XP, S, U, W, IS, Bs, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
+        v0, i0, b0 = v0.contiguous(), i0.contiguous(), b0.contiguous()
+        plan, rec, steps = ctx.plan, ctx.rec, ctx.steps
+        B, T, N = steps.B, steps.T, steps.N
+        flags = plan.flags
+        syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+        lib = fused._lib(XP, flags, plan.spike_kind, plan.sg_kind)
+        a = _args(fused._args(XP), plan, B, N)
+        for j, p in enumerate(plan.sg_params[:5]):
+            a.sg_p[j] = p
+        GX, GAM = steps.new(), steps.new()
+        GAS, GAA = steps.new(syn), steps.new(alif)
+        gw = g_vfin.reshape(B, N).contiguous().clone() if g_vfin is not None else XP.new_zeros(B, N)
+        gi = g_ifin.reshape(B, N).contiguous().clone() if (syn and g_ifin is not None) else XP.new_zeros(B, N)
+        gb = g_bfin.reshape(B, N).contiguous().clone() if (alif and g_bfin is not None) else XP.new_zeros(B, N)
+        a.g_vfin = a.gv0 = gw.data_ptr()
+        a.g_ifin = a.gi0 = gi.data_ptr() if syn else None
+        a.g_bfin = a.gb0 = gb.data_ptr() if alif else None
+        grv = steps.time_major(g_recv.reshape(B, T, N) if g_recv is not None and g_recv.numel() else None)
+        gri = steps.time_major(g_reci.reshape(B, T, N) if g_reci is not None and g_reci.numel() else None)
+        grb = steps.time_major(g_recb.reshape(B, T, N) if g_recb is not None and g_recb.numel() else None)
+        g3 = g_out.reshape(B, T, N) if g_out is not None else None
+        zero = XP.new_zeros(()).expand(B, N)
+        linear = _linear(rec)
+        pgrads: list[Tensor | None] = [None] * ctx.nparams
+        gxs = steps.views(GX)
+        gos = g3.unbind(1) if g3 is not None else None
+        ptr = _StepPointers(steps, XP, U, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX, GAM, GAS, GAA)
+        for t in range(T - 1, -1, -1):
+            gs = gos[t] if gos is not None else zero
+            if t < T - 1:  # the gradient reaching s_t through r_{t+1} = rec(s_t)
+                gr = gxs[t + 1]
+                if linear is not None:
+                    gs = torch.addmm(gs, gr, linear.weight) if gos is not None else gr @ linear.weight
+                else:
+                    gs = gs + _vjp(ctx.graphs[t], gr, ctx.rec_params, pgrads, B, N)
+            a.gsb, a.gsn = (gs.stride(0) if B > 1 else 0), (gs.stride(1) if N > 1 else 0)
+            a.g_out = gs.data_ptr()
+            ptr.point(a, t)
+            if lib.lif_backward(ctypes.byref(a)) != 0:
+                raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its buffer")
+        if linear is not None and ctx.nparams:
+            _linear_param_grads(linear, steps, GX, S, pgrads, ctx.needs_input_grad[14:])
+        gx = steps.batch_view(GX)
+        red = lambda buf: buf[:T, : B * N].sum(0).view(B, N)  # noqa: E731
+        gam = red(GAM)
+        gas = red(GAS) if syn else None
+        gaa = red(GAA) if alif else None
+        return (gx, gw, gi if syn else None, gb if alif else None, gam, gas, None, None, gaa, None, None,
+                None, None, None, *pgrads)  # fmt: skip
+
+
+class _StepPointers:
+    """Points the T = 1 backward at step t: its inputs, the previous step's states as "initial" ones (step 0: the
+    layer's initial state), its outputs. Plain address arithmetic, no tensor ops per step."""
+
+    def __init__(self, steps, XP, U, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX, GAM, GAS, GAA) -> None:
+        self.first = {"v0": _ptr(v0), "i0": _ptr(i0), "b0": _ptr(b0)}
+        self.bufs = {name: steps.ptrs(t) for name, t in (("x", XP), ("u", U), ("w", W), ("isave", IS), ("bsave", Bs),
+                     ("g_recv", grv), ("g_reci", gri), ("g_recb", grb), ("gx", GX), ("gam", GAM), ("gas", GAS),
+                     ("gaa", GAA))}  # fmt: skip
+        self.keep = (v0, i0, b0)  # the "initial" states stay alive (and contiguous) while pointed at
+
+    def point(self, a: ctypes.Structure, t: int) -> None:
+        for name, (base, stride) in self.bufs.items():
+            if name != "w":
+                setattr(a, name, base + t * stride if base else None)
+        prev = {"v0": "w", "i0": "isave", "b0": "bsave"}
+        for name, buf in prev.items():
+            base, stride = self.bufs[buf]
+            setattr(a, name, (base + (t - 1) * stride if base else None) if t > 0 else self.first[name])
+
+
+def _vjp(graph: tuple[Tensor, Tensor], gr: Tensor, params: list[Tensor], pgrads: list[Tensor | None], B: int,
+         N: int) -> Tensor:  # fmt: skip
+    """∂L/∂s through one recorded rec_connect call; accumulates its parameters' gradients into pgrads."""
+    leaf, r_full = graph
+    with torch.enable_grad():
+        got = torch.autograd.grad(r_full, [leaf, *params], gr.reshape(r_full.shape), allow_unused=True)
+    for q, g in enumerate(got[1:]):
+        if g is not None:
+            pgrads[q] = g if pgrads[q] is None else pgrads[q] + g
+    return got[0].reshape(B, N) if got[0] is not None else gr.new_zeros(B, N)
+
+
+def _linear_param_grads(linear, steps, GX, S, pgrads, needs) -> None:
+    """Weight (and bias) gradients of r_{t+1} = s_t Wᵀ + c over all steps at once: Gᵀ S and Σ G."""
+    B, T, N = steps.B, steps.T, steps.N
+    if T < 2:
+        return
+    G = GX[1:T, : B * N].reshape((T - 1) * B, -1)
+    Sx = S[: T - 1, : B * N].reshape((T - 1) * B, -1)
+    names = [n for n, p in linear.named_parameters()]
+    for q, name in enumerate(names):
+        if q < len(needs) and not needs[q]:
+            continue
+        pgrads[q] = G.t() @ Sx if name == "weight" else G.sum(0)
+
+
+def run_recurrent(x: Tensor, state: Mapping[str, Tensor], params: NeuronParams, plan: Plan) -> BackendResult:
+    """Run a recurrent layer (plan from :func:`recurrent_plan`) and shape the results as the layer's."""
+    rec = params.rec_connect
+    assert rec is not None
+    B, T, N, trail = plan.B, plan.T, plan.N, plan.trail
+    x3 = x.reshape(B, T, N)
+    zero = x3.new_empty(0)
+    v0 = state["v_mem"].reshape(B, N)
+    i0 = state["i_syn"].reshape(B, N) if plan.flags & F_SYN else zero
+    b0 = state["b"].reshape(B, N) if plan.flags & F_ALIF else zero
+    rec_params = [p for p in rec.parameters()] if _linear(rec) is not None else _general_params(rec)
+    record = params.record_states
+    out, recv, reci, recb, vfin, ifin, bfin = _RecurrentLoop.apply(
+        x3, v0, i0, b0, plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
+        plan.adapt_scale, plan.reset_const, plan, rec, record, *rec_params,
+    )  # fmt: skip
+    shape_bt, shape_b = (B, T, *trail), (B, *trail)
+    final: dict[str, Tensor] = {"v_mem": vfin}
+    recs: dict[str, Tensor] = {}
+    if record:
+        recs["v_mem"] = recv.view(shape_bt)
+    if plan.flags & F_SYN:
+        final["i_syn"] = ifin
+        if record:
+            recs["i_syn"] = reci.view(shape_bt)
+    if plan.flags & F_ALIF:
+        final["b"] = bfin
+        final["spike_threshold"] = (plan.threshold + plan.adapt_scale * bfin.reshape(B, N)).reshape(shape_b)
+        if record:
+            recs["b"] = recb.view(shape_bt)
+            thr_rec = plan.threshold.unsqueeze(1) + plan.adapt_scale.unsqueeze(1) * recb
+            recs["spike_threshold"] = thr_rec.reshape(shape_bt)
+    final = {k: final[k].clone() if final[k]._base is not None else final[k] for k in state}
+    recs = {k: recs[k] for k in state if k in recs}
+    return out, final, recs
+
+
+def _general_params(rec: nn.Module) -> list[Tensor]:
+    return [p for p in rec.parameters() if p.requires_grad]

@@ -1,0 +1,142 @@
+"""Recurrent layers (IAFRecurrent, LIFRecurrent, ALIFRecurrent) on fused-cpu against the reference backend:
+spikes, final states and recordings bitwise; gradients to the input, the recurrent weights and tau within 1e-5."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+sl = pytest.importorskip("spikekit.layers")
+from spikekit.backends import get_backend  # noqa: E402
+from spikekit_kernels import _cc  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not _cc.available(), reason="no C compiler")
+
+
+class Scaled(nn.Module):
+    """A recurrent connection that is not an nn.Linear (takes the general path): flatten, linear, scale."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.lin = nn.Linear(n, n)
+        self.scale = nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return self.lin(s.flatten(1)) * self.scale
+
+
+def _layer(kind: str, rec: nn.Module, backend: str, **kw):
+    if kind == "iaf":
+        return sl.IAFRecurrent(rec_connect=rec, backend=backend, **kw)
+    if kind == "lif":
+        return sl.LIFRecurrent(tau_mem=torch.tensor(8.0), rec_connect=rec, train_alphas=False, backend=backend, **kw)
+    if kind == "lif-syn":
+        return sl.LIFRecurrent(tau_mem=torch.tensor(8.0), tau_syn=torch.tensor(4.0), rec_connect=rec,
+                               backend=backend, **kw)  # fmt: skip
+    return sl.ALIFRecurrent(tau_mem=8.0, tau_adapt=12.0, rec_connect=rec, backend=backend, **kw)
+
+
+def _run(layer: nn.Module, x: torch.Tensor, w: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    out = layer(x)
+    (out * w).sum().backward()
+    params = {n: p.grad for n, p in layer.named_parameters() if p.grad is not None}
+    return out.detach(), x.grad, params, {k: v.detach() for k, v in layer.named_buffers()}
+
+
+def _rec(kind: str, n: int, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    if kind == "linear":
+        rec = nn.Linear(n, n, bias=True)
+    elif kind == "linear-nobias":
+        rec = nn.Linear(n, n, bias=False)
+    else:
+        rec = Scaled(n)
+    with torch.no_grad():
+        for p in rec.parameters():
+            p.mul_(2.0)
+    return rec
+
+
+@pytest.mark.parametrize("model", ["iaf", "lif", "lif-syn", "alif"])
+@pytest.mark.parametrize("rec_kind", ["linear", "linear-nobias", "general"])
+@pytest.mark.parametrize("record", [False, True])
+def test_matches_the_reference_backend(model: str, rec_kind: str, record: bool) -> None:
+    B, T, N = 3, 17, 24
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(B, T, N, generator=g) * 1.5 - 0.2) * (1.0 if model == "iaf" else 6.0)  # norm_input scales
+    w = torch.randn(B, T, N, generator=g)
+    rec = _rec(rec_kind, N, 1)
+    ref = _layer(model, copy.deepcopy(rec), "torch", record_states=record)
+    fused = _layer(model, copy.deepcopy(rec), "fused-cpu", record_states=record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to the reference backend
+        got = _run(fused, x, w)
+    want = _run(ref, x, w)
+    assert want[0].sum() > 0, "the test input should make the layer spike"
+    assert torch.equal(got[0], want[0]), "spikes"
+    for name, val in want[3].items():
+        assert torch.equal(got[3][name], val), f"state/recording {name}"
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-6, msg="dx")
+    assert set(got[2]) == set(want[2])
+    for name, val in want[2].items():
+        scale = max(1.0, val.abs().max().item())  # sums over all steps: absolute error relative to the largest
+        torch.testing.assert_close(got[2][name], val, rtol=1e-5, atol=1e-6 * scale, msg=f"d {name}")
+
+
+def test_is_supported_and_declines_a_surrogate_callable() -> None:
+    backend = get_backend("fused-cpu")
+    layer = sl.LIFRecurrent(tau_mem=8.0, rec_connect=nn.Linear(4, 4), backend="fused-cpu")
+    x = torch.rand(2, 3, 4)
+    layer.init_state_with_shape((2, 4))
+    params = layer._neuron_params(layer.rec_connect)
+    assert backend.unsupported_reason(x, dict(layer.named_buffers()), params) is None
+    layer2 = sl.LIFRecurrent(tau_mem=8.0, rec_connect=nn.Linear(4, 4), surrogate_grad_fn=lambda v, t: v * 0 + 1.0)
+    params2 = layer2._neuron_params(layer2.rec_connect)
+    reason = backend.unsupported_reason(x, {"v_mem": torch.zeros(2, 4)}, params2)
+    assert reason is not None and "surrogate" in reason
+
+
+def test_stochastic_rec_connect_draws_the_same_numbers() -> None:
+    """A dropout in rec_connect: both backends call it once per step (after the last one too), in the same order."""
+    B, T, N = 2, 9, 16
+    x = torch.rand(B, T, N) * 8.0
+    w = torch.randn(B, T, N)
+    rec = nn.Sequential(nn.Linear(N, N), nn.Dropout(0.3))
+    outs = []
+    for backend in ("torch", "fused-cpu"):
+        torch.manual_seed(3)
+        layer = _layer("lif", copy.deepcopy(rec), backend)
+        outs.append(_run(layer, x, w))
+    assert torch.equal(outs[0][0], outs[1][0])
+    torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused-cpu"])
+def test_empty_batch_runs_like_the_reference(backend: str) -> None:
+    for layer in (sl.LIF(tau_mem=10.0, backend=backend), sl.ALIF(tau_mem=10.0, tau_adapt=20.0, backend=backend),
+                  sl.LIFRecurrent(tau_mem=10.0, rec_connect=nn.Linear(5, 5), backend=backend)):  # fmt: skip
+        x = torch.rand(0, 4, 5, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = layer(x)
+        out.sum().backward()
+        assert out.shape == (0, 4, 5) and x.grad is not None and x.grad.shape == (0, 4, 5)
+
+
+def test_multi_dimensional_neurons_with_a_general_connection() -> None:
+    B, T = 2, 11
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(B, T, 2, 6, generator=g) * 6.0
+    w = torch.randn(B, T, 2, 6, generator=g)
+    rec = _rec("general", 12, 4)
+    got = _run(_layer("alif", copy.deepcopy(rec), "fused-cpu"), x, w)
+    want = _run(_layer("alif", copy.deepcopy(rec), "torch"), x, w)
+    assert torch.equal(got[0], want[0]) and want[0].sum() > 0
+    for name, val in want[3].items():
+        assert torch.equal(got[3][name], val), name
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-6)
