@@ -83,8 +83,11 @@ print("max gradient difference:", grad_diff)
 Say(
     f"The largest difference between the two backends' input gradients is {grad_diff:.2g} "
     f"(the gradients themselves reach {grad_ref.abs().max().item():.2g}): "
-    + ("the same up to floating-point rounding." if grad_diff <= 1e-5 * max(1.0, grad_ref.abs().max().item())
-       else "larger than floating-point rounding would explain.")
+    + (
+        "the same up to floating-point rounding."
+        if grad_diff <= 1e-5 * max(1.0, grad_ref.abs().max().item())
+        else "larger than floating-point rounding would explain."
+    )
 )
 
 # %%

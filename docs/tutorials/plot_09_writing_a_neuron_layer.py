@@ -28,6 +28,7 @@ The states are the membrane potential :math:`v` (``v_mem``) and the remaining re
 import copy
 import html
 import io
+import itertools
 import math
 
 import torch
@@ -151,11 +152,9 @@ for steps in (0, 3):
     with torch.no_grad():
         spikes = layer(drive)
     times = spikes[0, :, 0].nonzero().flatten().tolist()
-    intervals[steps] = sorted({b - a for a, b in zip(times, times[1:])})
+    intervals[steps] = sorted({b - a for a, b in itertools.pairwise(times)})
     print(f"refractory_steps={steps}: spikes at steps {times}")
-Say(
-    f"Steps between spikes: {intervals[0]} without a refractory period, {intervals[3]} with refractory_steps=3."
-)
+Say(f"Steps between spikes: {intervals[0]} without a refractory period, {intervals[3]} with refractory_steps=3.")
 
 # %%
 # It trains like any spikekit layer: the surrogate gradient reaches the input and the time constant.
