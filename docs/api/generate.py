@@ -26,7 +26,7 @@ from spikekit.plugins.records import NAMESPACES as RECORD_NAMESPACES
 
 API_DIR = Path(__file__).resolve().parent
 
-#: Namespace -> one line saying what it holds. The order is the order of the reference's table of contents.
+#: Namespace -> one line saying what it holds. The order is that of sinabs's API reference.
 NAMESPACES: dict[str, str] = {
     "spikekit": "The top level: a sinabs-compatible entry point plus backends and targets.",
     "spikekit.layers": "Spiking layers: the core's stateful base classes and time helpers, the plugins' neurons.",

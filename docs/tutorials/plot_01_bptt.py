@@ -103,7 +103,8 @@ fig.tight_layout()
 # Looking inside: membrane potential and spikes
 # ---------------------------------------------
 # ``record_states=True`` keeps the membrane potential of every time step in ``layer.recordings``.
-# Here we copy the trained hidden layer into one that records.
+# The trained hidden layer has no parameters of its own, so a new LIF layer with the same arguments and
+# ``record_states=True`` behaves exactly like it on the trained first layer's output.
 hidden = sl.LIF(tau_mem=10.0, norm_input=False, record_states=True)
 with torch.no_grad():
     spikekit.reset_states(hidden)

@@ -11,11 +11,21 @@ SDK needed. ``spikekit-speck`` provides the Speck / DYNAP-CNN family.
 # %%
 # Targets
 # -------
+import html
+
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
 import spikekit
+
+
+class Say(str):
+    """A sentence built from this run's numbers; the documentation shows it as text under the cell."""
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self)}</p>"
+
 
 for name, description in sorted(spikekit.available_targets().items()):
     print(f"{name:14s} {description[:80]}")
@@ -67,7 +77,18 @@ print(f"floating-point SNN accuracy: {(float_counts.argmax(1) == y).float().mean
 print(f"chip simulation accuracy:    {(chip_counts.argmax(1) == y).float().mean():.2f}")
 with torch.no_grad():
     print(f"ANN accuracy:                {(ann(x).argmax(1) == y).float().mean():.2f}")
-print("same prediction on", int((float_counts.argmax(1) == chip_counts.argmax(1)).sum()), "of", B, "digits")
+agree = int((float_counts.argmax(1) == chip_counts.argmax(1)).sum())
+print("same prediction on", agree, "of", B, "digits")
+Say(
+    f"The simulated chip classifies {(chip_counts.argmax(1) == y).float().mean():.0%} of these {B} digits, the "
+    f"floating-point SNN {(float_counts.argmax(1) == y).float().mean():.0%}; they predict the same class for "
+    f"{agree} of the {B}. "
+    + (
+        "Where they differ, it is the chip's integer weights and thresholds that changed a close call."
+        if agree < B
+        else "Discretising weights and thresholds to the chip's integers changed no prediction here."
+    )
+)
 
 # %%
 # A model the chip cannot run is refused with the layer named:

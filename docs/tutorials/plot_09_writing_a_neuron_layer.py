@@ -26,7 +26,9 @@ The states are the membrane potential :math:`v` (``v_mem``) and the remaining re
 # about modules. The spike itself comes from a *spike function*: :class:`~spikekit.activation.SingleSpike` gives
 # :math:`\mathbb{1}[v \ge \theta]` forward and the surrogate gradient backward, so the layer can be trained.
 import copy
+import html
 import io
+import itertools
 import math
 
 import torch
@@ -132,15 +134,27 @@ class RefractoryLIF(StatefulLayer):
 # %%
 # Using it
 # --------
-# A constant drive makes a LIF neuron fire regularly; the refractory period stretches the interval between spikes
-# by ``refractory_steps``.
+# A constant drive makes a LIF neuron fire regularly; the refractory period lengthens the interval between
+# spikes: the neuron ignores its input for ``refractory_steps`` steps, and its potential keeps leaking meanwhile.
+
+
+class Say(str):
+    """A sentence built from this run's numbers; the documentation shows it as text under the cell."""
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self)}</p>"
+
+
 drive = torch.full((1, 30, 1), 3.0)  # (batch, time, neurons)
+intervals = {}
 for steps in (0, 3):
     layer = RefractoryLIF(tau_mem=4.0, refractory_steps=steps)
     with torch.no_grad():
         spikes = layer(drive)
     times = spikes[0, :, 0].nonzero().flatten().tolist()
+    intervals[steps] = sorted({b - a for a, b in itertools.pairwise(times)})
     print(f"refractory_steps={steps}: spikes at steps {times}")
+Say(f"Steps between spikes: {intervals[0]} without a refractory period, {intervals[3]} with refractory_steps=3.")
 
 # %%
 # It trains like any spikekit layer: the surrogate gradient reaches the input and the time constant.
@@ -172,8 +186,8 @@ for bad_input in (torch.tensor(1.0), torch.ones(4)):
 # States and constants
 # --------------------
 # ``reset_states()`` zeroes the states, ``zero_grad()`` cuts them from the autograd graph, a new batch size
-# resamples them. A buffer registered as a constant is none of that's business. Here a variant of the layer
-# scales its input by a fixed per-neuron gain kept in a constant buffer:
+# resamples them. None of this touches a buffer registered as a constant. Here a variant of the layer scales its
+# input by a fixed per-neuron gain kept in a constant buffer:
 
 
 class GainedRefractoryLIF(RefractoryLIF):

@@ -52,12 +52,14 @@ class ALIF(StatefulLayer):
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
 
     .. math::
-        i_t &= \\alpha_{syn}(i_{t-1} + x_t) \\quad (\\text{or } x_t), \\qquad
-        v_t = \\alpha_{mem} v_{t-1} + (1 - \\alpha_{mem})\\, i_t \\quad (\\text{norm\\_input; else } + i_t) \\\\
-        \\theta_t &= b_0 + \\text{adapt\\_scale} \\cdot b_{t-1}, \\qquad S_t = \\text{spike\\_fn}(v_t, \\theta_t),
-        \\qquad v_t \\leftarrow \\text{reset\\_fn}(S_t, v_t, \\theta_t) \\\\
-        b_t &= \\alpha_{adapt} b_{t-1} + (1 - \\alpha_{adapt}) S_t, \\qquad
-        \\text{spike\\_threshold} = b_0 + \\text{adapt\\_scale} \\cdot b_t, \\qquad v_t \\leftarrow \\max(v_t, v_{min})
+        i_t &= \\alpha_{syn}(i_{t-1} + x_t) \\quad (\\text{or } i_t = x_t \\text{ without } \\tau_{syn}) \\\\
+        v_t &= \\alpha_{mem} v_{t-1} + (1 - \\alpha_{mem})\\, i_t \\quad (\\text{norm\\_input; else } + i_t) \\\\
+        \\theta_t &= b_0 + \\text{adapt\\_scale} \\cdot b_{t-1} \\\\
+        S_t &= \\text{spike\\_fn}(v_t, \\theta_t) \\\\
+        v_t &\\leftarrow \\text{reset\\_fn}(S_t, v_t, \\theta_t) \\\\
+        b_t &= \\alpha_{adapt} b_{t-1} + (1 - \\alpha_{adapt}) S_t \\\\
+        \\text{spike\\_threshold} &= b_0 + \\text{adapt\\_scale} \\cdot b_t \\\\
+        v_t &\\leftarrow \\max(v_t, v_{min})
 
     ``MembraneSubtract`` removes the *current* adaptive threshold :math:`\\theta_t`, and ``b`` is never zeroed
     (sinabs behaves the same, although its docstring says otherwise).
