@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+
+from spikekit.protocols import ActivationSpec
 
 # sqrt(2*pi) as sinabs computes it: pi rounded to float32, doubled, square-rooted in float32. The Gaussian
 # normaliser is then formed as ``sigma * _SQRT_TWO_PI`` (a 0-dim float32 tensor), so every dtype sees exactly the
@@ -40,3 +43,15 @@ def check_real(owner: str, **params: Any) -> None:
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
             raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+
+
+class Described:
+    """Mixin for the surrogate dataclasses: ``spec`` describes the instance (kind ``spec_kind``, its fields as
+    parameters, and the instance itself as the closed form backends may evaluate)."""
+
+    spec_kind: ClassVar[str] = ""
+
+    @property
+    def spec(self) -> ActivationSpec:
+        params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return ActivationSpec("surrogate", self.spec_kind, params, self)  # type: ignore[arg-type]
