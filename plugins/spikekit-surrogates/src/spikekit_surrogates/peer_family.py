@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -49,7 +49,7 @@ class FastSigmoid(Described):
         tensor([1.0000, 0.0278])
     """
 
-    spec_kind: ClassVar[str] = "fast_sigmoid"
+    spec_kind = "fast_sigmoid"
     slope: float = 25.0
 
     def __post_init__(self) -> None:
@@ -85,7 +85,7 @@ class ATan(Described):
         tensor([1.])
     """
 
-    spec_kind: ClassVar[str] = "atan"
+    spec_kind = "atan"
     alpha: float = 2.0
 
     def __post_init__(self) -> None:
@@ -121,7 +121,7 @@ class Sigmoid(Described):
         tensor([6.2500])
     """
 
-    spec_kind: ClassVar[str] = "sigmoid"
+    spec_kind = "sigmoid"
     slope: float = 25.0
 
     def __post_init__(self) -> None:
@@ -162,7 +162,7 @@ class Triangle(Described):
         tensor([0.5000, 1.0000, 0.0000])
     """
 
-    spec_kind: ClassVar[str] = "triangle"
+    spec_kind = "triangle"
     width: float = 1.0
     grad_scale: float = 1.0
 
@@ -202,7 +202,7 @@ class Rectangular(Described):
         tensor([0., 1., 0.])
     """
 
-    spec_kind: ClassVar[str] = "rectangular"
+    spec_kind = "rectangular"
     width: float = 1.0
     grad_scale: float = 1.0
 
@@ -240,7 +240,7 @@ class Erf(Described):
         tensor([1.1284])
     """
 
-    spec_kind: ClassVar[str] = "erf"
+    spec_kind = "erf"
     alpha: float = 2.0
 
     def __post_init__(self) -> None:
@@ -280,7 +280,7 @@ class PiecewiseLinear(Described):
         tensor([0.0100, 0.5000, 0.0100])
     """
 
-    spec_kind: ClassVar[str] = "piecewise_linear"
+    spec_kind = "piecewise_linear"
     width: float = 1.0
     leak: float = 0.01
 
@@ -321,7 +321,7 @@ class StraightThrough(Described):
         tensor([1., 1.])
     """
 
-    spec_kind: ClassVar[str] = "straight_through"
+    spec_kind = "straight_through"
     grad_scale: float = 1.0
 
     def __post_init__(self) -> None:

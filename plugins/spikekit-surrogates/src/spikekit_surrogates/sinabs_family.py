@@ -13,7 +13,7 @@ The arithmetic follows sinabs operation for operation, so float32 results are bi
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -41,7 +41,7 @@ class Heaviside(Described):
         tensor([0., 1., 1.])
     """
 
-    spec_kind: ClassVar[str] = "heaviside"
+    spec_kind = "heaviside"
     window: float = 1.0
 
     def __post_init__(self) -> None:
@@ -76,7 +76,7 @@ class Gaussian(Described):
         tensor([0.7979])
     """
 
-    spec_kind: ClassVar[str] = "gaussian"
+    spec_kind = "gaussian"
     mu: float = 0.0
     sigma: float = 0.5
     grad_scale: float = 1.0
@@ -119,7 +119,7 @@ class MultiGaussian(Described):
         tensor([0.8782])
     """
 
-    spec_kind: ClassVar[str] = "multi_gaussian"
+    spec_kind = "multi_gaussian"
     mu: float = 0.0
     sigma: float = 0.5
     h: float = 0.15
@@ -169,7 +169,7 @@ class SingleExponential(Described):
         tensor([0.7358, 2.0000, 0.7358])
     """
 
-    spec_kind: ClassVar[str] = "single_exponential"
+    spec_kind = "single_exponential"
     grad_width: float = 0.5
     grad_scale: float = 1.0
 
@@ -217,7 +217,7 @@ class PeriodicExponential(Described):
         tensor([0.3679, 1.0000, 1.0000])
     """
 
-    spec_kind: ClassVar[str] = "periodic_exponential"
+    spec_kind = "periodic_exponential"
     grad_width: float = 0.5
     grad_scale: float = 1.0
 
