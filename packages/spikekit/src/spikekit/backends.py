@@ -22,6 +22,7 @@ another task, and a task created inside a block keeps that block's backend. A ne
 context (the default, ``"torch"``), so a thread pool started inside a block does *not* inherit the block; submit
 ``contextvars.copy_context().run`` (as ``asyncio.to_thread`` does) to carry it over. A child process never inherits
 it: enter :func:`use_backend` in the child, or give the layers their own ``backend=``, which pickles with them.
+A model compiled with ``torch.compile`` keeps the selection in force when it was traced.
 
 **Fallback.** Before running, the chosen backend's :meth:`ComputeBackend.unsupported_reason` is asked whether it
 can run this configuration (model, spike and reset function, dtype, device, ...). If it cannot, the layer runs on
@@ -248,6 +249,12 @@ def use_backend(name: str, *, fallback: Fallback = "warn") -> Iterator[None]:
         _selection.reset(token)
 
 
+@torch.compiler.assume_constant_result
+def _current_choice() -> _Choice | None:
+    # torch.compile cannot trace ContextVar.get: the choice in force when a model is traced is baked into its graph
+    return _selection.get()
+
+
 def current_backend() -> str:
     """The backend a layer without its own ``backend=`` would use here (in this thread or asyncio task)."""
     choice = _selection.get()
@@ -281,7 +288,7 @@ def run_neuron(
 ) -> BackendResult:
     """Run ``params``'s model over ``x`` on backend ``requested`` (the layer's own choice, or None to follow
     :func:`use_backend`), with the fallback described in the module docstring."""
-    choice = _selection.get()
+    choice = _current_choice()
     if requested is not None:
         name, fallback = requested, "warn"
     elif choice is not None:

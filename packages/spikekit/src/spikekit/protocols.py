@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
@@ -48,24 +47,22 @@ Role = Literal["spike", "reset", "surrogate"]
 
 #: Spike kinds and their parameters: ``multi_spike`` (``trunc(v/θ)`` spikes for ``v > 0``), ``single_spike``
 #: (``v - θ >= 0``), ``max_spike`` (``multi_spike`` capped at ``max_num_spikes_per_bin``, None for no cap).
-SPIKE_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"multi_spike": (), "single_spike": (), "max_spike": ("max_num_spikes_per_bin",)}
-)
+SPIKE_KINDS: Mapping[str, tuple[str, ...]] = {
+    "multi_spike": (),
+    "single_spike": (),
+    "max_spike": ("max_num_spikes_per_bin",),
+}
 #: Reset kinds: ``subtract`` (``v - S·(subtract_value or θ)``), ``reset`` (spiking neurons to ``reset_value``).
-RESET_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"subtract": ("subtract_value",), "reset": ("reset_value",)}
-)
+RESET_KINDS: Mapping[str, tuple[str, ...]] = {"subtract": ("subtract_value",), "reset": ("reset_value",)}
 #: Surrogate kinds whose closed forms the first-party fused kernels know (with the sinabs formulas of
 #: ``spikekit-surrogates``); any other kind runs where the surrogate carries a ``closed_form``.
-SURROGATE_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "single_exponential": ("grad_width", "grad_scale"),
-        "gaussian": ("mu", "sigma", "grad_scale"),
-        "multi_gaussian": ("mu", "sigma", "h", "s", "grad_scale"),
-        "heaviside": ("window",),
-        "periodic_exponential": ("grad_width", "grad_scale"),
-    }
-)
+SURROGATE_KINDS: Mapping[str, tuple[str, ...]] = {
+    "single_exponential": ("grad_width", "grad_scale"),
+    "gaussian": ("mu", "sigma", "grad_scale"),
+    "multi_gaussian": ("mu", "sigma", "h", "s", "grad_scale"),
+    "heaviside": ("window",),
+    "periodic_exponential": ("grad_width", "grad_scale"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,12 +118,23 @@ def spec_of(obj: Any, role: Role | None = None) -> ActivationSpec | None:
         >>> spec_of(lambda v, thr: v) is None
         True
     """
-    spec = getattr(obj, "spec", None)
+    known = _class_specs.get(id(obj))  # classes first: torch.compile can fold id() but not read their attributes
+    if known is not None:
+        spec = known[1]
+    else:
+        spec = getattr(obj, "spec", None)
+        if isinstance(obj, type):
+            _class_specs[id(obj)] = (obj, spec)  # keeps the class alive, so its id stays unique
     if not isinstance(spec, ActivationSpec):
         return None
     if role is not None and spec.role != role:
         return None
     return spec
+
+
+#: id(class) -> (class, its spec or None): the specs of activation classes, filled when a
+#: :class:`SurrogateSpikeFunction` subclass is defined and whenever :func:`spec_of` reads a class.
+_class_specs: dict[int, tuple[type, Any]] = {}
 
 
 def with_spec(fn: Any, kind: str, *, closed_form: bool = True, **params: Any) -> Any:
@@ -206,6 +214,7 @@ class SurrogateSpikeFunction(torch.autograd.Function):
         # Give each subclass a *static* forward bound to its own spike_rule: torch.compile traces static
         # forwards of autograd Functions, not class methods.
         super().__init_subclass__(**kwargs)
+        spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
         if "forward" in cls.__dict__:
             return
         rule = cls.spike_rule
