@@ -126,7 +126,9 @@ def test_plugin_warnings_point_at_the_callers_line(fake_distribution):
     assert all(Path(w.filename).resolve() == Path(__file__).resolve() for w in caught), [w.filename for w in caught]
 
 
-@pytest.mark.parametrize("name", ["__wrapped__", "_ipython_canary_method_should_not_exist_", "_repr_html_", "__signature__"])
+@pytest.mark.parametrize(
+    "name", ["__wrapped__", "_ipython_canary_method_should_not_exist_", "_repr_html_", "__signature__"]
+)
 def test_dunder_and_private_probes_never_start_discovery(name, monkeypatch):
     from spikekit.plugins import manager
 
