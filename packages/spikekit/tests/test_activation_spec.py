@@ -60,3 +60,35 @@ def test_the_documented_kind_tables_are_consistent():
     assert set(SPIKE_KINDS) == {"multi_spike", "single_spike", "max_spike"}
     assert set(RESET_KINDS) == {"subtract", "reset"}
     assert all(isinstance(p, tuple) for p in (*SPIKE_KINDS.values(), *RESET_KINDS.values(), *SURROGATE_KINDS.values()))
+
+
+def test_a_subclass_that_changes_the_behaviour_is_not_taken_for_its_parent():
+    from spikekit.protocols import SurrogateSpikeFunction
+
+    class Exact(SurrogateSpikeFunction):
+        spec = ActivationSpec("spike", "single_spike")
+
+        @staticmethod
+        def spike_rule(v_mem, spike_threshold):
+            return (v_mem >= spike_threshold).to(v_mem.dtype)
+
+    class Doubled(Exact):
+        @staticmethod
+        def spike_rule(v_mem, spike_threshold):
+            return 2 * (v_mem >= spike_threshold).to(v_mem.dtype)
+
+    class Subtract:
+        spec = ActivationSpec("reset", "subtract", {"subtract_value": None})
+
+        def __call__(self, spikes, state, thr):
+            return {"v_mem": state["v_mem"] - spikes * thr}
+
+    class Halving(Subtract):
+        def __call__(self, spikes, state, thr):
+            return {"v_mem": state["v_mem"] / 2}
+
+    class SameBehaviour(Subtract):
+        pass
+
+    assert spec_of(Exact).kind == "single_spike" and spec_of(Doubled) is None
+    assert spec_of(Halving()) is None and spec_of(SameBehaviour()).kind == "subtract"

@@ -112,7 +112,9 @@ class ActivationSpec:
 def spec_of(obj: Any, role: Role | None = None) -> ActivationSpec | None:
     """The :class:`ActivationSpec` that ``obj`` (a class or an instance) carries as ``spec``, or None.
 
-    ``role`` checks that the spec describes the expected role; a spec for another role counts as none.
+    ``role`` checks that the spec describes the expected role; a spec for another role counts as none. A spec
+    describes the class that defines it: a subclass that overrides the behaviour (``spike_rule``, ``forward``,
+    ``apply`` or ``__call__``) without defining its own ``spec`` has none, so it is never taken for its parent.
 
     Example:
         >>> spec_of(lambda v, thr: v) is None
@@ -121,16 +123,42 @@ def spec_of(obj: Any, role: Role | None = None) -> ActivationSpec | None:
     known = _class_specs.get(id(obj))  # classes first: torch.compile can fold id() but not read their attributes
     if known is not None:
         spec = known[1]
+    elif isinstance(obj, type):
+        spec = getattr(obj, "spec", None) if _describes_itself(obj) else None
+        _class_specs[id(obj)] = (obj, spec)  # keeps the class alive, so its id stays unique
     else:
-        spec = getattr(obj, "spec", None)
-        if isinstance(obj, type):
-            _class_specs[id(obj)] = (obj, spec)  # keeps the class alive, so its id stays unique
+        cls = type(obj)
+        trusted = _instance_classes.get(id(cls))
+        if trusted is None:
+            trusted = _instance_classes.setdefault(id(cls), (cls, _describes_itself(cls)))
+        # a spec set on the object itself (with_spec on a function) describes that object
+        spec = getattr(obj, "spec", None) if trusted[1] else getattr(obj, "__dict__", {}).get("spec")
     if not isinstance(spec, ActivationSpec):
         return None
     if role is not None and spec.role != role:
         return None
     return spec
 
+
+_BEHAVIOUR = ("spike_rule", "forward", "apply", "__call__")
+
+
+def _describes_itself(cls: type) -> bool:
+    """False when a subclass changed the behaviour (``spike_rule``, ``forward``, ``apply``, ``__call__``) below the
+    class that defines ``spec``: an inherited spec then describes the parent, not this class."""
+    mro = cls.__mro__
+    owner = next((i for i, k in enumerate(mro) if "spec" in k.__dict__), None)
+    if owner is None:
+        return False
+    for method in _BEHAVIOUR:
+        defined = next((i for i, k in enumerate(mro) if method in k.__dict__), None)
+        if defined is not None and defined < owner:
+            return False
+    return True
+
+
+#: id(class) -> (class, whether its instances' spec describes them), for instances of activation classes.
+_instance_classes: dict[int, tuple[type, bool]] = {}
 
 #: id(class) -> (class, its spec or None): the specs of activation classes, filled when a
 #: :class:`SurrogateSpikeFunction` subclass is defined and whenever :func:`spec_of` reads a class.
@@ -214,8 +242,8 @@ class SurrogateSpikeFunction(torch.autograd.Function):
         # Give each subclass a *static* forward bound to its own spike_rule: torch.compile traces static
         # forwards of autograd Functions, not class methods.
         super().__init_subclass__(**kwargs)
-        spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
         if "forward" in cls.__dict__:
+            spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
             return
         rule = cls.spike_rule
 
@@ -227,6 +255,7 @@ class SurrogateSpikeFunction(torch.autograd.Function):
             return rule(v_mem, spike_threshold)
 
         cls.forward = staticmethod(forward)  # type: ignore[method-assign,assignment]
+        spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor):  # type: ignore[override]

@@ -46,12 +46,20 @@ def check_real(owner: str, **params: Any) -> None:
 
 
 class Described:
-    """Mixin for the surrogate dataclasses: ``spec`` describes the instance (kind ``spec_kind``, its fields as
-    parameters, and the instance itself as the closed form backends may evaluate)."""
+    """Mixin for the surrogate dataclasses: each subclass gets a ``spec`` describing the instance (kind
+    ``spec_kind``, its fields as parameters, the instance itself as the closed form backends may evaluate).
+
+    The property is set on every subclass itself, so that it is that class's own description (a further subclass
+    that overrides ``__call__`` without its own ``spec`` is not taken for it, see ``spikekit.protocols.spec_of``).
+    """
 
     spec_kind: ClassVar[str] = ""
 
-    @property
-    def spec(self) -> ActivationSpec:
-        params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-        return ActivationSpec("surrogate", self.spec_kind, params, self)  # type: ignore[arg-type]
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.spec = property(_describe)  # type: ignore[attr-defined]
+
+
+def _describe(self: Any) -> ActivationSpec:
+    params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    return ActivationSpec("surrogate", self.spec_kind, params, self)
