@@ -137,3 +137,13 @@ def test_step_models_go_through_backend_selection_and_fallback(toy_backends):
     with use_backend("a"):
         out = run_neuron(None, x, {"v_mem": torch.zeros(1, 2)}, model)
     assert torch.equal(out[0], ref[0])
+
+
+def test_the_fallback_warning_points_at_the_callers_line(toy_backends):
+    from spikekit.backends import NeuronParams
+    from spikekit.errors import BackendFallbackWarning
+
+    params = NeuronParams(torch.tensor(1.0), None, torch.tensor(1.0), None, None, None, layer_name="LocatedLayer")
+    with use_backend("a"), pytest.warns(BackendFallbackWarning, match="LocatedLayer") as caught:
+        run_neuron(None, torch.ones(1, 2, 1), {"v_mem": torch.zeros(1, 1)}, params)
+    assert caught[0].filename == __file__
