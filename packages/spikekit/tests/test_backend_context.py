@@ -24,6 +24,8 @@ class _Named:
         return None if isinstance(params, StepModel) or self.name == "torch" else "toy backends run StepModels only"
 
     def run(self, x, state, params):
+        if not isinstance(params, StepModel):
+            return x, dict(state), {}
         return run_step_loop(x, state, params)
 
 
