@@ -243,3 +243,14 @@ def test_no_pytest11_entry_point_is_registered():
 def test_the_fixtures_are_opt_in_through_conftest(spikekit_host, register_plugin):
     register_plugin(_plugin(spikekit_exports=lambda: [Export("OptIn", "collections:deque")]), name="opt")
     assert spikekit.layers.OptIn.__name__ == "deque"
+
+
+def test_import_spikekit_does_not_import_the_compiler_stack():
+    import subprocess
+
+    code = (
+        "import sys, spikekit; bad = [m for m in ('torch._dynamo', 'torch._inductor') if m in sys.modules]; print(bad)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )

@@ -249,10 +249,13 @@ def use_backend(name: str, *, fallback: Fallback = "warn") -> Iterator[None]:
         _selection.reset(token)
 
 
-@torch.compiler.assume_constant_result
 def _current_choice() -> _Choice | None:
     # torch.compile cannot trace ContextVar.get: the choice in force when a model is traced is baked into its graph
     return _selection.get()
+
+
+# What torch.compiler.assume_constant_result does, without importing torch._dynamo (about 2 s) with spikekit.
+_current_choice._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 def current_backend() -> str:
