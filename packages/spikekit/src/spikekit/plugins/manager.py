@@ -182,8 +182,7 @@ class PluginHost:
         self._discovered = True
         if not self.autoload:
             return
-        for ep in _registration_order(md.entry_points(group=ENTRY_POINT_GROUP)):
-            dist_name, dist_version = _dist_of(ep)
+        for ep, dist_name, dist_version in _registration_order(md.entry_points(group=ENTRY_POINT_GROUP)):
             if ep.name in self.blocked or dist_name in self.blocked:
                 self.blocked_plugins.append(
                     PluginFailure(ep.name, dist_name, "blocked", "SPIKEKIT_BLOCK_PLUGINS or configure(blocked=...)")
@@ -440,19 +439,23 @@ def _requirements(ep: md.EntryPoint) -> set[str]:
     return names
 
 
-def _registration_order(eps: Iterable[md.EntryPoint]) -> list[md.EntryPoint]:
-    """Entry points in registration order: after the plugin distributions each depends on, else alphabetical."""
-    pending = sorted(eps, key=lambda ep: (_normalised(_dist_of(ep)[0]), ep.name))
-    plugin_dists = {_normalised(_dist_of(ep)[0]) for ep in pending}
-    needs = {id(ep): (_requirements(ep) & plugin_dists) - {_normalised(_dist_of(ep)[0])} for ep in pending}
-    ordered: list[md.EntryPoint] = []
+def _registration_order(eps: Iterable[md.EntryPoint]) -> list[tuple[md.EntryPoint, str, str]]:
+    """``(entry point, distribution, version)`` in registration order: after the plugin distributions each
+    depends on, else alphabetical. Each distribution's metadata is read once."""
+    infos = []
+    for ep in eps:
+        name, version = _dist_of(ep)
+        infos.append((ep, name, version, _normalised(name)))
+    pending = sorted(infos, key=lambda i: (i[3], i[0].name))
+    plugin_dists = {i[3] for i in pending}
+    needs = {id(i[0]): (_requirements(i[0]) & plugin_dists) - {i[3]} for i in pending}
+    ordered: list[tuple[md.EntryPoint, str, str]] = []
     done: set[str] = set()
     while pending:
         # the first (alphabetically) whose plugin dependencies have all registered; on a cycle, the first left
-        ready = next((ep for ep in pending if needs[id(ep)] <= done), pending[0])
+        ready = next((i for i in pending if needs[id(i[0])] <= done), pending[0])
         pending.remove(ready)
-        ordered.append(ready)
-        dist = _normalised(_dist_of(ready)[0])
-        if not any(_normalised(_dist_of(ep)[0]) == dist for ep in pending):
-            done.add(dist)
+        ordered.append(ready[:3])
+        if not any(i[3] == ready[3] for i in pending):
+            done.add(ready[3])
     return ordered
