@@ -428,15 +428,19 @@ def _normalised(name: str) -> str:
     return _NORMALISE.sub("-", name).lower()
 
 
-def _requirements(ep: md.EntryPoint) -> set[str]:
-    """Normalised names of the distributions ``ep``'s distribution requires (its ``Requires-Dist``)."""
+def _describe_dist(ep: md.EntryPoint) -> tuple[str, str, set[str]]:
+    """(distribution name, version, normalised names it requires) of ``ep``'s distribution, from one metadata read."""
     dist = getattr(ep, "dist", None)
+    if dist is None:
+        name, version = _dist_of(ep)
+        return name, version, set()
+    meta = dist.metadata
     names: set[str] = set()
-    for req in (dist.requires or []) if dist is not None else []:
+    for req in meta.get_all("Requires-Dist") or []:
         match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
         if match and "extra ==" not in req.replace("'", '"').replace('"', ""):
             names.add(_normalised(match.group(1)))
-    return names
+    return meta["Name"], meta["Version"] or "", names
 
 
 def _registration_order(eps: Iterable[md.EntryPoint]) -> list[tuple[md.EntryPoint, str, str]]:
@@ -444,11 +448,11 @@ def _registration_order(eps: Iterable[md.EntryPoint]) -> list[tuple[md.EntryPoin
     depends on, else alphabetical. Each distribution's metadata is read once."""
     infos = []
     for ep in eps:
-        name, version = _dist_of(ep)
-        infos.append((ep, name, version, _normalised(name)))
+        name, version, requires = _describe_dist(ep)
+        infos.append((ep, name, version, _normalised(name), requires))
     pending = sorted(infos, key=lambda i: (i[3], i[0].name))
     plugin_dists = {i[3] for i in pending}
-    needs = {id(i[0]): (_requirements(i[0]) & plugin_dists) - {i[3]} for i in pending}
+    needs = {id(i[0]): (i[4] & plugin_dists) - {i[3]} for i in pending}
     ordered: list[tuple[md.EntryPoint, str, str]] = []
     done: set[str] = set()
     while pending:
