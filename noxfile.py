@@ -134,6 +134,20 @@ def isolation(session: nox.Session, package: str) -> None:
                     env={"SPIKEKIT_ISOLATION_ABSENT": ",".join(sorted(others))})  # fmt: skip
 
 
+THIRDPARTY = ROOT / "tests" / "outoftree" / "spikekit-thirdparty"
+
+
+@nox.session
+def thirdparty(session: nox.Session) -> None:
+    """A third-party plugin distribution written against the public contract only (tests/outoftree), installed
+    non-editable beside the first-party distributions; its own tests (conformance, fast paths, NIR, CLI, faults)."""
+    _install_everything(session, "pytest-timeout")
+    session.install("--no-deps", "--force-reinstall", str(THIRDPARTY))  # a regular install, never editable
+    session.run("python", "-m", "spikekit", "plugins", "--strict")
+    session.run("python", "-m", "pytest", str(THIRDPARTY / "tests"), "-p", "no:cacheprovider", "--timeout=900",
+                *session.posargs)  # fmt: skip
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repository."""

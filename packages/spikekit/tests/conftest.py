@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from spikekit.plugins import manager
+from spikekit.testing.pytest_plugin import register_plugin, spikekit_host  # noqa: F401  (opt-in fixtures)
 
 
 @pytest.fixture

@@ -13,10 +13,12 @@ def namespace_hooks(
 
     Names defined in the module itself (the core's own) are found by Python before ``__getattr__`` is called;
     every other public name is looked up among the plugins' exports, loaded on first use and cached by the host.
+    Dunder and private names (``_ipython_canary_method_should_not_exist_``, ``__wrapped__``, ...), which IPython,
+    Jupyter, doctest and pickle probe for, are never exported and never start plugin discovery.
     """
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("_"):
             raise AttributeError(f"module {namespace!r} has no attribute {name!r}")
         from spikekit.plugins import host
 

@@ -1,4 +1,11 @@
-"""The ``spikekit`` command line: ``spikekit plugins``, ``spikekit info``, and plugins' sub-commands."""
+"""The ``spikekit`` command line: ``spikekit plugins``, ``spikekit info``, and plugins' sub-commands.
+
+Plugin commands follow the plugin system's fault policy. Their records are read to list them, but a command's
+code is imported only when it runs (or when ``spikekit plugins`` checks them all). A command that fails to import,
+does not have ``add_arguments`` and ``run``, or raises while running is reported on stderr naming its plugin and
+distribution, with exit status 1; ``spikekit --help``, ``spikekit plugins`` and every other command keep working. A
+plugin command named like a built-in command is reported as a clash and never replaces the built-in one.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,12 @@ import argparse
 import platform
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "BUILTIN_COMMANDS"]
+
+#: Commands of the core; a plugin command with one of these names is reported as a clash.
+BUILTIN_COMMANDS = ("plugins", "info")
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -15,6 +26,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     h = host()
     infos = h.plugins()
+    broken = _check_commands(h)
     if not infos:
         print("No spikekit plugins are registered.")
     for info in infos:
@@ -22,11 +34,24 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{info.name} ({info.distribution}{version})")
         for item in sorted(info.provides):
             print(f"    {item}")
+    if h.blocked_plugins:
+        print("\nBlocked:")
+        for f in h.blocked_plugins:
+            print(f"  {f.plugin} ({f.distribution}): {f.message}")
     if h.failures:
         print("\nSkipped:")
         for f in h.failures:
             print(f"  {f.plugin} ({f.distribution}), {f.stage}: {f.message}")
-    return 1 if (args.strict and h.failures) else 0
+    return 1 if (args.strict and (h.failures or broken)) else 0
+
+
+def _check_commands(h: Any) -> list[str]:
+    """Load every plugin command (the listing is the place to find broken ones); the names that fail."""
+    broken = []
+    for name in sorted(h.commands()):
+        if name not in BUILTIN_COMMANDS and _load_command(h, name) is None:
+            broken.append(name)
+    return broken
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -58,10 +83,29 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with the plugins' sub-commands added."""
+def _load_command(h: Any, name: str) -> Any | None:
+    """The command object registered as ``name``, or None after reporting why it cannot be used."""
+    owned = h.owned_commands()[name]
+    try:
+        command = h.load_command(name)
+    except Exception as exc:
+        h.report_failure(owned, "command", f"command {name!r} could not be loaded: {exc}")
+        return None
+    missing = [m for m in ("add_arguments", "run") if not callable(getattr(command, m, None))]
+    if missing:
+        h.report_failure(owned, "command", f"command {name!r} has no {' or '.join(missing)}")
+        return None
+    return command
+
+
+def build_parser(load: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: built-in commands, and every plugin command listed with its description.
+
+    Only the plugin command named ``load`` is imported and given its arguments; the others are listed only.
+    """
     from spikekit.plugins import host
 
+    h = host()
     parser = argparse.ArgumentParser(prog="spikekit", description="spikekit: spiking neural networks in PyTorch")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("plugins", help="list installed plugins, what each provides, and failures")
@@ -69,18 +113,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_plugins)
     p = sub.add_parser("info", help="versions, devices, backends and targets")
     p.set_defaults(run=_cmd_info)
-    for name, spec in sorted(host().commands().items()):
-        if name in ("plugins", "info"):
+    for name, spec in sorted(h.commands().items()):
+        if name in BUILTIN_COMMANDS:
+            owned = h.owned_commands()[name]
+            h.report_failure(owned, "clash", f"command {name!r} is a built-in spikekit command; keeping the built-in")
             continue
-        command = spec.load()
-        p = sub.add_parser(name, help=spec.description, description=spec.description)
-        command.add_arguments(p)
-        p.set_defaults(run=command.run)
+        p = sub.add_parser(name, help=spec.description, description=spec.description, add_help=name == load)
+        if name == load:
+            command = _load_command(h, name)
+            p.set_defaults(run=_failed(h, name) if command is None else _guarded(h, name, command))
+            if command is not None:
+                command.add_arguments(p)
     return parser
 
 
+def _failed(h: Any, name: str) -> Any:
+    owned = h.owned_commands()[name]
+
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"spikekit: command {name!r} of plugin {owned.plugin!r} (distribution {owned.distribution!r}) is not "
+            "available; see the warning above or run 'spikekit plugins'",
+            file=sys.stderr,
+        )
+        return 1
+
+    return run
+
+
+def _guarded(h: Any, name: str, command: Any) -> Any:
+    owned = h.owned_commands()[name]
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(command.run(args) or 0)
+        except Exception as exc:
+            print(
+                f"spikekit: command {name!r} of plugin {owned.plugin!r} (distribution {owned.distribution!r}) "
+                f"failed: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+
+    return run
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The sub-command in ``argv``: the top-level parser has no options with values, so the first word."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(load=_command_name(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 __all__ = [
     "SpikekitError",
     "PluginError",
@@ -9,7 +12,11 @@ __all__ = [
     "PluginWarning",
     "BackendUnsupportedError",
     "BackendFallbackWarning",
+    "warn_at_caller",
 ]
+
+#: Module-name prefixes of library frames that :func:`warn_at_caller` steps over.
+_LIBRARY_PREFIXES = ("spikekit", "torch", "pluggy", "importlib", "contextlib", "functools", "warnings")
 
 
 class SpikekitError(Exception):
@@ -39,3 +46,25 @@ class BackendUnsupportedError(SpikekitError):
 
 class BackendFallbackWarning(UserWarning):
     """A layer ran on the reference backend because the chosen one cannot run its configuration."""
+
+
+def _stacklevel(skip: tuple[str, ...]) -> int:
+    """The ``stacklevel`` of the first frame, outwards from our caller's caller, not in a module under ``skip``."""
+    frame = sys._getframe(2)  # the frame that called warn_at_caller
+    level = 2
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not any(module == p or module.startswith(p + ".") or module.startswith(p + "_") for p in skip):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return 2
+
+
+def warn_at_caller(message: str, category: type[Warning], *, skip: tuple[str, ...] = _LIBRARY_PREFIXES) -> None:
+    """Warn at the first line outside spikekit, its plugins (``spikekit_*``), torch and pluggy: the user's line.
+
+    Example:
+        >>> warn_at_caller("deprecated", DeprecationWarning)  # doctest: +SKIP
+    """
+    warnings.warn(message, category, stacklevel=_stacklevel(skip))

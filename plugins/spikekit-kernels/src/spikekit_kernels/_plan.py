@@ -4,11 +4,14 @@
 surrogate's closed form) or a string that says why the configuration is not covered; the backends return that
 string from ``unsupported_reason`` so the core falls back to the reference backend with a warning.
 
-Spike, reset and surrogate objects are recognised by their exact type among the public names of
-``spikekit.activation`` (resolved when a backend is used, never at import): ``MultiSpike``, ``SingleSpike``,
-``MaxSpike``; ``MembraneSubtract``, ``MembraneReset``; ``SingleExponential``, ``Gaussian``, ``MultiGaussian``,
-``Heaviside``, ``PeriodicExponential`` (closed forms evaluated inside the kernel). Any other surrogate callable is
-still exact: it is evaluated with torch on the saved membrane potentials during the backward pass.
+Spike, reset and surrogate objects are recognised by the :class:`~spikekit.protocols.ActivationSpec` they carry
+(:func:`spikekit.protocols.spec_of`), whoever wrote them: spike kinds ``multi_spike``, ``single_spike``,
+``max_spike``; reset kinds ``subtract``, ``reset``; surrogate kinds ``single_exponential``, ``gaussian``,
+``multi_gaussian``, ``heaviside``, ``periodic_exponential`` (closed forms evaluated inside the kernel). A surrogate
+of another kind is evaluated with torch on the saved membrane potentials during the backward pass (its spec's
+``closed_form``, or, without a spec, the callable itself, which the surrogate protocol defines as elementwise), so
+it is exact too. A spike or reset function without a spec, or of a kind the kernels do not run, is not covered: the
+layer falls back with a warning that names it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import torch
 
 from spikekit.backends import NeuronParams
+from spikekit.protocols import SURROGATE_KINDS, spec_of
 
 __all__ = [
     "Plan",
@@ -39,13 +43,13 @@ F_SYN, F_NORM, F_FLOOR, F_ALIF, F_SPIKING, F_RESET, F_SUBVAL, F_MAXCLAMP = 1, 2,
 SPK_MULTI, SPK_SINGLE = 0, 1
 SG_TENSOR, SG_SINGLE_EXP, SG_GAUSS, SG_MULTI_GAUSS, SG_HEAVISIDE, SG_PERIODIC_EXP = 0, 1, 2, 3, 4, 5
 
-# surrogate class name -> (kernel code, attribute names in kernel order)
-_CLOSED_FORMS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "SingleExponential": (SG_SINGLE_EXP, ("grad_width", "grad_scale")),
-    "Gaussian": (SG_GAUSS, ("mu", "sigma", "grad_scale")),
-    "MultiGaussian": (SG_MULTI_GAUSS, ("mu", "sigma", "h", "s", "grad_scale")),
-    "Heaviside": (SG_HEAVISIDE, ("window",)),
-    "PeriodicExponential": (SG_PERIODIC_EXP, ("grad_width", "grad_scale")),
+# surrogate kind -> kernel code; the parameters go in the order of spikekit.protocols.SURROGATE_KINDS
+_CLOSED_FORMS: dict[str, int] = {
+    "single_exponential": SG_SINGLE_EXP,
+    "gaussian": SG_GAUSS,
+    "multi_gaussian": SG_MULTI_GAUSS,
+    "heaviside": SG_HEAVISIDE,
+    "periodic_exponential": SG_PERIODIC_EXP,
 }
 
 
@@ -74,15 +78,6 @@ class Plan:
     state_names: tuple[str, ...]
 
 
-def _public(name: str) -> Any:
-    try:
-        import spikekit.activation as act
-
-        return getattr(act, name)
-    except Exception:  # not installed: such an object can never match
-        return None
-
-
 def _as_param(value: Any, name: str, like: torch.Tensor, B: int, trail: tuple[int, ...]) -> torch.Tensor | str:
     # a Python number takes the input's dtype directly (as it does in the reference's arithmetic), not via float32
     t = value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=like.dtype, device=like.device)
@@ -95,10 +90,8 @@ def _as_param(value: Any, name: str, like: torch.Tensor, B: int, trail: tuple[in
     return full.reshape(B, math.prod(trail))  # not -1: an empty batch leaves it undetermined
 
 
-def _same(obj: Any, name: str) -> bool:
-    # id() rather than `is`: torch.compile cannot trace `is` between autograd.Function classes, but folds id()
-    public = _public(name)
-    return public is not None and id(obj) == id(public)
+def _label(obj: Any) -> str:
+    return getattr(obj, "__name__", None) or type(obj).__name__
 
 
 def _number_or_tensor(value: Any) -> float | torch.Tensor | None:
@@ -111,45 +104,61 @@ def _number_or_tensor(value: Any) -> float | torch.Tensor | None:
         return None
 
 
-def _classify(fn: Any, reset: Any, sg: Any) -> tuple[int, int, float, Any, int, tuple[float, ...]] | str:
-    """(flags, spike kind, max spikes, reset constant, surrogate kind, surrogate parameters), or a reason.
-
-    Written so that ``torch.compile`` folds it to constants while tracing."""
+def _classify(
+    fn: Any, reset: Any, sg: Any
+) -> tuple[int, int, float, float | torch.Tensor, int, tuple[float, ...], Any] | str:
+    """(flags, spike kind, max spikes, reset constant, surrogate kind, surrogate parameters, surrogate callable for
+    torch evaluation), or a reason. Reads only the activations' specs; a reset value may be a tensor (per neuron, or
+    trainable: see :func:`_untrained_reason`)."""
     flags, spike_kind, max_spikes = F_SPIKING, SPK_MULTI, 0.0
     reset_value: float | torch.Tensor | None = 0.0
-    if _same(fn, "MultiSpike"):
-        spike_kind = SPK_MULTI
-    elif _same(fn, "SingleSpike"):
-        spike_kind = SPK_SINGLE
-    elif _same(type(fn), "MaxSpike"):
-        m = fn.max_num_spikes_per_bin
-        if m is not None:
-            flags |= F_MAXCLAMP
-            max_spikes = float(m)
-    else:
-        return f"spike function {getattr(fn, '__name__', type(fn).__name__)} is not one of MultiSpike, SingleSpike, MaxSpike"
-    if _same(type(reset), "MembraneSubtract"):
-        if reset.subtract_value is not None:
-            flags |= F_SUBVAL
-            reset_value = _number_or_tensor(reset.subtract_value)
-    elif _same(type(reset), "MembraneReset"):
-        flags |= F_RESET
-        reset_value = _number_or_tensor(reset.reset_value)
-    else:
-        return f"reset function {type(reset).__name__} is not one of MembraneSubtract, MembraneReset"
+    spike = spec_of(fn, "spike")
+    reset_spec = spec_of(reset, "reset")
+    try:
+        if spike is None or spike.kind not in ("multi_spike", "single_spike", "max_spike"):
+            what = "has no spec" if spike is None else f"is of kind {spike.kind!r}"
+            return f"spike function {_label(fn)} {what} (fused kernels run multi_spike, single_spike, max_spike)"
+        if spike.kind == "single_spike":
+            spike_kind = SPK_SINGLE
+        elif spike.kind == "max_spike":
+            m = spike.number("max_num_spikes_per_bin")
+            if m is not None:
+                flags |= F_MAXCLAMP
+                max_spikes = m
+        if reset_spec is None or reset_spec.kind not in ("subtract", "reset"):
+            what = "has no spec" if reset_spec is None else f"is of kind {reset_spec.kind!r}"
+            return f"reset function {_label(reset)} {what} (fused kernels run subtract, reset)"
+        if reset_spec.kind == "subtract":
+            sub = reset_spec.params.get("subtract_value")
+            if sub is not None:
+                flags |= F_SUBVAL
+                reset_value = _number_or_tensor(sub)
+        else:
+            flags |= F_RESET
+            reset_value = _number_or_tensor(reset_spec.params.get("reset_value", 0.0))
+    except ValueError as exc:
+        return f"activation parameter not a fixed number ({exc})"
     if reset_value is None:
-        return f"the reset value of {type(reset).__name__} is neither a number nor a tensor"
+        return f"the reset value of {_label(reset)} is neither a number nor a tensor"
     if sg is None:
         return "a spike function without a surrogate gradient"
-    sg_kind, sg_params = SG_TENSOR, (0.0,) * 5
-    form = _CLOSED_FORMS.get(type(sg).__name__)
-    if form is not None and _same(type(sg), type(sg).__name__):
+    return (flags, spike_kind, max_spikes, reset_value, *_surrogate_form(sg))
+
+
+def _surrogate_form(sg: Any) -> tuple[int, tuple[float, ...], Any]:
+    """(kernel code, parameters, callable for torch evaluation) of a surrogate."""
+    spec = spec_of(sg, "surrogate")
+    if spec is None:
+        return SG_TENSOR, (0.0,) * 5, sg  # the protocol: any elementwise callable (v_mem, threshold)
+    code = _CLOSED_FORMS.get(spec.kind)
+    if code is not None:
         try:
-            vals = [float(getattr(sg, a)) for a in form[1]]
-            sg_kind, sg_params = form[0], tuple(vals + [0.0] * (5 - len(vals)))
-        except (AttributeError, TypeError, ValueError):
+            vals = [spec.number(a) for a in SURROGATE_KINDS[spec.kind]]
+            if None not in vals:
+                return code, tuple([*vals, *[0.0] * (5 - len(vals))]), None  # type: ignore[list-item]
+        except ValueError:
             pass  # not a plain-number configuration: evaluate it with torch in the backward pass
-    return flags, spike_kind, max_spikes, reset_value, sg_kind, sg_params
+    return SG_TENSOR, (0.0,) * 5, spec.closed_form if spec.closed_form is not None else sg
 
 
 def _untrained_reason(params: NeuronParams, reset_value: Any) -> str | None:
@@ -160,7 +169,8 @@ def _untrained_reason(params: NeuronParams, reset_value: Any) -> str | None:
     sends the layer to the reference backend instead of leaving that gradient silently missing."""
     if not torch.is_grad_enabled():
         return None
-    reset_name = "subtract_value" if _same(type(params.reset_fn), "MembraneSubtract") else "reset_value"
+    reset_spec = spec_of(params.reset_fn, "reset")
+    reset_name = "subtract_value" if reset_spec is not None and reset_spec.kind == "subtract" else "reset_value"
     for name, v in (
         ("spike_threshold", params.spike_threshold),
         ("min_v_mem", params.min_v_mem),
@@ -192,6 +202,10 @@ def _state_reason(
 
 def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> Plan | str:
     """A :class:`Plan` for this call, or the reason it is not covered."""
+    if not isinstance(params, NeuronParams):
+        return (
+            f"only the LIF family (NeuronParams) is covered, not {type(params).__name__} (try the 'compiled' backend)"
+        )
     if params.rec_connect is not None:
         return "recurrent layers (rec_connect) are not covered"
     if x.dim() < 2:
@@ -218,10 +232,9 @@ def make_plan(x: torch.Tensor, state: Mapping[str, torch.Tensor], params: Neuron
         kinds = _classify(params.spike_fn, params.reset_fn, params.surrogate_grad_fn)
         if isinstance(kinds, str):
             return kinds
-        extra, spike_kind, max_spikes, reset_value, sg_kind, sg_tuple = kinds
+        extra, spike_kind, max_spikes, reset_value, sg_kind, sg_tuple, surrogate = kinds
         flags |= extra
         sg_params = list(sg_tuple)
-        surrogate = params.surrogate_grad_fn
         if params.spike_threshold is None:
             return "a spike function without a spike_threshold"
     elif alif:

@@ -1,7 +1,8 @@
 """The reference compute backend ``"torch"``: the plain PyTorch time loop of :mod:`spikekit_neurons.functional`.
 
 It runs every configuration :class:`spikekit.backends.NeuronParams` can describe (IAF, LIF, ExpLeak, ALIF, with or
-without synapse, floor, recordings and recurrent connection), so ``unsupported_reason`` is always None. Other
+without synapse, floor, recordings and recurrent connection), and every model declared as a :class:`spikekit.backends.StepModel` (through
+:func:`spikekit.backends.run_step_loop`), so ``unsupported_reason`` is always None. Other
 backends (fused CPU loops, GPU kernels) are checked against it with :class:`spikekit.testing.BackendConformance`.
 
 What the states mean, for a backend that implements the same model (all of shape ``(B, ...)``):
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 
 import torch
 
-from spikekit.backends import BackendResult, NeuronParams
+from spikekit.backends import BackendResult, NeuronParams, StepModel, run_step_loop
 from spikekit_neurons.functional.alif import _run as _alif_run
 from spikekit_neurons.functional.lif import _run as _lif_run
 
@@ -43,11 +44,15 @@ class TorchBackend:
     name = "torch"
 
     def unsupported_reason(
-        self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams
+        self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams | StepModel
     ) -> str | None:
         return None
 
-    def run(self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams) -> BackendResult:
+    def run(
+        self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams | StepModel
+    ) -> BackendResult:
+        if isinstance(params, StepModel):
+            return run_step_loop(x, state, params)
         if params.alpha_adapt is None:
             spikes, final, recordings = _lif_run(
                 x, params.alpha_mem, params.alpha_syn, state, params.spike_threshold, params.spike_fn,

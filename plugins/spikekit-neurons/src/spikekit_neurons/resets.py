@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 import torch
 
+from spikekit.protocols import ActivationSpec
+
 __all__ = ["MembraneSubtract", "MembraneReset"]
 
 
@@ -32,6 +34,11 @@ class MembraneSubtract:
     """
 
     subtract_value: float | None = None
+
+    @property
+    def spec(self) -> ActivationSpec:
+        """Kind ``"subtract"`` with parameter ``subtract_value`` (None: the threshold)."""
+        return ActivationSpec("reset", "subtract", {"subtract_value": self.subtract_value})
 
     def __call__(
         self, spikes: torch.Tensor, state: Mapping[str, torch.Tensor], spike_threshold: torch.Tensor
@@ -63,6 +70,11 @@ class MembraneReset:
     """
 
     reset_value: float = 0.0
+
+    @property
+    def spec(self) -> ActivationSpec:
+        """Kind ``"reset"`` with parameter ``reset_value``."""
+        return ActivationSpec("reset", "reset", {"reset_value": self.reset_value})
 
     def __call__(
         self, spikes: torch.Tensor, state: Mapping[str, torch.Tensor], spike_threshold: torch.Tensor

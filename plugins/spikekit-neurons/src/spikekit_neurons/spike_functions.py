@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from spikekit.protocols import SurrogateGradient, SurrogateSpikeFunction
+from spikekit.protocols import ActivationSpec, SurrogateGradient, SurrogateSpikeFunction
 
 __all__ = ["MultiSpike", "SingleSpike", "MaxSpike", "MaxSpikeInner"]
 
@@ -32,13 +32,15 @@ class MultiSpike(SurrogateSpikeFunction):
 
     .. math:: S = \\mathbb{1}[v > 0] \\cdot \\operatorname{trunc}(v / \\theta)
 
-    Pass the class itself as ``spike_fn``.
+    Pass the class itself as ``spike_fn``. Its :attr:`spec` has kind ``"multi_spike"``.
 
     Example:
         >>> v = torch.tensor([-0.5, 0.5, 1.0, 2.7])
         >>> MultiSpike.apply(v, torch.tensor(1.0), None)
         tensor([-0., 0., 1., 2.])
     """
+
+    spec = ActivationSpec("spike", "multi_spike")
 
     @staticmethod
     def spike_rule(v_mem: torch.Tensor, spike_threshold: torch.Tensor) -> torch.Tensor:
@@ -48,12 +50,14 @@ class MultiSpike(SurrogateSpikeFunction):
 class SingleSpike(SurrogateSpikeFunction):
     """At most one spike per step: :math:`S = \\mathbb{1}[v - \\theta \\ge 0]` (a neuron exactly at threshold spikes).
 
-    Pass the class itself as ``spike_fn``.
+    Pass the class itself as ``spike_fn``. Its :attr:`spec` has kind ``"single_spike"``.
 
     Example:
         >>> SingleSpike.apply(torch.tensor([0.5, 1.0, 2.7]), torch.tensor(1.0), None)
         tensor([0., 1., 1.])
     """
+
+    spec = ActivationSpec("spike", "single_spike")
 
     @staticmethod
     def spike_rule(v_mem: torch.Tensor, spike_threshold: torch.Tensor) -> torch.Tensor:
@@ -103,6 +107,11 @@ class MaxSpike:
     """
 
     max_num_spikes_per_bin: int | None = None
+
+    @property
+    def spec(self) -> ActivationSpec:
+        """Kind ``"max_spike"`` with parameter ``max_num_spikes_per_bin``."""
+        return ActivationSpec("spike", "max_spike", {"max_num_spikes_per_bin": self.max_num_spikes_per_bin})
 
     @property
     def required_states(self) -> list[str]:

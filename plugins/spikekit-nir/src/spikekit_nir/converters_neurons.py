@@ -76,25 +76,33 @@ def _spiking_details(
     module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """(v_reset, metadata) of a spiking layer, warning where the convention's reader would differ."""
-    activation = _activation()
+    from spikekit.protocols import spec_of  # what the activations say they are, never their class names
+
     convention = ctx.convention
-    spike = _spike_name(module.spike_fn)
-    if spike not in ("MultiSpike", "SingleSpike"):
+    spike_spec = spec_of(module.spike_fn, "spike")
+    spike = {"multi_spike": "MultiSpike", "single_spike": "SingleSpike"}.get(spike_spec.kind if spike_spec else "")
+    if spike is None:
+        what = "no spec" if spike_spec is None else f"kind {spike_spec.kind!r}"
         raise ConversionError(
-            f"to_nir: {ctx.name!r} uses spike function {spike}; NIR export supports MultiSpike and SingleSpike"
+            f"to_nir: {ctx.name!r} uses spike function {_spike_name(module.spike_fn)} ({what}); NIR export supports "
+            "spike functions of kind multi_spike (MultiSpike) and single_spike (SingleSpike)"
         )
     reset_fn = module.reset_fn
+    reset_spec = spec_of(reset_fn, "reset")
     metadata: dict[str, Any] = {"spikekit_class": type(module).__name__, "spikekit_spike_fn": spike}
-    if isinstance(reset_fn, activation.MembraneSubtract):
-        if getattr(reset_fn, "subtract_value", None) is not None:
+    if reset_spec is not None and reset_spec.kind == "subtract":
+        if reset_spec.params.get("subtract_value") is not None:
             raise ConversionError(f"to_nir: {ctx.name!r} subtracts a fixed value on spikes, which NIR cannot express")
         metadata["spikekit_reset"] = "subtract"
         v_reset = np.zeros(shape)
-    elif isinstance(reset_fn, activation.MembraneReset):
+    elif reset_spec is not None and reset_spec.kind == "reset":
         metadata["spikekit_reset"] = "to_v_reset"
-        v_reset = _float64_broadcast(float(reset_fn.reset_value), shape)
+        v_reset = _float64_broadcast(float(reset_spec.params.get("reset_value", 0.0)), shape)
     else:
-        raise ConversionError(f"to_nir: {ctx.name!r} uses reset {type(reset_fn).__name__}, which NIR cannot express")
+        what = "no spec" if reset_spec is None else f"kind {reset_spec.kind!r}"
+        raise ConversionError(
+            f"to_nir: {ctx.name!r} uses reset {type(reset_fn).__name__} ({what}), which NIR cannot express"
+        )
     min_v = module.min_v_mem
     metadata["spikekit_min_v_mem"] = "none" if min_v is None else _float64_broadcast(min_v, shape)
     differences = []

@@ -1,8 +1,8 @@
 """Recognising spikekit's public layer and activation classes, resolved through the registry at call time.
 
 The classes come from whichever plugin provides ``spikekit.layers.IAFSqueeze`` & co; this plugin never imports
-another plugin's internals. When a name is not provided at all (the neuron plugin is not installed), the check
-falls back to duck typing on the documented attributes.
+another plugin's internals. Spike and reset functions are recognised by the
+:class:`~spikekit.protocols.ActivationSpec` they carry, whoever wrote them.
 """
 
 from __future__ import annotations
@@ -30,42 +30,40 @@ def is_instance_of(obj: Any, namespace: str, name: str) -> bool:
 
 
 def spike_mode_of(layer: Any) -> tuple[str, int | None]:
-    """``("multi", None)``, ``("single", None)`` or ``("max", n)`` for a neuron layer's ``spike_fn``."""
+    """``("multi", None)``, ``("single", None)`` or ``("max", n)`` for a neuron layer's ``spike_fn``, read from the
+    function's :class:`~spikekit.protocols.ActivationSpec` (a layer without a spike function counts as multi)."""
+    from spikekit.protocols import spec_of
+
     fn = getattr(layer, "spike_fn", None)
-    single = public_class("spikekit.activation", "SingleSpike")
-    multi = public_class("spikekit.activation", "MultiSpike")
-    max_spike = public_class("spikekit.activation", "MaxSpike")
-    if fn is None or (multi is not None and fn is multi):
+    if fn is None:
         return "multi", None
-    if single is not None and fn is single:
+    spec = spec_of(fn, "spike")
+    kind = spec.kind if spec is not None else None
+    if kind == "multi_spike":
+        return "multi", None
+    if kind == "single_spike":
         return "single", None
-    if isinstance(max_spike, type) and isinstance(fn, max_spike):
-        limit = getattr(fn, "max_num_spikes_per_bin", None)
+    if kind == "max_spike" and spec is not None:
+        limit = spec.number("max_num_spikes_per_bin")
         return ("multi", None) if limit is None else ("max", int(limit))
     name = getattr(fn, "__name__", type(fn).__name__)
-    if name == "MultiSpike":
-        return "multi", None
-    if name == "SingleSpike":
-        return "single", None
-    if name == "MaxSpike" or hasattr(fn, "max_num_spikes_per_bin"):
-        limit = getattr(fn, "max_num_spikes_per_bin", None)
-        return ("multi", None) if limit is None else ("max", int(limit))
-    raise ValueError(f"unknown spike function {name!r}: expected MultiSpike, SingleSpike or MaxSpike")
+    what = "has no spec" if spec is None else f"is of kind {kind!r}"
+    raise ValueError(f"spike function {name!r} {what}: expected kind multi_spike, single_spike or max_spike")
 
 
 def reset_mode_of(layer: Any) -> tuple[bool, float | None]:
-    """``(return_to_zero, value)``: ``(True, reset_value)`` for MembraneReset, ``(False, subtract_value)`` for
-    MembraneSubtract (``None`` = subtract the threshold)."""
+    """``(return_to_zero, value)``: ``(True, reset_value)`` for a reset of kind ``reset`` (MembraneReset),
+    ``(False, subtract_value)`` for kind ``subtract`` (MembraneSubtract; ``None`` = subtract the threshold), read
+    from the function's :class:`~spikekit.protocols.ActivationSpec`."""
+    from spikekit.protocols import spec_of
+
     fn = getattr(layer, "reset_fn", None)
     if fn is None:
         return False, None
-    if is_instance_of(fn, "spikekit.activation", "MembraneReset") or (
-        type(fn).__name__ == "MembraneReset" or hasattr(fn, "reset_value")
-    ):
-        return True, float(fn.reset_value)
-    if is_instance_of(fn, "spikekit.activation", "MembraneSubtract") or (
-        type(fn).__name__ == "MembraneSubtract" or hasattr(fn, "subtract_value")
-    ):
-        value = fn.subtract_value
-        return False, None if value is None else float(value)
-    raise ValueError(f"unknown reset function {type(fn).__name__}: expected MembraneSubtract or MembraneReset")
+    spec = spec_of(fn, "reset")
+    if spec is not None and spec.kind == "reset":
+        return True, spec.number("reset_value") or 0.0
+    if spec is not None and spec.kind == "subtract":
+        return False, spec.number("subtract_value")
+    what = "has no spec" if spec is None else f"is of kind {spec.kind!r}"
+    raise ValueError(f"reset function {type(fn).__name__} {what}: expected kind subtract or reset")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+
+from spikekit.protocols import ActivationSpec
 
 # sqrt(2*pi) as sinabs computes it: pi rounded to float32, doubled, square-rooted in float32. The Gaussian
 # normaliser is then formed as ``sigma * _SQRT_TWO_PI`` (a 0-dim float32 tensor), so every dtype sees exactly the
@@ -40,3 +43,23 @@ def check_real(owner: str, **params: Any) -> None:
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real | torch.Tensor):
             raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+
+
+class Described:
+    """Mixin for the surrogate dataclasses: each subclass gets a ``spec`` describing the instance (kind
+    ``spec_kind``, its fields as parameters, the instance itself as the closed form backends may evaluate).
+
+    The property is set on every subclass itself, so that it is that class's own description (a further subclass
+    that overrides ``__call__`` without its own ``spec`` is not taken for it, see ``spikekit.protocols.spec_of``).
+    """
+
+    spec_kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.spec = property(_describe)  # type: ignore[attr-defined]
+
+
+def _describe(self: Any) -> ActivationSpec:
+    params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    return ActivationSpec("surrogate", self.spec_kind, params, self)

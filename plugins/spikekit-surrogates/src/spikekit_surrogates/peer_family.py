@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from spikekit_surrogates._math import check_positive, check_real
+from spikekit_surrogates._math import Described, check_positive, check_real
 
 __all__ = [
     "FastSigmoid",
@@ -29,7 +29,7 @@ __all__ = [
 
 
 @dataclasses.dataclass
-class FastSigmoid:
+class FastSigmoid(Described):
     r"""SuperSpike's fast sigmoid: the derivative of :math:`x / (1 + k|x|)`.
 
     .. math::
@@ -49,6 +49,7 @@ class FastSigmoid:
         tensor([1.0000, 0.0278])
     """
 
+    spec_kind = "fast_sigmoid"
     slope: float = 25.0
 
     def __post_init__(self) -> None:
@@ -64,7 +65,7 @@ class FastSigmoid:
 
 
 @dataclasses.dataclass
-class ATan:
+class ATan(Described):
     r"""The arctangent surrogate: the derivative of :math:`\tfrac{1}{\pi}\arctan(\tfrac{\pi}{2}\alpha x) + \tfrac12`.
 
     .. math::
@@ -84,6 +85,7 @@ class ATan:
         tensor([1.])
     """
 
+    spec_kind = "atan"
     alpha: float = 2.0
 
     def __post_init__(self) -> None:
@@ -99,7 +101,7 @@ class ATan:
 
 
 @dataclasses.dataclass
-class Sigmoid:
+class Sigmoid(Described):
     r"""The logistic surrogate: the derivative of :math:`\sigma(kx)`, :math:`\sigma(z) = 1/(1+e^{-z})`.
 
     .. math::
@@ -119,6 +121,7 @@ class Sigmoid:
         tensor([6.2500])
     """
 
+    spec_kind = "sigmoid"
     slope: float = 25.0
 
     def __post_init__(self) -> None:
@@ -135,7 +138,7 @@ class Sigmoid:
 
 
 @dataclasses.dataclass
-class Triangle:
+class Triangle(Described):
     r"""A triangle (tent) centred on the threshold.
 
     .. math::
@@ -159,6 +162,7 @@ class Triangle:
         tensor([0.5000, 1.0000, 0.0000])
     """
 
+    spec_kind = "triangle"
     width: float = 1.0
     grad_scale: float = 1.0
 
@@ -177,7 +181,7 @@ class Triangle:
 
 
 @dataclasses.dataclass
-class Rectangular:
+class Rectangular(Described):
     r"""A boxcar of width ``width`` centred on the threshold (the STBP "rectangular" pseudo-derivative).
 
     .. math::
@@ -198,6 +202,7 @@ class Rectangular:
         tensor([0., 1., 0.])
     """
 
+    spec_kind = "rectangular"
     width: float = 1.0
     grad_scale: float = 1.0
 
@@ -215,7 +220,7 @@ class Rectangular:
 
 
 @dataclasses.dataclass
-class Erf:
+class Erf(Described):
     r"""The Gaussian-error-function surrogate: the derivative of :math:`\tfrac12\,\mathrm{erfc}(-\alpha x)`.
 
     .. math::
@@ -235,6 +240,7 @@ class Erf:
         tensor([1.1284])
     """
 
+    spec_kind = "erf"
     alpha: float = 2.0
 
     def __post_init__(self) -> None:
@@ -250,7 +256,7 @@ class Erf:
 
 
 @dataclasses.dataclass
-class PiecewiseLinear:
+class PiecewiseLinear(Described):
     r"""A box with leaky tails: the derivative of a continuous piecewise-linear step.
 
     .. math::
@@ -274,6 +280,7 @@ class PiecewiseLinear:
         tensor([0.0100, 0.5000, 0.0100])
     """
 
+    spec_kind = "piecewise_linear"
     width: float = 1.0
     leak: float = 0.01
 
@@ -295,7 +302,7 @@ class PiecewiseLinear:
 
 
 @dataclasses.dataclass
-class StraightThrough:
+class StraightThrough(Described):
     r"""The straight-through estimator: the backward pass treats the spike as the identity.
 
     .. math::
@@ -314,6 +321,7 @@ class StraightThrough:
         tensor([1., 1.])
     """
 
+    spec_kind = "straight_through"
     grad_scale: float = 1.0
 
     def __post_init__(self) -> None:

@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from spikekit_surrogates._math import check_positive, check_real, normal_cdf, normal_pdf
+from spikekit_surrogates._math import Described, check_positive, check_real, normal_cdf, normal_pdf
 
 __all__ = ["Heaviside", "Gaussian", "MultiGaussian", "SingleExponential", "PeriodicExponential"]
 
 
 @dataclasses.dataclass
-class Heaviside:
+class Heaviside(Described):
     r"""A box surrogate: constant ``1/thr`` at and above ``thr - window``, zero below.
 
     .. math::
@@ -41,6 +41,7 @@ class Heaviside:
         tensor([0., 1., 1.])
     """
 
+    spec_kind = "heaviside"
     window: float = 1.0
 
     def __post_init__(self) -> None:
@@ -56,7 +57,7 @@ class Heaviside:
 
 
 @dataclasses.dataclass
-class Gaussian:
+class Gaussian(Described):
     r"""A Gaussian bump around the threshold.
 
     .. math::
@@ -75,6 +76,7 @@ class Gaussian:
         tensor([0.7979])
     """
 
+    spec_kind = "gaussian"
     mu: float = 0.0
     sigma: float = 0.5
     grad_scale: float = 1.0
@@ -92,7 +94,7 @@ class Gaussian:
 
 
 @dataclasses.dataclass
-class MultiGaussian:
+class MultiGaussian(Described):
     r"""A Gaussian with two wide negative side lobes (Yin, Corradi and Bohté 2021).
 
     .. math::
@@ -117,6 +119,7 @@ class MultiGaussian:
         tensor([0.8782])
     """
 
+    spec_kind = "multi_gaussian"
     mu: float = 0.0
     sigma: float = 0.5
     h: float = 0.15
@@ -146,7 +149,7 @@ class MultiGaussian:
 
 
 @dataclasses.dataclass
-class SingleExponential:
+class SingleExponential(Described):
     r"""A two-sided exponential whose width scales with the threshold (Shrestha and Orchard 2018, SLAYER).
 
     .. math::
@@ -166,6 +169,7 @@ class SingleExponential:
         tensor([0.7358, 2.0000, 0.7358])
     """
 
+    spec_kind = "single_exponential"
     grad_width: float = 0.5
     grad_scale: float = 1.0
 
@@ -187,7 +191,7 @@ class SingleExponential:
 
 
 @dataclasses.dataclass
-class PeriodicExponential:
+class PeriodicExponential(Described):
     r"""An exponential below the threshold that repeats with period ``thr`` above it (Weidel and Sheik 2021).
 
     Made for :class:`MultiSpike`-style neurons, which emit one more spike at every multiple of the threshold:
@@ -213,6 +217,7 @@ class PeriodicExponential:
         tensor([0.3679, 1.0000, 1.0000])
     """
 
+    spec_kind = "periodic_exponential"
     grad_width: float = 0.5
     grad_scale: float = 1.0
 

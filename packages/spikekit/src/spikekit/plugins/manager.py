@@ -9,7 +9,19 @@ Nothing else in spikekit calls ``pm.hook`` directly. The host
   distribution and skipped, while everything else keeps working; in strict mode the same raises
   :class:`~spikekit.errors.PluginError`;
 * keeps the merged, validated records of every hook, and resolves names to objects (importing lazy targets on
-  first use).
+  first use). Which distribution provides a name is known from the records alone (each names its plugin and
+  distribution); the core keeps no table of plugin names.
+
+**Order and clashes.** Entry-point plugins register in a fixed order that does not depend on how or when they
+were installed: a distribution registers after every spikekit plugin distribution it depends on (its
+``Requires-Dist``), and distributions that do not depend on each other register in alphabetical order of their
+names (then entry-point names). Plugins registered by hand come after all of them, in call order. When two plugins
+provide the same name, the one registered *first* keeps it and the other's record is reported as a ``clash``
+failure (raised in strict mode). So a plugin can never shadow the names of a plugin it depends on.
+
+**Hook names.** A hook implementation (a function marked with :data:`spikekit.plugins.hookimpl`) whose name is not
+one of the hooks in :mod:`spikekit.plugins.hookspecs` (a typo such as ``spikekit_export``) is reported as a failure
+of its plugin (stage ``"hook name"``) instead of being ignored; the plugin's other hooks still count.
 
 Switches (environment variables, read when the host is created; :func:`spikekit.plugins.configure` sets them
 in code): ``SPIKEKIT_DISABLE_PLUGIN_AUTOLOAD=1`` (load no entry point, only plugins registered by hand),
@@ -19,16 +31,17 @@ in code): ``SPIKEKIT_DISABLE_PLUGIN_AUTOLOAD=1`` (load no entry point, only plug
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.metadata as md
 import os
+import re
 import threading
-import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pluggy
 
-from spikekit.errors import PluginError, PluginNotInstalledError, PluginWarning
+from spikekit.errors import PluginError, PluginNotInstalledError, PluginWarning, warn_at_caller
 from spikekit.plugins import hookspecs
 from spikekit.plugins.records import (
     BackendSpec,
@@ -56,8 +69,14 @@ class PluginFailure:
 
     plugin: str
     distribution: str
-    stage: str  # "import", "register", "hook <name>", "record", "clash"
+    stage: str  # "import", "register", "hook name", "hook <name>", "record", "clash", "blocked", "load"
     message: str
+
+    def describe(self) -> str:
+        """``distribution (plugin plugin-name), stage: message`` in words."""
+        if self.stage == "blocked":
+            return f"{self.distribution} (plugin {self.plugin!r}) is blocked: {self.message}"
+        return f"{self.distribution} (plugin {self.plugin!r}) failed at {self.stage}: {self.message}"
 
 
 @dataclasses.dataclass
@@ -96,6 +115,8 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
+        #: Entry-point plugins that were not loaded because they are blocked (``stage == "blocked"``).
+        self.blocked_plugins: list[PluginFailure] = []
         self.generation = 0
         self._lock = threading.RLock()
         self._discovered = False
@@ -131,8 +152,24 @@ class PluginHost:
         if registered is None:  # blocked in pluggy
             return None
         self._dist_of[registered] = (distribution, version)
+        self._check_hook_names(plugin, registered, distribution)
         self._invalidate()
         return registered
+
+    def _check_hook_names(self, plugin: object, name: str, distribution: str) -> None:
+        """Report every hook implementation of ``plugin`` that matches no hook specification."""
+        for attr in sorted(dir(plugin)):
+            if attr in hookspecs.HOOK_RECORDS or attr.startswith("__"):
+                continue
+            try:
+                marked = self.pm.parse_hookimpl_opts(plugin, attr) is not None
+            except Exception:  # an attribute whose access raises is no hook implementation
+                marked = False
+            if not marked:
+                continue
+            close = difflib.get_close_matches(attr, list(hookspecs.HOOK_RECORDS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self._fail(name, distribution, "hook name", f"{attr!r} is not a spikekit hook{hint}")
 
     def _invalidate(self) -> None:
         self._records = None
@@ -145,10 +182,11 @@ class PluginHost:
         self._discovered = True
         if not self.autoload:
             return
-        eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order)
-        for ep in eps:
-            dist_name, dist_version = _dist_of(ep)
+        for ep, dist_name, dist_version in _registration_order(md.entry_points(group=ENTRY_POINT_GROUP)):
             if ep.name in self.blocked or dist_name in self.blocked:
+                self.blocked_plugins.append(
+                    PluginFailure(ep.name, dist_name, "blocked", "SPIKEKIT_BLOCK_PLUGINS or configure(blocked=...)")
+                )
                 continue
             try:
                 plugin = ep.load()
@@ -163,7 +201,7 @@ class PluginHost:
         text = f"spikekit plugin {plugin!r} from distribution {distribution!r} was skipped ({stage}): {message}"
         if self.strict:
             raise PluginError(text)
-        warnings.warn(text, PluginWarning, stacklevel=4)
+        warn_at_caller(text, PluginWarning)
 
     # ------------------------------------------------------------------------------------------ hooks -> records
     def _all_records(self) -> dict[str, dict[tuple[str, ...], Owned]]:
@@ -237,6 +275,24 @@ class PluginHost:
     def commands(self) -> dict[str, CommandSpec]:
         return self._by_name("spikekit_commands")
 
+    def owned_commands(self) -> dict[str, Owned]:
+        """``{name: Owned(CommandSpec)}``: each command with the plugin and distribution that provide it."""
+        return {o.record.name: o for o in self._all_records()["spikekit_commands"].values()}
+
+    def load_command(self, name: str) -> Any:
+        """The command object registered as ``name`` (imported on first use); :class:`PluginError` names its
+        distribution when it cannot be imported."""
+        return self._load_named("spikekit_commands", "command", name, instantiate=False)
+
+    def report_failure(self, owned: Owned, stage: str, message: str) -> None:
+        """Report a failure of a plugin's contribution found outside the host (the command line uses it): a
+        :class:`~spikekit.errors.PluginWarning` naming the distribution, or :class:`PluginError` in strict mode.
+        Each (plugin, stage, message) is reported once."""
+        with self._lock:
+            if any((f.plugin, f.stage, f.message) == (owned.plugin, stage, message) for f in self.failures):
+                return
+            self._fail(owned.plugin, owned.distribution, stage, message)
+
     def converters(self, format: str, direction: str) -> dict[str, ConverterSpec]:
         """``{name: ConverterSpec}`` of one format and direction (see :class:`ConverterSpec`)."""
         return {
@@ -263,10 +319,13 @@ class PluginHost:
         records, generation = self._snapshot()
         owned = records["spikekit_exports"].get(key)
         if owned is None:
-            message = self._missing_message(namespace, name)
-            if _provider_of(namespace, name) is None:
-                raise AttributeError(message)
-            raise PluginNotInstalledError(message)
+            message = self._missing_message(f"{namespace}.{name}")
+            # An ImportError (so that `from namespace import name` keeps the message) when a provider is likely
+            # missing: an installed plugin did not load, autoload is off, or no plugin fills this namespace at all.
+            # Otherwise, with every plugin loaded, an unknown name is a plain AttributeError (hasattr works).
+            if self._did_not_load() or not self.autoload or not self.exports(namespace):
+                raise PluginNotInstalledError(message)
+            raise AttributeError(f"module {namespace!r} has no attribute {name!r}: {message}")
         return self._remember(key, generation, self._load(owned))
 
     def _snapshot(self) -> tuple[dict[str, dict[tuple[str, ...], Owned]], int]:
@@ -290,7 +349,7 @@ class PluginHost:
                 f"{owned.distribution!r}) could not be loaded from {owned.record.target!r}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _load_named(self, hook: str, what: str, name: str) -> Any:
+    def _load_named(self, hook: str, what: str, name: str, instantiate: bool = True) -> Any:
         key = (what, name)
         try:
             return self._objects[key]
@@ -301,10 +360,12 @@ class PluginHost:
         owned = table.get(name)
         if owned is None:
             known = ", ".join(sorted(table)) or "none"
-            hint = _hint_for(what, name)
-            raise PluginNotInstalledError(f"no {what} named {name!r} is installed (installed: {known}).{hint}")
+            raise PluginNotInstalledError(
+                f"no {what} named {name!r} is installed (installed: {known}). "
+                + self._missing_message(f"{what} {name!r}")
+            )
         obj = self._load(owned)
-        if isinstance(obj, type):  # a class was registered: make its one instance
+        if instantiate and isinstance(obj, type):  # a class was registered: make its one instance
             obj = obj()
         return self._remember(key, generation, obj)
 
@@ -316,16 +377,24 @@ class PluginHost:
         """The hardware-target instance registered as ``name``."""
         return self._load_named("spikekit_targets", "target", name)
 
-    def _missing_message(self, namespace: str, name: str) -> str:
-        provider = _provider_of(namespace, name)
-        for failure in self.failures:
-            if failure.stage in ("import", "register") and provider in (failure.distribution, failure.plugin):
-                return (
-                    f"{namespace}.{name} is provided by {failure.distribution}, which failed to load: {failure.message}"
-                )
-        if provider:
-            return f"{namespace}.{name} is provided by a plugin that is not installed: pip install {provider}"
-        return f"module {namespace!r} has no attribute {name!r}, and no installed spikekit plugin provides it"
+    def _did_not_load(self) -> list[PluginFailure]:
+        """Installed plugins that provide nothing now: blocked, or failed to import, register or export."""
+        self._ensure_discovered()
+        gone = [f for f in self.failures if f.stage in ("import", "register") or f.stage.startswith("hook spikekit")]
+        return [*gone, *self.blocked_plugins]
+
+    def _missing_message(self, what: str) -> str:
+        """Why ``what`` is not available, naming the installed distributions that did not load and why."""
+        gone = self._did_not_load()
+        if gone:
+            reasons = "; ".join(f.describe() for f in gone)
+            return f"{what} is provided by no loaded plugin; installed spikekit plugins that did not load: {reasons}"
+        loaded = sorted({d for d, _ in self._dist_of.values()})
+        autoload = "" if self.autoload else " (plugin autoload is disabled: SPIKEKIT_DISABLE_PLUGIN_AUTOLOAD)"
+        return (
+            f"no installed spikekit plugin provides {what} (loaded: {', '.join(loaded) or 'none'}){autoload}; "
+            "install the distribution that provides it (the API reference names the distribution of each name)"
+        )
 
     # --------------------------------------------------------------------------------------------- reporting
     def plugins(self) -> list[PluginInfo]:
@@ -352,104 +421,45 @@ def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"], dist.version
 
 
-def _entry_point_order(ep: md.EntryPoint) -> tuple[int, str, str]:
-    dist_name, _ = _dist_of(ep)
-    return (0 if dist_name in FIRST_PARTY else 1, dist_name, ep.name)
+_NORMALISE = re.compile(r"[-_.]+")
 
 
-#: Distributions built in this repository; they load first, so a third party cannot shadow their names.
-FIRST_PARTY = (
-    "spikekit-neurons",
-    "spikekit-surrogates",
-    "spikekit-convert",
-    "spikekit-nir",
-    "spikekit-kernels",
-    "spikekit-speck",
-    "spikekit-demo",
-)
+def _normalised(name: str) -> str:
+    return _NORMALISE.sub("-", name).lower()
 
 
-# Where each public name of the sinabs API comes from, for "pip install ..." hints.
-def _names(text: str) -> set[str]:
-    return set(text.split())
+def _describe_dist(ep: md.EntryPoint) -> tuple[str, str, set[str]]:
+    """(distribution name, version, normalised names it requires) of ``ep``'s distribution, from one metadata read."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        name, version = _dist_of(ep)
+        return name, version, set()
+    meta = dist.metadata
+    names: set[str] = set()
+    for req in meta.get_all("Requires-Dist") or []:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+        if match and "extra ==" not in req.replace("'", '"').replace('"', ""):
+            names.add(_normalised(match.group(1)))
+    return meta["Name"], meta["Version"] or "", names
 
 
-_NEURONS, _SURROGATES, _CONVERT, _NIR, _SPECK = (
-    "spikekit-neurons", "spikekit-surrogates", "spikekit-convert", "spikekit-nir", "spikekit-speck",
-)  # fmt: skip
-_KNOWN_PROVIDERS: dict[str, list[tuple[set[str], str]]] = {
-    "spikekit.layers": [
-        (
-            _names(
-                "IAF IAFSqueeze IAFRecurrent LIF LIFSqueeze LIFRecurrent ALIF ALIFSqueeze ALIFRecurrent ExpLeak "
-                "ExpLeakSqueeze SpikingMaxPooling2dLayer SumPool2d Img2SpikeLayer Sig2SpikeLayer Cropping2dLayer "
-                "NeuromorphicReLU QuantizeLayer Merge ChannelShift functional"
-            ),
-            _NEURONS,
-        )
-    ],
-    "spikekit.activation": [
-        (
-            _names("MultiSpike SingleSpike MaxSpike MembraneReset MembraneSubtract Quantize StochasticRounding"),
-            _NEURONS,
-        ),
-        (
-            _names(
-                "Heaviside Gaussian MultiGaussian SingleExponential PeriodicExponential FastSigmoid SuperSpike ATan "
-                "Sigmoid Triangle Rectangular Erf PiecewiseLinear StraightThrough"
-            ),
-            _SURROGATES,
-        ),
-    ],
-    "spikekit.from_torch": [(_names("from_model"), _CONVERT)],
-    "spikekit.network": [(_names("Network"), _CONVERT)],
-    "spikekit.conversion": [(_names("replace_module replace_module_"), _CONVERT)],
-    "spikekit.synopcounter": [(_names("SNNAnalyzer SynOpCounter"), _CONVERT)],
-    "spikekit.utils": [
-        (
-            _names(
-                "normalize_weights get_activations get_network_activations get_new_index expand_to_pair "
-                "collapse_pair load_sinabs_model sinabs_pickle"
-            ),
-            _CONVERT,
-        ),
-        (_names("validate_memory_mapping_speck ValidateMapping"), _SPECK),
-    ],
-    "spikekit.validate_memory_speck": [(_names("ValidateMapping"), _SPECK)],
-    "spikekit.backend.dynapcnn": [(_names("DynapcnnNetwork DVSLayer DynapcnnCompatibleNetwork"), _SPECK)],
-    "spikekit.cnnutils": [
-        (_names("conv_output_size compute_same_padding_size compute_padding infer_output_shape"), _CONVERT)
-    ],
-    "spikekit.hooks": [
-        (
-            _names(
-                "conv_connection_map input_diff_hook firing_rate_hook firing_rate_per_neuron_hook "
-                "conv_layer_synops_hook linear_layer_synops_hook ModelSynopsHook register_synops_hooks"
-            ),
-            _CONVERT,
-        )
-    ],
-    "spikekit.nir": [(_names("to_nir from_nir"), _NIR)],
-    "spikekit": [
-        (_names("from_model Network SNNAnalyzer SynOpCounter load_sinabs_model"), _CONVERT),
-        (_names("to_nir from_nir"), _NIR),
-        (_names("validate_memory_mapping_speck ValidateMapping"), _SPECK),
-    ],
-}
-
-
-def _provider_of(namespace: str, name: str) -> str | None:
-    for names, distribution in _KNOWN_PROVIDERS.get(namespace, []):
-        if name in names:
-            return distribution
-    return None
-
-
-def _hint_for(what: str, name: str) -> str:
-    if what == "backend" and name in ("fused-cpu", "triton"):
-        return " pip install spikekit-kernels"
-    if what == "backend" and name == "torch":
-        return " pip install spikekit-neurons"
-    if what == "target" and name.startswith(("speck", "dynapcnn")):
-        return " pip install spikekit-speck"
-    return ""
+def _registration_order(eps: Iterable[md.EntryPoint]) -> list[tuple[md.EntryPoint, str, str]]:
+    """``(entry point, distribution, version)`` in registration order: after the plugin distributions each
+    depends on, else alphabetical. Each distribution's metadata is read once."""
+    infos = []
+    for ep in eps:
+        name, version, requires = _describe_dist(ep)
+        infos.append((ep, name, version, _normalised(name), requires))
+    pending = sorted(infos, key=lambda i: (i[3], i[0].name))
+    plugin_dists = {i[3] for i in pending}
+    needs = {id(i[0]): (i[4] & plugin_dists) - {i[3]} for i in pending}
+    ordered: list[tuple[md.EntryPoint, str, str]] = []
+    done: set[str] = set()
+    while pending:
+        # the first (alphabetically) whose plugin dependencies have all registered; on a cycle, the first left
+        ready = next((i for i in pending if needs[id(i[0])] <= done), pending[0])
+        pending.remove(ready)
+        ordered.append(ready[:3])
+        if not any(i[3] == ready[3] for i in pending):
+            done.add(ready[3])
+    return ordered

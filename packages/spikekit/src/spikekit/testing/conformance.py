@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, get_backend
+from spikekit.backends import NeuronParams, StepModel, get_backend, run_step_loop
 from spikekit.protocols import SurrogateSpikeFunction
 from spikekit.state import SqueezeMixin, StatefulLayer
 
@@ -171,6 +171,20 @@ class _ThresholdSpike(SurrogateSpikeFunction):
         return (v_mem >= spike_threshold).to(v_mem.dtype)
 
 
+def _conformance_surrogate(v_mem: torch.Tensor, spike_threshold: torch.Tensor) -> torch.Tensor:
+    return 1.0 / (1.0 + 4.0 * (v_mem - spike_threshold).abs()) ** 2
+
+
+def _two_compartment_step(
+    x: torch.Tensor, state: dict[str, torch.Tensor], params: Any
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A dendrite ``d`` low-pass filters the input and drives the soma ``v_mem``, which spikes and subtracts."""
+    d = params["alpha"] * state["d"] + x
+    v = params["beta"] * state["v_mem"] + (1 - params["beta"]) * d
+    spikes = _ThresholdSpike.apply(v, params["threshold"], _conformance_surrogate)
+    return spikes, {"v_mem": v - spikes * params["threshold"], "d": d}
+
+
 class SurrogateConformance:
     """Checks every surrogate gradient must pass. Subclasses implement :meth:`make_surrogate`.
 
@@ -235,6 +249,10 @@ class BackendConformance:
     Subclasses set ``backend_name`` and may override :meth:`configurations` (``(label, NeuronParams factory,
     state names)`` triples) and the tolerances. Configurations the backend declines (``unsupported_reason``)
     are skipped; ``must_support`` lists labels that it may not decline.
+
+    Models a backend was not written for come as :class:`~spikekit.backends.StepModel`: :meth:`step_models` lists
+    some (override it to add a plugin's own) and :meth:`test_step_models_match_the_reference_loop` compares the
+    backend with :func:`~spikekit.backends.run_step_loop` on those it accepts (``must_support`` applies to them too).
     """
 
     backend_name: str = ""
@@ -291,6 +309,57 @@ class BackendConformance:
                 ("v_mem", "b", "spike_threshold"),
             ),
         ]
+
+    def step_models(self) -> list[tuple[str, Callable[[], StepModel], tuple[str, ...]]]:
+        """``(label, StepModel factory, state names)``: a two-compartment spiking model with a trainable decay."""
+
+        def build() -> StepModel:
+            params = {"alpha": torch.tensor(0.85, requires_grad=True), "beta": 0.6, "threshold": torch.tensor(1.0)}
+            return StepModel(
+                _two_compartment_step, params, kind="conformance.two_compartment", layer_name="Conformance"
+            )
+
+        def build_recording() -> StepModel:
+            model = build()
+            model.record_states = True
+            return model
+
+        return [("step-two-compartment", build, ("v_mem", "d")), ("step-record", build_recording, ("v_mem", "d"))]
+
+    def test_step_models_match_the_reference_loop(self) -> None:
+        backend = get_backend(self.backend_name)
+        for label, build, names in self.step_models():
+            model = build()
+            x = (_seeded_input(self.shape, scale=2.0, seed=5) - 0.3).requires_grad_(True)
+            state = {
+                n: torch.rand(self.shape[0], *self.shape[2:], generator=torch.Generator().manual_seed(4)) * 0.5
+                for n in names
+            }
+            reason = backend.unsupported_reason(x, state, model)
+            if reason is not None:
+                assert label not in self.must_support, f"{self.backend_name} declined {label}: {reason}"
+                assert isinstance(reason, str) and reason
+                continue
+            out, final, rec = backend.run(x, state, model)
+            ref_model = build()
+            x_ref = x.detach().clone().requires_grad_(True)
+            ref_out, ref_final, ref_rec = run_step_loop(x_ref, {k: v.clone() for k, v in state.items()}, ref_model)
+            torch.testing.assert_close(out, ref_out, atol=self.atol, rtol=0, msg=f"{label}: outputs")
+            assert set(final) == set(ref_final) and set(rec) == set(ref_rec), f"{label}: state or recording keys"
+            for n in ref_final:
+                torch.testing.assert_close(final[n], ref_final[n], atol=self.atol, rtol=1e-6, msg=f"{label}: {n}")
+            for n in ref_rec:
+                torch.testing.assert_close(rec[n], ref_rec[n], atol=self.atol, rtol=1e-6, msg=f"{label}: rec {n}")
+            weights = torch.randn_like(ref_out)
+            (out * weights).sum().backward()
+            (ref_out * weights).sum().backward()
+            torch.testing.assert_close(x.grad, x_ref.grad, rtol=self.grad_rtol, atol=1e-6, msg=f"{label}: dx")
+            for name, p in model.params.items():
+                if isinstance(p, torch.Tensor) and p.requires_grad:
+                    ref_p = ref_model.params[name]
+                    torch.testing.assert_close(
+                        p.grad, ref_p.grad, rtol=self.grad_rtol, atol=1e-5, msg=f"{label}: d{name}"
+                    )
 
     def _state(self, names: Sequence[str], params: NeuronParams) -> dict[str, torch.Tensor]:
         g = torch.Generator().manual_seed(3)

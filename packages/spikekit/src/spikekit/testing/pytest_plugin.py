@@ -1,4 +1,12 @@
-"""pytest fixtures that spikekit installs (entry point ``pytest11``): ``spikekit_host`` and ``register_plugin``."""
+"""spikekit's pytest fixtures, ``spikekit_host`` and ``register_plugin``: an opt-in pytest plugin.
+
+spikekit registers no ``pytest11`` entry point, so installing it changes no other project's test runs. Turn the
+fixtures on where they are wanted, in one of three ways:
+
+* on the command line: ``pytest -p spikekit.testing.pytest_plugin``;
+* in the top-level ``conftest.py`` of a test suite: ``pytest_plugins = ["spikekit.testing.pytest_plugin"]``;
+* in any ``conftest.py``: ``from spikekit.testing.pytest_plugin import register_plugin, spikekit_host``.
+"""
 
 from __future__ import annotations
 
