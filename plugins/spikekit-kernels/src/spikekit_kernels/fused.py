@@ -341,6 +341,9 @@ class FusedCPUBackend:
             return f"input on {x.device}; fused-cpu runs on the CPU (use the 'triton' backend on CUDA)"
         if x.dtype not in (torch.float32, torch.float64):
             return f"dtype {x.dtype} on CPU (float32 and float64 are covered)"
+        if not isinstance(params, NeuronParams):  # e.g. a StepModel: make_plan says why it is not covered
+            declined = make_plan(x, state, params)
+            return declined if isinstance(declined, str) else "not a NeuronParams"
         if x.numel() == 0:
             return None  # nothing to compute: run() hands it to the reference backend (identical results)
         plan = make_plan(x, state, params) if params.rec_connect is None else recurrent_plan(x, state, params)
