@@ -180,3 +180,28 @@ def test_raster_to_events_dtypes_and_shapes_same(theirs, dtype, shape):
         mine = ours.ChipFactory("speck2e").raster_to_events(r, layer=1, dt=7e-4, truncate=truncate)
         ref = theirs.chip_factory.ChipFactory("speck2e").raster_to_events(r, layer=1, dt=7e-4, truncate=truncate)
         assert fields(mine) == fields(ref)
+
+
+class _Recorder:
+    """Stands in for samna's graph nodes: any ``samna.<Node>()`` returns the node's name."""
+
+    def __getattr__(self, name):
+        return lambda: name
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_builders_are_the_chips_and_use_the_same_samna_nodes(theirs, device, monkeypatch):
+    from spikekit_speck.dynapcnn.chips import BUILDERS
+    from spikekit_speck.dynapcnn.config_builder import builder_for
+
+    mine = type(ours.ChipFactory(device).get_config_builder())
+    assert mine is builder_for(device) is BUILDERS[ours.ChipFactory(device).device_name]  # one hierarchy
+    ref = type(theirs.chip_factory.ChipFactory(device).get_config_builder())
+    import samna
+
+    for name in [n for n in dir(samna) if n.startswith("Basic")]:
+        monkeypatch.delattr(samna, name)
+    recorder = _Recorder()
+    monkeypatch.setattr(samna, "__getattr__", recorder.__getattr__, raising=False)
+    assert mine.get_input_buffer() == ref.get_input_buffer()
+    assert mine.get_output_buffer() == ref.get_output_buffer()

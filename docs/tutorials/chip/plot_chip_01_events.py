@@ -4,8 +4,9 @@ Events, rasters and device names without a chip
 
 A chip takes and gives *events*: one spike of one neuron at one time. sinabs's ``ChipFactory`` turns spike rasters
 into events and back, and ``sinabs.backend.dynapcnn.io`` handles device names and event records. spikekit-speck
-serves both (``spikekit_speck.dynapcnn.chip_factory`` and ``.io``) and they work without samna: the events are then
-spikekit's ``Spike`` records with samna's fields. Only opening a device needs samna.
+serves both as ``spikekit.backend.dynapcnn.chip_factory`` and ``.io`` (so the sinabs program runs after
+``import spikekit as sinabs``), and they work without samna: the events are then spikekit's ``Spike`` records with
+samna's fields. Only opening a device needs samna.
 """
 
 # %%
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from spikekit_speck.dynapcnn import io
-from spikekit_speck.dynapcnn.chip_factory import ChipFactory
+from spikekit.backend.dynapcnn import io
+from spikekit.backend.dynapcnn.chip_factory import ChipFactory
 
 torch.manual_seed(0)
 digits = load_digits()

@@ -4,7 +4,7 @@ specksim without samna: a converted network on event input
 
 sinabs's specksim example turns a spiking network into samna's event-based simulator with
 ``from_sequential(network, input_shape)`` and feeds it events as a record array with fields ``x``, ``y``, ``t``,
-``p``. spikekit-speck offers the same call shape (``spikekit_speck.dynapcnn.specksim``); without samna the network
+``p``. spikekit-speck offers the same call shape (``spikekit.backend.dynapcnn.specksim``); without samna the network
 runs on spikekit's chip-exact integer simulator instead (discretised as the chip runs it, one step per distinct
 timestamp: see :doc:`/speck/offline`).
 """
@@ -20,7 +20,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import spikekit
-from spikekit_speck.dynapcnn.specksim import from_sequential
+from spikekit.backend.dynapcnn.specksim import from_sequential
 
 
 class Say(str):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from spikekit_speck.dynapcnn._samna import SamnaRequiredError
-from spikekit_speck.dynapcnn.chip_factory import ChipFactory, EventConversionError, Speck2FConfigBuilder
+from spikekit_speck.dynapcnn.chip_factory import ChipFactory, EventConversionError
+from spikekit_speck.dynapcnn.chips.speck2f import Speck2FConfigBuilder
 from spikekit_speck.events import Spike
 
 
@@ -120,17 +121,28 @@ def test_events_to_raster_bins_and_refusals():
         f.events_to_raster(events, shape=(1, 2, 3))
 
 
-def test_with_samna_spikes_are_samnas_and_build_config_points_to_make_config(monkeypatch):
+def test_with_samna_spikes_are_samnas_and_the_chips_builder_builds_samnas_config(monkeypatch):
     import types
 
     class SamnaSpike:
         pass
 
+    class SpeckConfiguration:  # samna's default configuration: a DVS layer and nine cores
+        def __init__(self):
+            self.dvs_layer = types.SimpleNamespace(pass_sensor_events=True)
+            self.cnn_layers = [types.SimpleNamespace() for _ in range(9)]
+
+    samna = types.ModuleType("samna")
     family = types.ModuleType("samna.speck2f")
     family.event = types.SimpleNamespace(Spike=SamnaSpike)
-    monkeypatch.setitem(sys.modules, "samna.speck2f", family)
-    monkeypatch.setitem(sys.modules, "samna.speck2f.configuration", types.ModuleType("samna.speck2f.configuration"))
+    configuration = types.ModuleType("samna.speck2f.configuration")
+    configuration.SpeckConfiguration = SpeckConfiguration
+    samna.speck2f, family.configuration = family, configuration
+    for name, module in (("samna", samna), ("samna.speck2f", family), ("samna.speck2f.configuration", configuration)):
+        monkeypatch.setitem(sys.modules, name, module)
     events = ChipFactory("speck2fdevkit").raster_to_events(torch.ones(1, 1, 1, 2), layer=2)
     assert [type(e) for e in events] == [SamnaSpike, SamnaSpike] and events[1].x == 1 and events[0].layer == 2
-    with pytest.raises(NotImplementedError, match="make_config"):
-        Speck2FConfigBuilder.build_config({}, {}, {})
+    # The factory's builder is the chips' one (the one DynapcnnNetwork.make_config uses): it builds samna's object.
+    assert ChipFactory.supported_devices["speck2fdevkit"] is Speck2FConfigBuilder
+    config = ChipFactory("speck2fdevkit").get_config_builder().build_config({}, {}, {})
+    assert isinstance(config, SpeckConfiguration) and config.dvs_layer.pass_sensor_events is False

@@ -1,11 +1,11 @@
-"""``ChipFactory``: per-device config builders and event conversions, as sinabs's
+"""``ChipFactory``: a device's configuration builder and event conversions, as sinabs's
 ``sinabs.backend.dynapcnn.chip_factory``.
 
-Without samna the event conversions return spikekit's own events (:class:`spikekit_speck.events.Spike`, with
-samna's fields ``layer``, ``feature``, ``x``, ``y``, ``timestamp``, all ``int``); with samna installed they return
-samna's ``event.Spike`` objects of the device family, as sinabs does. The config builder's pure parts (the core
-constraints, monitoring and state resets on a configuration object) work without samna; the parts that build or
-check samna objects need samna.
+The builders are the chips' own (:mod:`spikekit_speck.dynapcnn.chips`, the ones ``DynapcnnNetwork.make_config``
+uses); :attr:`ChipFactory.supported_devices` maps device names to their classes. Without samna the event
+conversions return spikekit's own events (:class:`spikekit_speck.events.Spike`, with samna's fields ``layer``,
+``feature``, ``x``, ``y``, ``timestamp``, all ``int``); with samna installed they return samna's ``event.Spike``
+objects of the device family, as sinabs does.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from spikekit_speck.chip import SPECK
-from spikekit_speck.dynapcnn._samna import optional_samna, require_samna
+from spikekit_speck.dynapcnn._samna import optional_samna
+from spikekit_speck.dynapcnn.chips import BUILDERS
+from spikekit_speck.dynapcnn.chips.speck2e import Speck2EConfigBuilder
+from spikekit_speck.dynapcnn.chips.speck2f import Speck2FConfigBuilder
+from spikekit_speck.dynapcnn.config_builder import ConfigBuilder
 from spikekit_speck.dynapcnn.io import parse_device_id
 from spikekit_speck.events import Spike
 from spikekit_speck.events import events_to_raster as _bin_events
@@ -28,148 +31,10 @@ class EventConversionError(ValueError, AssertionError):
     """Bad input to an event conversion. Also an ``AssertionError``: sinabs checks these inputs with ``assert``."""
 
 
-class ConfigBuilder:
-    """Device-specific configuration helpers (sinabs's ``ConfigBuilder``, for the Speck family).
-
-    Offline (no samna): :meth:`get_constraints`, :meth:`monitor_layers`, :meth:`reset_states` (the last two act on
-    any configuration object with samna's fields) and :meth:`map_layers_to_cores`. The rest builds or checks samna
-    objects and needs samna; spikekit's JSON configuration (``make_config`` without samna) holds the same content.
-    """
-
-    samna_family: str = ""
-
-    @classmethod
-    def get_samna_module(cls) -> Any:
-        """samna's module of the device family (``samna.speck2e`` / ``samna.speck2f``)."""
-        return require_samna(f"the samna module of {cls.__name__}", f"samna.{cls.samna_family}")
-
-    @classmethod
-    def get_default_config(cls) -> Any:
-        """samna's default ``SpeckConfiguration`` of the family (needs samna)."""
-        return cls._configuration_module().SpeckConfiguration()
-
-    @classmethod
-    def get_dvs_layer_config(cls) -> Any:
-        """samna's DVS layer configuration class of the family (needs samna)."""
-        return cls._configuration_module().SpeckConfiguration().DVSLayerConfig
-
-    @classmethod
-    def _configuration_module(cls) -> Any:
-        return require_samna(
-            f"a samna configuration object ({cls.__name__})", f"samna.{cls.samna_family}.configuration"
-        )
-
-    @classmethod
-    def build_config(cls, layers: Any, layer2core_map: Any, destination_map: Any) -> Any:
-        """samna's configuration of a network. Not built here: use ``DynapcnnNetwork.make_config`` (samna's object
-        when samna is installed, spikekit's JSON configuration without)."""
-        cls._configuration_module()
-        raise NotImplementedError(
-            f"{cls.__name__}.build_config is not provided by spikekit: call DynapcnnNetwork.make_config(...) "
-            "(or SpeckDeployment.to_samna()) to get samna's configuration object"
-        )
-
-    @classmethod
-    def get_constraints(cls) -> list[Any]:
-        """Kernel, neuron and bias memory of the 9 cores, in core order (sinabs's ``LayerConstraints``)."""
-        try:
-            from spikekit_speck.dynapcnn.mapping import LayerConstraints
-        except ImportError:  # the network side of the package is not there: the plain core limits
-            return list(SPECK.cores)
-        return [LayerConstraints(c.kernel_memory, c.neuron_memory, c.bias_memory) for c in SPECK.cores]
-
-    @classmethod
-    def map_layers_to_cores(cls, layers: dict[int, Any]) -> dict[int, int]:
-        """``{layer index: core}`` for ``{layer index: DynapcnnLayer}`` (a maximum matching; no samna needed)."""
-        from spikekit_speck.dynapcnn.mapping import get_valid_mapping
-
-        return get_valid_mapping(layers, cls.get_constraints())
-
-    @classmethod
-    def monitor_layers(cls, config: Any, layers: list) -> Any:
-        """Switch on monitoring of ``layers`` (core ids and/or ``"dvs"``) in ``config``, in place; returned."""
-        import warnings
-
-        rest = list(layers)
-        if "dvs" in rest:
-            config.dvs_layer.monitor_enable = True
-            if config.dvs_layer.pooling.x != 1 or config.dvs_layer.pooling.y != 1:
-                warnings.warn("the DVS layer pools and is monitored: its monitored events are taken before pooling")
-            rest.remove("dvs")
-        for core in rest:
-            config.cnn_layers[core].monitor_enable = True
-            if any(dest.pooling != 1 for dest in config.cnn_layers[core].destinations):
-                warnings.warn(f"layer {core} pools and is monitored: its monitored events are taken before pooling")
-        return config
-
-    @classmethod
-    def validate_configuration(cls, config: Any) -> bool:
-        """samna's check of a configuration object (needs samna); prints samna's message when invalid."""
-        ok, message = cls.get_samna_module().validate_configuration(config)
-        if not ok:
-            print(message)
-        return ok
-
-    @classmethod
-    def get_input_buffer(cls) -> Any:
-        """samna's source node for this family's input events (needs samna)."""
-        samna = require_samna(f"the input buffer of {cls.__name__}")
-        return getattr(samna, cls._input_node)()
-
-    @classmethod
-    def get_output_buffer(cls) -> Any:
-        """samna's sink node for this family's output events (needs samna)."""
-        samna = require_samna(f"the output buffer of {cls.__name__}")
-        return getattr(samna, cls._output_node)()
-
-    @classmethod
-    def reset_states(cls, config: Any, randomize: bool = False) -> Any:
-        """Set every core's initial neuron states to 0 (or random in ``[threshold_low, threshold_high)``)."""
-        for core, lyr in enumerate(config.cnn_layers):
-            shape = torch.tensor(lyr.neurons_initial_value).shape
-            if randomize:
-                state = torch.randint(lyr.threshold_low, lyr.threshold_high, shape)
-            else:
-                state = torch.zeros(shape, dtype=torch.int)
-            config.cnn_layers[core].neurons_initial_value = state.tolist()
-        return config
-
-    @classmethod
-    def set_all_v_mem_to_zeros(cls, samna_device: Any, layer_id: int) -> None:
-        """Write 0 to every neuron state of core ``layer_id`` on a device (needs samna and a device)."""
-        samna = require_samna(f"writing neuron states of core {layer_id} to a device")
-        module = cls.get_samna_module()
-        events = []
-        for address in range(SPECK.cores[layer_id].neuron_memory):
-            event = module.event.WriteNeuronValue()
-            event.address, event.layer, event.neuron_state = address, layer_id, 0
-            events.append(event)
-        source = cls.get_input_buffer()
-        graph = samna.graph.sequential([source, samna_device.get_model().get_sink_node()])
-        graph.start()
-        source.write(events)
-        graph.stop()
-
-
-class Speck2EConfigBuilder(ConfigBuilder):
-    """Speck 2e (``speck2e``, ``speck2edevkit``)."""
-
-    samna_family = "speck2e"
-    _input_node = "BasicSourceNode_speck2e_event_speck2e_input_event"
-    _output_node = "BasicSinkNode_speck2e_event_output_event"
-
-
-class Speck2FConfigBuilder(ConfigBuilder):
-    """Speck 2f (``speck2fmodule``, ``speck2fdevkit``)."""
-
-    samna_family = "speck2f"
-    _input_node = "BasicSourceNode_speck2f_event_input_event"
-    _output_node = "BasicSinkNode_speck2f_event_output_event"
-
-
 def _spike_class(builder: type[ConfigBuilder]) -> Any:
     """samna's ``event.Spike`` of the family when samna is installed, else spikekit's :class:`Spike`."""
-    module = optional_samna(f"samna.{builder.samna_family}")
+    family = getattr(builder, "samna_family", "")
+    module = optional_samna(f"samna.{family}") if family else None
     return Spike if module is None else module.event.Spike
 
 
@@ -201,12 +66,8 @@ class ChipFactory:
         ValueError: unknown device type (sinabs raises a plain ``Exception``; a ``ValueError`` is one).
     """
 
-    supported_devices: dict[str, type[ConfigBuilder]] = {
-        "speck2e": Speck2EConfigBuilder,
-        "speck2edevkit": Speck2EConfigBuilder,
-        "speck2fmodule": Speck2FConfigBuilder,
-        "speck2fdevkit": Speck2FConfigBuilder,
-    }
+    #: Device name -> the chip's builder class (the same mapping ``DynapcnnNetwork.make_config`` uses).
+    supported_devices: dict[str, type[ConfigBuilder]] = BUILDERS
 
     device_name: str
     device_id: int

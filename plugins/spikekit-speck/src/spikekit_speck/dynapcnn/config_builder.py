@@ -92,11 +92,11 @@ class ConfigBuilder(abc.ABC):
 
 
 def builder_for(device: str) -> type[ConfigBuilder]:
-    """The configuration builder class of a device id such as ``"speck2fdevkit:0"``."""
-    from spikekit_speck.dynapcnn.chips import BUILDERS
-    from spikekit_speck.dynapcnn.utils import parse_device_id
+    """The configuration builder class of a device id such as ``"speck2fdevkit:0"`` (``ChipFactory``'s).
 
-    name, _ = parse_device_id(device)
-    if name not in BUILDERS:
-        raise Exception(f"Builder not found for device type: {name} (supported: {', '.join(BUILDERS)})")
-    return BUILDERS[name]
+    Raises:
+        ValueError: unknown device type (sinabs raises a plain ``Exception``; a ``ValueError`` is one).
+    """
+    from spikekit_speck.dynapcnn.chip_factory import ChipFactory
+
+    return ChipFactory.supported_devices[ChipFactory(device).device_name]

@@ -30,7 +30,16 @@ def _square(pool: Any, layer_index: Any) -> int:
 
 
 class DynapcnnConfigBuilder(ConfigBuilder):
-    """Builds samna configurations for the 9-core DYNAP-CNN array (the chips differ in samna's module only)."""
+    """Builds samna configurations for the 9-core DYNAP-CNN array (the chips differ in samna's module only).
+
+    Offline (no samna): :meth:`get_constraints`, :meth:`map_layers_to_cores`,
+    :meth:`get_dynapcnn_layer_config_dict`, and :meth:`monitor_layers` / :meth:`reset_states`, which act on any
+    configuration object with samna's fields. The rest builds or reads samna objects and raises
+    :class:`~spikekit_speck.dynapcnn._samna.SamnaRequiredError` without samna.
+    """
+
+    #: samna's submodule of the chip family (``samna.<samna_family>``); set by each chip.
+    samna_family: str = ""
 
     @staticmethod
     def _samna(what: str, sub: str | None = None) -> Any:

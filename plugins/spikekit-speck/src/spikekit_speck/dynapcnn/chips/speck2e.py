@@ -12,6 +12,8 @@ __all__ = ["Speck2EConfigBuilder"]
 class Speck2EConfigBuilder(DynapcnnConfigBuilder):
     """Speck 2E (``speck2e``, ``speck2edevkit``)."""
 
+    samna_family = "speck2e"
+
     @classmethod
     def get_samna_module(cls) -> Any:
         return cls._samna("get_samna_module", "speck2e")
@@ -26,7 +28,7 @@ class Speck2EConfigBuilder(DynapcnnConfigBuilder):
 
     @classmethod
     def get_input_buffer(cls) -> Any:
-        return cls._samna("get_input_buffer").BasicSourceNode_speck2e_event_input_event()
+        return cls._samna("get_input_buffer").BasicSourceNode_speck2e_event_speck2e_input_event()
 
     @classmethod
     def get_output_buffer(cls) -> Any:

@@ -12,6 +12,8 @@ __all__ = ["Speck2FConfigBuilder"]
 class Speck2FConfigBuilder(DynapcnnConfigBuilder):
     """Speck 2F (``speck2f``, ``speck2fdevkit``, ``speck2fmodule``)."""
 
+    samna_family = "speck2f"
+
     @classmethod
     def get_samna_module(cls) -> Any:
         return cls._samna("get_samna_module", "speck2f")
