@@ -63,11 +63,18 @@ def tests(session: nox.Session) -> None:
 
     Triton comes along so the GPU kernels are tested on the CPU through its interpreter (TRITON_INTERPRET=1), and
     Lightning so the engine test runs; both are test-only here.
+
+    Every test runs in CI (the CI variable set) and with `nox -s tests -- --slow`; elsewhere the tests marked
+    ``slow`` (cold torch.compile caches, multi-process and end-to-end training runs) are left out for a quicker loop.
     """
     _install_everything(session, "pytest-timeout", "triton", "lightning")
     session.run("python", "-m", "spikekit", "plugins", "--strict")
     paths = [str(p / "tests") for p in PACKAGE_DIRS if (p / "tests").is_dir()] + ["tests"]
-    session.run("python", "-m", "pytest", *paths, "-p", "no:cacheprovider", "--timeout=900", *session.posargs)
+    args = [a for a in session.posargs if a != "--slow"]
+    if not os.environ.get("CI") and "--slow" not in session.posargs:
+        session.log("leaving out the tests marked slow (CI runs them; `nox -s tests -- --slow` runs everything)")
+        args = ["-m", "not slow", *args]
+    session.run("python", "-m", "pytest", *paths, "-p", "no:cacheprovider", "--timeout=900", *args)
 
 
 def _build_wheels(session: nox.Session) -> None:

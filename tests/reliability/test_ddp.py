@@ -42,6 +42,7 @@ def _torchrun(tmp_path: Path, *args: str) -> dict:
     return torch.load(out, weights_only=False)
 
 
+@pytest.mark.slow  # two processes, each importing torch and training
 @pytest.mark.parametrize("backend", ["torch"])
 def test_ddp_two_gloo_processes_match_one_process(tmp_path: Path, backend: str) -> None:
     ddp = _torchrun(tmp_path, "--steps", "3", "--global-batch", "8", "--backend", backend)

@@ -103,7 +103,8 @@ def test_firing_rate_histogram_rejects_empty(ax):
 def test_helpers_make_their_own_axes_when_none_given():
     matplotlib.use("Agg")
     ax = skp.raster(torch.eye(3))
-    assert ax.figure is not None
+    assert ax.figure.axes == [ax]  # a new figure holding just this axes
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 3  # one point per spike
     import matplotlib.pyplot as plt
 
     plt.close(ax.figure)

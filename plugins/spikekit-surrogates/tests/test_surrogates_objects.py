@@ -29,7 +29,11 @@ class _Spike(SurrogateSpikeFunction):
 def test_reachable_through_spikekit_activation(name):
     assert getattr(spikekit.activation, name) is getattr(sks, name)
     assert name in dir(spikekit.activation)
-    assert isinstance(getattr(sks, name)(), SurrogateGradient)
+    surrogate = getattr(sks, name)()
+    assert isinstance(surrogate, SurrogateGradient)
+    v = torch.linspace(-2.0, 3.0, 11)
+    grad = surrogate(v, torch.tensor(1.0))  # elementwise and finite, with a non-zero gradient at the threshold
+    assert grad.shape == v.shape and torch.isfinite(grad).all() and grad[6] != 0
 
 
 def test_superspike_is_the_fast_sigmoid():
