@@ -254,11 +254,11 @@ class SurrogateSpikeFunction(torch.autograd.Function):
             ctx.surrogate_grad_fn = surrogate_grad_fn
             return rule(v_mem, spike_threshold)
 
-        cls.forward = staticmethod(forward)  # type: ignore[method-assign,assignment]
+        cls.forward = staticmethod(forward)  # type: ignore[method-assign]
         spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         v_mem, spike_threshold = ctx.saved_tensors
         surrogate = ctx.surrogate_grad_fn
         if surrogate is None:

@@ -332,7 +332,8 @@ class StatefulLayer(nn.Module):
         """
         memo = {} if memo is None else memo
         if id(self) in memo:
-            return memo[id(self)]
+            copied: StatefulLayer = memo[id(self)]
+            return copied
         kwargs = {k: _copy.deepcopy(v, memo) if isinstance(v, nn.Module) else v for k, v in self._param_dict.items()}
         new = self.__class__(**kwargs)  # type: ignore[arg-type]
         memo[id(self)] = new
@@ -367,12 +368,14 @@ class SqueezeMixin:
         self.batch_size = _squeeze_size(self, "batch_size", batch_size)
         self.num_timesteps = _squeeze_size(self, "num_timesteps", num_timesteps)
 
-    def squeeze_forward(self, input_data: torch.Tensor, forward_method: Callable[[torch.Tensor], torch.Tensor]):
+    def squeeze_forward(
+        self, input_data: torch.Tensor, forward_method: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
         """Unfold ``(B*T, ...)`` into ``(B, T, ...)``, run ``forward_method``, fold the result back."""
         if not isinstance(input_data, torch.Tensor):
             raise TypeError(
                 f"{layer_name(self)} expects a torch.Tensor of shape (batch*time, ...), got {type(input_data).__name__}"
-            )  # type: ignore[arg-type]
+            )
         if input_data.ndim < 1:
             raise ValueError(f"{layer_name(self)} expects input of shape (batch*time, ...), got a 0-d tensor")  # type: ignore[arg-type]
         rows = input_data.shape[0]

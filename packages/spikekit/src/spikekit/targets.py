@@ -56,7 +56,8 @@ def deploy(model: nn.Module, target: str, input_shape: Sequence[int], **options:
     """
     from spikekit.plugins import host
 
-    return host().load_target(target).compile(model, tuple(input_shape), **options)
+    deployment: Deployment = host().load_target(target).compile(model, tuple(input_shape), **options)
+    return deployment
 
 
 def available_targets() -> dict[str, str]:

@@ -49,7 +49,8 @@ class UnflattenTime(nn.Module):
                 f"UnflattenTime expects a first dimension that is a multiple of batch_size={self.batch_size}, "
                 f"got shape {tuple(x.shape)}"
             )
-        return x.unflatten(0, (self.batch_size, x.shape[0] // self.batch_size))
+        unflat: torch.Tensor = x.unflatten(0, (self.batch_size, x.shape[0] // self.batch_size))
+        return unflat
 
 
 class Repeat(nn.Module):
@@ -73,7 +74,9 @@ class Repeat(nn.Module):
         if x.ndim < 2:
             raise ValueError(f"Repeat expects input of shape (batch, time, ...), got shape {tuple(x.shape)}")
         batch_time = x.shape[:2]
-        return self.module(x.flatten(0, 1)).unflatten(0, batch_time)  # (B*T, ...) -> (B, T, ...)
+        out: torch.Tensor = self.module(x.flatten(0, 1))
+        folded: torch.Tensor = out.unflatten(0, batch_time)  # (B*T, ...) -> (B, T, ...)
+        return folded
 
     def __repr__(self) -> str:
         return "Repeated " + repr(self.module)
