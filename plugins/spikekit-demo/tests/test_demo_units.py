@@ -38,12 +38,15 @@ def test_epochs_must_be_a_positive_integer(bad, capsys):
     assert "expected a positive integer" in capsys.readouterr().err
 
 
-def test_demo_is_a_spikekit_subcommand():
+def test_demo_is_a_spikekit_subcommand(monkeypatch):
     from spikekit.cli import build_parser
 
-    parser = build_parser()
+    ran = []
+    monkeypatch.setattr(cli.COMMAND, "run", lambda args: ran.append(args) or 0)
+    parser = build_parser(load="demo")  # the command line loads the plugin command it is asked to run
     args = parser.parse_args(["demo", "--quick", "--timesteps", "4"])
-    assert args.quick and args.timesteps == 4 and args.run is cli.COMMAND.run
+    assert args.quick and args.timesteps == 4
+    assert args.run(args) == 0 and ran == [args]  # dispatched to the demo's own run
 
 
 def test_digits_split_is_stratified_scaled_and_seeded():

@@ -13,9 +13,10 @@ Nothing else in spikekit calls ``pm.hook`` directly. The host
   distribution); the core keeps no table of plugin names.
 
 **Order and clashes.** Entry-point plugins register in a fixed order that does not depend on how or when they
-were installed: a distribution registers after every spikekit plugin distribution it depends on (its
-``Requires-Dist``), and distributions that do not depend on each other register in alphabetical order of their
-names (then entry-point names). Plugins registered by hand come after all of them, in call order. When two plugins
+were installed: distributions that more spikekit plugin distributions build on (through their ``Requires-Dist``,
+directly or through others) register first, and distributions with as many register in alphabetical order of their
+names (then entry-point names). So a distribution registers after every one it depends on, and a plugin that nothing
+builds on cannot take a name from one that others build on. Plugins registered by hand come after all of them, in call order. When two plugins
 provide the same name, the one registered *first* keeps it and the other's record is reported as a ``clash``
 failure (raised in strict mode). So a plugin can never shadow the names of a plugin it depends on.
 
@@ -444,22 +445,26 @@ def _describe_dist(ep: md.EntryPoint) -> tuple[str, str, set[str]]:
 
 
 def _registration_order(eps: Iterable[md.EntryPoint]) -> list[tuple[md.EntryPoint, str, str]]:
-    """``(entry point, distribution, version)`` in registration order: after the plugin distributions each
-    depends on, else alphabetical. Each distribution's metadata is read once."""
+    """``(entry point, distribution, version)`` in registration order: distributions that more plugin distributions
+    build on (directly or through others) first, then alphabetical. A distribution therefore always registers after
+    the ones it depends on, and a plugin nothing builds on cannot take the names of one that others build on. Each
+    distribution's metadata is read once."""
     infos = []
     for ep in eps:
         name, version, requires = _describe_dist(ep)
         infos.append((ep, name, version, _normalised(name), requires))
-    pending = sorted(infos, key=lambda i: (i[3], i[0].name))
-    plugin_dists = {i[3] for i in pending}
-    needs = {id(i[0]): (i[4] & plugin_dists) - {i[3]} for i in pending}
-    ordered: list[tuple[md.EntryPoint, str, str]] = []
-    done: set[str] = set()
-    while pending:
-        # the first (alphabetically) whose plugin dependencies have all registered; on a cycle, the first left
-        ready = next((i for i in pending if needs[id(i[0])] <= done), pending[0])
-        pending.remove(ready)
-        ordered.append(ready[:3])
-        if not any(i[3] == ready[3] for i in pending):
-            done.add(ready[3])
-    return ordered
+    plugin_dists = {i[3] for i in infos}
+    needs: dict[str, set[str]] = {}
+    for i in infos:
+        needs.setdefault(i[3], set()).update((i[4] & plugin_dists) - {i[3]})
+    dependents: dict[str, set[str]] = {d: set() for d in plugin_dists}
+    for dist in plugin_dists:  # every distribution that ``dist`` builds on, transitively, counts ``dist``
+        todo, seen = list(needs[dist]), set()
+        while todo:
+            base = todo.pop()
+            if base not in seen:
+                seen.add(base)
+                dependents[base].add(dist)
+                todo.extend(needs[base])
+    ordered = sorted(infos, key=lambda i: (-len(dependents[i[3]] - {i[3]}), i[3], i[0].name))
+    return [i[:3] for i in ordered]
