@@ -167,7 +167,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy on the core package."""
     session.install(TORCH)
-    session.install("mypy", "-e", str(ROOT / "packages" / "spikekit"))
+    session.install("mypy", "pytest", "-e", str(ROOT / "packages" / "spikekit"))  # pytest: the fixtures' types
     session.run("mypy", str(ROOT / "packages" / "spikekit" / "src" / "spikekit"))
 
 

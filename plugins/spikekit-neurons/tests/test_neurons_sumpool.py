@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+import spikekit.layers as sl
 from spikekit_neurons.pool2d import SumPool2d
 
 
@@ -68,3 +69,28 @@ def test_keeps_lppool_attributes_and_compiles() -> None:
     x = torch.rand(2, 3, 8, 8, requires_grad=True)
     compiled = torch.compile(pool, fullgraph=True, backend="eager")
     torch.testing.assert_close(compiled(x), pool(x))
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: sl.SumPool2d(0), "SumPool2d: kernel_size must be a positive whole number"),
+        (lambda: sl.SumPool2d((2, -1)), "SumPool2d: kernel_size"),
+        (lambda: sl.SumPool2d(2, stride=0), "SumPool2d: stride"),
+        (lambda: sl.SpikingMaxPooling2dLayer(0), "SpikingMaxPooling2dLayer: pool_size"),
+        (lambda: sl.SpikingMaxPooling2dLayer(2, strides=(1, 0)), "SpikingMaxPooling2dLayer: strides"),
+    ],
+)
+def test_window_sizes_are_checked_when_built(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_a_window_larger_than_the_input_is_refused_naming_the_layer():
+    with pytest.raises(ValueError, match=r"SumPool2d: the pooling window \(3, 3\) does not fit .* got 2 x 5"):
+        sl.SumPool2d(3)(torch.ones(1, 1, 2, 5))
+    with pytest.raises(ValueError, match=r"SpikingMaxPooling2dLayer: the pooling window \(4, 4\) does not fit"):
+        sl.SpikingMaxPooling2dLayer(4)(torch.ones(3, 1, 3, 3))
+    # padding counts towards the size; with ceil_mode an edge window still pools (as in sinabs)
+    assert sl.SpikingMaxPooling2dLayer(4, padding=(0, 1, 0, 1))(torch.ones(3, 1, 3, 3)).shape == (3, 1, 1, 1)
+    assert torch.equal(sl.SumPool2d(4, ceil_mode=True)(torch.ones(1, 1, 2, 2)), torch.full((1, 1, 1, 1), 16.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import torch
@@ -46,6 +47,9 @@ class SpikingMaxPooling2dLayer(nn.Module):
         padding: Sequence[int] = (0, 0, 0, 0),
     ):
         super().__init__()
+        _window("SpikingMaxPooling2dLayer", "pool_size", pool_size)
+        if strides is not None:
+            _window("SpikingMaxPooling2dLayer", "strides", strides)
         self.padding = padding
         self.pool_size = pool_size
         self.strides = pool_size if strides is None else strides
@@ -62,6 +66,10 @@ class SpikingMaxPooling2dLayer(nn.Module):
             raise ValueError(
                 f"SpikingMaxPooling2dLayer expects input of shape (T, C, H, W), got shape {tuple(binary_input.shape)}"
             )
+        pad = tuple(self.padding)
+        _check_fits(
+            "SpikingMaxPooling2dLayer", binary_input.shape, _pair(self.pool_size), (pad[2] + pad[3], pad[0] + pad[1])
+        )
         counts = torch.cumsum(binary_input, 0)  # (T, C, H, W)
         window_max = self._pool(counts)
         winner = self._pool(counts * (binary_input > 0).to(counts.dtype))
@@ -80,6 +88,27 @@ class SpikingMaxPooling2dLayer(nn.Module):
             channels,
             _pooled_size(height + pad[2] + pad[3], kernel[0], stride[0]),
             _pooled_size(width + pad[0] + pad[1], kernel[1], stride[1]),
+        )
+
+
+def _window(layer: str, name: str, value: int | Sequence[int]) -> tuple[int, int]:
+    """A window size or stride as (h, w) of positive whole numbers, or a ValueError naming the layer."""
+    try:
+        pair = tuple(operator.index(v) for v in ((value, value) if not isinstance(value, Sequence) else value))
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or isinstance(value, bool) or not all(v > 0 for v in pair):
+        raise ValueError(f"{layer}: {name} must be a positive whole number or two of them, got {value!r}")
+    return pair[0], pair[1]
+
+
+def _check_fits(layer: str, shape: torch.Size, kernel: tuple[int, int], pad_hw: tuple[int, int] = (0, 0)) -> None:
+    """Refuse an input smaller than one window (torch would fail later naming no layer)."""
+    height, width = shape[-2] + pad_hw[0], shape[-1] + pad_hw[1]
+    if height < kernel[0] or width < kernel[1]:
+        raise ValueError(
+            f"{layer}: the pooling window {kernel} does not fit the input: expected a height and width of at least "
+            f"{kernel[0]} x {kernel[1]}, got {shape[-2]} x {shape[-1]} (input shape {tuple(shape)})"
         )
 
 
@@ -158,6 +187,9 @@ class SumPool2d(nn.LPPool2d):
     def __init__(
         self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None, ceil_mode: bool = False
     ):
+        _window("SumPool2d", "kernel_size", kernel_size)
+        if stride is not None:
+            _window("SumPool2d", "stride", stride)
         super().__init__(1, kernel_size, stride, ceil_mode)  # type: ignore[arg-type]
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -168,5 +200,7 @@ class SumPool2d(nn.LPPool2d):
         if float(self.norm_type) != 1.0:  # changed after construction: behave as the LPPool2d it is
             return super().forward(input)
         kernel = _pair(self.kernel_size)
+        if not self.ceil_mode:  # with ceil_mode a window cut by the edge still gives an output, as in sinabs
+            _check_fits("SumPool2d", input.shape, kernel)
         stride = kernel if self.stride is None else _pair(self.stride)
         return _WindowSum.apply(input, kernel, stride, bool(self.ceil_mode))
