@@ -165,7 +165,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy on the core package."""
+    """mypy on the core package, strict (see pyproject.toml)."""
     session.install(TORCH)
     session.install("mypy", "pytest", "-e", str(ROOT / "packages" / "spikekit"))  # pytest: the fixtures' types
     session.run("mypy", str(ROOT / "packages" / "spikekit" / "src" / "spikekit"))
