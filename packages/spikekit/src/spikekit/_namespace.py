@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +24,15 @@ def namespace_hooks(
             raise AttributeError(f"module {namespace!r} has no attribute {name!r}")
         from spikekit.plugins import host
 
-        return host().resolve_export(namespace, name)
+        try:
+            return host().resolve_export(namespace, name)
+        except (AttributeError, ImportError):
+            # ``from spikekit import encoders`` asks for the attribute before importing the core's own submodule of
+            # that name: import it rather than report a missing plugin (looked up only after the registry missed)
+            path = module_globals.get("__path__")
+            if path is None or importlib.machinery.PathFinder.find_spec(name, path) is None:
+                raise
+            return importlib.import_module(f"{namespace}.{name}")
 
     def __dir__() -> list[str]:
         from spikekit.plugins import host
