@@ -1,6 +1,6 @@
 """spikekit-neurons against sinabs 3.1.3 (the oracle): outputs within 1e-6, gradients within 1e-5 relative.
 
-Runs only where sinabs is installed (``nox -s parity``, or the ``/work/oracle`` venv). Configurations are drawn by
+Runs only where sinabs is installed (``nox -s parity`` installs it beside spikekit). Configurations are drawn by
 hypothesis. Where spikekit deliberately differs (docs/neurons/differences.md), the comparison is against a
 corrected oracle assembled from sinabs' own single-step functions, or the configuration is left to the pinning
 tests in the plugin's suite.
