@@ -154,49 +154,52 @@ def _conv_weights(device: str) -> list[nn.Module]:
     return [m.to(device) for m in layers]
 
 
+def conv_model(impl: str, backend: str, B: int, T: int, device: str) -> tuple[nn.Module, torch.Tensor]:
+    """The conv SNN (3x conv-IAF-sumpool, linear-IAF) and its input, the same weights for every library:
+    spikingjelly's multi-step layers for ``impl`` ``spikingjelly...``, sinabs's for ``sinabs...``, otherwise
+    spikekit's layers on compute backend ``backend``. The GPU suite builds its conv workload with it too."""
+    w = _conv_weights(device)
+    x = _input((B, T, 2, 32, 32), device, seed=1, scale=1.0)
+    if impl.startswith("spikingjelly"):
+        from spikingjelly.activation_based import layer, neuron
+
+        def sj(m: nn.Module, scale: float) -> nn.Module:  # the same weights; x window size after a pool
+            cls = layer.Conv2d if isinstance(m, nn.Conv2d) else layer.Linear
+            args = (m.in_channels, m.out_channels, 3) if isinstance(m, nn.Conv2d) else (m.in_features, 10)
+            out = cls(*args, **({"padding": 1} if isinstance(m, nn.Conv2d) else {}), step_mode="m")
+            out.load_state_dict(m.state_dict())
+            with torch.no_grad():
+                out.weight.mul_(scale)
+            return out
+
+        def node() -> nn.Module:
+            return neuron.IFNode(v_reset=None, step_mode="m")
+
+        def pool() -> nn.Module:
+            return layer.AvgPool2d(2, step_mode="m")
+
+        mod = nn.Sequential(sj(w[0], 1.0), node(), pool(), sj(w[1], 4.0), node(), pool(), sj(w[2], 4.0), node(),
+                            pool(), layer.Flatten(step_mode="m"), sj(w[3], 4.0), node())  # fmt: skip
+        return mod.to(device), x.transpose(0, 1).contiguous().requires_grad_(True)
+    if impl.startswith("sinabs"):
+        import sinabs.layers as L
+
+        def node() -> nn.Module:
+            return L.IAFSqueeze(batch_size=B)
+    else:
+        import spikekit.layers as L
+
+        def node() -> nn.Module:
+            return L.IAFSqueeze(batch_size=B, backend=backend)
+
+    mod = nn.Sequential(w[0], node(), L.SumPool2d(2), w[1], node(), L.SumPool2d(2), w[2], node(), L.SumPool2d(2),
+                        nn.Flatten(), w[3], node())  # fmt: skip
+    return mod.to(device), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
+
+
 def conv_case(impl: str, B: int, T: int, device: str) -> Case:
-    def make() -> tuple[nn.Module, torch.Tensor]:
-        w = _conv_weights(device)
-        x = _input((B, T, 2, 32, 32), device, seed=1, scale=1.0)
-        if impl.startswith("spikingjelly"):
-            from spikingjelly.activation_based import layer, neuron
-
-            def sj(m: nn.Module, scale: float) -> nn.Module:  # the same weights; x window size after a pool
-                cls = layer.Conv2d if isinstance(m, nn.Conv2d) else layer.Linear
-                args = (m.in_channels, m.out_channels, 3) if isinstance(m, nn.Conv2d) else (m.in_features, 10)
-                out = cls(*args, **({"padding": 1} if isinstance(m, nn.Conv2d) else {}), step_mode="m")
-                out.load_state_dict(m.state_dict())
-                with torch.no_grad():
-                    out.weight.mul_(scale)
-                return out
-
-            def node() -> nn.Module:
-                return neuron.IFNode(v_reset=None, step_mode="m")
-
-            def pool() -> nn.Module:
-                return layer.AvgPool2d(2, step_mode="m")
-
-            mod = nn.Sequential(sj(w[0], 1.0), node(), pool(), sj(w[1], 4.0), node(), pool(), sj(w[2], 4.0), node(),
-                                pool(), layer.Flatten(step_mode="m"), sj(w[3], 4.0), node())  # fmt: skip
-            return mod.to(device), x.transpose(0, 1).contiguous().requires_grad_(True)
-        if impl.startswith("sinabs"):
-            import sinabs.layers as L
-
-            def node() -> nn.Module:
-                return L.IAFSqueeze(batch_size=B)
-        else:
-            import spikekit.layers as L
-
-            backend = impl[len("spikekit[") : -1]
-
-            def node() -> nn.Module:
-                return L.IAFSqueeze(batch_size=B, backend=backend)
-
-        mod = nn.Sequential(w[0], node(), L.SumPool2d(2), w[1], node(), L.SumPool2d(2), w[2], node(), L.SumPool2d(2),
-                            nn.Flatten(), w[3], node())  # fmt: skip
-        return mod.to(device), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
-
-    return Case(impl, "conv", make)
+    backend = impl[len("spikekit[") : -1] if impl.startswith("spikekit[") else ""
+    return Case(impl, "conv", lambda: conv_model(impl, backend, B, T, device))
 
 
 def impls_for(device: str, with_peers: bool) -> list[str]:

@@ -34,14 +34,12 @@ from typing import Any
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared model builders
+from bench_backends import _input, conv_model
+
 TAU, TAU_ADAPT = 20.0, 50.0
 FULL = dict(on_B=16, on_T=500, on_N=16384, B=128, T=500, N=4096, cB=128, cT=50)
 TINY = dict(on_B=2, on_T=6, on_N=32, B=2, T=5, N=48, cB=2, cT=3)
-
-
-def _input(shape: tuple[int, ...], device: str, seed: int = 0, scale: float = 0.6) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.rand(shape, generator=g) * scale).to(device)
 
 
 # ------------------------------------------------------------------------------------------------- model builders
@@ -110,48 +108,7 @@ def make(impl: str, workload: str, sz: dict[str, int], device: str) -> tuple[nn.
 
 
 def _conv(impl: str, backend: str, sz: dict[str, int], device: str) -> tuple[nn.Module, torch.Tensor]:
-    B, T = sz["cB"], sz["cT"]
-    torch.manual_seed(0)
-    w = [nn.Conv2d(2, 16, 3, padding=1), nn.Conv2d(16, 32, 3, padding=1), nn.Conv2d(32, 32, 3, padding=1),
-         nn.Linear(32 * 4 * 4, 10)]  # fmt: skip
-    with torch.no_grad():
-        for m in w:
-            m.weight.mul_(3.0)
-    x = _input((B, T, 2, 32, 32), device, seed=1, scale=1.0)
-    if impl.startswith("spikingjelly"):
-        from spikingjelly.activation_based import layer, neuron
-
-        def conv(m: nn.Module, scale: float) -> nn.Module:  # average pools made sum pools through the next weights
-            out = (layer.Conv2d(m.in_channels, m.out_channels, 3, padding=1, step_mode="m") if isinstance(m, nn.Conv2d)
-                   else layer.Linear(m.in_features, m.out_features, step_mode="m"))  # fmt: skip
-            out.load_state_dict(m.state_dict())
-            with torch.no_grad():
-                out.weight.mul_(scale)
-            return out
-
-        def node() -> nn.Module:
-            return neuron.IFNode(v_reset=None, step_mode="m")
-
-        def pool() -> nn.Module:
-            return layer.AvgPool2d(2, step_mode="m")
-
-        mod = nn.Sequential(conv(w[0], 1), node(), pool(), conv(w[1], 4), node(), pool(), conv(w[2], 4), node(),
-                            pool(), layer.Flatten(step_mode="m"), conv(w[3], 4), node())  # fmt: skip
-        return mod.to(device), x.transpose(0, 1).contiguous().requires_grad_(True)
-    if impl == "sinabs":
-        import sinabs.layers as L
-
-        def node() -> nn.Module:
-            return L.IAFSqueeze(batch_size=B)
-    else:
-        import spikekit.layers as L
-
-        def node() -> nn.Module:
-            return L.IAFSqueeze(batch_size=B, backend=backend)
-
-    mod = nn.Sequential(w[0], node(), L.SumPool2d(2), w[1], node(), L.SumPool2d(2), w[2], node(), L.SumPool2d(2),
-                        nn.Flatten(), w[3], node())  # fmt: skip
-    return mod.to(device), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
+    return conv_model(impl, backend, sz["cB"], sz["cT"], device)  # the CPU benchmark's network and weights
 
 
 # ------------------------------------------------------------------------------------------------------ running
