@@ -121,7 +121,7 @@ def entries() -> list[Entry]:
             if name in exports and name not in getattr(module, "__all__", []):
                 owned = exports[name]
                 obj = host().resolve_export(namespace, name)
-                provider, target = owned.distribution, str(owned.record.target)
+                provider, target = owned.distribution, str(owned.record.ref)
             else:
                 obj = getattr(module, name)
                 provider, target = "spikekit", f"{namespace}:{name}"

@@ -41,3 +41,22 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
         return module
 
     return make
+
+
+class _Hello:
+    """A plugin command: ``hello [--who NAME]`` prints a greeting."""
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("--who", default="world")
+
+    @staticmethod
+    def run(args):
+        print(f"hello {args.who}")
+        return 0
+
+
+@pytest.fixture
+def hello_command() -> type:
+    """The class of a well-formed plugin command (``add_arguments`` and ``run``), for command-line tests."""
+    return _Hello

@@ -123,14 +123,5 @@ def test_lazy_backend_class_is_instantiated_on_first_use():
         assert type(get_backend("lazy")).__name__ == "OrderedDict"
 
 
-def test_neuron_params_model_names():
-    p = _params()
-    assert p.model == "lif"
-    p.alpha_adapt = torch.tensor(0.9)
-    assert p.model == "alif"
-    p.rec_connect = torch.nn.Identity()
-    assert p.model == "alif_recurrent"
-
-
 def test_top_level_names():
     assert spikekit.use_backend is use_backend

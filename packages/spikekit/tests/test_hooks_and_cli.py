@@ -58,22 +58,11 @@ class _Target:
         )
 
 
-class _Hello:
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--who", default="world")
-
-    @staticmethod
-    def run(args):
-        print(f"hello {args.who}")
-        return 0
-
-
-def _everything_plugin():
+def _everything_plugin(hello_command):
     mod = types.ModuleType("everything")
     mod.spikekit_targets = hookimpl(lambda: [TargetSpec("toy-chip", _Target, description="a toy chip")])
     mod.spikekit_encoders = hookimpl(lambda: [EncoderSpec("twice", lambda x: 2 * x, description="doubles")])
-    mod.spikekit_commands = hookimpl(lambda: [CommandSpec("hello", _Hello, description="greets")])
+    mod.spikekit_commands = hookimpl(lambda: [CommandSpec("hello", hello_command, description="greets")])
     mod.spikekit_converters = hookimpl(
         lambda: [
             ConverterSpec("torch.nn.Linear", "collections:deque", format="toyfmt", direction="export"),
@@ -86,9 +75,9 @@ def _everything_plugin():
 
 
 @pytest.fixture
-def everything():
+def everything(hello_command):
     with isolated_host(autoload=False) as h:
-        h.register(_everything_plugin(), name="everything", distribution="spikekit-everything")
+        h.register(_everything_plugin(hello_command), name="everything", distribution="spikekit-everything")
         yield h
 
 

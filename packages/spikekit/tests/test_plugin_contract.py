@@ -90,6 +90,36 @@ def test_unknown_name_with_everything_loaded_is_an_attribute_error(fake_distribu
         assert not hasattr(spikekit.layers, "NoSuchThing")
 
 
+def test_a_namespace_one_distribution_fills_names_it_when_missing():
+    import spikekit.plot
+
+    with isolated_host(autoload=False):
+        with pytest.raises(PluginNotInstalledError, match=r"spikekit\.plot\.raster comes from the spikekit-plot distri"
+                           r"bution: pip install spikekit-plot \(.*autoload is disabled"):  # fmt: skip
+            spikekit.plot.raster
+        with pytest.raises(ImportError, match="pip install spikekit-plot"):
+            from spikekit.plot import raster  # noqa: F401
+
+
+def test_lazy_exports_imports_each_name_on_first_access_only():
+    from spikekit.plugins import lazy_exports
+
+    package = types.ModuleType("lazy_package")
+    getattr_, dir_ = lazy_exports(
+        package.__dict__, {"Alias": "collections:OrderedDict", "dotted": "os:path.join", "mod": "json.decoder"}
+    )
+    package.__getattr__, package.__dir__ = getattr_, dir_
+    assert {"Alias", "dotted", "mod"} <= set(dir(package)) and "Alias" not in package.__dict__
+    import collections
+    import json.decoder
+    import os.path
+
+    assert package.Alias is collections.OrderedDict and package.__dict__["Alias"] is collections.OrderedDict
+    assert package.dotted is os.path.join and package.mod is json.decoder
+    with pytest.raises(AttributeError, match="module 'lazy_package' has no attribute 'Missing'"):
+        package.Missing
+
+
 def test_the_core_has_no_table_of_plugin_names():
     from spikekit.plugins import manager
 
@@ -144,17 +174,6 @@ def test_dunder_and_private_probes_never_start_discovery(name, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------- command line
-class _Hello:
-    @staticmethod
-    def add_arguments(parser):
-        parser.add_argument("--who", default="world")
-
-    @staticmethod
-    def run(args):
-        print(f"hello {args.who}")
-        return 0
-
-
 class _Raises:
     @staticmethod
     def add_arguments(parser):
@@ -170,14 +189,14 @@ def _commands(*specs):
 
 
 @pytest.fixture
-def cli_host():
+def cli_host(hello_command):
     with isolated_host(autoload=False) as h:
-        h.register(_commands(CommandSpec("hello", _Hello, description="greets")), "good", "dist-good")
+        h.register(_commands(CommandSpec("hello", hello_command, description="greets")), "good", "dist-good")
         h.register(
             _commands(
                 CommandSpec("broken", "no_such_module_for_cli:Command", description="cannot import"),
                 CommandSpec("raises", _Raises, description="raises"),
-                CommandSpec("info", _Hello, description="clashes with the built-in"),
+                CommandSpec("info", hello_command, description="clashes with the built-in"),
             ),
             "bad",
             "dist-bad",

@@ -108,12 +108,6 @@ class NeuronParams:
     rec_connect: nn.Module | None = None
     layer_name: str = "layer"
 
-    @property
-    def model(self) -> str:
-        """``"lif"`` or ``"alif"``, with ``"_recurrent"`` appended when there is a recurrent connection."""
-        base = "alif" if self.alpha_adapt is not None else "lif"
-        return base + ("_recurrent" if self.rec_connect is not None else "")
-
 
 StepFunction = Callable[
     [torch.Tensor, dict[str, torch.Tensor], Mapping[str, Any]], tuple[torch.Tensor, dict[str, torch.Tensor]]

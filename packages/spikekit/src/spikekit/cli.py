@@ -85,7 +85,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _load_command(h: Any, name: str) -> Any | None:
     """The command object registered as ``name``, or None after reporting why it cannot be used."""
-    owned = h.owned_commands()[name]
+    owned = h.owned("command")[name]
     try:
         command = h.load_command(name)
     except Exception as exc:
@@ -115,7 +115,7 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_info)
     for name, spec in sorted(h.commands().items()):
         if name in BUILTIN_COMMANDS:
-            owned = h.owned_commands()[name]
+            owned = h.owned("command")[name]
             h.report_failure(owned, "clash", f"command {name!r} is a built-in spikekit command; keeping the built-in")
             continue
         p = sub.add_parser(name, help=spec.description, description=spec.description, add_help=name == load)
@@ -128,7 +128,7 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
 
 
 def _failed(h: Any, name: str) -> Any:
-    owned = h.owned_commands()[name]
+    owned = h.owned("command")[name]
 
     def run(args: argparse.Namespace) -> int:
         print(
@@ -142,7 +142,7 @@ def _failed(h: Any, name: str) -> Any:
 
 
 def _guarded(h: Any, name: str, command: Any) -> Any:
-    owned = h.owned_commands()[name]
+    owned = h.owned("command")[name]
 
     def run(args: argparse.Namespace) -> int:
         try:

@@ -7,8 +7,7 @@ this package is cheap: submodules load on first attribute access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from spikekit.plugins import lazy_exports
 
 __all__ = [
     "cnnutils",
@@ -21,8 +20,4 @@ __all__ = [
     "utils",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"{__name__}.{name}" for name in __all__})

@@ -9,12 +9,9 @@ Run it with ``spikekit demo`` (``--help`` for the options) or call :func:`spikek
 
 from __future__ import annotations
 
+from spikekit.plugins import lazy_exports
+
 __all__ = ["DemoConfig", "run_demo"]
 
-
-def __getattr__(name: str):  # lazy: importing the package must stay cheap (the CLI imports it to build --help)
-    if name in ("DemoConfig", "run_demo"):
-        from spikekit_demo import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(f"module 'spikekit_demo' has no attribute {name!r}")
+# lazy: importing the package must stay cheap (the CLI imports it to build --help)
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"spikekit_demo.pipeline:{name}" for name in __all__})

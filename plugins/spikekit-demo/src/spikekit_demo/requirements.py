@@ -90,7 +90,8 @@ OPTIONAL: tuple[Piece, ...] = (
     Piece("NIR export", "spikekit.nir.to_nir", _NIR, _attr("spikekit.nir", "to_nir")),
     Piece("NIR export", "spikekit.nir.from_nir", _NIR, _attr("spikekit.nir", "from_nir")),
     Piece("NIR export", "the nir package", _NIR, _module("nir")),
-    Piece("plots", "matplotlib", "spikekit[plot]", _module("matplotlib")),
+    Piece("plots", "spikekit.plot.raster", "spikekit-plot", _attr("spikekit.plot", "raster")),
+    Piece("plots", "matplotlib", "spikekit-plot", _module("matplotlib")),
 )
 
 
@@ -98,9 +99,7 @@ def _provider(hook: str, name: str) -> str:
     """The distribution that registers backend / target ``name``, as the plugin registry records it."""
     from spikekit.plugins import host
 
-    plugins = host()
-    spec = (plugins.backends() if hook == "backend" else plugins.targets()).get(name)
-    owned = plugins.owner(spec) if spec is not None else None
+    owned = host().owned(hook).get(name)
     return owned.distribution if owned is not None else "the plugin that provides it"
 
 

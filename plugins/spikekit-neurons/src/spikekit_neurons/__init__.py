@@ -7,30 +7,15 @@ Names are imported lazily, on first access.
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import version as _distribution_version
-from typing import Any
 
+from spikekit.plugins import lazy_exports
 from spikekit_neurons._catalog import EXPORTS
 
 __version__ = _distribution_version("spikekit-neurons")  # the repository's one VERSION file, via metadata
 
-_LAZY = {name: target for name, target, _ns, _desc in EXPORTS if not target.endswith(":functional")}
-_SUBMODULES = {"functional", "backend", "encoders", "spike_functions", "resets", "quantize"}
-__all__ = [*sorted(_LAZY), "functional"]
+_SUBMODULES = ("functional", "backend", "encoders", "spike_functions", "resets", "quantize")
+_NAMES = {name: ref for name, ref, _ns, _desc in EXPORTS if name not in _SUBMODULES}
+__all__ = [*sorted(_NAMES), "functional"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"spikekit_neurons.{name}")
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'spikekit_neurons' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), {**_NAMES, **{m: f"spikekit_neurons.{m}" for m in _SUBMODULES}})

@@ -24,25 +24,12 @@ with ``export_my_neuron(module, ctx: ExportContext) -> nir.NIRNode`` and
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from spikekit.plugins import lazy_exports
 from spikekit_nir.plugin import PUBLIC_NAMES as _PUBLIC_NAMES
 
-# Public name -> the module that defines it (from the plugin's one table of names). Imported on first use, so that
+# Public name -> where it is defined (from the plugin's one table of names). Imported on first use, so that
 # discovering the plugin (which imports this package) does not import nir, h5py and the converters.
-_SOURCE = {name: module for name, module, _, _ in _PUBLIC_NAMES}
+_SOURCE = {name: f"spikekit_nir.{module}:{name}" for name, module, _, _ in _PUBLIC_NAMES}
 __all__ = list(_SOURCE)
 
-
-def __getattr__(name: str) -> Any:
-    module = _SOURCE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spikekit_nir' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"spikekit_nir.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _SOURCE)

@@ -13,8 +13,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from spikekit.plugins import lazy_exports
 
 # Public name -> the submodule defining it. Imported on first access (PEP 562), so that loading the plugin's
 # hooks (``spikekit_speck.plugin``, which imports this package first) stays cheap.
@@ -44,15 +43,6 @@ _SOURCE = {
 
 __all__ = list(_SOURCE)
 
-
-def __getattr__(name: str) -> Any:
-    module = _SOURCE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spikekit_speck' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"spikekit_speck.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    globals(), {name: f"spikekit_speck.{module}:{name}" for name, module in _SOURCE.items()}
+)

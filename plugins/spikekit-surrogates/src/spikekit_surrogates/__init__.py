@@ -12,9 +12,9 @@ Names load on first access (PEP 562), so importing the plugin module (``spikekit
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from spikekit.plugins import lazy_exports
 from spikekit_surrogates._catalog import ALIASES, SURROGATES
 
 if TYPE_CHECKING:
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
     SuperSpike = FastSigmoid
 
-#: public name -> defining module; aliases map to the class they stand for
-_WHERE = {name: module for name, module, _ in SURROGATES if name not in ALIASES}
-_WHERE["check_surrogate"] = "spikekit_surrogates.callables"
+#: public name -> where it is defined; an alias points at the class it stands for
+_WHERE = {name: f"{module}:{ALIASES.get(name, name)}" for name, module, _ in SURROGATES}
+_WHERE["check_surrogate"] = "spikekit_surrogates.callables:check_surrogate"
 
 __all__ = [
     "Heaviside",
@@ -62,14 +62,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    target = ALIASES.get(name, name)
-    if target not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[target]), target)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _WHERE)

@@ -1,6 +1,7 @@
 """spikekit's plugin system: hook markers, records, and the process-wide plugin host.
 
-Plugin authors need :data:`hookimpl` and the records::
+Plugin authors need :data:`hookimpl` and the records, and perhaps :func:`lazy_exports` for their package's
+``__init__.py``::
 
     from spikekit.plugins import hookimpl, Export
 
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 
 import pluggy
 
+from spikekit._namespace import lazy_exports
 from spikekit.plugins.hookspecs import PROJECT_NAME
 from spikekit.plugins.manager import ENTRY_POINT_GROUP, PluginFailure, PluginHost, PluginInfo
 from spikekit.plugins.records import (
@@ -29,6 +31,7 @@ from spikekit.plugins.records import (
 
 __all__ = [
     "hookimpl",
+    "lazy_exports",
     "host",
     "configure",
     "register",
@@ -73,9 +76,7 @@ def configure(
     """
     global _host
     with _host_lock:
-        old_generation = _host.generation if _host is not None else 0
         _host = PluginHost(autoload=autoload, blocked=blocked, strict=strict)
-        _host.generation = old_generation + 1
     return _host
 
 

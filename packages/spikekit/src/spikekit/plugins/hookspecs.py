@@ -56,7 +56,7 @@ def spikekit_exports() -> Sequence[Export]:
 def spikekit_backends() -> Sequence[BackendSpec]:
     """Register compute backends that run neuron layers' time loops (see :mod:`spikekit.backends`).
 
-    The target is a :class:`~spikekit.backends.ComputeBackend` instance or its class; use a lazy
+    The ref is a :class:`~spikekit.backends.ComputeBackend` instance or its class; use a lazy
     ``"module:attr"`` path so that GPU libraries are imported only when the backend is first used.
 
     Returns:
@@ -75,7 +75,7 @@ def spikekit_targets() -> Sequence[TargetSpec]:
     """Register hardware targets that models can be deployed to (see :mod:`spikekit.targets`).
 
     Returns:
-        A list of :class:`~spikekit.plugins.records.TargetSpec`; the target is a
+        A list of :class:`~spikekit.plugins.records.TargetSpec`; the ref is a
         :class:`~spikekit.targets.HardwareTarget` instance or its class.
 
     Example::
@@ -113,7 +113,7 @@ def spikekit_encoders() -> Sequence[EncoderSpec]:
     """Register spike encoders (rate, latency, delta, ...), reachable through :func:`spikekit.encoders.get`.
 
     Returns:
-        A list of :class:`~spikekit.plugins.records.EncoderSpec`; the target is a callable or module class.
+        A list of :class:`~spikekit.plugins.records.EncoderSpec`; the ref is a callable or module class.
 
     Example::
 
@@ -128,7 +128,7 @@ def spikekit_commands() -> Sequence[CommandSpec]:
     """Add sub-commands to the ``spikekit`` command line.
 
     Returns:
-        A list of :class:`~spikekit.plugins.records.CommandSpec`; the target has ``add_arguments(parser)`` and
+        A list of :class:`~spikekit.plugins.records.CommandSpec`; the ref has ``add_arguments(parser)`` and
         ``run(args) -> int``.
 
     Example::

@@ -8,7 +8,7 @@ Nothing else in spikekit calls ``pm.hook`` directly. The host
   takes a name another plugin already has, is reported as a :class:`~spikekit.errors.PluginWarning` naming its
   distribution and skipped, while everything else keeps working; in strict mode the same raises
   :class:`~spikekit.errors.PluginError`;
-* keeps the merged, validated records of every hook, and resolves names to objects (importing lazy targets on
+* keeps the merged, validated records of every hook, and resolves names to objects (importing lazy references on
   first use). Which distribution provides a name is known from the records alone (each names its plugin and
   distribution); the core keeps no table of plugin names.
 
@@ -118,10 +118,9 @@ class PluginHost:
         self.failures: list[PluginFailure] = []
         #: Entry-point plugins that were not loaded because they are blocked (``stage == "blocked"``).
         self.blocked_plugins: list[PluginFailure] = []
-        self.generation = 0
         self._lock = threading.RLock()
         self._discovered = False
-        self._dist_of: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+        self._distributions: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
         self._records: dict[str, dict[tuple[str, ...], Owned]] | None = None
         self._objects: dict[tuple[str, ...], Any] = {}
 
@@ -141,7 +140,7 @@ class PluginHost:
         with self._lock:
             self._ensure_discovered()
             self.pm.unregister(name=name)
-            self._dist_of.pop(name, None)
+            self._distributions.pop(name, None)
             self._invalidate()
 
     def _register(self, plugin: object, name: str | None, distribution: str, version: str) -> str | None:
@@ -152,7 +151,7 @@ class PluginHost:
             return None
         if registered is None:  # blocked in pluggy
             return None
-        self._dist_of[registered] = (distribution, version)
+        self._distributions[registered] = (distribution, version)
         self._check_hook_names(plugin, registered, distribution)
         self._invalidate()
         return registered
@@ -173,9 +172,8 @@ class PluginHost:
             self._fail(name, distribution, "hook name", f"{attr!r} is not a spikekit hook{hint}")
 
     def _invalidate(self) -> None:
-        self._records = None
+        self._records = None  # rebuilt on the next lookup, as a new table: see _remember
         self._objects.clear()
-        self.generation += 1
 
     def _ensure_discovered(self) -> None:
         if self._discovered:
@@ -217,7 +215,7 @@ class PluginHost:
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # registration order: first-party plugins first
             plugin_name = impl.plugin_name
-            dist, _ = self._dist_of.get(plugin_name, (plugin_name, ""))
+            dist, _ = self._distributions.get(plugin_name, (plugin_name, ""))
             try:
                 result = impl.function()
             except Exception as exc:
@@ -261,24 +259,25 @@ class PluginHost:
         """``{name: Owned(Export)}`` for one namespace."""
         return {k[2]: o for k, o in self._all_records()["spikekit_exports"].items() if k[1] == namespace}
 
-    def _by_name(self, hook: str) -> dict[str, Any]:
-        return {o.record.name: o.record for o in self._all_records()[hook].values()}
+    def owned(self, kind: str) -> dict[str, Owned]:
+        """``{name: Owned}`` of one kind of named record (``"backend"``, ``"target"``, ``"encoder"``,
+        ``"command"``): each record with the plugin and distribution that provide it."""
+        return {o.record.name: o for o in self._all_records()[f"spikekit_{kind}s"].values()}
+
+    def _by_name(self, kind: str) -> dict[str, Any]:
+        return {name: o.record for name, o in self.owned(kind).items()}
 
     def backends(self) -> dict[str, BackendSpec]:
-        return self._by_name("spikekit_backends")
+        return self._by_name("backend")
 
     def targets(self) -> dict[str, TargetSpec]:
-        return self._by_name("spikekit_targets")
+        return self._by_name("target")
 
     def encoders(self) -> dict[str, EncoderSpec]:
-        return self._by_name("spikekit_encoders")
+        return self._by_name("encoder")
 
     def commands(self) -> dict[str, CommandSpec]:
-        return self._by_name("spikekit_commands")
-
-    def owned_commands(self) -> dict[str, Owned]:
-        """``{name: Owned(CommandSpec)}``: each command with the plugin and distribution that provide it."""
-        return {o.record.name: o for o in self._all_records()["spikekit_commands"].values()}
+        return self._by_name("command")
 
     def load_command(self, name: str) -> Any:
         """The command object registered as ``name`` (imported on first use); :class:`PluginError` names its
@@ -302,13 +301,6 @@ class PluginHost:
             if k[1] == format and k[2] == direction
         }
 
-    def owner(self, record: Record) -> Owned | None:
-        for table in self._all_records().values():
-            owned = table.get(record.key())
-            if owned is not None and owned.record is record:
-                return owned
-        return None
-
     # --------------------------------------------------------------------------------------------- resolution
     def resolve_export(self, namespace: str, name: str) -> Any:
         """The object exported as ``namespace.name``; :class:`PluginNotInstalledError` if nobody provides it."""
@@ -317,7 +309,7 @@ class PluginHost:
             return self._objects[key]
         except KeyError:
             pass
-        records, generation = self._snapshot()
+        records = self._all_records()
         owned = records["spikekit_exports"].get(key)
         if owned is None:
             message = self._missing_message(f"{namespace}.{name}")
@@ -327,17 +319,13 @@ class PluginHost:
             if self._did_not_load() or not self.autoload or not self.exports(namespace):
                 raise PluginNotInstalledError(message)
             raise AttributeError(f"module {namespace!r} has no attribute {name!r}: {message}")
-        return self._remember(key, generation, self._load(owned))
+        return self._remember(key, records, self._load(owned))
 
-    def _snapshot(self) -> tuple[dict[str, dict[tuple[str, ...], Owned]], int]:
-        """The merged records and the generation they belong to, read together."""
+    def _remember(self, key: tuple[str, ...], records: dict[str, dict[tuple[str, ...], Owned]], obj: Any) -> Any:
+        """Cache ``obj`` (loaded outside the lock, from ``records``) unless the plugins changed meanwhile (a
+        registration replaces the record table); the first object cached wins."""
         with self._lock:
-            return self._all_records(), self.generation
-
-    def _remember(self, key: tuple[str, ...], generation: int, obj: Any) -> Any:
-        """Cache ``obj`` (loaded outside the lock) unless plugins changed since ``generation``; first one wins."""
-        with self._lock:
-            if self.generation != generation:
+            if self._records is not records:
                 return obj
             return self._objects.setdefault(key, obj)
 
@@ -347,7 +335,7 @@ class PluginHost:
         except Exception as exc:
             raise PluginError(
                 f"{owned.record.kind} {owned.record.name!r} of plugin {owned.plugin!r} (distribution "
-                f"{owned.distribution!r}) could not be loaded from {owned.record.target!r}: {type(exc).__name__}: {exc}"
+                f"{owned.distribution!r}) could not be loaded from {owned.record.ref!r}: {type(exc).__name__}: {exc}"
             ) from exc
 
     def _load_named(self, hook: str, what: str, name: str, instantiate: bool = True) -> Any:
@@ -356,7 +344,7 @@ class PluginHost:
             return self._objects[key]
         except KeyError:
             pass
-        records, generation = self._snapshot()
+        records = self._all_records()
         table = {o.record.name: o for o in records[hook].values()}
         owned = table.get(name)
         if owned is None:
@@ -368,7 +356,7 @@ class PluginHost:
         obj = self._load(owned)
         if instantiate and isinstance(obj, type):  # a class was registered: make its one instance
             obj = obj()
-        return self._remember(key, generation, obj)
+        return self._remember(key, records, obj)
 
     def load_backend(self, name: str) -> Any:
         """The backend instance registered as ``name``."""
@@ -390,7 +378,7 @@ class PluginHost:
         if gone:
             reasons = "; ".join(f.describe() for f in gone)
             return f"{what} is provided by no loaded plugin; installed spikekit plugins that did not load: {reasons}"
-        loaded = sorted({d for d, _ in self._dist_of.values()})
+        loaded = sorted({d for d, _ in self._distributions.values()})
         autoload = "" if self.autoload else " (plugin autoload is disabled: SPIKEKIT_DISABLE_PLUGIN_AUTOLOAD)"
         return (
             f"no installed spikekit plugin provides {what} (loaded: {', '.join(loaded) or 'none'}){autoload}; "
@@ -403,7 +391,7 @@ class PluginHost:
         records = self._all_records()
         infos: dict[str, PluginInfo] = {}
         for plugin_name, _plugin in self.pm.list_name_plugin():
-            dist, version = self._dist_of.get(plugin_name, (plugin_name, ""))
+            dist, version = self._distributions.get(plugin_name, (plugin_name, ""))
             infos[plugin_name] = PluginInfo(plugin_name, dist, version)
         for table in records.values():
             for owned in table.values():
@@ -413,13 +401,6 @@ class PluginHost:
                     label = f"{rec.namespace}.{rec.name}" if isinstance(rec, Export) else f"{rec.kind}:{rec.name}"
                     info.provides.append(label)
         return list(infos.values())
-
-
-def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return ep.value.split(":")[0].split(".")[0], ""
-    return dist.metadata["Name"], dist.version
 
 
 _NORMALISE = re.compile(r"[-_.]+")
@@ -432,9 +413,8 @@ def _normalised(name: str) -> str:
 def _describe_dist(ep: md.EntryPoint) -> tuple[str, str, set[str]]:
     """(distribution name, version, normalised names it requires) of ``ep``'s distribution, from one metadata read."""
     dist = getattr(ep, "dist", None)
-    if dist is None:
-        name, version = _dist_of(ep)
-        return name, version, set()
+    if dist is None:  # an entry point not from an installed distribution: named after its top-level package
+        return ep.value.split(":")[0].split(".")[0], "", set()
     meta = dist.metadata
     names: set[str] = set()
     for req in meta.get_all("Requires-Dist") or []:

@@ -1,6 +1,6 @@
 """Typed records that plugins return from their hooks.
 
-Every record names a thing and points at it through ``target``: either the object itself, or a lazy import path
+Every record names a thing and points at it through ``ref``: either the object itself, or a lazy import reference
 ``"package.module:attribute"`` that is imported only when the thing is first used (so registering a GPU backend
 never imports the GPU library). The core validates each record and detects name clashes between plugins.
 """
@@ -21,10 +21,10 @@ __all__ = [
     "EncoderSpec",
     "CommandSpec",
     "NAMESPACES",
-    "load_target",
+    "load_ref",
 ]
 
-#: The namespaces a plugin may add names to (each mirrors the sinabs module of the same name).
+#: The namespaces a plugin may add names to (each mirrors the sinabs module of the same name, but ``spikekit.plot``).
 NAMESPACES: tuple[str, ...] = (
     "spikekit",
     "spikekit.layers",
@@ -39,29 +39,31 @@ NAMESPACES: tuple[str, ...] = (
     "spikekit.nir",
     "spikekit.backend.dynapcnn",
     "spikekit.validate_memory_speck",
+    "spikekit.plot",
 )
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
-def load_target(target: Any) -> Any:
-    """Import ``"package.module:attribute"`` (dots allowed after the colon); return anything else unchanged."""
-    if not isinstance(target, str):
-        return target
-    module_name, _, attr_path = target.partition(":")
+def load_ref(ref: Any) -> Any:
+    """Import ``"package.module:attribute"`` (dots allowed after the colon) or the module ``"package.module"``;
+    return anything that is not a string unchanged."""
+    if not isinstance(ref, str):
+        return ref
+    module_name, _, attr_path = ref.partition(":")
     obj: Any = importlib.import_module(module_name)
-    for part in attr_path.split("."):
+    for part in filter(None, attr_path.split(".")):
         obj = getattr(obj, part)
     return obj
 
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """Base of every record: a ``name``, a ``target`` (object or lazy ``"module:attr"`` path), a description."""
+    """Base of every record: a ``name``, a ``ref`` (the object or a lazy ``"module:attr"`` reference), a description."""
 
     name: str
-    target: Any
+    ref: Any
     description: str = ""
     kind: ClassVar[str] = "record"
 
@@ -73,19 +75,19 @@ class Record:
         """Raise ``ValueError`` naming the problem if the record is malformed."""
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(f"{type(self).__name__}.name must be an identifier-like string, got {self.name!r}")
-        if isinstance(self.target, str) and not _PATH.match(self.target):
+        if isinstance(self.ref, str) and not _PATH.match(self.ref):
             raise ValueError(
-                f"{type(self).__name__} {self.name!r}: a string target must look like 'package.module:attribute', "
-                f"got {self.target!r}"
+                f"{type(self).__name__} {self.name!r}: a string ref must look like 'package.module:attribute', "
+                f"got {self.ref!r}"
             )
-        if self.target is None:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: target is None")
+        if self.ref is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: ref is None")
         if not isinstance(self.description, str):
             raise ValueError(f"{type(self).__name__} {self.name!r}: description must be a string")
 
     def load(self) -> Any:
-        """The target object (imported on first call if given as a path)."""
-        return load_target(self.target)
+        """The object ``ref`` points at (imported on first call if given as a reference)."""
+        return load_ref(self.ref)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Export(Record):
 
 @dataclasses.dataclass(frozen=True)
 class BackendSpec(Record):
-    """A compute backend (see :mod:`spikekit.backends`); ``target`` is a ``ComputeBackend`` instance, or its class
+    """A compute backend (see :mod:`spikekit.backends`); ``ref`` is a ``ComputeBackend`` instance, or its class
     (instantiated once, without arguments, on first use)."""
 
     kind: ClassVar[str] = "backend"
@@ -121,7 +123,7 @@ class BackendSpec(Record):
 
 @dataclasses.dataclass(frozen=True)
 class TargetSpec(Record):
-    """A hardware target (see :mod:`spikekit.targets`); ``target`` is a ``HardwareTarget`` instance or its class."""
+    """A hardware target (see :mod:`spikekit.targets`); ``ref`` is a ``HardwareTarget`` instance or its class."""
 
     kind: ClassVar[str] = "target"
 
@@ -131,7 +133,7 @@ class ConverterSpec(Record):
     """One mapping of an interchange format, for example NIR.
 
     For ``direction="export"``, ``name`` is the dotted name of the torch class it converts
-    (``"torch.nn.Linear"``); for ``direction="import"`` it is the format's node type (``"Affine"``). ``target`` is
+    (``"torch.nn.Linear"``); for ``direction="import"`` it is the format's node type (``"Affine"``). ``ref`` is
     the conversion function; its signature is defined by the plugin that owns the format.
     """
 
@@ -154,7 +156,7 @@ class ConverterSpec(Record):
 
 @dataclasses.dataclass(frozen=True)
 class EncoderSpec(Record):
-    """A spike encoder: ``target`` is a callable or ``nn.Module`` class turning values into spike trains."""
+    """A spike encoder: ``ref`` is a callable or ``nn.Module`` class turning values into spike trains."""
 
     kind: ClassVar[str] = "encoder"
 
@@ -163,7 +165,7 @@ class EncoderSpec(Record):
 class CommandSpec(Record):
     """A ``spikekit`` command-line sub-command.
 
-    ``target`` has ``add_arguments(parser)`` and ``run(args) -> int`` (a module or an object).
+    ``ref`` has ``add_arguments(parser)`` and ``run(args) -> int`` (a module or an object).
     """
 
     kind: ClassVar[str] = "command"

@@ -1,7 +1,8 @@
-"""spikekit.plot: what each helper draws, its errors, and the lazy optional matplotlib import."""
+"""spikekit-plot: what each helper draws, its errors, the lazy matplotlib import, and its names in ``spikekit.plot``."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -110,15 +111,39 @@ def test_helpers_make_their_own_axes_when_none_given():
     plt.close(ax.figure)
 
 
-def test_import_is_lazy_and_missing_matplotlib_names_the_extra():
+def test_the_helpers_are_reached_through_the_spikekit_plot_namespace():
+    import spikekit
+    import spikekit_plot
+
+    assert {"raster", "membrane_trace", "firing_rate_histogram"} <= set(dir(skp))
+    assert skp.raster is spikekit_plot.raster and spikekit.plot.membrane_trace is spikekit_plot.membrane_trace
+    from spikekit.plot import firing_rate_histogram
+
+    assert firing_rate_histogram is spikekit_plot.firing_rate_histogram
+    with pytest.raises(AttributeError, match="no attribute 'histogram'"):
+        skp.histogram
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+
+
+def test_import_is_lazy_and_missing_matplotlib_is_named():
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
         "import spikekit.plot as skp\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
-        "try:\n"
-        "    skp.raster([[1.0]])\n"
-        "except ImportError as e:\n"
-        "    print(e)\n"
+        "skp.raster([[1.0]])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "pip install 'spikekit[plot]'" in out
+    result = _run(code)
+    assert result.returncode == 1
+    assert (
+        "ImportError: spikekit-plot needs matplotlib, which is not installed: pip install matplotlib" in result.stderr
+    )
+
+
+def test_without_the_plugin_the_error_names_the_distribution():
+    result = _run("import spikekit.plot as skp; skp.raster([[1.0]])", SPIKEKIT_BLOCK_PLUGINS="spikekit-plot")
+    assert result.returncode == 1
+    assert "PluginNotInstalledError: spikekit.plot.raster comes from the spikekit-plot distribution" in result.stderr
+    assert "pip install spikekit-plot" in result.stderr
