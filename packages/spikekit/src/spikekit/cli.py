@@ -121,38 +121,26 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=spec.description, description=spec.description, add_help=name == load)
         if name == load:
             command = _load_command(h, name)
-            p.set_defaults(run=_failed(h, name) if command is None else _guarded(h, name, command))
+            p.set_defaults(run=_runner(h, name, command))
             if command is not None:
                 command.add_arguments(p)
     return parser
 
 
-def _failed(h: Any, name: str) -> Any:
+def _runner(h: Any, name: str, command: Any | None) -> Any:
+    """What ``spikekit <name>`` runs: the plugin's command (None: it could not be loaded), its failure reported on
+    stderr naming the plugin and distribution, with exit status 1."""
     owned = h.owned("command")[name]
+    who = f"spikekit: command {name!r} of plugin {owned.plugin!r} (distribution {owned.distribution!r})"
 
     def run(args: argparse.Namespace) -> int:
-        print(
-            f"spikekit: command {name!r} of plugin {owned.plugin!r} (distribution {owned.distribution!r}) is not "
-            "available; see the warning above or run 'spikekit plugins'",
-            file=sys.stderr,
-        )
-        return 1
-
-    return run
-
-
-def _guarded(h: Any, name: str, command: Any) -> Any:
-    owned = h.owned("command")[name]
-
-    def run(args: argparse.Namespace) -> int:
+        if command is None:
+            print(f"{who} is not available; see the warning above or run 'spikekit plugins'", file=sys.stderr)
+            return 1
         try:
             return int(command.run(args) or 0)
         except Exception as exc:
-            print(
-                f"spikekit: command {name!r} of plugin {owned.plugin!r} (distribution {owned.distribution!r}) "
-                f"failed: {type(exc).__name__}: {exc}",
-                file=sys.stderr,
-            )
+            print(f"{who} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
 
     return run

@@ -282,7 +282,7 @@ class PluginHost:
     def load_command(self, name: str) -> Any:
         """The command object registered as ``name`` (imported on first use); :class:`PluginError` names its
         distribution when it cannot be imported."""
-        return self._load_named("spikekit_commands", "command", name, instantiate=False)
+        return self._load_named("command", name, instantiate=False)
 
     def report_failure(self, owned: Owned, stage: str, message: str) -> None:
         """Report a failure of a plugin's contribution found outside the host (the command line uses it): a
@@ -338,20 +338,20 @@ class PluginHost:
                 f"{owned.distribution!r}) could not be loaded from {owned.record.ref!r}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _load_named(self, hook: str, what: str, name: str, instantiate: bool = True) -> Any:
-        key = (what, name)
+    def _load_named(self, kind: str, name: str, instantiate: bool = True) -> Any:
+        key = (kind, name)
         try:
             return self._objects[key]
         except KeyError:
             pass
         records = self._all_records()
-        table = {o.record.name: o for o in records[hook].values()}
+        table = {o.record.name: o for o in records[f"spikekit_{kind}s"].values()}
         owned = table.get(name)
         if owned is None:
             known = ", ".join(sorted(table)) or "none"
             raise PluginNotInstalledError(
-                f"no {what} named {name!r} is installed (installed: {known}). "
-                + self._missing_message(f"{what} {name!r}")
+                f"no {kind} named {name!r} is installed (installed: {known}). "
+                + self._missing_message(f"{kind} {name!r}")
             )
         obj = self._load(owned)
         if instantiate and isinstance(obj, type):  # a class was registered: make its one instance
@@ -360,11 +360,11 @@ class PluginHost:
 
     def load_backend(self, name: str) -> Any:
         """The backend instance registered as ``name``."""
-        return self._load_named("spikekit_backends", "backend", name)
+        return self._load_named("backend", name)
 
     def load_target(self, name: str) -> Any:
         """The hardware-target instance registered as ``name``."""
-        return self._load_named("spikekit_targets", "target", name)
+        return self._load_named("target", name)
 
     def _did_not_load(self) -> list[PluginFailure]:
         """Installed plugins that provide nothing now: blocked, or failed to import, register or export."""

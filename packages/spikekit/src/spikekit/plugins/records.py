@@ -24,7 +24,8 @@ __all__ = [
     "load_ref",
 ]
 
-#: The namespaces a plugin may add names to (each mirrors the sinabs module of the same name, but ``spikekit.plot``).
+#: The namespaces a plugin may add names to (each mirrors the sinabs module of the same name; ``spikekit.plot`` is
+#: spikekit's own).
 NAMESPACES: tuple[str, ...] = (
     "spikekit",
     "spikekit.layers",
