@@ -1,4 +1,5 @@
-"""Helpers shared by the neuron layers: default arguments and parameter creation.
+"""Helpers shared by the neuron layers: default arguments, parameter creation, the recurrent constructor and the
+firing rate.
 
 The input checks live in the core (:mod:`spikekit.state`, public, so a third party's layer runs the same ones);
 they are re-exported here for this plugin's modules.
@@ -6,12 +7,15 @@ they are re-exported here for this plugin's modules.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
+from spikekit.backends import NeuronParams
 from spikekit.state import (  # noqa: F401  (re-exported for this plugin's layers)
     check_broadcast,
     check_rec_connect,
@@ -19,6 +23,7 @@ from spikekit.state import (  # noqa: F401  (re-exported for this plugin's layer
     check_state_dtype,
     check_time_input,
 )
+from spikekit_neurons._checks import check_rec_connect_module
 from spikekit_neurons.resets import MembraneSubtract
 
 
@@ -66,3 +71,109 @@ def as_float_param(value: Any, dtype: torch.dtype | None = torch.float32) -> nn.
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.get_default_dtype())
     return nn.Parameter(tensor)
+
+
+def recurrent_init(base_init: Callable[..., None], after: str | None = None) -> Callable[..., None]:
+    """The ``__init__`` of a recurrent layer built on ``base_init`` (the constructor of the layer it extends).
+
+    Its signature is ``base_init``'s with a required ``rec_connect`` inserted after the argument ``after`` (first
+    when None), so ``inspect.signature`` and the docs show every argument; it binds its arguments to that
+    signature, runs ``base_init`` with all but ``rec_connect``, then checks ``rec_connect`` and registers it as a
+    submodule.
+    """
+    base = inspect.signature(base_init)
+    names = list(base.parameters)
+    position = names.index(after) + 1 if after is not None else 1  # 0 is self
+    rec = inspect.Parameter("rec_connect", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="nn.Module")
+    parameters = list(base.parameters.values())
+    signature = base.replace(parameters=[*parameters[:position], rec, *parameters[position:]])
+
+    def __init__(self: nn.Module, *args: Any, **kwargs: Any) -> None:
+        try:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}: {exc}") from None
+        del arguments["self"]
+        rec_connect = arguments.pop("rec_connect")
+        base_init(self, **arguments)
+        check_rec_connect_module(self, rec_connect)
+        self.rec_connect = rec_connect
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    return __init__
+
+
+class FiringRateOnRead:
+    """Gives a neuron layer ``firing_rate``: the mean output of its last forward call, computed when read.
+
+    ``forward`` keeps a reference to its output (:meth:`_keep_output`, no copy); reading ``firing_rate`` reduces it
+    (a new scalar tensor on each read, with the autograd graph sinabs builds in ``forward``), so a call whose rate is
+    never read pays nothing for it. The kept output lives until the next call or until ``firing_rate`` is set (a
+    set value is returned as given, as sinabs's plain attribute would); while the caller holds the output it costs
+    nothing extra, otherwise it keeps one output-sized tensor alive.
+    """
+
+    #: sinabs computes the rate of LIF, IAF and ExpLeak as ``output.mean()``, that of the recurrent and adaptive
+    #: layers as ``output.sum() / output.numel()`` (equal in value, different in the last bit and the graph).
+    _rate_by_mean: bool = True
+
+    def _keep_output(self, output: torch.Tensor) -> None:
+        self.__dict__["_rate_source"] = (output, True)
+
+    @property
+    def firing_rate(self) -> Any:
+        """Mean output per neuron and time step of the last forward call (AttributeError before the first)."""
+        try:
+            value, is_output = self.__dict__["_rate_source"]
+        except KeyError:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'firing_rate'") from None
+        if not is_output:
+            return value
+        return value.mean() if self._rate_by_mean else value.sum() / value.numel()
+
+    @firing_rate.setter
+    def firing_rate(self, value: Any) -> None:
+        self.__dict__["_rate_source"] = (value, False)
+
+
+class RecurrentMixin:
+    """What a recurrent layer adds to the layer it extends (``class LIFRecurrent(RecurrentMixin, LIF)``): the
+    layer's loop runs with ``rec_connect``, and ``_param_dict`` rebuilds it. The constructor is
+    :func:`recurrent_init` of the layer's."""
+
+    rec_connect: Any
+    _rate_by_mean = False  # sinabs's recurrent layers compute the rate as sum / numel
+
+    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
+        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
+        return self._run(input_data, self.rec_connect)  # type: ignore[attr-defined]
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        param_dict: dict[str, Any] = super()._param_dict  # type: ignore[misc]
+        param_dict.update(rec_connect=self.rec_connect)
+        return param_dict
+
+
+#: The constructor arguments every LIF-family layer keeps under their own name, in sinabs's ``_param_dict`` order
+#: (after the time constants and the threshold, which each layer stores its own way).
+STORED_ARGS = ("spike_fn", "reset_fn", "surrogate_grad_fn", "train_alphas", "shape", "min_v_mem", "norm_input",
+               "record_states")  # fmt: skip
+_PARAM_FIELDS = frozenset(f.name for f in dataclasses.fields(NeuronParams))
+
+
+def neuron_param_dict(layer: nn.Module, param_dict: dict[str, Any], **own: Any) -> dict[str, Any]:
+    """``param_dict`` extended with ``own`` (the layer's time constants and threshold), the :data:`STORED_ARGS`
+    and ``backend`` when the layer has one: the arguments that rebuild ``layer``."""
+    param_dict.update(own)
+    param_dict.update({name: getattr(layer, name) for name in STORED_ARGS})
+    if getattr(layer, "backend", None) is not None:
+        param_dict["backend"] = layer.backend
+    return param_dict
+
+
+def neuron_params(layer: nn.Module, rec_connect: nn.Module | None, **own: Any) -> NeuronParams:
+    """The :class:`~spikekit.backends.NeuronParams` of a LIF-family layer: ``own`` (decay factors, threshold,
+    adaptation), the :data:`STORED_ARGS` that are fields of ``NeuronParams``, and ``rec_connect``."""
+    shared = {name: getattr(layer, name) for name in STORED_ARGS if name in _PARAM_FIELDS}
+    return NeuronParams(**own, **shared, rec_connect=rec_connect, layer_name=type(layer).__name__)

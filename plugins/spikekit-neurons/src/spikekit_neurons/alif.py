@@ -7,24 +7,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, run_neuron
+from spikekit.backends import run_neuron
 from spikekit.state import SqueezeMixin, StatefulLayer
 from spikekit_neurons._checks import (
     as_numbers,
     check_finite,
     check_neuron_args,
-    check_rec_connect_module,
     check_time_constant,
 )
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
+    FiringRateOnRead,
+    RecurrentMixin,
     as_float_param,
     check_broadcast,
     check_rec_connect,
     check_state_device,
     check_state_dtype,
     check_time_input,
+    neuron_param_dict,
+    neuron_params,
+    recurrent_init,
     resolve,
 )
 from spikekit_neurons.spike_functions import SingleSpike
@@ -46,7 +50,7 @@ def _tau_from_alpha(alpha: torch.Tensor | None) -> torch.Tensor | None:
     return None if alpha is None else -1 / torch.log(alpha.detach())
 
 
-class ALIF(StatefulLayer):
+class ALIF(FiringRateOnRead, StatefulLayer):
     """Adaptive LIF neurons (LSNN, Bellec et al. 2018): every spike raises the threshold, which then relaxes.
 
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
@@ -76,13 +80,17 @@ class ALIF(StatefulLayer):
         spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, shape, train_alphas, norm_input, record_states, backend:
             as :class:`~spikekit_neurons.lif.LIF` (``spike_fn`` defaults to ``SingleSpike``).
 
-    A change of batch size or neuron shape re-creates the states as zeros.
+    A change of batch size or neuron shape re-creates the states as zeros. After each call ``firing_rate`` is the
+    mean output, computed when read from a reference to the last output (see
+    :class:`~spikekit_neurons._common.FiringRateOnRead`).
 
     Example:
         >>> layer = ALIF(tau_mem=10.0, tau_adapt=100.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
         >>> layer(torch.rand(2, 50, 8)).shape
         torch.Size([2, 50, 8])
     """
+
+    _rate_by_mean = False
 
     def __init__(
         self,
@@ -177,20 +185,14 @@ class ALIF(StatefulLayer):
         b0 = self.b0
         if isinstance(b0, torch.Tensor) and b0.device != x.device:
             b0 = b0.to(x.device)
-        params = NeuronParams(
+        params = neuron_params(
+            self,
+            rec_connect,
             alpha_mem=self.alpha_mem_calculated,
             alpha_syn=self.alpha_syn_calculated,
             spike_threshold=b0,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
             alpha_adapt=self.alpha_adapt_calculated,
             adapt_scale=self.adapt_scale,
-            rec_connect=rec_connect,
-            layer_name=type(self).__name__,
         )
         check_broadcast(
             self, state_shape, spike_threshold=b0, tau_mem=params.alpha_mem, tau_syn=params.alpha_syn,
@@ -201,7 +203,7 @@ class ALIF(StatefulLayer):
         for name, value in final.items():  # i_syn included: the synaptic current carries over between calls
             setattr(self, name, value)
         self.recordings = recordings
-        self.firing_rate = spikes.sum() / spikes.numel()
+        self._keep_output(spikes)
         return spikes
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:
@@ -210,34 +212,19 @@ class ALIF(StatefulLayer):
 
     @property
     def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
         if self.train_alphas:
             tau_mem = _tau_from_alpha(self.alpha_mem)
             tau_adapt = _tau_from_alpha(self.alpha_adapt)
             tau_syn = _tau_from_alpha(self.alpha_syn)
         else:
             tau_mem, tau_adapt, tau_syn = self.tau_mem, self.tau_adapt, self.tau_syn
-        param_dict.update(
-            tau_mem=tau_mem,
-            tau_adapt=tau_adapt,
-            tau_syn=tau_syn,
-            adapt_scale=self.adapt_scale,
-            spike_threshold=self.b0,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            train_alphas=self.train_alphas,
-            shape=self.shape,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-        )
-        if getattr(self, "backend", None) is not None:
-            param_dict["backend"] = self.backend
-        return param_dict
+        return neuron_param_dict(
+            self, super()._param_dict, tau_mem=tau_mem, tau_adapt=tau_adapt, tau_syn=tau_syn,
+            adapt_scale=self.adapt_scale, spike_threshold=self.b0,
+        )  # fmt: skip
 
 
-class ALIFRecurrent(ALIF):
+class ALIFRecurrent(RecurrentMixin, ALIF):
     """:class:`ALIF` with a recurrent connection: ``x_t ← x_t + rec_connect(S_{t−1})`` (zero at each call's start).
 
     Args:
@@ -253,56 +240,10 @@ class ALIFRecurrent(ALIF):
         torch.Size([3, 20, 4])
     """
 
-    def __init__(
-        self,
-        tau_mem: float | torch.Tensor,
-        tau_adapt: float | torch.Tensor,
-        rec_connect: nn.Module,
-        tau_syn: float | torch.Tensor | None = None,
-        adapt_scale: float | torch.Tensor = 1.8,
-        spike_threshold: float | torch.Tensor = 1.0,
-        spike_fn: Any = SingleSpike,
-        reset_fn: Any = DEFAULT_RESET,
-        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
-        min_v_mem: float | torch.Tensor | None = None,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        train_alphas: bool = False,
-        norm_input: bool = True,
-        record_states: bool = False,
-        *,
-        backend: str | None = None,
-    ):
-        super().__init__(
-            tau_mem=tau_mem,
-            tau_adapt=tau_adapt,
-            tau_syn=tau_syn,
-            adapt_scale=adapt_scale,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            shape=shape,
-            train_alphas=train_alphas,
-            norm_input=norm_input,
-            record_states=record_states,
-            backend=backend,
-        )
-        check_rec_connect_module(self, rec_connect)
-        self.rec_connect = rec_connect
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        return self._run(input_data, self.rec_connect)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
-        param_dict.update(rec_connect=self.rec_connect)
-        return param_dict
+    __init__ = recurrent_init(ALIF.__init__, after="tau_adapt")
 
 
-class ALIFSqueeze(ALIF, SqueezeMixin):
+class ALIFSqueeze(SqueezeMixin, ALIF):
     """:class:`ALIF` taking ``(B*T, ...)`` input (give ``batch_size`` or ``num_timesteps``).
 
     (sinabs 3.1.3 defines it but does not export it from ``sinabs.layers``; spikekit does.)
@@ -313,15 +254,3 @@ class ALIFSqueeze(ALIF, SqueezeMixin):
         >>> layer(torch.rand(2 * 10, 6)).shape
         torch.Size([20, 6])
     """
-
-    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.squeeze_init(batch_size, num_timesteps)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """``(B*T, ...) -> (B*T, ...)``."""
-        return self.squeeze_forward(input_data, super().forward)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        return self.squeeze_param_dict(super()._param_dict)

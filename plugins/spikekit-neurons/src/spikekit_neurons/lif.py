@@ -9,10 +9,12 @@ from torch import nn
 
 from spikekit.backends import NeuronParams, run_neuron
 from spikekit.state import SqueezeMixin, StatefulLayer
-from spikekit_neurons._checks import check_neuron_args, check_rec_connect_module, check_time_constant
+from spikekit_neurons._checks import check_neuron_args, check_time_constant
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
+    FiringRateOnRead,
+    RecurrentMixin,
     as_float_param,
     as_frozen_param,
     check_broadcast,
@@ -20,6 +22,9 @@ from spikekit_neurons._common import (
     check_state_device,
     check_state_dtype,
     check_time_input,
+    neuron_param_dict,
+    neuron_params,
+    recurrent_init,
     resolve,
 )
 from spikekit_neurons.spike_functions import MultiSpike
@@ -27,7 +32,7 @@ from spikekit_neurons.spike_functions import MultiSpike
 __all__ = ["LIF", "LIFSqueeze", "LIFRecurrent"]
 
 
-class LIF(StatefulLayer):
+class LIF(FiringRateOnRead, StatefulLayer):
     """Leaky integrate-and-fire neurons, optionally with a synaptic current.
 
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
@@ -57,6 +62,10 @@ class LIF(StatefulLayer):
 
     Shape:
         input ``(B, T, ...)`` with any number of trailing neuron dims; output the same; states ``(B, ...)``.
+
+    After each call ``recordings`` holds the recorded states and ``firing_rate`` the mean output, computed when it is
+    read from a reference to the last output (which the layer keeps until the next call; see
+    :class:`~spikekit_neurons._common.FiringRateOnRead`).
 
     Example:
         >>> layer = LIF(tau_mem=10.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
@@ -163,18 +172,12 @@ class LIF(StatefulLayer):
                 self.handle_state_batch_size_mismatch(batch_size)
 
     def _neuron_params(self, rec_connect: nn.Module | None) -> NeuronParams:
-        return NeuronParams(
+        return neuron_params(
+            self,
+            rec_connect,
             alpha_mem=self.alpha_mem_calculated,
             alpha_syn=self.alpha_syn_calculated,
             spike_threshold=self.spike_threshold,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-            rec_connect=rec_connect,
-            layer_name=type(self).__name__,
         )
 
     def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
@@ -197,6 +200,7 @@ class LIF(StatefulLayer):
         if "i_syn" not in final:
             self.i_syn = None  # sinabs exposes i_syn = None on layers without a synapse
         self.recordings = recordings
+        self._keep_output(spikes)
         return spikes
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:
@@ -208,34 +212,19 @@ class LIF(StatefulLayer):
         Returns:
             spikes (or, for ExpLeak, the membrane trace) of the same shape.
         """
-        spikes = self._run(input_data, None)
-        self.firing_rate = spikes.mean()
-        return spikes
+        return self._run(input_data, None)
 
     # ---------------------------------------------------------------------------------------------- rebuilding
     @property
     def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
         tau_mem, tau_syn = self.tau_mem_calculated, self.tau_syn_calculated
-        param_dict.update(
-            tau_mem=tau_mem.detach() if tau_mem is not None else None,
-            tau_syn=tau_syn.detach() if tau_syn is not None else None,
-            spike_threshold=self.spike_threshold,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            train_alphas=self.train_alphas,
-            shape=self.shape,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-        )
-        if getattr(self, "backend", None) is not None:
-            param_dict["backend"] = self.backend
-        return param_dict
+        return neuron_param_dict(
+            self, super()._param_dict, tau_mem=tau_mem.detach() if tau_mem is not None else None,
+            tau_syn=tau_syn.detach() if tau_syn is not None else None, spike_threshold=self.spike_threshold,
+        )  # fmt: skip
 
 
-class LIFRecurrent(LIF):
+class LIFRecurrent(RecurrentMixin, LIF):
     """:class:`LIF` with a recurrent connection: each step's spikes, through ``rec_connect``, add to the next input.
 
     .. math:: x_t \\leftarrow x_t + \\text{rec\\_connect}(S_{t-1}), \\quad S_{-1} = 0 \\text{ at the start of each call}
@@ -256,59 +245,15 @@ class LIFRecurrent(LIF):
         torch.Size([2, 20, 8])
     """
 
-    def __init__(
-        self,
-        tau_mem: float | torch.Tensor,
-        rec_connect: nn.Module,
-        tau_syn: float | torch.Tensor | None = None,
-        spike_threshold: float | torch.Tensor = 1.0,
-        spike_fn: Any = MultiSpike,
-        reset_fn: Any = DEFAULT_RESET,
-        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
-        min_v_mem: float | torch.Tensor | None = None,
-        train_alphas: bool = False,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        norm_input: bool = True,
-        record_states: bool = False,
-        *,
-        backend: str | None = None,
-    ):
-        super().__init__(
-            tau_mem=tau_mem,
-            tau_syn=tau_syn,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            train_alphas=train_alphas,
-            shape=shape,
-            norm_input=norm_input,
-            record_states=record_states,
-            backend=backend,
-        )
-        check_rec_connect_module(self, rec_connect)
-        self.rec_connect = rec_connect
+    __init__ = recurrent_init(LIF.__init__, after="tau_mem")
 
     def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
         shape = (batch_size, *trailing)
         if not self.is_state_initialised() or not self.state_has_shape(shape):
             self.init_state_with_shape(shape)
 
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        spikes = self._run(input_data, self.rec_connect)
-        self.firing_rate = spikes.sum() / spikes.numel()
-        return spikes
 
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
-        param_dict.update(rec_connect=self.rec_connect)
-        return param_dict
-
-
-class LIFSqueeze(LIF, SqueezeMixin):
+class LIFSqueeze(SqueezeMixin, LIF):
     """:class:`LIF` taking ``(B*T, ...)`` input, for use between layers such as ``Conv2d`` that know no time axis.
 
     Args:
@@ -321,15 +266,3 @@ class LIFSqueeze(LIF, SqueezeMixin):
         >>> layer(torch.rand(2 * 50, 4, 8, 8)).shape
         torch.Size([100, 4, 8, 8])
     """
-
-    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.squeeze_init(batch_size, num_timesteps)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """``(B*T, ...) -> (B*T, ...)``."""
-        return self.squeeze_forward(input_data, super().forward)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        return self.squeeze_param_dict(super()._param_dict)
