@@ -146,7 +146,8 @@ class RecurrentMixin:
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:
         """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        return self._run(input_data, self.rec_connect)  # type: ignore[attr-defined]
+        spikes: torch.Tensor = self._run(input_data, self.rec_connect)  # type: ignore[attr-defined]
+        return spikes
 
     @property
     def _param_dict(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ Without a synapse both agree exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -34,37 +35,49 @@ State = dict[str, torch.Tensor]
 Num = torch.Tensor | float
 
 
-def _step(
-    x: torch.Tensor, state: State, p: NeuronParams, one_minus_alpha: Num | None, one_minus_adapt: Num, adapt_scale: Num
-) -> tuple[torch.Tensor, State]:
-    """One step on a dict this loop owns; ``p.spike_threshold`` is ``b0``. The factors ``1 − α`` and
-    ``adapt_scale`` (0 when None) are computed once per call by the caller."""
-    b0 = p.spike_threshold
-    i_syn = x if p.alpha_syn is None else p.alpha_syn * (state["i_syn"] + x)  # (B, ...)
-    state["i_syn"] = i_syn
-    drive = i_syn if one_minus_alpha is None else one_minus_alpha * i_syn
-    v_mem = p.alpha_mem * state["v_mem"] + drive
-    state["v_mem"] = v_mem
-    threshold = b0 + adapt_scale * state["b"]
-    state["spike_threshold"] = threshold
-    spikes = fire(p.spike_fn, state, threshold, p.surrogate_grad_fn)  # type: ignore[arg-type]  # checked by _factors
-    state = p.reset_fn(spikes, state, threshold)  # type: ignore[misc]  # a new dict
-    b = p.alpha_adapt * state["b"] + one_minus_adapt * spikes
-    state["b"] = b
-    state["spike_threshold"] = b0 + adapt_scale * b
-    if p.min_v_mem is not None:
-        state["v_mem"] = F.relu(state["v_mem"] - p.min_v_mem) + p.min_v_mem
-    return spikes, state
+class _Adaptive(NamedTuple):
+    """What an ALIF step reads besides ``p``: checked (no None) and computed once per call, so that each factor's
+    gradient sums over the steps in one place."""
+
+    b0: Num
+    alpha_adapt: Num
+    one_minus_adapt: Num
+    adapt_scale: Num
+    one_minus_alpha: Num | None  # None without input normalisation
+    spike_fn: SpikeFunction
+    reset_fn: ResetFunction
 
 
-def _factors(p: NeuronParams) -> tuple[Num | None, Num, Num]:
-    """``(1 − α_mem or None, 1 − α_adapt, adapt_scale)`` of an adaptive ``p``, refusing one that cannot run."""
+def _adaptive(p: NeuronParams) -> _Adaptive:
+    """The :class:`_Adaptive` of an adaptive ``p`` (``adapt_scale`` None counts as 0), refusing one that cannot run."""
     if p.spike_fn is None or p.reset_fn is None or p.alpha_adapt is None or p.spike_threshold is None:
         raise ValueError(
             f"{p.layer_name}: an adaptive neuron needs a spike_fn, a reset_fn, alpha_adapt and a base threshold b0"
         )
+    one_minus_alpha = 1 - p.alpha_mem if p.norm_input else None
     adapt_scale = p.adapt_scale if p.adapt_scale is not None else 0.0
-    return (1 - p.alpha_mem if p.norm_input else None), 1 - p.alpha_adapt, adapt_scale
+    return _Adaptive(
+        p.spike_threshold, p.alpha_adapt, 1 - p.alpha_adapt, adapt_scale, one_minus_alpha, p.spike_fn, p.reset_fn
+    )
+
+
+def _step(x: torch.Tensor, state: State, p: NeuronParams, a: _Adaptive) -> tuple[torch.Tensor, State]:
+    """One step on a dict this loop owns (entries are replaced, never modified in place)."""
+    i_syn = x if p.alpha_syn is None else p.alpha_syn * (state["i_syn"] + x)  # (B, ...)
+    state["i_syn"] = i_syn
+    drive = i_syn if a.one_minus_alpha is None else a.one_minus_alpha * i_syn
+    v_mem = p.alpha_mem * state["v_mem"] + drive
+    state["v_mem"] = v_mem
+    threshold = a.b0 + a.adapt_scale * state["b"]
+    state["spike_threshold"] = threshold
+    spikes = fire(a.spike_fn, state, threshold, p.surrogate_grad_fn)
+    state = a.reset_fn(spikes, state, threshold)  # a new dict
+    b = a.alpha_adapt * state["b"] + a.one_minus_adapt * spikes
+    state["b"] = b
+    state["spike_threshold"] = a.b0 + a.adapt_scale * b
+    if p.min_v_mem is not None:
+        state["v_mem"] = F.relu(state["v_mem"] - p.min_v_mem) + p.min_v_mem
+    return spikes, state
 
 
 def alif_forward_single(
@@ -105,17 +118,17 @@ def alif_forward_single(
         (tensor([1.]), tensor([0.5000]), tensor([2.]))
     """
     p = call_params(locals(), "alif_forward_single", spike_threshold=b0)
-    return _step(input_data, dict(state), p, *_factors(p))
+    return _step(input_data, dict(state), p, _adaptive(p))
 
 
 def alif_loop(x: torch.Tensor, state: Mapping[str, torch.Tensor], p: NeuronParams) -> tuple[torch.Tensor, State, State]:
     """The adaptive LIF neuron over the time axis of ``x`` ``(B, T, ...)``: ``p`` a
     :class:`~spikekit.backends.NeuronParams` with ``alpha_adapt`` set and ``spike_threshold`` the base threshold
     ``b0``. Returns ``(outputs, final_state, recordings)`` as :func:`alif_forward`."""
-    factors = _factors(p)
+    adaptive = _adaptive(p)
 
     def step(x_t: torch.Tensor, current: State) -> tuple[torch.Tensor, State]:
-        return _step(x_t, current, p, *factors)
+        return _step(x_t, current, p, adaptive)
 
     return time_loop(x, state, step, p.rec_connect, p.record_states, layer_name=p.layer_name)
 

@@ -77,7 +77,7 @@ def _step(x: torch.Tensor, state: State, p: NeuronParams, one_minus_alpha: Num |
     state["v_mem"] = v_mem
     if p.spike_fn is not None:
         spikes = fire(p.spike_fn, state, p.spike_threshold, p.surrogate_grad_fn)
-        state = p.reset_fn(spikes, state, p.spike_threshold)  # type: ignore[misc]  # a new dict
+        state = p.reset_fn(spikes, state, p.spike_threshold)  # type: ignore[misc, arg-type]  # a new dict
     else:
         spikes = v_mem  # leaky integrator: the pre-floor membrane trace
     if p.min_v_mem is not None:
