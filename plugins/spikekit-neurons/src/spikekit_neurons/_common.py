@@ -1,8 +1,8 @@
-"""Helpers shared by the neuron layers: default arguments, parameter creation, the recurrent constructor and the
-firing rate.
+"""What the neuron layers share: default arguments, parameter creation, the base class of the LIF family
+(:class:`NeuronLayer`: one forward for all, the firing rate), and the recurrent mixin and constructor.
 
-The input checks live in the core (:mod:`spikekit.state`, public, so a third party's layer runs the same ones);
-they are re-exported here for this plugin's modules.
+The input checks that :class:`NeuronLayer` runs live in the core (:mod:`spikekit.state`, public, so that a third
+party's layer runs the same ones).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams
-from spikekit.state import (  # noqa: F401  (re-exported for this plugin's layers)
+from spikekit.backends import NeuronParams, run_neuron
+from spikekit.state import (
+    StatefulLayer,
     check_broadcast,
     check_rec_connect,
     check_state_device,
@@ -136,6 +137,86 @@ class FiringRateOnRead:
         self.__dict__["_rate_source"] = (value, False)
 
 
+class NeuronLayer(FiringRateOnRead, StatefulLayer):
+    """The shared body of the LIF-family layers (IAF, LIF, ExpLeak, ALIF and their variants): decay factors from
+    the time constants, the state shape, and one ``_run`` that checks the input, prepares the states, hands the
+    whole time loop to the compute backend and keeps the final states, recordings and output.
+
+    A subclass stores its arguments and provides :meth:`_neuron_params`.
+    """
+
+    train_alphas: bool
+    tau_mem: torch.Tensor  # Parameters (alpha_* instead with train_alphas); IAF empties the tau_mem slot
+    tau_syn: torch.Tensor | None
+    alpha_mem: torch.Tensor
+    alpha_syn: torch.Tensor | None
+    v_mem: torch.Tensor
+
+    #: When only the batch size changes, sinabs's IAF, LIF and ExpLeak draw the new batch entries from the old ones
+    #: (``handle_state_batch_size_mismatch``, which uses the RNG); the recurrent and adaptive layers restart at zero.
+    _resample_batch = False
+
+    @property
+    def alpha_mem_calculated(self) -> torch.Tensor:
+        """The membrane decay factor :math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
+        return self.alpha_mem if self.train_alphas else torch.exp(-1.0 / self.tau_mem)
+
+    @property
+    def alpha_syn_calculated(self) -> torch.Tensor | None:
+        """The synaptic decay factor, or None without a synapse."""
+        if self.train_alphas:
+            return self.alpha_syn
+        return torch.exp(-1.0 / self.tau_syn) if self.tau_syn is not None else None
+
+    @property
+    def shape(self) -> torch.Size | None:
+        """The state shape ``(B, ...)``, or None before the first input."""
+        return self.v_mem.shape if self.is_state_initialised() else None
+
+    def _neuron_params(self, rec_connect: nn.Module | None, x: torch.Tensor) -> NeuronParams:
+        raise NotImplementedError
+
+    def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
+        shape = (batch_size, *trailing)
+        if self.is_state_initialised() and self.state_has_shape(shape):
+            return
+        if self._resample_batch and self.is_state_initialised() and self.has_trailing_dimension(trailing):
+            self.handle_state_batch_size_mismatch(batch_size)
+        else:  # first call, new neuron shape, or a layer that restarts at zero
+            self.init_state_with_shape(shape)
+
+    def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
+        x = check_time_input(self, input_data)
+        batch_size, _, *trailing = x.shape  # (B, T, ...)
+        self._prepare_state(batch_size, trailing)
+        check_state_dtype(self)
+        check_state_device(self, x)
+        check_rec_connect(self, x, rec_connect)
+        p = self._neuron_params(rec_connect, x)
+        check_broadcast(
+            self, (batch_size, *trailing), spike_threshold=p.spike_threshold, tau_mem=p.alpha_mem,
+            tau_syn=p.alpha_syn, tau_adapt=p.alpha_adapt, adapt_scale=p.adapt_scale, min_v_mem=p.min_v_mem,
+        )  # fmt: skip
+        state = {name: buf for name, buf in self._buffers.items() if buf is not None}
+        spikes, final, recordings = run_neuron(getattr(self, "backend", None), x, state, p)
+        for name, value in final.items():
+            setattr(self, name, value)  # carries the autograd history, as in sinabs
+        self.recordings = recordings
+        self._keep_output(spikes)
+        return spikes
+
+    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
+        """Run the layer over time.
+
+        Args:
+            input_data: ``(B, T, ...)``.
+
+        Returns:
+            spikes (or, for ExpLeak, the membrane trace) of the same shape.
+        """
+        return self._run(input_data, None)
+
+
 class RecurrentMixin:
     """What a recurrent layer adds to the layer it extends (``class LIFRecurrent(RecurrentMixin, LIF)``): the
     layer's loop runs with ``rec_connect``, and ``_param_dict`` rebuilds it. The constructor is
@@ -143,6 +224,7 @@ class RecurrentMixin:
 
     rec_connect: Any
     _rate_by_mean = False  # sinabs's recurrent layers compute the rate as sum / numel
+    _resample_batch = False  # and restart from zero states on any change of shape
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:
         """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import run_neuron
-from spikekit.state import SqueezeMixin, StatefulLayer
+from spikekit.backends import NeuronParams
+from spikekit.state import SqueezeMixin
 from spikekit_neurons._checks import (
     as_numbers,
     check_finite,
@@ -18,14 +18,9 @@ from spikekit_neurons._checks import (
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
-    FiringRateOnRead,
+    NeuronLayer,
     RecurrentMixin,
     as_float_param,
-    check_broadcast,
-    check_rec_connect,
-    check_state_device,
-    check_state_dtype,
-    check_time_input,
     neuron_param_dict,
     neuron_params,
     recurrent_init,
@@ -50,7 +45,7 @@ def _tau_from_alpha(alpha: torch.Tensor | None) -> torch.Tensor | None:
     return None if alpha is None else -1 / torch.log(alpha.detach())
 
 
-class ALIF(FiringRateOnRead, StatefulLayer):
+class ALIF(NeuronLayer):
     """Adaptive LIF neurons (LSNN, Bellec et al. 2018): every spike raises the threshold, which then relaxes.
 
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
@@ -152,63 +147,18 @@ class ALIF(FiringRateOnRead, StatefulLayer):
         check_finite(self, "adapt_scale", adapt_scale)
 
     @property
-    def alpha_mem_calculated(self) -> torch.Tensor:
-        """:math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
-        return self.alpha_mem if self.train_alphas else torch.exp(-1 / self.tau_mem)
-
-    @property
     def alpha_adapt_calculated(self) -> torch.Tensor:
         """:math:`e^{-1/\\tau_{adapt}}` (the ``alpha_adapt`` Parameter with train_alphas)."""
         return self.alpha_adapt if self.train_alphas else torch.exp(-1 / self.tau_adapt)
 
-    @property
-    def alpha_syn_calculated(self) -> torch.Tensor | None:
-        """The synaptic decay factor, or None without a synapse."""
-        if self.train_alphas:
-            return self.alpha_syn
-        return torch.exp(-1 / self.tau_syn) if self.tau_syn is not None else None
-
-    @property
-    def shape(self) -> torch.Size | None:
-        """The state shape ``(B, ...)``, or None before the first input."""
-        return self.v_mem.shape if self.is_state_initialised() else None
-
-    def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
-        x = check_time_input(self, input_data)
-        batch_size, _, *trailing = x.shape  # (B, T, ...)
-        state_shape = (batch_size, *trailing)
-        if not self.is_state_initialised() or not self.state_has_shape(state_shape):
-            self.init_state_with_shape(state_shape)
-        check_state_dtype(self)
-        check_state_device(self, x)
-        check_rec_connect(self, x, rec_connect)
+    def _neuron_params(self, rec_connect: nn.Module | None, x: torch.Tensor) -> NeuronParams:
         b0 = self.b0
         if isinstance(b0, torch.Tensor) and b0.device != x.device:
             b0 = b0.to(x.device)
-        params = neuron_params(
-            self,
-            rec_connect,
-            alpha_mem=self.alpha_mem_calculated,
-            alpha_syn=self.alpha_syn_calculated,
-            spike_threshold=b0,
-            alpha_adapt=self.alpha_adapt_calculated,
-            adapt_scale=self.adapt_scale,
-        )
-        check_broadcast(
-            self, state_shape, spike_threshold=b0, tau_mem=params.alpha_mem, tau_syn=params.alpha_syn,
-            tau_adapt=params.alpha_adapt, adapt_scale=self.adapt_scale, min_v_mem=self.min_v_mem,
+        return neuron_params(
+            self, rec_connect, alpha_mem=self.alpha_mem_calculated, alpha_syn=self.alpha_syn_calculated,
+            spike_threshold=b0, alpha_adapt=self.alpha_adapt_calculated, adapt_scale=self.adapt_scale,
         )  # fmt: skip
-        state = {name: buf for name, buf in self._buffers.items() if buf is not None}
-        spikes, final, recordings = run_neuron(getattr(self, "backend", None), x, state, params)
-        for name, value in final.items():  # i_syn included: the synaptic current carries over between calls
-            setattr(self, name, value)
-        self.recordings = recordings
-        self._keep_output(spikes)
-        return spikes
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        return self._run(input_data, None)
 
     @property
     def _param_dict(self) -> dict[str, Any]:

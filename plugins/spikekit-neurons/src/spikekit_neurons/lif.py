@@ -7,21 +7,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, run_neuron
-from spikekit.state import SqueezeMixin, StatefulLayer
+from spikekit.backends import NeuronParams
+from spikekit.state import SqueezeMixin
 from spikekit_neurons._checks import check_neuron_args, check_time_constant
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
-    FiringRateOnRead,
+    NeuronLayer,
     RecurrentMixin,
     as_float_param,
     as_frozen_param,
-    check_broadcast,
-    check_rec_connect,
-    check_state_device,
-    check_state_dtype,
-    check_time_input,
     neuron_param_dict,
     neuron_params,
     recurrent_init,
@@ -32,7 +27,7 @@ from spikekit_neurons.spike_functions import MultiSpike
 __all__ = ["LIF", "LIFSqueeze", "LIFRecurrent"]
 
 
-class LIF(FiringRateOnRead, StatefulLayer):
+class LIF(NeuronLayer):
     """Leaky integrate-and-fire neurons, optionally with a synaptic current.
 
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
@@ -130,18 +125,6 @@ class LIF(FiringRateOnRead, StatefulLayer):
 
     # ------------------------------------------------------------------------------------------- time constants
     @property
-    def alpha_mem_calculated(self) -> torch.Tensor:
-        """The membrane decay factor :math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
-        return self.alpha_mem if self.train_alphas else torch.exp(-1.0 / self.tau_mem)
-
-    @property
-    def alpha_syn_calculated(self) -> torch.Tensor | None:
-        """The synaptic decay factor, or None without a synapse."""
-        if self.train_alphas:
-            return self.alpha_syn
-        return torch.exp(-1.0 / self.tau_syn) if self.tau_syn is not None else None
-
-    @property
     def tau_mem_calculated(self) -> torch.Tensor | None:
         """The membrane time constant (``-1/log(alpha_mem)`` with train_alphas)."""
         if self.train_alphas:
@@ -155,64 +138,20 @@ class LIF(FiringRateOnRead, StatefulLayer):
             return None if self.alpha_syn is None else -1.0 / torch.log(self.alpha_syn)
         return self.tau_syn
 
-    @property
-    def shape(self) -> torch.Size | None:
-        """The state shape ``(B, ...)``, or None before the first input."""
-        return self.v_mem.shape if self.is_state_initialised() else None
-
     # ---------------------------------------------------------------------------------------------------- forward
-    def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
-        shape = (batch_size, *trailing)
-        if not self.is_state_initialised():
-            self.init_state_with_shape(shape)
-        elif not self.state_has_shape(shape):
-            if not self.has_trailing_dimension(trailing):
-                self.init_state_with_shape(shape)
-            else:  # only the batch size changed: draw the new entries from the old ones (sinabs' RNG use)
-                self.handle_state_batch_size_mismatch(batch_size)
+    _resample_batch = True
 
-    def _neuron_params(self, rec_connect: nn.Module | None) -> NeuronParams:
+    def _neuron_params(self, rec_connect: nn.Module | None, x: torch.Tensor) -> NeuronParams:
         return neuron_params(
-            self,
-            rec_connect,
-            alpha_mem=self.alpha_mem_calculated,
-            alpha_syn=self.alpha_syn_calculated,
+            self, rec_connect, alpha_mem=self.alpha_mem_calculated, alpha_syn=self.alpha_syn_calculated,
             spike_threshold=self.spike_threshold,
-        )
+        )  # fmt: skip
 
     def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
-        x = check_time_input(self, input_data)
-        batch_size, _, *trailing = x.shape  # (B, T, ...)
-        self._prepare_state(batch_size, trailing)
-        check_state_dtype(self)
-        check_state_device(self, x)
-        check_rec_connect(self, x, rec_connect)
-        params = self._neuron_params(rec_connect)
-        state_shape = (batch_size, *trailing)
-        check_broadcast(
-            self, state_shape, spike_threshold=params.spike_threshold, tau_mem=params.alpha_mem,
-            tau_syn=params.alpha_syn, min_v_mem=params.min_v_mem,
-        )  # fmt: skip
-        state = {name: buf for name, buf in self._buffers.items() if buf is not None}
-        spikes, final, recordings = run_neuron(getattr(self, "backend", None), x, state, params)
-        for name, value in final.items():
-            setattr(self, name, value)  # carries the autograd history, as in sinabs
-        if "i_syn" not in final:
+        spikes = super()._run(input_data, rec_connect)
+        if "i_syn" not in self._buffers:
             self.i_syn = None  # sinabs exposes i_syn = None on layers without a synapse
-        self.recordings = recordings
-        self._keep_output(spikes)
         return spikes
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time.
-
-        Args:
-            input_data: ``(B, T, ...)``.
-
-        Returns:
-            spikes (or, for ExpLeak, the membrane trace) of the same shape.
-        """
-        return self._run(input_data, None)
 
     # ---------------------------------------------------------------------------------------------- rebuilding
     @property
@@ -246,11 +185,6 @@ class LIFRecurrent(RecurrentMixin, LIF):
     """
 
     __init__ = recurrent_init(LIF.__init__, after="tau_mem")
-
-    def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
-        shape = (batch_size, *trailing)
-        if not self.is_state_initialised() or not self.state_has_shape(shape):
-            self.init_state_with_shape(shape)
 
 
 class LIFSqueeze(SqueezeMixin, LIF):
