@@ -300,7 +300,7 @@ def test_recurrent_signature_is_the_parents_with_rec_connect_inserted():
 
     for recurrent, parent, index in ((LIFRecurrent, LIF, 1), (IAFRecurrent, IAF, 0), (ALIFRecurrent, ALIF, 2)):
         params = list(inspect.signature(parent).parameters.values())
-        rec = inspect.Parameter("rec_connect", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="nn.Module")
+        rec = inspect.Parameter("rec_connect", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="torch.nn.Module")
         assert list(inspect.signature(recurrent).parameters.values()) == [*params[:index], rec, *params[index:]]
     layer = LIFRecurrent(5.0, nn.Identity(), None, 2.0, SingleSpike, surrogate_grad_fn=one, backend="torch")
     assert layer.spike_threshold.item() == 2.0 and layer.spike_fn is SingleSpike and layer.backend == "torch"

@@ -85,7 +85,7 @@ def recurrent_init(base_init: Callable[..., None], after: str | None = None) -> 
     base = inspect.signature(base_init)
     names = list(base.parameters)
     position = names.index(after) + 1 if after is not None else 1  # 0 is self
-    rec = inspect.Parameter("rec_connect", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="nn.Module")
+    rec = inspect.Parameter("rec_connect", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="torch.nn.Module")
     parameters = list(base.parameters.values())
     signature = base.replace(parameters=[*parameters[:position], rec, *parameters[position:]])
 
@@ -100,7 +100,11 @@ def recurrent_init(base_init: Callable[..., None], after: str | None = None) -> 
         check_rec_connect_module(self, rec_connect)
         self.rec_connect = rec_connect
 
+    # for inspect.signature and the docs: the arguments, their annotations, and base_init's source (so that the
+    # docs show the defaults as written there)
     __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__annotations__ = {n: p.annotation for n, p in signature.parameters.items() if p.annotation is not p.empty}
+    __init__.__wrapped__ = base_init  # type: ignore[attr-defined]
     return __init__
 
 
