@@ -177,7 +177,8 @@ class NeuronLayer(FiringRateOnRead, StatefulLayer):
         """The state shape ``(B, ...)``, or None before the first input."""
         return self.v_mem.shape if self.is_state_initialised() else None
 
-    def _neuron_params(self, rec_connect: nn.Module | None, x: torch.Tensor) -> NeuronParams:
+    def _neuron_params(self, rec_connect: nn.Module | None, device: torch.device | None = None) -> NeuronParams:
+        """What the backend runs, with ``rec_connect``; tensors the layer does not register move to ``device``."""
         raise NotImplementedError
 
     def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
@@ -196,7 +197,7 @@ class NeuronLayer(FiringRateOnRead, StatefulLayer):
         check_state_dtype(self)
         check_state_device(self, x)
         check_rec_connect(self, x, rec_connect)
-        p = self._neuron_params(rec_connect, x)
+        p = self._neuron_params(rec_connect, x.device)
         check_broadcast(
             self, (batch_size, *trailing), spike_threshold=p.spike_threshold, tau_mem=p.alpha_mem,
             tau_syn=p.alpha_syn, tau_adapt=p.alpha_adapt, adapt_scale=p.adapt_scale, min_v_mem=p.min_v_mem,

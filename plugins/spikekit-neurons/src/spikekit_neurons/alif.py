@@ -151,10 +151,10 @@ class ALIF(NeuronLayer):
         """:math:`e^{-1/\\tau_{adapt}}` (the ``alpha_adapt`` Parameter with train_alphas)."""
         return self.alpha_adapt if self.train_alphas else torch.exp(-1 / self.tau_adapt)
 
-    def _neuron_params(self, rec_connect: nn.Module | None, x: torch.Tensor) -> NeuronParams:
-        b0 = self.b0
-        if isinstance(b0, torch.Tensor) and b0.device != x.device:
-            b0 = b0.to(x.device)
+    def _neuron_params(self, rec_connect: nn.Module | None, device: torch.device | None = None) -> NeuronParams:
+        b0 = self.b0  # a plain attribute, not a buffer: moved to the input's device here
+        if isinstance(b0, torch.Tensor) and device is not None and b0.device != device:
+            b0 = b0.to(device)
         return neuron_params(
             self, rec_connect, alpha_mem=self.alpha_mem_calculated, alpha_syn=self.alpha_syn_calculated,
             spike_threshold=b0, alpha_adapt=self.alpha_adapt_calculated, adapt_scale=self.adapt_scale,

@@ -141,7 +141,7 @@ class LIF(NeuronLayer):
     # ---------------------------------------------------------------------------------------------------- forward
     _resample_batch = True
 
-    def _neuron_params(self, rec_connect: nn.Module | None, x: torch.Tensor) -> NeuronParams:
+    def _neuron_params(self, rec_connect: nn.Module | None, device: torch.device | None = None) -> NeuronParams:
         return neuron_params(
             self, rec_connect, alpha_mem=self.alpha_mem_calculated, alpha_syn=self.alpha_syn_calculated,
             spike_threshold=self.spike_threshold,
