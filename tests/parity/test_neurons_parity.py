@@ -408,3 +408,21 @@ def test_alif_synapse_with_normalisation_is_a_deliberate_difference():
     v_ours = am * (1 - am) * i1 + (1 - am) * i2
     assert k_layer.v_mem.item() == pytest.approx(v_ours, rel=1e-6)
     assert s_layer.v_mem.item() != pytest.approx(v_ours, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["IAF", "IAFSqueeze", "IAFRecurrent", "LIF", "LIFSqueeze", "LIFRecurrent", "ExpLeak", "ExpLeakSqueeze",
+     "ALIF", "ALIFSqueeze", "ALIFRecurrent"],
+)  # fmt: skip
+def test_constructor_signatures_match_sinabs(name):
+    """Names, order and kinds of the arguments are sinabs's (spikekit adds only the keyword-only ``backend``)."""
+    import inspect
+
+    import sinabs.layers.alif as s_alif  # ALIFSqueeze is not exported from sinabs.layers
+
+    def shape(cls):
+        params = inspect.signature(cls).parameters.values()
+        return [(p.name, p.kind, p.default is inspect.Parameter.empty) for p in params if p.name != "backend"]
+
+    assert shape(getattr(kl, name)) == shape(getattr(sl, name, None) or getattr(s_alif, name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import threading
 
 import pytest
@@ -63,6 +64,23 @@ class SqueezedAccumulator(Accumulator, SqueezeMixin):
     @property
     def _param_dict(self):
         return self.squeeze_param_dict(super()._param_dict)
+
+
+class MixinFirstAccumulator(SqueezeMixin, Accumulator):
+    """The mixin listed first is the whole Squeeze class."""
+
+
+def test_squeeze_mixin_listed_first_is_the_whole_squeeze_class():
+    x = torch.rand(2 * 3, 4)
+    ours = MixinFirstAccumulator(batch_size=2, gain=0.5)
+    theirs = SqueezedAccumulator(batch_size=2, gain=0.5)
+    assert torch.equal(ours(x), theirs(x))
+    assert ours.arg_dict == theirs.arg_dict == {"gain": 0.5, "batch_size": 2, "num_timesteps": -1}
+    assert list(inspect.signature(MixinFirstAccumulator).parameters) == ["batch_size", "num_timesteps", "kwargs"]
+    with pytest.raises(TypeError, match="batch_size or num_timesteps"):
+        MixinFirstAccumulator(gain=0.5)
+    with pytest.raises(ShapeMismatchError, match="MixinFirstAccumulator"):
+        ours(torch.rand(5, 4))
 
 
 def test_states_start_empty_and_are_buffers():

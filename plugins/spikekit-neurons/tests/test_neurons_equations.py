@@ -274,6 +274,43 @@ def test_firing_rate():
     torch.testing.assert_close(rec.firing_rate, out.sum() / out.numel())
 
 
+def test_firing_rate_is_read_from_the_last_output_and_can_be_set():
+    layer = LIF(tau_mem=4.0, surrogate_grad_fn=one)
+    with pytest.raises(AttributeError, match="firing_rate"):
+        layer.firing_rate  # no call yet: no rate, as in sinabs
+    x = torch.rand(2, 6, 3, requires_grad=True)
+    layer(x)
+    out = layer(x * 3)  # the rate is that of the last call
+    assert torch.equal(layer.firing_rate, out.mean()) and layer.firing_rate.item() > 0
+    (grad,) = torch.autograd.grad(
+        layer.firing_rate, x, retain_graph=True
+    )  # the graph of the output, as if computed in forward
+    torch.testing.assert_close(grad, torch.autograd.grad(out.mean(), x)[0])
+    layer.firing_rate = torch.tensor(0.25)
+    assert layer.firing_rate.item() == 0.25
+    layer(x)
+    assert torch.equal(layer.firing_rate, layer(x).mean())  # a new call replaces the set value
+    alif = ALIF(tau_mem=4.0, tau_adapt=9.0, surrogate_grad_fn=one)
+    out = alif(x * 3)
+    assert torch.equal(alif.firing_rate, out.sum() / out.numel())
+
+
+def test_recurrent_signature_is_the_parents_with_rec_connect_inserted():
+    import inspect
+
+    for recurrent, parent, index in ((LIFRecurrent, LIF, 1), (IAFRecurrent, IAF, 0), (ALIFRecurrent, ALIF, 2)):
+        params = list(inspect.signature(parent).parameters.values())
+        rec = inspect.Parameter("rec_connect", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="torch.nn.Module")
+        assert list(inspect.signature(recurrent).parameters.values()) == [*params[:index], rec, *params[index:]]
+    layer = LIFRecurrent(5.0, nn.Identity(), None, 2.0, SingleSpike, surrogate_grad_fn=one, backend="torch")
+    assert layer.spike_threshold.item() == 2.0 and layer.spike_fn is SingleSpike and layer.backend == "torch"
+    assert isinstance(layer.rec_connect, nn.Identity) and layer.tau_syn is None
+    with pytest.raises(TypeError, match="^LIFRecurrent: missing a required argument: 'rec_connect'"):
+        LIFRecurrent(5.0)
+    with pytest.raises(TypeError, match="^ALIFRecurrent: .*unexpected keyword argument 'tau'"):
+        ALIFRecurrent(5.0, 6.0, nn.Identity(), tau=1.0)
+
+
 def test_squeeze_layers_unfold_with_either_size():
     x = torch.rand(2, 5, 3)
     ref = IAF(surrogate_grad_fn=one)(x)

@@ -136,6 +136,20 @@ def test_scale_threshold_delay_roundtrip():
     assert torch.equal(expected, got)
 
 
+def test_delay_shifts_each_neuron_and_unfolds_like_a_squeeze_layer():
+    x = torch.arange(1.0, 2 * 4 * 2 + 1).reshape(2 * 4, 2)  # (B*T, 2) with B=2, T=4
+    by_batch, by_time = Delay(torch.tensor([0, 2]), batch_size=2), Delay(torch.tensor([0, 2]), num_timesteps=4)
+    seq = x.reshape(2, 4, 2)
+    expected = torch.stack([seq[..., 0], torch.cat([torch.zeros(2, 2), seq[:, :2, 1]], 1)], -1).reshape(8, 2)
+    assert torch.equal(by_batch(x), expected) and torch.equal(by_time(x), expected)
+    spikekit.utils.set_batch_size(nn.Sequential(by_batch), 4)  # a Squeeze layer: the model-wide setter reaches it
+    assert by_batch.batch_size == 4
+    with pytest.raises(TypeError, match="batch_size or num_timesteps"):
+        Delay(torch.tensor(1))
+    with pytest.raises(ValueError, match="^Delay expects input of shape \\(batch\\*time, ...\\)"):
+        Delay(torch.tensor(1), batch_size=3)(x)
+
+
 def test_single_layer_model_is_named_model():
     layer = sl.LIFSqueeze(tau_mem=3.0, batch_size=B)
     x = torch.rand(B * T, 4) * 2

@@ -355,12 +355,33 @@ class StatefulLayer(nn.Module):
 class SqueezeMixin:
     """Lets a ``(B, T, ...)`` layer take ``(B*T, ...)`` input, as needed between ``Conv2d`` layers.
 
-    Subclasses call :meth:`squeeze_init` in ``__init__`` and route ``forward`` through :meth:`squeeze_forward`.
+    Listed *before* the layer it squeezes, the mixin is the whole Squeeze class: it takes ``batch_size`` /
+    ``num_timesteps`` and passes every other argument by keyword to the layer, unfolds the input around the layer's
+    ``forward`` and adds both sizes to ``_param_dict``::
+
+        class LIFSqueeze(SqueezeMixin, LIF):
+            '''LIF taking (B*T, ...) input.'''
+
+    Listed after the layer (sinabs's order, ``class MySqueeze(MyLayer, SqueezeMixin)``), the layer's own methods
+    come first: such a subclass calls :meth:`squeeze_init` in its ``__init__``, routes ``forward`` through
+    :meth:`squeeze_forward` and extends ``_param_dict`` with :meth:`squeeze_param_dict`, as in sinabs.
     One of ``batch_size`` / ``num_timesteps`` may be unknown (stored as ``-1``) and is inferred from the row count.
     """
 
     batch_size: int
     num_timesteps: int
+
+    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.squeeze_init(batch_size, num_timesteps)
+
+    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
+        """``(B*T, ...) -> (B*T, ...)``: the layer's ``forward`` on the input unfolded to ``(B, T, ...)``."""
+        return self.squeeze_forward(input_data, super().forward)  # type: ignore[misc]
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        return self.squeeze_param_dict(super()._param_dict)  # type: ignore[misc]
 
     def squeeze_init(self, batch_size: int | None, num_timesteps: int | None) -> None:
         if not batch_size and not num_timesteps:

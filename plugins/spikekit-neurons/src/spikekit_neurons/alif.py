@@ -7,24 +7,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, run_neuron
-from spikekit.state import SqueezeMixin, StatefulLayer
+from spikekit.backends import NeuronParams
+from spikekit.state import SqueezeMixin
 from spikekit_neurons._checks import (
     as_numbers,
     check_finite,
     check_neuron_args,
-    check_rec_connect_module,
     check_time_constant,
 )
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
+    NeuronLayer,
+    RecurrentMixin,
     as_float_param,
-    check_broadcast,
-    check_rec_connect,
-    check_state_device,
-    check_state_dtype,
-    check_time_input,
+    neuron_param_dict,
+    neuron_params,
+    recurrent_init,
     resolve,
 )
 from spikekit_neurons.spike_functions import SingleSpike
@@ -46,7 +45,7 @@ def _tau_from_alpha(alpha: torch.Tensor | None) -> torch.Tensor | None:
     return None if alpha is None else -1 / torch.log(alpha.detach())
 
 
-class ALIF(StatefulLayer):
+class ALIF(NeuronLayer):
     """Adaptive LIF neurons (LSNN, Bellec et al. 2018): every spike raises the threshold, which then relaxes.
 
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
@@ -76,13 +75,17 @@ class ALIF(StatefulLayer):
         spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, shape, train_alphas, norm_input, record_states, backend:
             as :class:`~spikekit_neurons.lif.LIF` (``spike_fn`` defaults to ``SingleSpike``).
 
-    A change of batch size or neuron shape re-creates the states as zeros.
+    A change of batch size or neuron shape re-creates the states as zeros. After each call ``firing_rate`` is the
+    mean output, computed when read from a reference to the last output (see
+    :class:`~spikekit_neurons._common.FiringRateOnRead`).
 
     Example:
         >>> layer = ALIF(tau_mem=10.0, tau_adapt=100.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
         >>> layer(torch.rand(2, 50, 8)).shape
         torch.Size([2, 50, 8])
     """
+
+    _rate_by_mean = False
 
     def __init__(
         self,
@@ -144,100 +147,34 @@ class ALIF(StatefulLayer):
         check_finite(self, "adapt_scale", adapt_scale)
 
     @property
-    def alpha_mem_calculated(self) -> torch.Tensor:
-        """:math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
-        return self.alpha_mem if self.train_alphas else torch.exp(-1 / self.tau_mem)
-
-    @property
     def alpha_adapt_calculated(self) -> torch.Tensor:
         """:math:`e^{-1/\\tau_{adapt}}` (the ``alpha_adapt`` Parameter with train_alphas)."""
         return self.alpha_adapt if self.train_alphas else torch.exp(-1 / self.tau_adapt)
 
-    @property
-    def alpha_syn_calculated(self) -> torch.Tensor | None:
-        """The synaptic decay factor, or None without a synapse."""
-        if self.train_alphas:
-            return self.alpha_syn
-        return torch.exp(-1 / self.tau_syn) if self.tau_syn is not None else None
-
-    @property
-    def shape(self) -> torch.Size | None:
-        """The state shape ``(B, ...)``, or None before the first input."""
-        return self.v_mem.shape if self.is_state_initialised() else None
-
-    def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
-        x = check_time_input(self, input_data)
-        batch_size, _, *trailing = x.shape  # (B, T, ...)
-        state_shape = (batch_size, *trailing)
-        if not self.is_state_initialised() or not self.state_has_shape(state_shape):
-            self.init_state_with_shape(state_shape)
-        check_state_dtype(self)
-        check_state_device(self, x)
-        check_rec_connect(self, x, rec_connect)
-        b0 = self.b0
-        if isinstance(b0, torch.Tensor) and b0.device != x.device:
-            b0 = b0.to(x.device)
-        params = NeuronParams(
-            alpha_mem=self.alpha_mem_calculated,
-            alpha_syn=self.alpha_syn_calculated,
-            spike_threshold=b0,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-            alpha_adapt=self.alpha_adapt_calculated,
-            adapt_scale=self.adapt_scale,
-            rec_connect=rec_connect,
-            layer_name=type(self).__name__,
-        )
-        check_broadcast(
-            self, state_shape, spike_threshold=b0, tau_mem=params.alpha_mem, tau_syn=params.alpha_syn,
-            tau_adapt=params.alpha_adapt, adapt_scale=self.adapt_scale, min_v_mem=self.min_v_mem,
+    def _neuron_params(self, rec_connect: nn.Module | None, device: torch.device | None = None) -> NeuronParams:
+        b0 = self.b0  # a plain attribute, not a buffer: moved to the input's device here
+        if isinstance(b0, torch.Tensor) and device is not None and b0.device != device:
+            b0 = b0.to(device)
+        return neuron_params(
+            self, rec_connect, alpha_mem=self.alpha_mem_calculated, alpha_syn=self.alpha_syn_calculated,
+            spike_threshold=b0, alpha_adapt=self.alpha_adapt_calculated, adapt_scale=self.adapt_scale,
         )  # fmt: skip
-        state = {name: buf for name, buf in self._buffers.items() if buf is not None}
-        spikes, final, recordings = run_neuron(getattr(self, "backend", None), x, state, params)
-        for name, value in final.items():  # i_syn included: the synaptic current carries over between calls
-            setattr(self, name, value)
-        self.recordings = recordings
-        self.firing_rate = spikes.sum() / spikes.numel()
-        return spikes
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        return self._run(input_data, None)
 
     @property
     def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
         if self.train_alphas:
             tau_mem = _tau_from_alpha(self.alpha_mem)
             tau_adapt = _tau_from_alpha(self.alpha_adapt)
             tau_syn = _tau_from_alpha(self.alpha_syn)
         else:
             tau_mem, tau_adapt, tau_syn = self.tau_mem, self.tau_adapt, self.tau_syn
-        param_dict.update(
-            tau_mem=tau_mem,
-            tau_adapt=tau_adapt,
-            tau_syn=tau_syn,
-            adapt_scale=self.adapt_scale,
-            spike_threshold=self.b0,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            train_alphas=self.train_alphas,
-            shape=self.shape,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-        )
-        if getattr(self, "backend", None) is not None:
-            param_dict["backend"] = self.backend
-        return param_dict
+        return neuron_param_dict(
+            self, super()._param_dict, tau_mem=tau_mem, tau_adapt=tau_adapt, tau_syn=tau_syn,
+            adapt_scale=self.adapt_scale, spike_threshold=self.b0,
+        )  # fmt: skip
 
 
-class ALIFRecurrent(ALIF):
+class ALIFRecurrent(RecurrentMixin, ALIF):
     """:class:`ALIF` with a recurrent connection: ``x_t ← x_t + rec_connect(S_{t−1})`` (zero at each call's start).
 
     Args:
@@ -253,56 +190,10 @@ class ALIFRecurrent(ALIF):
         torch.Size([3, 20, 4])
     """
 
-    def __init__(
-        self,
-        tau_mem: float | torch.Tensor,
-        tau_adapt: float | torch.Tensor,
-        rec_connect: nn.Module,
-        tau_syn: float | torch.Tensor | None = None,
-        adapt_scale: float | torch.Tensor = 1.8,
-        spike_threshold: float | torch.Tensor = 1.0,
-        spike_fn: Any = SingleSpike,
-        reset_fn: Any = DEFAULT_RESET,
-        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
-        min_v_mem: float | torch.Tensor | None = None,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        train_alphas: bool = False,
-        norm_input: bool = True,
-        record_states: bool = False,
-        *,
-        backend: str | None = None,
-    ):
-        super().__init__(
-            tau_mem=tau_mem,
-            tau_adapt=tau_adapt,
-            tau_syn=tau_syn,
-            adapt_scale=adapt_scale,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            shape=shape,
-            train_alphas=train_alphas,
-            norm_input=norm_input,
-            record_states=record_states,
-            backend=backend,
-        )
-        check_rec_connect_module(self, rec_connect)
-        self.rec_connect = rec_connect
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        return self._run(input_data, self.rec_connect)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
-        param_dict.update(rec_connect=self.rec_connect)
-        return param_dict
+    __init__ = recurrent_init(ALIF.__init__, after="tau_adapt")
 
 
-class ALIFSqueeze(ALIF, SqueezeMixin):
+class ALIFSqueeze(SqueezeMixin, ALIF):
     """:class:`ALIF` taking ``(B*T, ...)`` input (give ``batch_size`` or ``num_timesteps``).
 
     (sinabs 3.1.3 defines it but does not export it from ``sinabs.layers``; spikekit does.)
@@ -313,15 +204,3 @@ class ALIFSqueeze(ALIF, SqueezeMixin):
         >>> layer(torch.rand(2 * 10, 6)).shape
         torch.Size([20, 6])
     """
-
-    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.squeeze_init(batch_size, num_timesteps)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """``(B*T, ...) -> (B*T, ...)``."""
-        return self.squeeze_forward(input_data, super().forward)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        return self.squeeze_param_dict(super()._param_dict)

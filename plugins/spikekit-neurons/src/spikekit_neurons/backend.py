@@ -26,8 +26,8 @@ from collections.abc import Mapping
 import torch
 
 from spikekit.backends import BackendResult, NeuronParams, StepModel, run_step_loop
-from spikekit_neurons.functional.alif import _run as _alif_run
-from spikekit_neurons.functional.lif import _run as _lif_run
+from spikekit_neurons.functional.alif import alif_loop
+from spikekit_neurons.functional.lif import lif_loop
 
 __all__ = ["TorchBackend"]
 
@@ -53,19 +53,6 @@ class TorchBackend:
     ) -> BackendResult:
         if isinstance(params, StepModel):
             return run_step_loop(x, state, params)
-        if params.alpha_adapt is None:
-            spikes, final, recordings = _lif_run(
-                x, params.alpha_mem, params.alpha_syn, state, params.spike_threshold, params.spike_fn,
-                params.reset_fn, params.surrogate_grad_fn, params.min_v_mem, params.norm_input,
-                params.rec_connect, params.record_states, layer_name=params.layer_name,
-            )  # fmt: skip
-        else:
-            if params.spike_fn is None or params.reset_fn is None:
-                raise ValueError(f"{params.layer_name}: an adaptive neuron needs a spike_fn and a reset_fn")
-            spikes, final, recordings = _alif_run(
-                x, params.alpha_mem, params.alpha_adapt, params.alpha_syn,
-                params.adapt_scale if params.adapt_scale is not None else 0.0, state, params.spike_fn,
-                params.reset_fn, params.surrogate_grad_fn, params.min_v_mem, params.spike_threshold,  # type: ignore[arg-type]
-                params.norm_input, params.rec_connect, params.record_states, layer_name=params.layer_name,
-            )  # fmt: skip
+        loop = lif_loop if params.alpha_adapt is None else alif_loop
+        spikes, final, recordings = loop(x, state, params)
         return spikes, {k: final[k] for k in state}, recordings

@@ -68,22 +68,10 @@ class ExpLeak(LIF):
         return param_dict
 
 
-class ExpLeakSqueeze(ExpLeak, SqueezeMixin):
+class ExpLeakSqueeze(SqueezeMixin, ExpLeak):
     """:class:`ExpLeak` taking ``(B*T, ...)`` input (give ``batch_size`` or ``num_timesteps``).
 
     Example:
         >>> ExpLeakSqueeze(tau_mem=5.0, num_timesteps=10)(torch.rand(30, 4)).shape
         torch.Size([30, 4])
     """
-
-    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.squeeze_init(batch_size, num_timesteps)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """``(B*T, ...) -> (B*T, ...)``."""
-        return self.squeeze_forward(input_data, super().forward)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        return self.squeeze_param_dict(super()._param_dict)

@@ -6,10 +6,9 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 
 from spikekit.state import SqueezeMixin
-from spikekit_neurons._common import DEFAULT_RESET, DEFAULT_SURROGATE
+from spikekit_neurons._common import DEFAULT_RESET, DEFAULT_SURROGATE, recurrent_init
 from spikekit_neurons.lif import LIF, LIFRecurrent
 from spikekit_neurons.spike_functions import MultiSpike
 
@@ -67,7 +66,9 @@ class IAF(_NoLeak, LIF):
         *,
         backend: str | None = None,
     ):
-        super().__init__(
+        # LIF named (not super()), so that IAFRecurrent, which is no IAF, can run this constructor too
+        LIF.__init__(
+            self,
             tau_mem=math.inf,
             tau_syn=tau_syn,
             spike_threshold=spike_threshold,
@@ -92,43 +93,16 @@ class IAFRecurrent(_NoLeak, LIFRecurrent):
     The other arguments are those of :class:`IAF`.
 
     Example:
+        >>> from torch import nn
         >>> rec = nn.Sequential(nn.Flatten(), nn.Linear(4, 4, bias=False))
         >>> IAFRecurrent(rec, surrogate_grad_fn=lambda v, t: torch.ones_like(v))(torch.rand(1, 5, 4)).shape
         torch.Size([1, 5, 4])
     """
 
-    def __init__(
-        self,
-        rec_connect: nn.Module,
-        spike_threshold: float | torch.Tensor = 1.0,
-        spike_fn: Any = MultiSpike,
-        reset_fn: Any = DEFAULT_RESET,
-        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
-        tau_syn: float | torch.Tensor | None = None,
-        min_v_mem: float | torch.Tensor | None = None,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        record_states: bool = False,
-        *,
-        backend: str | None = None,
-    ):
-        super().__init__(
-            tau_mem=math.inf,
-            rec_connect=rec_connect,
-            tau_syn=tau_syn,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            shape=shape,
-            norm_input=False,
-            record_states=record_states,
-            backend=backend,
-        )
-        self.tau_mem = None
+    __init__ = recurrent_init(IAF.__init__)
 
 
-class IAFSqueeze(IAF, SqueezeMixin):
+class IAFSqueeze(SqueezeMixin, IAF):
     """:class:`IAF` taking ``(B*T, ...)`` input (give ``batch_size`` or ``num_timesteps``).
 
     Example:
@@ -136,15 +110,3 @@ class IAFSqueeze(IAF, SqueezeMixin):
         >>> layer(torch.rand(2 * 10, 3, 4, 4)).shape
         torch.Size([20, 3, 4, 4])
     """
-
-    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.squeeze_init(batch_size, num_timesteps)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """``(B*T, ...) -> (B*T, ...)``."""
-        return self.squeeze_forward(input_data, super().forward)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        return self.squeeze_param_dict(super()._param_dict)

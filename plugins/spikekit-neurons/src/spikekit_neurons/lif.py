@@ -7,19 +7,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, run_neuron
-from spikekit.state import SqueezeMixin, StatefulLayer
-from spikekit_neurons._checks import check_neuron_args, check_rec_connect_module, check_time_constant
+from spikekit.backends import NeuronParams
+from spikekit.state import SqueezeMixin
+from spikekit_neurons._checks import check_neuron_args, check_time_constant
 from spikekit_neurons._common import (
     DEFAULT_RESET,
     DEFAULT_SURROGATE,
+    NeuronLayer,
+    RecurrentMixin,
     as_float_param,
     as_frozen_param,
-    check_broadcast,
-    check_rec_connect,
-    check_state_device,
-    check_state_dtype,
-    check_time_input,
+    neuron_param_dict,
+    neuron_params,
+    recurrent_init,
     resolve,
 )
 from spikekit_neurons.spike_functions import MultiSpike
@@ -27,7 +27,7 @@ from spikekit_neurons.spike_functions import MultiSpike
 __all__ = ["LIF", "LIFSqueeze", "LIFRecurrent"]
 
 
-class LIF(StatefulLayer):
+class LIF(NeuronLayer):
     """Leaky integrate-and-fire neurons, optionally with a synaptic current.
 
     Per time step, with :math:`\\alpha = e^{-1/\\tau}`:
@@ -57,6 +57,10 @@ class LIF(StatefulLayer):
 
     Shape:
         input ``(B, T, ...)`` with any number of trailing neuron dims; output the same; states ``(B, ...)``.
+
+    After each call ``recordings`` holds the recorded states and ``firing_rate`` the mean output, computed when it is
+    read from a reference to the last output (which the layer keeps until the next call; see
+    :class:`~spikekit_neurons._common.FiringRateOnRead`).
 
     Example:
         >>> layer = LIF(tau_mem=10.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
@@ -121,18 +125,6 @@ class LIF(StatefulLayer):
 
     # ------------------------------------------------------------------------------------------- time constants
     @property
-    def alpha_mem_calculated(self) -> torch.Tensor:
-        """The membrane decay factor :math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
-        return self.alpha_mem if self.train_alphas else torch.exp(-1.0 / self.tau_mem)
-
-    @property
-    def alpha_syn_calculated(self) -> torch.Tensor | None:
-        """The synaptic decay factor, or None without a synapse."""
-        if self.train_alphas:
-            return self.alpha_syn
-        return torch.exp(-1.0 / self.tau_syn) if self.tau_syn is not None else None
-
-    @property
     def tau_mem_calculated(self) -> torch.Tensor | None:
         """The membrane time constant (``-1/log(alpha_mem)`` with train_alphas)."""
         if self.train_alphas:
@@ -146,96 +138,32 @@ class LIF(StatefulLayer):
             return None if self.alpha_syn is None else -1.0 / torch.log(self.alpha_syn)
         return self.tau_syn
 
-    @property
-    def shape(self) -> torch.Size | None:
-        """The state shape ``(B, ...)``, or None before the first input."""
-        return self.v_mem.shape if self.is_state_initialised() else None
-
     # ---------------------------------------------------------------------------------------------------- forward
-    def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
-        shape = (batch_size, *trailing)
-        if not self.is_state_initialised():
-            self.init_state_with_shape(shape)
-        elif not self.state_has_shape(shape):
-            if not self.has_trailing_dimension(trailing):
-                self.init_state_with_shape(shape)
-            else:  # only the batch size changed: draw the new entries from the old ones (sinabs' RNG use)
-                self.handle_state_batch_size_mismatch(batch_size)
+    _resample_batch = True
 
-    def _neuron_params(self, rec_connect: nn.Module | None) -> NeuronParams:
-        return NeuronParams(
-            alpha_mem=self.alpha_mem_calculated,
-            alpha_syn=self.alpha_syn_calculated,
+    def _neuron_params(self, rec_connect: nn.Module | None, device: torch.device | None = None) -> NeuronParams:
+        return neuron_params(
+            self, rec_connect, alpha_mem=self.alpha_mem_calculated, alpha_syn=self.alpha_syn_calculated,
             spike_threshold=self.spike_threshold,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-            rec_connect=rec_connect,
-            layer_name=type(self).__name__,
-        )
+        )  # fmt: skip
 
     def _run(self, input_data: torch.Tensor, rec_connect: nn.Module | None) -> torch.Tensor:
-        x = check_time_input(self, input_data)
-        batch_size, _, *trailing = x.shape  # (B, T, ...)
-        self._prepare_state(batch_size, trailing)
-        check_state_dtype(self)
-        check_state_device(self, x)
-        check_rec_connect(self, x, rec_connect)
-        params = self._neuron_params(rec_connect)
-        state_shape = (batch_size, *trailing)
-        check_broadcast(
-            self, state_shape, spike_threshold=params.spike_threshold, tau_mem=params.alpha_mem,
-            tau_syn=params.alpha_syn, min_v_mem=params.min_v_mem,
-        )  # fmt: skip
-        state = {name: buf for name, buf in self._buffers.items() if buf is not None}
-        spikes, final, recordings = run_neuron(getattr(self, "backend", None), x, state, params)
-        for name, value in final.items():
-            setattr(self, name, value)  # carries the autograd history, as in sinabs
-        if "i_syn" not in final:
+        spikes = super()._run(input_data, rec_connect)
+        if "i_syn" not in self._buffers:
             self.i_syn = None  # sinabs exposes i_syn = None on layers without a synapse
-        self.recordings = recordings
-        return spikes
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time.
-
-        Args:
-            input_data: ``(B, T, ...)``.
-
-        Returns:
-            spikes (or, for ExpLeak, the membrane trace) of the same shape.
-        """
-        spikes = self._run(input_data, None)
-        self.firing_rate = spikes.mean()
         return spikes
 
     # ---------------------------------------------------------------------------------------------- rebuilding
     @property
     def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
         tau_mem, tau_syn = self.tau_mem_calculated, self.tau_syn_calculated
-        param_dict.update(
-            tau_mem=tau_mem.detach() if tau_mem is not None else None,
-            tau_syn=tau_syn.detach() if tau_syn is not None else None,
-            spike_threshold=self.spike_threshold,
-            spike_fn=self.spike_fn,
-            reset_fn=self.reset_fn,
-            surrogate_grad_fn=self.surrogate_grad_fn,
-            train_alphas=self.train_alphas,
-            shape=self.shape,
-            min_v_mem=self.min_v_mem,
-            norm_input=self.norm_input,
-            record_states=self.record_states,
-        )
-        if getattr(self, "backend", None) is not None:
-            param_dict["backend"] = self.backend
-        return param_dict
+        return neuron_param_dict(
+            self, super()._param_dict, tau_mem=tau_mem.detach() if tau_mem is not None else None,
+            tau_syn=tau_syn.detach() if tau_syn is not None else None, spike_threshold=self.spike_threshold,
+        )  # fmt: skip
 
 
-class LIFRecurrent(LIF):
+class LIFRecurrent(RecurrentMixin, LIF):
     """:class:`LIF` with a recurrent connection: each step's spikes, through ``rec_connect``, add to the next input.
 
     .. math:: x_t \\leftarrow x_t + \\text{rec\\_connect}(S_{t-1}), \\quad S_{-1} = 0 \\text{ at the start of each call}
@@ -256,59 +184,10 @@ class LIFRecurrent(LIF):
         torch.Size([2, 20, 8])
     """
 
-    def __init__(
-        self,
-        tau_mem: float | torch.Tensor,
-        rec_connect: nn.Module,
-        tau_syn: float | torch.Tensor | None = None,
-        spike_threshold: float | torch.Tensor = 1.0,
-        spike_fn: Any = MultiSpike,
-        reset_fn: Any = DEFAULT_RESET,
-        surrogate_grad_fn: Any = DEFAULT_SURROGATE,
-        min_v_mem: float | torch.Tensor | None = None,
-        train_alphas: bool = False,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        norm_input: bool = True,
-        record_states: bool = False,
-        *,
-        backend: str | None = None,
-    ):
-        super().__init__(
-            tau_mem=tau_mem,
-            tau_syn=tau_syn,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            train_alphas=train_alphas,
-            shape=shape,
-            norm_input=norm_input,
-            record_states=record_states,
-            backend=backend,
-        )
-        check_rec_connect_module(self, rec_connect)
-        self.rec_connect = rec_connect
-
-    def _prepare_state(self, batch_size: int, trailing: list[int]) -> None:
-        shape = (batch_size, *trailing)
-        if not self.is_state_initialised() or not self.state_has_shape(shape):
-            self.init_state_with_shape(shape)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """Run the layer over time; ``input_data`` is ``(B, T, ...)``, the output has the same shape."""
-        spikes = self._run(input_data, self.rec_connect)
-        self.firing_rate = spikes.sum() / spikes.numel()
-        return spikes
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        param_dict = super()._param_dict
-        param_dict.update(rec_connect=self.rec_connect)
-        return param_dict
+    __init__ = recurrent_init(LIF.__init__, after="tau_mem")
 
 
-class LIFSqueeze(LIF, SqueezeMixin):
+class LIFSqueeze(SqueezeMixin, LIF):
     """:class:`LIF` taking ``(B*T, ...)`` input, for use between layers such as ``Conv2d`` that know no time axis.
 
     Args:
@@ -321,15 +200,3 @@ class LIFSqueeze(LIF, SqueezeMixin):
         >>> layer(torch.rand(2 * 50, 4, 8, 8)).shape
         torch.Size([100, 4, 8, 8])
     """
-
-    def __init__(self, batch_size: int | None = None, num_timesteps: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.squeeze_init(batch_size, num_timesteps)
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        """``(B*T, ...) -> (B*T, ...)``."""
-        return self.squeeze_forward(input_data, super().forward)
-
-    @property
-    def _param_dict(self) -> dict[str, Any]:
-        return self.squeeze_param_dict(super()._param_dict)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spikekit.state import SqueezeMixin
+
 __all__ = ["Scale", "Threshold", "Delay"]
 
 
@@ -55,11 +57,12 @@ class Threshold(nn.Module):
         return (x > self.threshold).to(x.dtype)
 
 
-class Delay(nn.Module):
+class Delay(nn.Module, SqueezeMixin):
     """Delay every neuron's signal by a whole number of time steps: :math:`y_t = x_{t-d}` (0 before the start).
 
-    The input is in spikekit's squeezed layout ``(B*T, *neuron_shape)``, like the Squeeze neuron layers; the delay
-    does not carry over between calls (each call is one sequence starting from silence).
+    The input is in spikekit's squeezed layout ``(B*T, *neuron_shape)``, like the Squeeze neuron layers (it is a
+    :class:`~spikekit.layers.SqueezeMixin`, so ``set_batch_size`` reaches it too); the delay does not carry over
+    between calls (each call is one sequence starting from silence).
 
     Args:
         steps: integer delays, scalar or per neuron (broadcastable to ``neuron_shape``), stored as buffer ``steps``.
@@ -73,8 +76,7 @@ class Delay(nn.Module):
 
     def __init__(self, steps: torch.Tensor, batch_size: int | None = None, num_timesteps: int | None = None) -> None:
         super().__init__()
-        if not batch_size and not num_timesteps:
-            raise TypeError("Delay needs batch_size or num_timesteps to find the time axis of (B*T, ...) input")
+        self.squeeze_init(batch_size, num_timesteps)
         steps = torch.as_tensor(steps)
         if steps.is_floating_point():
             if not torch.equal(steps, steps.round()):
@@ -82,19 +84,18 @@ class Delay(nn.Module):
         if (steps < 0).any():
             raise ValueError(f"Delay expects non-negative delays, got {steps.tolist()}")
         self.register_buffer("steps", steps.to(torch.long).clone())
-        self.batch_size = int(batch_size) if batch_size else -1
-        self.num_timesteps = int(num_timesteps) if num_timesteps else -1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq = x.reshape(self.batch_size, self.num_timesteps, *x.shape[1:])  # (B, T, ...)
-        n_steps = seq.shape[1]
+        return self.squeeze_forward(x, self._delay)
+
+    def _delay(self, seq: torch.Tensor) -> torch.Tensor:
+        n_steps = seq.shape[1]  # seq: (B, T, ...)
         steps = torch.broadcast_to(self.steps, seq.shape[2:])  # (...)
-        t = torch.arange(n_steps, device=x.device).view(n_steps, *([1] * steps.dim()))
+        t = torch.arange(n_steps, device=seq.device).view(n_steps, *([1] * steps.dim()))
         source = t - steps  # (T, ...): the time step each output reads from
         valid = source >= 0
         index = source.clamp(min=0).unsqueeze(0).expand_as(seq)
-        out = torch.gather(seq, 1, index) * valid.unsqueeze(0).to(seq.dtype)
-        return out.reshape(x.shape)
+        return torch.gather(seq, 1, index) * valid.unsqueeze(0).to(seq.dtype)
 
     def extra_repr(self) -> str:
         return f"steps={self.steps.tolist()}, batch_size={self.batch_size}, num_timesteps={self.num_timesteps}"

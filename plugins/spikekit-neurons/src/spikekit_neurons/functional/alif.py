@@ -20,12 +20,14 @@ Without a synapse both agree exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from spikekit.backends import NeuronParams
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
-from spikekit_neurons.functional.lif import fire, time_loop
+from spikekit_neurons.functional.lif import call_params, fire, time_loop
 
 __all__ = ["alif_forward_single", "alif_forward", "alif_recurrent"]
 
@@ -33,35 +35,48 @@ State = dict[str, torch.Tensor]
 Num = torch.Tensor | float
 
 
-def _step(
-    x: torch.Tensor,
-    state: State,
-    alpha_mem: Num,
-    one_minus_alpha: Num | None,
-    alpha_adapt: Num,
-    one_minus_adapt: Num,
-    alpha_syn: Num | None,
-    adapt_scale: Num,
-    spike_fn: SpikeFunction,
-    reset_fn: ResetFunction,
-    surrogate_grad_fn: SurrogateGradient | None,
-    min_v_mem: Num | None,
-    b0: Num,
-) -> tuple[torch.Tensor, State]:
-    i_syn = x if alpha_syn is None else alpha_syn * (state["i_syn"] + x)  # (B, ...)
+class _Adaptive(NamedTuple):
+    """What an ALIF step reads besides ``p``: checked (no None) and computed once per call, so that each factor's
+    gradient sums over the steps in one place."""
+
+    b0: Num
+    alpha_adapt: Num
+    one_minus_adapt: Num
+    adapt_scale: Num
+    one_minus_alpha: Num | None  # None without input normalisation
+    spike_fn: SpikeFunction
+    reset_fn: ResetFunction
+
+
+def _adaptive(p: NeuronParams) -> _Adaptive:
+    """The :class:`_Adaptive` of an adaptive ``p`` (``adapt_scale`` None counts as 0), refusing one that cannot run."""
+    if p.spike_fn is None or p.reset_fn is None or p.alpha_adapt is None or p.spike_threshold is None:
+        raise ValueError(
+            f"{p.layer_name}: an adaptive neuron needs a spike_fn, a reset_fn, alpha_adapt and a base threshold b0"
+        )
+    one_minus_alpha = 1 - p.alpha_mem if p.norm_input else None
+    adapt_scale = p.adapt_scale if p.adapt_scale is not None else 0.0
+    return _Adaptive(
+        p.spike_threshold, p.alpha_adapt, 1 - p.alpha_adapt, adapt_scale, one_minus_alpha, p.spike_fn, p.reset_fn
+    )
+
+
+def _step(x: torch.Tensor, state: State, p: NeuronParams, a: _Adaptive) -> tuple[torch.Tensor, State]:
+    """One step on a dict this loop owns (entries are replaced, never modified in place)."""
+    i_syn = x if p.alpha_syn is None else p.alpha_syn * (state["i_syn"] + x)  # (B, ...)
     state["i_syn"] = i_syn
-    drive = i_syn if one_minus_alpha is None else one_minus_alpha * i_syn
-    v_mem = alpha_mem * state["v_mem"] + drive
+    drive = i_syn if a.one_minus_alpha is None else a.one_minus_alpha * i_syn
+    v_mem = p.alpha_mem * state["v_mem"] + drive
     state["v_mem"] = v_mem
-    threshold = b0 + adapt_scale * state["b"]
+    threshold = a.b0 + a.adapt_scale * state["b"]
     state["spike_threshold"] = threshold
-    spikes = fire(spike_fn, state, threshold, surrogate_grad_fn)
-    state = reset_fn(spikes, state, threshold)  # a new dict
-    b = alpha_adapt * state["b"] + one_minus_adapt * spikes
+    spikes = fire(a.spike_fn, state, threshold, p.surrogate_grad_fn)
+    state = a.reset_fn(spikes, state, threshold)  # a new dict
+    b = a.alpha_adapt * state["b"] + a.one_minus_adapt * spikes
     state["b"] = b
-    state["spike_threshold"] = b0 + adapt_scale * b
-    if min_v_mem is not None:
-        state["v_mem"] = F.relu(state["v_mem"] - min_v_mem) + min_v_mem
+    state["spike_threshold"] = a.b0 + a.adapt_scale * b
+    if p.min_v_mem is not None:
+        state["v_mem"] = F.relu(state["v_mem"] - p.min_v_mem) + p.min_v_mem
     return spikes, state
 
 
@@ -102,40 +117,20 @@ def alif_forward_single(
         >>> s, st["b"], st["spike_threshold"]
         (tensor([1.]), tensor([0.5000]), tensor([2.]))
     """
-    return _step(
-        input_data, dict(state), alpha_mem, 1 - alpha_mem if norm_input else None, alpha_adapt, 1 - alpha_adapt,
-        alpha_syn, adapt_scale, spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, b0,
-    )  # fmt: skip
+    p = call_params(locals(), "alif_forward_single", spike_threshold=b0)
+    return _step(input_data, dict(state), p, _adaptive(p))
 
 
-def _run(
-    input_data: torch.Tensor,
-    alpha_mem: Num,
-    alpha_adapt: Num,
-    alpha_syn: Num | None,
-    adapt_scale: Num,
-    state: Mapping[str, torch.Tensor],
-    spike_fn: SpikeFunction,
-    reset_fn: ResetFunction,
-    surrogate_grad_fn: SurrogateGradient | None,
-    min_v_mem: Num | None,
-    b0: Num,
-    norm_input: bool,
-    rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
-    record_states: bool,
-    *,
-    layer_name: str = "alif_recurrent",
-) -> tuple[torch.Tensor, State, State]:
-    one_minus_alpha = 1 - alpha_mem if norm_input else None
-    one_minus_adapt = 1 - alpha_adapt
+def alif_loop(x: torch.Tensor, state: Mapping[str, torch.Tensor], p: NeuronParams) -> tuple[torch.Tensor, State, State]:
+    """The adaptive LIF neuron over the time axis of ``x`` ``(B, T, ...)``: ``p`` a
+    :class:`~spikekit.backends.NeuronParams` with ``alpha_adapt`` set and ``spike_threshold`` the base threshold
+    ``b0``. Returns ``(outputs, final_state, recordings)`` as :func:`alif_forward`."""
+    adaptive = _adaptive(p)
 
     def step(x_t: torch.Tensor, current: State) -> tuple[torch.Tensor, State]:
-        return _step(
-            x_t, current, alpha_mem, one_minus_alpha, alpha_adapt, one_minus_adapt, alpha_syn, adapt_scale,
-            spike_fn, reset_fn, surrogate_grad_fn, min_v_mem, b0,
-        )  # fmt: skip
+        return _step(x_t, current, p, adaptive)
 
-    return time_loop(input_data, state, step, rec_connect, record_states, layer_name=layer_name)
+    return time_loop(x, state, step, p.rec_connect, p.record_states, layer_name=p.layer_name)
 
 
 def alif_forward(
@@ -168,10 +163,7 @@ def alif_forward(
         >>> s  # θ: 1, 2, 1.5, 2.25 while v: 1.2, 1.4, 2.6, 2.3
         tensor([[1., 0., 1., 1.]])
     """
-    return _run(
-        input_data, alpha_mem, alpha_adapt, alpha_syn, adapt_scale, state, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, b0, norm_input, None, record_states,
-    )  # fmt: skip
+    return alif_loop(input_data, state, call_params(locals(), "alif_forward", spike_threshold=b0))
 
 
 def alif_recurrent(
@@ -201,7 +193,4 @@ def alif_recurrent(
         >>> s  # the first spike feeds back one threshold's worth of input
         tensor([[1., 1.]])
     """
-    return _run(
-        input_data, alpha_mem, alpha_adapt, alpha_syn, adapt_scale, state, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, b0, norm_input, rec_connect, record_states,
-    )  # fmt: skip
+    return alif_loop(input_data, state, call_params(locals(), "alif_recurrent", spike_threshold=b0))

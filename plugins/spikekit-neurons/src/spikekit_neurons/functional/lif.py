@@ -18,11 +18,14 @@ input, the initial state and the decay factors. Their signatures are those of ``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from spikekit.backends import NeuronParams
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
 from spikekit.state import ShapeMismatchError
 from spikekit_neurons.spike_functions import MaxSpike, MultiSpike, SingleSpike
@@ -30,6 +33,7 @@ from spikekit_neurons.spike_functions import MaxSpike, MultiSpike, SingleSpike
 __all__ = ["lif_forward_single", "lif_forward", "lif_recurrent"]
 
 State = dict[str, torch.Tensor]
+Num = torch.Tensor | float
 
 
 _V_MEM_ONLY = frozenset({id(MultiSpike), id(SingleSpike)})
@@ -50,34 +54,34 @@ def fire(
     return spike_fn.apply(*[state[n] for n in spike_fn.required_states], spike_threshold, surrogate_grad_fn)
 
 
-def _step(
-    x: torch.Tensor,
-    state: State,
-    alpha_mem: torch.Tensor | float,
-    one_minus_alpha: torch.Tensor | float | None,
-    alpha_syn: torch.Tensor | float | None,
-    spike_threshold: torch.Tensor | float | None,
-    spike_fn: SpikeFunction | None,
-    reset_fn: ResetFunction | None,
-    surrogate_grad_fn: SurrogateGradient | None,
-    min_v_mem: torch.Tensor | float | None,
-) -> tuple[torch.Tensor, State]:
+def call_params(args: Mapping[str, Any], layer_name: str, **renamed: Any) -> NeuronParams:
+    """The :class:`~spikekit.backends.NeuronParams` of a sinabs-signature call: ``args`` (the caller's arguments by
+    name) filtered to the fields of ``NeuronParams``, plus ``renamed`` (fields the sinabs signature names otherwise).
+
+    Numbers are passed through as given (a float stays a float), so the loop computes what the call asked for.
+    """
+    fields = {f.name: args[f.name] for f in dataclasses.fields(NeuronParams) if f.name in args}
+    return NeuronParams(**fields, **renamed, layer_name=layer_name)
+
+
+def _step(x: torch.Tensor, state: State, p: NeuronParams, one_minus_alpha: Num | None) -> tuple[torch.Tensor, State]:
     """One step on a dict this loop owns (entries are replaced, never modified in place).
 
-    ``one_minus_alpha`` is ``1 − α_mem`` when the input is normalised, else None.
+    ``one_minus_alpha`` is ``1 − α_mem`` when the input is normalised, else None (computed once per call, so that
+    the gradient of ``α_mem`` sums over steps in one place).
     """
-    i_syn = x if alpha_syn is None else alpha_syn * (state["i_syn"] + x)  # (B, ...)
+    i_syn = x if p.alpha_syn is None else p.alpha_syn * (state["i_syn"] + x)  # (B, ...)
     state["i_syn"] = i_syn
     drive = i_syn if one_minus_alpha is None else one_minus_alpha * i_syn
-    v_mem = alpha_mem * state["v_mem"] + drive
+    v_mem = p.alpha_mem * state["v_mem"] + drive
     state["v_mem"] = v_mem
-    if spike_fn is not None:
-        spikes = fire(spike_fn, state, spike_threshold, surrogate_grad_fn)
-        state = reset_fn(spikes, state, spike_threshold)  # type: ignore[misc]  # a new dict
+    if p.spike_fn is not None:
+        spikes = fire(p.spike_fn, state, p.spike_threshold, p.surrogate_grad_fn)
+        state = p.reset_fn(spikes, state, p.spike_threshold)  # type: ignore[misc, arg-type]  # a new dict
     else:
         spikes = v_mem  # leaky integrator: the pre-floor membrane trace
-    if min_v_mem is not None:
-        state["v_mem"] = F.relu(state["v_mem"] - min_v_mem) + min_v_mem
+    if p.min_v_mem is not None:
+        state["v_mem"] = F.relu(state["v_mem"] - p.min_v_mem) + p.min_v_mem
     return spikes, state
 
 
@@ -115,38 +119,20 @@ def lif_forward_single(
         >>> s, st["v_mem"]
         (tensor([2.]), tensor([0.5000]))
     """
-    one_minus_alpha = 1 - alpha_mem if norm_input else None
-    return _step(
-        input_data, dict(state), alpha_mem, one_minus_alpha, alpha_syn, spike_threshold, spike_fn, reset_fn,
-        surrogate_grad_fn, min_v_mem,
-    )  # fmt: skip
+    p = call_params(locals(), "lif_forward_single")
+    return _step(input_data, dict(state), p, 1 - alpha_mem if norm_input else None)
 
 
-def _run(
-    input_data: torch.Tensor,
-    alpha_mem: torch.Tensor | float,
-    alpha_syn: torch.Tensor | float | None,
-    state: Mapping[str, torch.Tensor],
-    spike_threshold: torch.Tensor | float | None,
-    spike_fn: SpikeFunction | None,
-    reset_fn: ResetFunction | None,
-    surrogate_grad_fn: SurrogateGradient | None,
-    min_v_mem: torch.Tensor | float | None,
-    norm_input: bool,
-    rec_connect: Callable[[torch.Tensor], torch.Tensor] | None,
-    record_states: bool,
-    *,
-    layer_name: str = "lif_recurrent",
-) -> tuple[torch.Tensor, State, State]:
-    one_minus_alpha = 1 - alpha_mem if norm_input else None
+def lif_loop(x: torch.Tensor, state: Mapping[str, torch.Tensor], p: NeuronParams) -> tuple[torch.Tensor, State, State]:
+    """The LIF family over the time axis of ``x`` ``(B, T, ...)``: ``p`` says which model (see
+    :class:`~spikekit.backends.NeuronParams`; ``p.alpha_adapt`` must be None). Returns ``(outputs, final_state,
+    recordings)`` as :func:`lif_forward`."""
+    one_minus_alpha = 1 - p.alpha_mem if p.norm_input else None
 
     def step(x_t: torch.Tensor, current: State) -> tuple[torch.Tensor, State]:
-        return _step(
-            x_t, current, alpha_mem, one_minus_alpha, alpha_syn, spike_threshold, spike_fn, reset_fn,
-            surrogate_grad_fn, min_v_mem,
-        )  # fmt: skip
+        return _step(x_t, current, p, one_minus_alpha)
 
-    return time_loop(input_data, state, step, rec_connect, record_states, layer_name=layer_name)
+    return time_loop(x, state, step, p.rec_connect, p.record_states, layer_name=p.layer_name)
 
 
 def time_loop(
@@ -231,10 +217,7 @@ def lif_forward(
         >>> s
         tensor([[2., 0., 1., 0.]])
     """
-    return _run(
-        input_data, alpha_mem, alpha_syn, state, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, norm_input, None, record_states,
-    )  # fmt: skip
+    return lif_loop(input_data, state, call_params(locals(), "lif_forward"))
 
 
 def lif_recurrent(
@@ -266,7 +249,4 @@ def lif_recurrent(
         >>> s
         tensor([[1., 0., 1.]])
     """
-    return _run(
-        input_data, alpha_mem, alpha_syn, state, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, norm_input, rec_connect, record_states,
-    )  # fmt: skip
+    return lif_loop(input_data, state, call_params(locals(), "lif_recurrent"))
