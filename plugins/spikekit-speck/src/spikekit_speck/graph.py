@@ -679,7 +679,10 @@ def _fold_batchnorms(nodes: list[_Node]) -> dict[int, nn.Module]:
                 f"{type(node.module).__name__} {node.name!r}: its weight layer {nodes[source].name!r} also feeds "
                 "other layers, so the BatchNorm cannot be folded into it"
             )
-        folded[source] = merge_bn(folded.get(source, nodes[source].module), node.module)
+        layer, bn = folded.get(source, nodes[source].module), node.module
+        # the kinds "conv", "linear" and "bn" belong to these classes only (_kind)
+        assert isinstance(layer, (nn.Conv2d, nn.Linear)) and isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d))
+        folded[source] = merge_bn(layer, bn)
     return folded
 
 
@@ -694,7 +697,7 @@ def _as_conv(
                 f"Linear {name!r} expects {module.in_features} inputs but receives {c}x{h}x{w} = {c * h * w}"
             )
         weight = module.weight.detach().reshape(module.out_features, c, h, w).clone()
-        bias = None if module.bias is None else module.bias.detach().clone()
+        bias: torch.Tensor | None = None if module.bias is None else module.bias.detach().clone()
         return weight, bias, (1, 1), (0, 0)
     assert isinstance(module, nn.Conv2d)
     if module.in_channels != c:

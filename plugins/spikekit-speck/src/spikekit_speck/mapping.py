@@ -78,9 +78,9 @@ def find_matching(candidates: Sequence[Sequence[int]], num_cores: int) -> tuple[
     for layer in range(len(candidates)):
         augment(layer, set())
     assignment: list[int | None] = [None] * len(candidates)
-    for core, layer in enumerate(core_owner):
-        if layer is not None:
-            assignment[layer] = core
+    for core, owner in enumerate(core_owner):
+        if owner is not None:
+            assignment[owner] = core
     unmatched = [i for i, a in enumerate(assignment) if a is None]
     if not unmatched:
         return assignment, []
