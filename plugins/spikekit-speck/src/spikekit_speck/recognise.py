@@ -7,6 +7,7 @@ another plugin's internals. Spike and reset functions are recognised by the
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
@@ -33,6 +34,8 @@ def number_of(layer: Any, name: str, required: bool = False) -> torch.Tensor | f
     value = getattr(layer, name) if required else getattr(layer, name, None)
     if value is None or isinstance(value, (torch.Tensor, int, float)):
         return value
+    if isinstance(value, numbers.Real):  # numpy scalars, for instance
+        return float(value)
     raise TypeError(f"{type(layer).__name__}.{name} should be a tensor or a number, got {type(value).__name__}")
 
 
