@@ -113,7 +113,7 @@ class DVSLayer(nn.Module):
         if flip_layer is not None:
             flips = {"flip_x": flip_layer.flip_x, "flip_y": flip_layer.flip_y, "swap_xy": flip_layer.swap_xy}
         return cls(
-            input_shape=tuple(input_shape[1:]),  # type: ignore[arg-type]
+            input_shape=(input_shape[1], input_shape[2]),
             pool=pool,
             crop=crop,
             merge_polarities=input_shape[0] == 1,

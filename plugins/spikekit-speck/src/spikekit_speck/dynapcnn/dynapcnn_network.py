@@ -193,6 +193,7 @@ class DynapcnnNetwork(nn.Module):
         io.disable_timestamps(self.device)
         return received
 
+    # sinabs returns a list (nn.Module an iterator); the drop-in keeps sinabs's signature.
     def parameters(self) -> list[nn.Parameter]:  # type: ignore[override]
         """The parameters of the DynapcnnLayers' conv layers, as a list (as sinabs)."""
         params: list[nn.Parameter] = []
@@ -245,6 +246,7 @@ class DynapcnnNetwork(nn.Module):
             if isinstance(layer, DynapcnnLayer):
                 layer.spk_layer.reset_states(randomize=randomize)
 
+    # sinabs's signature: chip ids and deployment options beside nn.Module.to's arguments.
     def to(  # type: ignore[override]
         self,
         device: Any = "cpu",

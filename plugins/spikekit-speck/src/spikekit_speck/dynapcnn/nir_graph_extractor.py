@@ -42,8 +42,8 @@ _STRUCTURE_ONLY = dataclasses.replace(
     SPECK,
     max_kernel_size=10**9,
     max_feature_count=10**9,
-    strides=range(1, 10**9),  # type: ignore[arg-type]
-    poolings=range(1, 10**9),  # type: ignore[arg-type]
+    strides=range(1, 10**9),
+    poolings=range(1, 10**9),
     max_destinations=10**9,  # more than 2 runs in torch; the configuration refuses it (MaxDestinationsReached)
 )
 
@@ -283,7 +283,7 @@ class GraphExtractor:
             conv = nn.Conv2d(
                 layer.input_shape[0],
                 weight.shape[0],
-                kernel_size=tuple(weight.shape[-2:]),  # type: ignore[arg-type]
+                kernel_size=(int(weight.shape[-2]), int(weight.shape[-1])),
                 stride=layer.stride,
                 padding=layer.padding,
                 bias=layer.bias is not None,
