@@ -83,3 +83,12 @@ def test_normalize_weights_percentile_range(percentile):
 def test_normalize_weights_needs_a_module():
     with pytest.raises(TypeError, match="normalize_weights: ann must be a torch.nn.Module, got dict"):
         su.normalize_weights({}, torch.rand(2, 3), ["1"], ["0"])
+
+
+def test_network_without_a_model_says_which_one_is_missing():
+    only_ann = sk.Network(ann())
+    with pytest.raises(ValueError, match="needs the spiking model"):
+        only_ann(torch.zeros(1, 4))
+    only_snn = sk.Network(spiking_model=nn.Sequential(nn.Linear(4, 2), sl.IAFSqueeze(batch_size=1)))
+    with pytest.raises(ValueError, match="needs the analog model"):
+        only_snn.compare_activations(torch.zeros(3, 4), name_list=["Input"])

@@ -409,3 +409,9 @@ def test_make_config_with_samna_fills_samnas_objects(monkeypatch, capsys):
     assert core1.monitor_enable is True and core0.monitor_enable is False
     assert config.dvs_layer.monitor_enable is True and config.dvs_layer.pass_sensor_events is True
     assert config.dvs_layer.destinations[0].layer == net.layer2core_map[1]
+
+
+def test_a_core_order_given_as_a_string_other_than_auto_is_refused():
+    net = net_cls()(seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf())), input_shape=(2, 8, 8))
+    with pytest.raises(ValueError, match="chip_layers_ordering must be 'auto'"):
+        net.make_json_config(chip_layers_ordering="01")

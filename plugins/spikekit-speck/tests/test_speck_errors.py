@@ -129,3 +129,8 @@ def test_simulator_rejects_bad_input():
         dep.simulate(torch.full((1, 2, 1, 8, 8), 0.5))
     with pytest.raises(ValueError, match=r"expects frames of shape \(1, 8, 8\), got \(1, 4, 4\)"):
         dep.simulate(torch.zeros(1, 2, 1, 4, 4))
+
+
+def test_layer2core_is_auto_or_a_mapping():
+    with pytest.raises(ValueError, match="layer2core must be 'auto' or"):
+        spikekit.deploy(nn.Sequential(nn.Conv2d(1, 2, 3), iaf()), "speck2f", input_shape=(1, 8, 8), layer2core="manual")

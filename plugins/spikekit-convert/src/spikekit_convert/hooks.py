@@ -23,7 +23,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -65,13 +65,16 @@ def conv_connection_map(
         >>> conv_connection_map(nn.Conv2d(1, 1, 3), (1, 4, 4), (1, 2, 2))[0, 0, 0]
         tensor([1., 2., 2., 1.])
     """
+    padding = layer.padding
+    if isinstance(padding, str):
+        raise ValueError(f"conv_connection_map needs the padding of {layer} as integers, got padding={padding!r}")
     deconv = nn.ConvTranspose2d(
         layer.out_channels,
         layer.in_channels,
-        kernel_size=layer.kernel_size,
-        stride=layer.stride,
-        padding=layer.padding,  # type: ignore[arg-type]
-        dilation=layer.dilation,
+        kernel_size=(layer.kernel_size[0], layer.kernel_size[1]),
+        stride=(layer.stride[0], layer.stride[1]),
+        padding=(padding[0], padding[1]),
+        dilation=(layer.dilation[0], layer.dilation[1]),
         groups=layer.groups,
         bias=False,
     )
@@ -83,11 +86,16 @@ def conv_connection_map(
     return connection_map.to(target)
 
 
+class _HookData(Protocol):
+    hook_data: dict[str, Any]
+
+
 def get_hook_data_dict(module: nn.Module) -> dict[str, Any]:
     """``module.hook_data``, created as an empty dict if the module has none yet."""
+    holder = cast(_HookData, module)  # an attribute these hooks add at run time
     if not hasattr(module, "hook_data"):
-        module.hook_data = {}
-    return module.hook_data  # type: ignore[return-value]
+        holder.hook_data = {}
+    return holder.hook_data
 
 
 def input_diff_hook(module: nn.Conv2d | nn.Linear, input_: Sequence[torch.Tensor], output: torch.Tensor) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -25,6 +25,10 @@ def _device_of(*modules: nn.Module | None) -> torch.device:
         for tensor in (*module.parameters(), *module.buffers()):
             return tensor.device
     return torch.device("cpu")
+
+
+class _Shaped(Protocol):
+    out_shape: torch.Size
 
 
 class Network(nn.Module):
@@ -65,31 +69,39 @@ class Network(nn.Module):
         self.input_shape = input_shape
         self.synops = synops
         if synops:
-            self.synops_counter = SNNAnalyzer(self.spiking_model)  # warns DeprecationWarning, as in sinabs
+            self.synops_counter = SNNAnalyzer(self._model("spiking"))  # warns DeprecationWarning, as in sinabs
         if input_shape is not None and spiking_model is not None:
             self._compute_shapes(input_shape, batch_size=batch_size, num_timesteps=num_timesteps)
+
+    def _model(self, which: str) -> nn.Module:
+        """The ``"spiking"`` or ``"analog"`` model, which this use needs (a clear error when it is None)."""
+        model = self.spiking_model if which == "spiking" else self.analog_model
+        if model is None:
+            raise ValueError(f"Network: this needs the {which} model, but the network was built without one")
+        return model
 
     @property
     def layers(self) -> list[tuple[str, nn.Module]]:
         """``(name, module)`` of the spiking model's direct children."""
-        return list(self.spiking_model.named_children())
+        return list(self._model("spiking").named_children())
 
     def _compute_shapes(self, input_shape: Sequence[int], batch_size: int | None = 1, num_timesteps: int | None = 1):
         def record_shape(module: nn.Module, inp: Any, out: torch.Tensor) -> None:
-            module.out_shape = out.shape[1:]
+            cast(_Shaped, module).out_shape = out.shape[1:]  # an attribute added here
 
-        handles = [m.register_forward_hook(record_shape) for m in self.spiking_model.modules()]
+        spiking_model = self._model("spiking")
+        handles = [m.register_forward_hook(record_shape) for m in spiking_model.modules()]
         try:
             rows = (batch_size or 1) * (num_timesteps or 1)
             probe = torch.zeros([rows, *input_shape], device=_device_of(self))
-            run_probe("Network", self.spiking_model, probe, self)
+            run_probe("Network", spiking_model, probe, self)
         finally:
             for handle in handles:
                 handle.remove()
 
     def forward(self, tsrInput: torch.Tensor) -> torch.Tensor:
         """Run the spiking model."""
-        return self.spiking_model(tsrInput)
+        return self._model("spiking")(tsrInput)
 
     def compare_activations(
         self,
@@ -114,13 +126,15 @@ class Network(nn.Module):
             ``(analog_activations, spike_counts_or_rates, name_list)``.
         """
         if name_list is None:
-            name_list = ["Input"] + [n for n, m in self.spiking_model.named_modules() if isinstance(m, StatefulLayer)]
+            name_list = ["Input"] + [
+                n for n, m in self._model("spiking").named_modules() if isinstance(m, StatefulLayer)
+            ]
         if verbose:
             print(f"Comparing activations for {name_list}")
         analog_input = (data.mean(0) if compute_rate else data.sum(0)).unsqueeze(0)
         with torch.no_grad():
-            analog = get_activations(self.analog_model, analog_input, name_list=name_list)
-        spiking = get_network_activations(self.spiking_model, data, name_list=name_list, bRate=compute_rate)
+            analog = get_activations(self._model("analog"), analog_input, name_list=name_list)
+        spiking = get_network_activations(self._model("spiking"), data, name_list=name_list, bRate=compute_rate)
         return analog, spiking, name_list
 
     def plot_comparison(

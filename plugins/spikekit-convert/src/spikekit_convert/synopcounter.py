@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol, TypeGuard, cast
 
 import torch
 from torch import nn
@@ -20,6 +20,44 @@ from spikekit.state import SqueezeMixin, StatefulLayer
 from spikekit_convert.hooks import _avgpool_scale, conv_connection_map
 
 __all__ = ["SNNAnalyzer", "SynOpCounter", "spiking_hook", "synops_hook"]
+
+
+class _SpikeCounters(Protocol):
+    """The attributes SNNAnalyzer adds to a spiking layer (set at run time, so not declared by its class)."""
+
+    n_neurons: int
+    input_: torch.Tensor
+    output_: torch.Tensor
+    acc_output: torch.Tensor
+    n_batches: int
+
+
+class _SynopsCounters(Protocol):
+    """The attributes SNNAnalyzer adds to a Conv2d / Linear (set at run time, so not declared by its class)."""
+
+    synops: torch.Tensor
+    accumulated_synops: torch.Tensor
+    n_batches: int
+    num_timesteps: int
+    unflattened_shape: tuple[int, int] | None
+    connection_map: torch.Tensor
+    fanout: int
+
+
+def _counts_spikes(module: nn.Module) -> TypeGuard[_SpikeCounters]:
+    return hasattr(module, "acc_output")
+
+
+class _NeuronCount(Protocol):
+    n_neurons: int
+
+
+def _counts_neurons(module: nn.Module) -> TypeGuard[_NeuronCount]:
+    return hasattr(module, "n_neurons")
+
+
+def _counts_synops(module: nn.Module) -> TypeGuard[_SynopsCounters]:
+    return hasattr(module, "synops")
 
 
 def spiking_hook(module: nn.Module, input_: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -33,11 +71,12 @@ def spiking_hook(module: nn.Module, input_: tuple[torch.Tensor, ...], output: to
     if isinstance(module, SqueezeMixin):
         x = x.reshape(module.batch_size, module.num_timesteps, *x.shape[1:])  # (B, T, ...)
         output = output.reshape(module.batch_size, module.num_timesteps, *output.shape[1:])
-    module.n_neurons = output[0, 0].numel()
-    module.input_ = x
-    module.output_ = output
-    module.acc_output = module.acc_output.detach() + output
-    module.n_batches = module.n_batches + 1
+    counters = cast(_SpikeCounters, module)  # SNNAnalyzer set them up before registering this hook
+    counters.n_neurons = output[0, 0].numel()
+    counters.input_ = x
+    counters.output_ = output
+    counters.acc_output = counters.acc_output.detach() + output
+    counters.n_batches = counters.n_batches + 1
 
 
 def synops_hook(module: nn.Module, input_: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -51,27 +90,28 @@ def synops_hook(module: nn.Module, input_: tuple[torch.Tensor, ...], output: tor
     if len(input_) != 1:
         raise ValueError(f"SNNAnalyzer's synops hook on {type(module).__name__} supports one input, got {len(input_)}")
     x = input_[0]
-    if module.unflattened_shape is not None:
-        batch_size, num_timesteps = module.unflattened_shape
+    counters = cast(_SynopsCounters, module)  # SNNAnalyzer set them up before registering this hook
+    if counters.unflattened_shape is not None:
+        batch_size, num_timesteps = counters.unflattened_shape
         x = x.reshape(batch_size, num_timesteps, *x.shape[1:])  # (B, T, ...)
         output = output.reshape(batch_size, num_timesteps, *output.shape[1:])
-        module.num_timesteps = x.shape[1]
+        counters.num_timesteps = x.shape[1]
         x, output = x.sum(1), output.sum(1)
     elif isinstance(module, nn.Linear) and x.ndim >= 3:
-        module.num_timesteps = x.shape[1]
+        counters.num_timesteps = x.shape[1]
         x, output = x.sum(1), output.sum(1)
     else:
-        module.num_timesteps = 0
+        counters.num_timesteps = 0
     if isinstance(module, nn.Conv2d):
-        if module.connection_map.shape != x.shape:
+        if counters.connection_map.shape != x.shape:
             # built for the whole input shape, as sinabs does (so a batch-size change rebuilds it)
-            module.connection_map = conv_connection_map(module, x.shape[1:], output.shape[1:], module.weight.device)
-            module.connection_map = module.connection_map.expand(x.shape[0], *module.connection_map.shape[1:])
-        module.synops = (x * module.connection_map).mean(0).sum()
+            built = conv_connection_map(module, x.shape[1:], output.shape[1:], module.weight.device)
+            counters.connection_map = built.expand(x.shape[0], *built.shape[1:])
+        counters.synops = (x * counters.connection_map).mean(0).sum()
     else:
-        module.synops = x.mean(0).sum() * module.fanout
-    module.accumulated_synops = module.accumulated_synops.detach() + module.synops
-    module.n_batches = module.n_batches + 1
+        counters.synops = x.mean(0).sum() * counters.fanout
+    counters.accumulated_synops = counters.accumulated_synops.detach() + counters.synops
+    counters.n_batches = counters.n_batches + 1
 
 
 class SNNAnalyzer:
@@ -115,18 +155,20 @@ class SNNAnalyzer:
                 unflattened_shape = (layer.batch_size, layer.num_timesteps)
         for layer in self.model.modules():
             if isinstance(layer, StatefulLayer) and layer.does_spike:
-                layer.acc_output = torch.tensor(0)
-                layer.n_batches = 0
+                spiking = cast(_SpikeCounters, layer)  # the counters are added here
+                spiking.acc_output = torch.tensor(0)
+                spiking.n_batches = 0
                 self.handles.append(layer.register_forward_hook(spiking_hook))
             if isinstance(layer, (nn.Conv2d, nn.Linear)):
-                layer.accumulated_synops = torch.tensor(0)
-                layer.synops = torch.tensor(0)
-                layer.n_batches = 0
-                layer.unflattened_shape = unflattened_shape
+                counted = cast(_SynopsCounters, layer)  # the counters are added here
+                counted.accumulated_synops = torch.tensor(0)
+                counted.synops = torch.tensor(0)
+                counted.n_batches = 0
+                counted.unflattened_shape = unflattened_shape
                 if isinstance(layer, nn.Conv2d):
-                    layer.connection_map = torch.tensor([])
+                    counted.connection_map = torch.tensor([])
                 else:
-                    layer.fanout = layer.out_features
+                    counted.fanout = layer.out_features
                 self.handles.append(layer.register_forward_hook(synops_hook))
 
     def _remove_hooks(self) -> None:
@@ -142,14 +184,14 @@ class SNNAnalyzer:
         self._remove_hooks()
         self._setup_hooks()
 
-    def _scaled_synops(self, average: bool) -> dict[str, tuple[nn.Module, Any, int]]:
+    def _scaled_synops(self, average: bool) -> dict[str, tuple[_SynopsCounters, Any, int]]:
         """``{name: (module, synops, avgpool_scale)}`` for every hooked parameter layer, in module order."""
-        result: dict[str, tuple[nn.Module, Any, int]] = {}
+        result: dict[str, tuple[_SynopsCounters, Any, int]] = {}
         pending: list[int] = []
         for name, module in self.model.named_modules():
             if isinstance(module, nn.AvgPool2d):
                 pending.append(_avgpool_scale(module, name))
-            if hasattr(module, "synops"):
+            if _counts_synops(module):
                 scale = math.prod(pending)
                 pending = []
                 synops = module.accumulated_synops / module.n_batches if average else module.synops
@@ -164,7 +206,7 @@ class SNNAnalyzer:
         """
         stats: dict[str, dict[str, dict[str, Any]]] = {"spiking": {}, "parameter": {}}
         for name, module in self.model.named_modules():
-            if hasattr(module, "acc_output"):
+            if _counts_spikes(module):
                 stats["spiking"][name] = {
                     "n_neurons": module.n_neurons,
                     "input": module.input_,
@@ -196,7 +238,7 @@ class SNNAnalyzer:
         firing_rates = []
         n_neurons = torch.tensor(0.0)
         for module in self.model.modules():
-            if hasattr(module, "acc_output"):
+            if _counts_spikes(module):
                 if module.n_batches > 0:
                     per_neuron = (
                         module.acc_output.mean((0, 1)) / module.n_batches if average else module.output_.mean((0, 1))
@@ -204,11 +246,11 @@ class SNNAnalyzer:
                     firing_rates.append(per_neuron.ravel())
                 else:
                     firing_rates.append(torch.tensor([0.0]))
-            if hasattr(module, "n_neurons"):
+            if _counts_neurons(module):
                 n_neurons = n_neurons + module.n_neurons
         synops = torch.tensor(0.0)
-        for module, layer_synops, scale in self._scaled_synops(average).values():
-            if module.n_batches > 0:
+        for counted, layer_synops, scale in self._scaled_synops(average).values():
+            if counted.n_batches > 0:
                 synops = synops + layer_synops * scale
         stats: dict[str, Any] = {}
         if firing_rates:

@@ -85,6 +85,8 @@ def chip_network(converted: nn.Module, calibration: torch.Tensor, timesteps: int
 
     current = snn_logits(converted, calibration)  # (N, 10): read-out current per step, averaged over time
     peak = float(torch.quantile(current.flatten(), 0.999))
+    if not isinstance(converted, nn.Sequential):
+        raise TypeError(f"chip_network: the converted network must be an nn.Sequential, got {type(converted).__name__}")
     layers = [copy.deepcopy(m) for m in converted]
     readout = layers[-1]
     if not isinstance(readout, nn.Linear):

@@ -39,6 +39,11 @@ def _int_tuple(x: Any, n: int) -> tuple[int, ...]:
     return tuple(int(v) for v in arr)
 
 
+def _int_pair(x: Any) -> tuple[int, int]:
+    a, b = _int_tuple(x, 2)
+    return (a, b)
+
+
 # ----------------------------------------------------------------------------------------------------- export
 def export_linear(module: nn.Linear, ctx: ExportContext) -> nir.NIRNode:
     if module.bias is None:
@@ -210,9 +215,9 @@ def import_flatten(node: nir.Flatten, ctx: ImportContext) -> nn.Module:
 
 def import_avgpool2d(node: nir.AvgPool2d, ctx: ImportContext) -> nn.Module:
     return nn.AvgPool2d(
-        kernel_size=_int_tuple(node.kernel_size, 2),
-        stride=_int_tuple(node.stride, 2),
-        padding=_int_tuple(node.padding, 2),
+        kernel_size=_int_pair(node.kernel_size),
+        stride=_int_pair(node.stride),
+        padding=_int_pair(node.padding),
     )
 
 

@@ -8,7 +8,7 @@ nodes as attributes under nirtorch's names, ``return_state``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -207,8 +207,12 @@ def sanitize_name(name: str) -> str:
 
 def _marked_identity(kind: str) -> nn.Module:
     module = nn.Identity()
-    module.node_type = kind  # what nirtorch sets on the Identity of an Input / Output node
+    cast(_NodeTyped, module).node_type = kind  # what nirtorch sets on the Identity of an Input / Output node
     return module
+
+
+class _NodeTyped(Protocol):
+    node_type: str
 
 
 def _sum(xs: list[torch.Tensor]) -> torch.Tensor:

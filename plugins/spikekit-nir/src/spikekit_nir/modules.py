@@ -27,6 +27,8 @@ class Scale(nn.Module):
         tensor([2.0000, 0.5000])
     """
 
+    scale: torch.Tensor  # a buffer
+
     def __init__(self, scale: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
@@ -48,6 +50,8 @@ class Threshold(nn.Module):
         >>> Threshold(torch.tensor(0.5))(torch.tensor([0.2, 0.5, 0.7]))
         tensor([0., 0., 1.])
     """
+
+    threshold: torch.Tensor  # a buffer
 
     def __init__(self, threshold: torch.Tensor) -> None:
         super().__init__()
@@ -73,6 +77,8 @@ class Delay(nn.Module, SqueezeMixin):
         >>> Delay(torch.tensor(1), num_timesteps=3)(torch.tensor([[1.0], [2.0], [3.0]])).flatten()
         tensor([0., 1., 2.])
     """
+
+    steps: torch.Tensor  # a buffer
 
     def __init__(self, steps: torch.Tensor, batch_size: int | None = None, num_timesteps: int | None = None) -> None:
         super().__init__()

@@ -224,10 +224,11 @@ def _edges(group: Any, name: str, where: str) -> list[tuple[str, str]]:
         return []
     if raw.ndim != 2 or raw.shape[1] != 2 or raw.dtype.kind not in "SOU":
         raise _fail(where, name, "edges", f"expected (n, 2) node names, got {raw.dtype} of shape {raw.shape}")
-    edges = []
-    for a, b in raw.tolist():
-        edges.append(tuple(x.decode("utf8", errors="replace") if isinstance(x, bytes) else str(x) for x in (a, b)))
-    return edges  # type: ignore[return-value]
+
+    def text(x: Any) -> str:
+        return x.decode("utf8", errors="replace") if isinstance(x, bytes) else str(x)
+
+    return [(text(a), text(b)) for a, b in raw.tolist()]
 
 
 def read_nir(

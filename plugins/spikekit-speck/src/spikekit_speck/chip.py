@@ -19,6 +19,7 @@ its output spikes to at most two destinations, each with its own square sum pool
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 __all__ = ["CoreLimits", "ChipSpec", "SPECK", "CHIP_NAMES", "chip_spec"]
 
@@ -45,8 +46,8 @@ class ChipSpec:
     max_destinations: int = 2
     max_kernel_size: int = 16
     max_feature_count: int = 1024
-    strides: tuple[int, ...] = (1, 2, 4, 8)
-    poolings: tuple[int, ...] = (1, 2, 4)
+    strides: Sequence[int] = (1, 2, 4, 8)
+    poolings: Sequence[int] = (1, 2, 4)
     dvs_max_size: int = 128
 
     @property

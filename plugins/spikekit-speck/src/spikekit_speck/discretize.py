@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import TypeVar
 
 import torch
 from torch import nn
+
+from spikekit_speck.recognise import number_of, threshold_of
+
+SpikingLayer = TypeVar("SpikingLayer", bound=nn.Module)
 
 __all__ = [
     "WEIGHT_PRECISION_BITS",
@@ -137,8 +142,8 @@ def discretize_params(
 
 
 def discretize_conv_spike_(
-    conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bool = True
-) -> tuple[nn.Conv2d, nn.Module]:
+    conv_lyr: nn.Conv2d, spike_lyr: SpikingLayer, to_int: bool = True
+) -> tuple[nn.Conv2d, SpikingLayer]:
     """Discretise a Conv2d and its IAF layer in place (sinabs's ``discretize_conv_spike_``).
 
     The conv's weight and bias, the neuron layer's ``spike_threshold``, ``min_v_mem`` and (if initialised)
@@ -152,8 +157,8 @@ def discretize_conv_spike_(
     params = discretize_params(
         conv_lyr.weight,
         conv_lyr.bias,
-        spike_lyr.spike_threshold,
-        getattr(spike_lyr, "min_v_mem", None),
+        threshold_of(spike_lyr),
+        number_of(spike_lyr, "min_v_mem"),
         v_mem if initialised else None,
     )
     conv_lyr.weight.data = params.weight
@@ -167,7 +172,7 @@ def discretize_conv_spike_(
 
 
 def discretize_conv_spike(
-    conv_lyr: nn.Conv2d, spike_lyr: nn.Module, to_int: bool = True
-) -> tuple[nn.Conv2d, nn.Module]:
+    conv_lyr: nn.Conv2d, spike_lyr: SpikingLayer, to_int: bool = True
+) -> tuple[nn.Conv2d, SpikingLayer]:
     """A discretised copy of a Conv2d and its IAF layer (the inputs are left unchanged)."""
     return discretize_conv_spike_(copy.deepcopy(conv_lyr), copy.deepcopy(spike_lyr), to_int=to_int)

@@ -192,53 +192,68 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
     return found
 
 
-def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node], list[int]]:
-    """Run ``model`` once with hooks; return the nodes in call order and the nodes producing the output."""
-    leaves = _leaves(model)
-    for name, module, kind in leaves:
-        if kind == "unsupported":
-            raise UnsupportedLayerError(_unsupported_message(name, module))
-    from spikekit.utils import get_smallest_compatible_time_dimension
+class _Recorder:
+    """The forward hook of a trace: records each leaf call as a :class:`_Node` and which tensor each node produced."""
 
-    copied = copy.deepcopy(model)
-    names = {id(m): (n, k) for n, m, k in _leaves(copied)}
-    nodes: list[_Node] = []
-    producers: dict[int, tuple[int, torch.Tensor]] = {}
-    seen: set[int] = set()
+    def __init__(self, names: dict[int, tuple[str, str]]) -> None:
+        self.names = names  # id(module) -> (name, kind)
+        self.nodes: list[_Node] = []
+        self.producers: dict[int, tuple[int, torch.Tensor]] = {}
+        self.seen: set[int] = set()
 
-    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-        name, kind = names[id(module)]
-        if id(module) in seen:
+    def producer_of(self, tensor: torch.Tensor) -> int | None:
+        """The node that produced ``tensor`` (``INPUT`` for the model input), None for any other tensor."""
+        producer = self.producers.get(id(tensor))
+        return None if producer is None or producer[1] is not tensor else producer[0]
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        name, kind = self.names[id(module)]
+        if id(module) in self.seen:
             raise SpeckModelError(
                 f"layer {name!r} ({type(module).__name__}) is called more than once in forward; "
                 "a chip core runs each layer once (no weight sharing or recurrence)"
             )
-        seen.add(id(module))
+        self.seen.add(id(module))
         sources = []
         for arg in args:
             if not isinstance(arg, torch.Tensor):
                 continue
-            producer = producers.get(id(arg))
-            if producer is None or producer[1] is not arg:
+            producer = self.producer_of(arg)
+            if producer is None:
                 raise SpeckModelError(
                     f"the input of layer {name!r} ({type(module).__name__}) is not the output of another layer: "
                     "functional operations in forward (x.view, torch.flatten, x + y, ...) cannot be mapped; "
                     "use modules (nn.Flatten, spikekit.layers.Merge)"
                 )
-            sources.append(producer[0])
+            sources.append(producer)
         if not isinstance(output, torch.Tensor):
             raise SpeckModelError(f"layer {name!r} ({type(module).__name__}) must return one tensor")
         first = next(a for a in args if isinstance(a, torch.Tensor))
-        nodes.append(_Node(name, module, kind, sources, tuple(first.shape[1:]), tuple(output.shape[1:])))
-        producers[id(output)] = (len(nodes) - 1, output)
+        self.nodes.append(_Node(name, module, kind, sources, tuple(first.shape[1:]), tuple(output.shape[1:])))
+        self.producers[id(output)] = (len(self.nodes) - 1, output)
 
-    handles = [m.register_forward_hook(hook) for m in (mod for _, mod, _ in _leaves(copied))]
-    n = max(1, get_smallest_compatible_time_dimension(copied))
+    def output_nodes(self, out: Any) -> list[int]:
+        """The nodes whose tensors the model returned."""
+        found = []
+        for o in out if isinstance(out, (tuple, list)) else [out]:
+            producer = self.producer_of(o) if isinstance(o, torch.Tensor) else None
+            if producer is None:
+                raise SpeckModelError("the model's output is not the output of one of its layers")
+            found.append(producer)
+        return found
+
+
+def _run_hooked(model: nn.Module, input_shape: tuple[int, ...], recorder: _Recorder) -> Any:
+    """Run ``model`` once on zeros with ``recorder`` hooked on every leaf; its output."""
+    from spikekit.utils import get_smallest_compatible_time_dimension
+
+    handles = [m.register_forward_hook(recorder) for _, m, _ in _leaves(model)]
+    n = max(1, get_smallest_compatible_time_dimension(model))
     x = torch.zeros(n, *input_shape)
-    producers[id(x)] = (INPUT, x)
+    recorder.producers[id(x)] = (INPUT, x)
     try:
         with torch.no_grad():
-            out = copied(x)
+            return model(x)
     except SpeckModelError:
         raise
     except Exception as exc:
@@ -249,18 +264,23 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node],
     finally:
         for h in handles:
             h.remove()
-    outs = out if isinstance(out, (tuple, list)) else [out]
-    out_nodes = []
-    for o in outs:
-        producer = producers.get(id(o))
-        if producer is None or producer[1] is not o:
-            raise SpeckModelError("the model's output is not the output of one of its layers")
-        out_nodes.append(producer[0])
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node], list[int]]:
+    """Run ``model`` once with hooks; return the nodes in call order and the nodes producing the output."""
+    leaves = _leaves(model)
+    for name, module, kind in leaves:
+        if kind == "unsupported":
+            raise UnsupportedLayerError(_unsupported_message(name, module))
+    copied = copy.deepcopy(model)
+    recorder = _Recorder({id(m): (n, k) for n, m, k in _leaves(copied)})
+    out = _run_hooked(copied, input_shape, recorder)
+    out_nodes = recorder.output_nodes(out)
     # Map traced copies back to the user's modules (same names), so plans refer to the original parameters.
     originals = {n: m for n, m, _ in leaves}
-    for node in nodes:
+    for node in recorder.nodes:
         node.module = originals[node.name]
-    return nodes, out_nodes
+    return recorder.nodes, out_nodes
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -342,165 +362,217 @@ def plan_network(
         chip: the chip's constraints.
         weight_rescaling_fn: combines conflicting AvgPool rescale factors that reach one layer.
     """
-    input_shape = tuple(int(s) for s in input_shape)
-    if len(input_shape) != 3:
-        raise SpeckModelError(f"input_shape must be (channels, height, width), got {input_shape}")
-    nodes, out_nodes = _trace(model, input_shape)
-
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3:
+        raise SpeckModelError(f"input_shape must be (channels, height, width), got {shape}")
+    shape3 = (shape[0], shape[1], shape[2])
+    nodes, out_nodes = _trace(model, shape)
     folded = _fold_batchnorms(nodes)
+    graph = _contract(nodes, out_nodes)
+    layers = [_plan_layer(graph, k, chip) for k in range(len(graph.weight_nodes))]
+    dvs, dvs_destinations, entry_layers = _plan_entries(graph, chip)
+    arriving = _entry_arrivals(len(layers), shape3, entry_layers, dvs, dvs_destinations)
+    for layer in layers:
+        module = folded.get(graph.weight_nodes[layer.index], nodes[graph.weight_nodes[layer.index]].module)
+        _shape_layer(layer, module, arriving, graph.rescale[layer.index], weight_rescaling_fn, chip)
+    return NetworkPlan(shape3, layers, dvs, dvs_destinations, entry_layers)
 
-    # Contract pass-through nodes (Identity, Dropout, Flatten, folded BatchNorm) into their source.
-    def real_source(i: int) -> int:
-        while i != INPUT and nodes[i].kind in ("skip", "flatten", "bn"):
-            if nodes[i].kind == "flatten":
-                node = nodes[i]
-                if len(node.out_shape) != 1:
-                    raise SpeckModelError(
-                        f"Flatten {node.name!r} keeps shape {node.out_shape}; only flattening everything but the "
-                        "batch dimension is supported"
-                    )
-            (i,) = nodes[i].sources
-        return i
 
+_PASS_THROUGH = ("skip", "flatten", "bn")
+# A destination found while following a layer's output: (chip layer or None for the output, pooling, rescale factor).
+_Reach = tuple[int | None, int, float]
+
+
+@dataclasses.dataclass
+class _Graph:
+    """The traced nodes with pass-through nodes contracted, and the indexes the planning steps share."""
+
+    nodes: list[_Node]
+    out_nodes: list[int]
+    successors: dict[int, list[int]]  # node (or INPUT) -> the active nodes it feeds
+    weight_nodes: list[int]  # chip layer -> its Conv2d / Linear node, in topological order
+    layer_of: dict[int, int]  # the inverse of weight_nodes
+    rescale: dict[int, set[float]]  # chip layer -> the AvgPool factors reaching it
+
+
+# Contract pass-through nodes (Identity, Dropout, Flatten, folded BatchNorm) into their source.
+def _real_source(nodes: list[_Node], i: int) -> int:
+    while i != INPUT and nodes[i].kind in _PASS_THROUGH:
+        if nodes[i].kind == "flatten":
+            node = nodes[i]
+            if len(node.out_shape) != 1:
+                raise SpeckModelError(
+                    f"Flatten {node.name!r} keeps shape {node.out_shape}; only flattening everything but the "
+                    "batch dimension is supported"
+                )
+        (i,) = nodes[i].sources
+    return i
+
+
+def _contract(nodes: list[_Node], out_nodes: list[int]) -> _Graph:
     for node in nodes:
-        node.sources = [real_source(s) for s in node.sources]
-    out_nodes = [real_source(o) for o in out_nodes]
-    active = [i for i, n in enumerate(nodes) if n.kind not in ("skip", "flatten", "bn")]
+        node.sources = [_real_source(nodes, s) for s in node.sources]
+    out_nodes = [_real_source(nodes, o) for o in out_nodes]
+    active = [i for i, n in enumerate(nodes) if n.kind not in _PASS_THROUGH]
     successors: dict[int, list[int]] = {i: [] for i in [INPUT, *active]}
     for i in active:
         for s in nodes[i].sources:
             successors[s].append(i)
-
     weight_nodes = [i for i in active if nodes[i].kind in ("conv", "linear")]
     layer_of = {node_index: k for k, node_index in enumerate(weight_nodes)}
     rescale: dict[int, set[float]] = {k: set() for k in range(len(weight_nodes))}
+    return _Graph(nodes, out_nodes, successors, weight_nodes, layer_of, rescale)
 
-    def follow(start: int, pooling: int, scale: float, origin: str) -> list[tuple[int | None, int, float]]:
-        """Destinations reached from node ``start``: (layer or None, cumulative pooling, rescale factor)."""
-        node = nodes[start]
-        if node.kind in ("conv", "linear"):
-            return [(layer_of[start], pooling, scale)]
-        if node.kind == "pool":
-            size, factor = _pool_size(node.name, node.module)
-            found = [(None, pooling * size, scale * factor)] if start in out_nodes else []
-            for nxt in successors[start]:
-                found += follow(nxt, pooling * size, scale * factor, origin)
-            if not found:
-                found = [(None, pooling * size, scale * factor)]
-            return found
-        if node.kind == "merge":
-            found = [(None, pooling, scale)] if start in out_nodes else []
-            for nxt in successors[start]:
-                found += follow(nxt, pooling, scale, origin)
-            return found
-        if node.kind == "neuron":
-            raise SpeckModelError(
-                f"{type(node.module).__name__} {node.name!r} follows {origin} without a Conv2d or Linear in between; "
-                "each spiking layer needs its own weight layer"
-            )
-        raise SpeckModelError(f"layer {node.name!r} ({type(node.module).__name__}) cannot follow {origin}")
 
-    layers: list[LayerPlan] = []
-    pending: list[tuple[int, list[tuple[int | None, int, float]]]] = []
-    for k, wi in enumerate(weight_nodes):
-        wnode = nodes[wi]
-        succ = successors[wi]
-        kind_name = type(wnode.module).__name__
-        if len(succ) != 1 or nodes[succ[0]].kind != "neuron":
-            found = ", ".join(f"{nodes[s].name!r} ({type(nodes[s].module).__name__})" for s in succ) or "nothing"
-            raise SpeckModelError(
-                f"{kind_name} {wnode.name!r} must be followed by exactly one IAFSqueeze layer, found {found}"
-            )
-        ni = succ[0]
-        nnode = nodes[ni]
-        if nnode.sources != [wi]:
-            raise SpeckModelError(f"IAFSqueeze {nnode.name!r} must take input from {wnode.name!r} only")
-        params = _neuron_params(nnode.name, nnode.module)
-        dests: list[tuple[int | None, int, float]] = [(None, 1, 1.0)] if ni in out_nodes else []
-        for nxt in successors[ni]:
-            dests += follow(nxt, 1, 1.0, f"{type(nnode.module).__name__} {nnode.name!r}")
-        if not dests:
-            dests = [(None, 1, 1.0)]
-        targets = [d for d in dests if d[0] is not None]
-        if len(targets) > chip.max_destinations:
-            names = ", ".join(repr(nodes[weight_nodes[d[0]]].name) for d in targets if d[0] is not None)
-            raise SpeckModelError(
-                f"layer {wnode.name!r} (spiking layer {nnode.name!r}) sends its output to {len(targets)} layers "
-                f"({names}); a core has at most {chip.max_destinations} destinations"
-            )
-        for target, pooling, factor in dests:
-            if pooling not in chip.poolings:
-                raise SpeckModelError(
-                    f"layer {wnode.name!r}: pooling of {pooling}x{pooling} towards "
-                    f"{'the output' if target is None else repr(nodes[weight_nodes[target]].name)} is not supported; "
-                    f"the chip pools by {', '.join(map(str, chip.poolings))}"
-                )
-            if target is not None:
-                if target <= k:
-                    raise SpeckModelError(f"layer {wnode.name!r} feeds back into an earlier layer")
-                rescale[target].add(factor)
-        pending.append((k, dests))
-        layers.append(
-            LayerPlan(
-                index=k,
-                name=wnode.name,
-                neuron_name=nnode.name,
-                weight=torch.empty(0),
-                bias=None,
-                input_shape=(0, 0, 0),
-                neuron_shape=(0, 0, 0),
-                stride=(1, 1),
-                padding=(0, 0),
-                destinations=[Destination(t, p) for t, p, _ in dests],
-                **params,
-            )
+def _follow(graph: _Graph, start: int, pooling: int, scale: float, origin: str) -> list[_Reach]:
+    """Destinations reached from node ``start``: (layer or None, cumulative pooling, rescale factor)."""
+    node = graph.nodes[start]
+    if node.kind in ("conv", "linear"):
+        return [(graph.layer_of[start], pooling, scale)]
+    if node.kind == "pool":
+        size, factor = _pool_size(node.name, node.module)
+        found: list[_Reach] = [(None, pooling * size, scale * factor)] if start in graph.out_nodes else []
+        for nxt in graph.successors[start]:
+            found += _follow(graph, nxt, pooling * size, scale * factor, origin)
+        if not found:
+            found = [(None, pooling * size, scale * factor)]
+        return found
+    if node.kind == "merge":
+        found = [(None, pooling, scale)] if start in graph.out_nodes else []
+        for nxt in graph.successors[start]:
+            found += _follow(graph, nxt, pooling, scale, origin)
+        return found
+    if node.kind == "neuron":
+        raise SpeckModelError(
+            f"{type(node.module).__name__} {node.name!r} follows {origin} without a Conv2d or Linear in between; "
+            "each spiking layer needs its own weight layer"
         )
+    raise SpeckModelError(f"layer {node.name!r} ({type(node.module).__name__}) cannot follow {origin}")
 
-    # Entry points: the model input feeds a DVS layer or weight layers directly.
+
+# Chip layers: each weight layer, its IAFSqueeze and where the spikes go, in topological order.
+def _neuron_after(graph: _Graph, wi: int) -> int:
+    """The IAFSqueeze node that weight node ``wi`` feeds, checking it is the only one and takes only that input."""
+    nodes, wnode, succ = graph.nodes, graph.nodes[wi], graph.successors[wi]
+    if len(succ) != 1 or nodes[succ[0]].kind != "neuron":
+        found = ", ".join(f"{nodes[s].name!r} ({type(nodes[s].module).__name__})" for s in succ) or "nothing"
+        raise SpeckModelError(
+            f"{type(wnode.module).__name__} {wnode.name!r} must be followed by exactly one IAFSqueeze layer, "
+            f"found {found}"
+        )
+    if nodes[succ[0]].sources != [wi]:
+        raise SpeckModelError(f"IAFSqueeze {nodes[succ[0]].name!r} must take input from {wnode.name!r} only")
+    return succ[0]
+
+
+def _destinations(graph: _Graph, k: int, ni: int, chip: ChipSpec) -> list[_Reach]:
+    """Where chip layer ``k`` (its neuron node ``ni``) sends spikes, checked against the chip; records rescaling."""
+    nodes, wnode, nnode = graph.nodes, graph.nodes[graph.weight_nodes[k]], graph.nodes[ni]
+    dests: list[_Reach] = [(None, 1, 1.0)] if ni in graph.out_nodes else []
+    for nxt in graph.successors[ni]:
+        dests += _follow(graph, nxt, 1, 1.0, f"{type(nnode.module).__name__} {nnode.name!r}")
+    if not dests:
+        dests = [(None, 1, 1.0)]
+    targets = [d[0] for d in dests if d[0] is not None]
+    if len(targets) > chip.max_destinations:
+        names = ", ".join(repr(nodes[graph.weight_nodes[t]].name) for t in targets)
+        raise SpeckModelError(
+            f"layer {wnode.name!r} (spiking layer {nnode.name!r}) sends its output to {len(targets)} layers "
+            f"({names}); a core has at most {chip.max_destinations} destinations"
+        )
+    for target, pooling, factor in dests:
+        if pooling not in chip.poolings:
+            raise SpeckModelError(
+                f"layer {wnode.name!r}: pooling of {pooling}x{pooling} towards "
+                f"{'the output' if target is None else repr(nodes[graph.weight_nodes[target]].name)} is not "
+                f"supported; the chip pools by {', '.join(map(str, chip.poolings))}"
+            )
+        if target is not None:
+            if target <= k:
+                raise SpeckModelError(f"layer {wnode.name!r} feeds back into an earlier layer")
+            graph.rescale[target].add(factor)
+    return dests
+
+
+def _plan_layer(graph: _Graph, k: int, chip: ChipSpec) -> LayerPlan:
+    """Chip layer ``k`` with its neuron and destinations; shapes and weights come later (:func:`_shape_layer`)."""
+    wnode = graph.nodes[graph.weight_nodes[k]]
+    ni = _neuron_after(graph, graph.weight_nodes[k])
+    nnode = graph.nodes[ni]
+    params = _neuron_params(nnode.name, nnode.module)
+    dests = _destinations(graph, k, ni, chip)
+    return LayerPlan(
+        index=k,
+        name=wnode.name,
+        neuron_name=nnode.name,
+        weight=torch.empty(0),
+        bias=None,
+        input_shape=(0, 0, 0),
+        neuron_shape=(0, 0, 0),
+        stride=(1, 1),
+        padding=(0, 0),
+        destinations=[Destination(t, p) for t, p, _ in dests],
+        **params,
+    )
+
+
+# Entry points: the model input feeds a DVS layer or weight layers directly.
+def _plan_dvs(graph: _Graph, first: int) -> tuple[DVSLayer, list[int]]:
+    """The DVSLayer at node ``first`` (pooling layers right after it folded into it) and the chip layers it feeds."""
+    nodes, node = graph.nodes, graph.nodes[first]
+    assert isinstance(node.module, DVSLayer)  # the kind "dvs" is given to DVSLayer modules only
+    dvs = copy.deepcopy(node.module)
+    extra = 1
+    chain = graph.successors[first]
+    while len(chain) == 1 and nodes[chain[0]].kind == "pool":
+        size, factor = _pool_size(nodes[chain[0]].name, nodes[chain[0]].module)
+        if factor != 1.0:
+            for t in graph.successors[chain[0]]:
+                if t in graph.layer_of:
+                    graph.rescale[graph.layer_of[t]].add(factor)
+        cropped = dvs.crop != ((0, dvs.input_shape[1] // dvs.pool[0]), (0, dvs.input_shape[2] // dvs.pool[1]))
+        if cropped or dvs.flip_x or dvs.flip_y or dvs.swap_xy:
+            raise SpeckModelError(
+                f"pooling layer {nodes[chain[0]].name!r} follows DVSLayer {node.name!r}, which crops or flips; "
+                "put the pooling into DVSLayer(pool=...) instead"
+            )
+        extra *= size
+        chain = graph.successors[chain[0]]
+    if extra != 1:
+        dvs = DVSLayer(
+            dvs.input_shape[1:],
+            pool=(dvs.pool[0] * extra, dvs.pool[1] * extra),
+            merge_polarities=dvs.merge_polarities,
+            disable_pixel_array=dvs.disable_pixel_array,
+        )
+    targets = []
+    for t in chain:
+        if t not in graph.layer_of:
+            raise SpeckModelError(
+                f"DVSLayer {node.name!r} must feed Conv2d/Linear layers, found {nodes[t].name!r} "
+                f"({type(nodes[t].module).__name__})"
+            )
+        targets.append(graph.layer_of[t])
+    return dvs, targets
+
+
+def _plan_entries(graph: _Graph, chip: ChipSpec) -> tuple[DVSLayer | None, list[int], list[int]]:
+    """(DVS layer, the chip layers it feeds, the chip layers fed by the model input directly)."""
     dvs: DVSLayer | None = None
     dvs_destinations: list[int] = []
     entry_layers: list[int] = []
-    for first in successors[INPUT]:
-        node = nodes[first]
+    for first in graph.successors[INPUT]:
+        node = graph.nodes[first]
         if node.kind == "dvs":
-            dvs = copy.deepcopy(node.module)
-            extra = 1
-            chain = successors[first]
-            while len(chain) == 1 and nodes[chain[0]].kind == "pool":
-                size, factor = _pool_size(nodes[chain[0]].name, nodes[chain[0]].module)
-                if factor != 1.0:
-                    for t in successors[chain[0]]:
-                        if t in layer_of:
-                            rescale[layer_of[t]].add(factor)
-                cropped = dvs.crop != ((0, dvs.input_shape[1] // dvs.pool[0]), (0, dvs.input_shape[2] // dvs.pool[1]))
-                if cropped or dvs.flip_x or dvs.flip_y or dvs.swap_xy:
-                    raise SpeckModelError(
-                        f"pooling layer {nodes[chain[0]].name!r} follows DVSLayer {node.name!r}, which crops or flips; "
-                        "put the pooling into DVSLayer(pool=...) instead"
-                    )
-                extra *= size
-                chain = successors[chain[0]]
-            if extra != 1:
-                dvs = DVSLayer(
-                    dvs.input_shape[1:],
-                    pool=(dvs.pool[0] * extra, dvs.pool[1] * extra),
-                    merge_polarities=dvs.merge_polarities,
-                    disable_pixel_array=dvs.disable_pixel_array,
-                )
-            for t in chain:
-                if t not in layer_of:
-                    raise SpeckModelError(
-                        f"DVSLayer {node.name!r} must feed Conv2d/Linear layers, found {nodes[t].name!r} "
-                        f"({type(nodes[t].module).__name__})"
-                    )
-                dvs_destinations.append(layer_of[t])
+            dvs, targets = _plan_dvs(graph, first)
+            dvs_destinations += targets
             if len(dvs_destinations) > chip.max_destinations:
                 raise SpeckModelError(
                     f"DVSLayer {node.name!r} sends its output to {len(dvs_destinations)} layers; "
                     f"it has at most {chip.max_destinations} destinations"
                 )
         elif node.kind in ("conv", "linear"):
-            entry_layers.append(layer_of[first])
+            entry_layers.append(graph.layer_of[first])
         elif node.kind == "merge":
             raise SpeckModelError(f"Merge {node.name!r} cannot take the model input")
         else:
@@ -508,9 +580,22 @@ def plan_network(
                 f"the model input goes into {node.name!r} ({type(node.module).__name__}); it must go into a Conv2d, "
                 "a Linear or a DVSLayer (put input pooling into DVSLayer(pool=...))"
             )
+    return dvs, dvs_destinations, entry_layers
 
-    # Shapes and weights, in topological order.
-    arriving: dict[int, list[tuple[Any, tuple[int, int, int]]]] = {k: [] for k in range(len(layers))}
+
+# Shapes and weights, in topological order.
+_Arrivals = dict[int, list[tuple[Any, tuple[int, int, int]]]]  # chip layer -> (source, shape) of each input
+
+
+def _entry_arrivals(
+    n_layers: int,
+    input_shape: tuple[int, int, int],
+    entry_layers: list[int],
+    dvs: DVSLayer | None,
+    dvs_destinations: list[int],
+) -> _Arrivals:
+    """What arrives at each chip layer from the model input and the DVS layer (checking the DVS's input shape)."""
+    arriving: _Arrivals = {k: [] for k in range(n_layers)}
     for k in entry_layers:
         arriving[k].append((INPUT, input_shape))
     if dvs is not None:
@@ -524,42 +609,51 @@ def plan_network(
         for k in dvs_destinations:
             c, h, w = dvs.get_output_shape()
             arriving[k].append(("dvs", (c, w, h) if dvs.swap_xy else (c, h, w)))
-    for layer in layers:
-        k = layer.index
-        if not arriving[k]:
-            raise SpeckModelError(f"layer {layer.name!r} receives no input")
-        shapes = [s for _, s in arriving[k]]
-        in_shape = tuple(max(s[d] for s in shapes) for d in range(3))
-        layer.input_shape = in_shape  # type: ignore[assignment]
-        layer.sources = [src for src, _ in arriving[k]]
-        module = folded.get(weight_nodes[k], nodes[weight_nodes[k]].module)
-        weight, bias, stride, padding = _as_conv(layer.name, module, in_shape)  # type: ignore[arg-type]
-        if weight.shape[-1] != weight.shape[-2]:
-            raise LayerShapeError(
-                f"{type(module).__name__} {layer.name!r} has a non-square kernel {tuple(weight.shape[-2:])}; "
-                "the chip's kernels are square"
-            )
-        factors = rescale[k]
-        if len(factors) > 1:
-            factor = weight_rescaling_fn(factors)
-        else:
-            factor = factors.pop() if factors else 1.0
-        layer.unscaled_weight, layer.rescale_factor = weight, float(factor)
-        if factor != 1.0:
-            weight = weight * factor
-        layer.weight, layer.bias, layer.stride, layer.padding = weight, bias, stride, padding
-        k_size = weight.shape[-1]
-        out_h = (in_shape[1] + 2 * padding[0] - k_size) // stride[0] + 1
-        out_w = (in_shape[2] + 2 * padding[1] - k_size) // stride[1] + 1
-        if out_h < 1 or out_w < 1:
-            raise SpeckModelError(f"layer {layer.name!r}: kernel {k_size} does not fit its input {in_shape}")
-        layer.neuron_shape = (int(weight.shape[0]), out_h, out_w)
-        _check_core_geometry(layer, module, chip)
-        for dest in layer.destinations:
-            if dest.target is not None:
-                c, h, w = layer.neuron_shape
-                arriving[dest.target].append((k, (c, h // dest.pooling, w // dest.pooling)))
-    return NetworkPlan(input_shape, layers, dvs, dvs_destinations, entry_layers)
+    return arriving
+
+
+def _shape_layer(
+    layer: LayerPlan,
+    module: nn.Module,
+    arriving: _Arrivals,
+    factors: set[float],
+    weight_rescaling_fn: Callable[[Iterable[float]], float],
+    chip: ChipSpec,
+) -> None:
+    """Fill in ``layer``'s shapes and (rescaled) weights from what arrives at it; pass its output on."""
+    k = layer.index
+    if not arriving[k]:
+        raise SpeckModelError(f"layer {layer.name!r} receives no input")
+    shapes = [s for _, s in arriving[k]]
+    c_in, h_in, w_in = (max(s[d] for s in shapes) for d in range(3))
+    in_shape = (c_in, h_in, w_in)
+    layer.input_shape = in_shape
+    layer.sources = [src for src, _ in arriving[k]]
+    weight, bias, stride, padding = _as_conv(layer.name, module, in_shape)
+    if weight.shape[-1] != weight.shape[-2]:
+        raise LayerShapeError(
+            f"{type(module).__name__} {layer.name!r} has a non-square kernel {tuple(weight.shape[-2:])}; "
+            "the chip's kernels are square"
+        )
+    if len(factors) > 1:
+        factor = weight_rescaling_fn(factors)
+    else:
+        factor = factors.pop() if factors else 1.0
+    layer.unscaled_weight, layer.rescale_factor = weight, float(factor)
+    if factor != 1.0:
+        weight = weight * factor
+    layer.weight, layer.bias, layer.stride, layer.padding = weight, bias, stride, padding
+    k_size = weight.shape[-1]
+    out_h = (in_shape[1] + 2 * padding[0] - k_size) // stride[0] + 1
+    out_w = (in_shape[2] + 2 * padding[1] - k_size) // stride[1] + 1
+    if out_h < 1 or out_w < 1:
+        raise SpeckModelError(f"layer {layer.name!r}: kernel {k_size} does not fit its input {in_shape}")
+    layer.neuron_shape = (int(weight.shape[0]), out_h, out_w)
+    _check_core_geometry(layer, module, chip)
+    for dest in layer.destinations:
+        if dest.target is not None:
+            c, h, w = layer.neuron_shape
+            arriving[dest.target].append((k, (c, h // dest.pooling, w // dest.pooling)))
 
 
 def _fold_batchnorms(nodes: list[_Node]) -> dict[int, nn.Module]:
@@ -585,7 +679,10 @@ def _fold_batchnorms(nodes: list[_Node]) -> dict[int, nn.Module]:
                 f"{type(node.module).__name__} {node.name!r}: its weight layer {nodes[source].name!r} also feeds "
                 "other layers, so the BatchNorm cannot be folded into it"
             )
-        folded[source] = merge_bn(folded.get(source, nodes[source].module), node.module)
+        layer, bn = folded.get(source, nodes[source].module), node.module
+        # the kinds "conv", "linear" and "bn" belong to these classes only (_kind)
+        assert isinstance(layer, (nn.Conv2d, nn.Linear)) and isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d))
+        folded[source] = merge_bn(layer, bn)
     return folded
 
 
@@ -600,7 +697,7 @@ def _as_conv(
                 f"Linear {name!r} expects {module.in_features} inputs but receives {c}x{h}x{w} = {c * h * w}"
             )
         weight = module.weight.detach().reshape(module.out_features, c, h, w).clone()
-        bias = None if module.bias is None else module.bias.detach().clone()
+        bias: torch.Tensor | None = None if module.bias is None else module.bias.detach().clone()
         return weight, bias, (1, 1), (0, 0)
     assert isinstance(module, nn.Conv2d)
     if module.in_channels != c:

@@ -78,9 +78,9 @@ def find_matching(candidates: Sequence[Sequence[int]], num_cores: int) -> tuple[
     for layer in range(len(candidates)):
         augment(layer, set())
     assignment: list[int | None] = [None] * len(candidates)
-    for core, layer in enumerate(core_owner):
-        if layer is not None:
-            assignment[layer] = core
+    for core, owner in enumerate(core_owner):
+        if owner is not None:
+            assignment[owner] = core
     unmatched = [i for i, a in enumerate(assignment) if a is None]
     if not unmatched:
         return assignment, []
@@ -148,7 +148,11 @@ def map_layers(layers: Sequence[Any], chip: ChipSpec, layer2core: dict[int, int]
         raise MappingError(
             f"No valid mapping found: {len(violators)} layers can only use the {len(cores)} cores {cores}: {detail}"
         )
-    return {layer.index: int(core) for layer, core in zip(layers, assignment)}  # type: ignore[arg-type]
+    placed = {}
+    for layer, core in zip(layers, assignment):
+        assert core is not None  # find_matching lists every unmatched layer among the violators
+        placed[layer.index] = int(core)
+    return placed
 
 
 def _why_not_core(memory: dict[str, int], chip: ChipSpec, core: int) -> str:

@@ -7,9 +7,12 @@ another plugin's internals. Spike and reset functions are recognised by the
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
-__all__ = ["public_class", "is_instance_of", "spike_mode_of", "reset_mode_of"]
+import torch
+
+__all__ = ["public_class", "is_instance_of", "number_of", "spike_mode_of", "threshold_of", "reset_mode_of"]
 
 
 def public_class(namespace: str, name: str) -> Any:
@@ -21,6 +24,27 @@ def public_class(namespace: str, name: str) -> Any:
         return getattr(module, name)
     except (AttributeError, ImportError):
         return None
+
+
+def number_of(layer: Any, name: str, required: bool = False) -> torch.Tensor | float | None:
+    """``layer.<name>``, a tensor or a number (None when the layer has no such attribute, unless ``required``).
+
+    For the neuron parameters of a layer whose class another plugin defines (``spike_threshold``, ``min_v_mem``).
+    """
+    value = getattr(layer, name) if required else getattr(layer, name, None)
+    if value is None or isinstance(value, (torch.Tensor, int, float)):
+        return value
+    if isinstance(value, numbers.Real):  # numpy scalars, for instance
+        return float(value)
+    raise TypeError(f"{type(layer).__name__}.{name} should be a tensor or a number, got {type(value).__name__}")
+
+
+def threshold_of(layer: Any) -> torch.Tensor | float:
+    """``layer.spike_threshold`` (see :func:`number_of`), which a layer on the chip must have."""
+    value = number_of(layer, "spike_threshold", required=True)
+    if value is None:
+        raise ValueError(f"{type(layer).__name__} has spike_threshold None; a chip layer needs a threshold")
+    return value
 
 
 def is_instance_of(obj: Any, namespace: str, name: str) -> bool:

@@ -165,8 +165,11 @@ class ChipSimulator:
         outputs: dict[int, list[torch.Tensor]] = {}
         self.layer_spikes: dict[int, torch.Tensor] = {}
         for i, spec in enumerate(self._layers):
-            s_in = sum(_pad_to(a, spec["in_shape"]) for a in arriving[i])
-            spikes = self._run_layer(spec, s_in)  # type: ignore[arg-type]
+            padded = [_pad_to(a, spec["in_shape"]) for a in arriving[i]]  # never empty: plan_network checks it
+            s_in = padded[0]
+            for more in padded[1:]:
+                s_in = s_in + more
+            spikes = self._run_layer(spec, s_in)
             self.layer_spikes[i] = spikes
             for target, p in spec["dests"]:
                 arriving[target].append(sum_pool_int(spikes, p))

@@ -83,7 +83,9 @@ def compile_model(
 ) -> SpeckDeployment:
     """Plan, discretise and map ``model``; see :meth:`SpeckTarget.compile`."""
     plan = plan_network(model, input_shape, chip, weight_rescaling_fn)
-    placement = map_layers(plan.layers, chip, None if layer2core == "auto" else dict(layer2core))  # type: ignore[arg-type]
+    if isinstance(layer2core, str) and layer2core != "auto":
+        raise ValueError(f"layer2core must be 'auto' or {{layer index: core}}, got {layer2core!r}")
+    placement = map_layers(plan.layers, chip, None if isinstance(layer2core, str) else dict(layer2core))
     params: list[DiscreteLayerParams] = [
         discretize_params(layer.weight, layer.bias, layer.threshold, layer.min_v_mem) for layer in plan.layers
     ]

@@ -57,6 +57,7 @@ class Described:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # A property made per subclass; mypy does not see attributes that __init_subclass__ sets on cls.
         cls.spec = property(_describe)  # type: ignore[attr-defined]
 
 

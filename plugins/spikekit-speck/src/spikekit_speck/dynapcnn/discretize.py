@@ -18,6 +18,7 @@ from spikekit_speck.discretize import (
     discretize_scalar,
     discretize_tensor,
 )
+from spikekit_speck.recognise import number_of, threshold_of
 
 __all__ = [
     "DYNAPCNN_WEIGHT_PRECISION_BITS",
@@ -72,7 +73,11 @@ def discretize_spk_(
     v_mem = getattr(layer, "v_mem", None)
     initialised = v_mem is not None and v_mem.numel() > 0
     params = discretize_params(
-        conv_weight, conv_bias, layer.spike_threshold, layer.min_v_mem, v_mem if initialised else None
+        conv_weight,
+        conv_bias,
+        threshold_of(layer),
+        number_of(layer, "min_v_mem", required=True),
+        v_mem if initialised else None,
     )
     if initialised and params.v_mem is not None:
         layer.v_mem.data = params.v_mem

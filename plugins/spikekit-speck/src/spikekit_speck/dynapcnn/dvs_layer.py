@@ -28,10 +28,10 @@ def expand_to_pair(value: int | Sequence[int]) -> tuple[int, int]:
     items = tuple(int(v) for v in value)
     if len(items) != 2:
         raise ValueError(f"expected an int or a pair, got {value!r}")
-    return items  # type: ignore[return-value]
+    return items
 
 
-def _sum_pool(pool: tuple[int, int]) -> nn.Module:
+def _sum_pool(pool: tuple[int, int]) -> nn.LPPool2d:  # SumPool2d is an LPPool2d of power 1
     from spikekit.layers import SumPool2d
 
     return SumPool2d(pool)
@@ -73,7 +73,7 @@ class DVSLayer(nn.Module):
         self.disable_pixel_array = disable_pixel_array
         if len(input_shape) != 2:
             raise ValueError(f"Input shape should be 2 dimensional but input_shape={input_shape} was given.")
-        self.input_shape: tuple[int, int, int] = (1 if merge_polarities else 2, *input_shape)  # type: ignore
+        self.input_shape: tuple[int, int, int] = (1 if merge_polarities else 2, *input_shape)
         self.pool_layer = _sum_pool(expand_to_pair(pool))
         _, height, width = self.get_output_shape_after_pooling()
         if crop is None:
@@ -91,7 +91,7 @@ class DVSLayer(nn.Module):
     def from_layers(
         cls,
         input_shape: tuple[int, int, int],
-        pool_layer: nn.Module | None = None,
+        pool_layer: nn.LPPool2d | None = None,
         crop_layer: Crop2d | None = None,
         flip_layer: FlipDims | None = None,
         disable_pixel_array: bool = True,
@@ -113,7 +113,7 @@ class DVSLayer(nn.Module):
         if flip_layer is not None:
             flips = {"flip_x": flip_layer.flip_x, "flip_y": flip_layer.flip_y, "swap_xy": flip_layer.swap_xy}
         return cls(
-            input_shape=tuple(input_shape[1:]),  # type: ignore[arg-type]
+            input_shape=(input_shape[1], input_shape[2]),
             pool=pool,
             crop=crop,
             merge_polarities=input_shape[0] == 1,

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from spikekit_speck.dynapcnn.discretize import discretize_conv_spike_
+
+if TYPE_CHECKING:
+    from spikekit.state import StatefulLayer
 
 __all__ = ["DynapcnnLayer", "convert_linear_to_conv", "sum_pool2d"]
 
@@ -29,6 +33,7 @@ def convert_linear_to_conv(lin: nn.Linear, input_shape: tuple[int, int, int]) ->
         )
     layer = nn.Conv2d(in_chan, lin.out_features, kernel_size=(in_h, in_w), padding=0, bias=lin.bias is not None)
     if lin.bias is not None:
+        assert layer.bias is not None  # built with bias=True just above
         layer.bias.data = lin.bias.data.clone().detach()
     layer.weight.data = lin.weight.data.clone().detach().reshape(lin.out_features, in_chan, in_h, in_w)
     return layer
@@ -63,18 +68,19 @@ class DynapcnnLayer(nn.Module):
         conv: nn.Conv2d,
         spk: nn.Module,
         in_shape: tuple[int, int, int],
-        pool: list[int],
+        pool: Sequence[int | Sequence[int]],
         discretize: bool = True,
         rescale_weights: float = 1,
     ) -> None:
         super().__init__()
         from spikekit.layers import IAFSqueeze
+        from spikekit.state import StatefulLayer
 
         self.in_shape = in_shape
         self.pool = pool
         self._discretize = discretize
         self._rescale_weights = rescale_weights
-        if not isinstance(spk, IAFSqueeze):
+        if not isinstance(spk, IAFSqueeze) or not isinstance(spk, StatefulLayer):
             raise TypeError(f"Unsupported spiking layer type {type(spk)}. Only `IAFSqueeze` layers are supported.")
         spk = copy.deepcopy(spk)
         if isinstance(conv, nn.Linear):
@@ -95,17 +101,17 @@ class DynapcnnLayer(nn.Module):
             p = _pool_pair(pool_size)
             if p[0] != p[1]:
                 raise ValueError(f"Only square pooling kernels are supported, got {p} in the pooling of {conv}")
-        if self._discretize:
-            conv, spk = discretize_conv_spike_(conv, spk, to_int=False)
         self.conv = conv
-        self.spk = spk
+        self.spk: StatefulLayer = spk
+        if self._discretize:
+            self.conv, self.spk = discretize_conv_spike_(conv, spk, to_int=False)
 
     @property
     def conv_layer(self) -> nn.Conv2d:
         return self.conv
 
     @property
-    def spk_layer(self) -> nn.Module:
+    def spk_layer(self) -> StatefulLayer:
         return self.spk
 
     @property
@@ -125,7 +131,7 @@ class DynapcnnLayer(nn.Module):
         x = self.spk(self.conv(x))
         # As sinabs: an int 1 means no pooling; any other entry (pairs included, even [1, 1]) goes through the sum
         # pooling, whose gradient is zero where the pooled output is zero (torch's lp_pool2d differentiates |x|).
-        outs = [x if isinstance(p, int) and p == 1 else sum_pool2d(x, kernel_size=p) for p in self.pool]
+        outs = [x if isinstance(p, int) and p == 1 else sum_pool2d(x, kernel_size=_pool_pair(p)) for p in self.pool]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def zero_grad(self, set_to_none: bool = False) -> None:
@@ -165,8 +171,11 @@ class DynapcnnLayer(nn.Module):
 
     def _get_conv_output_shape(self) -> tuple[int, int, int]:
         conv = self.conv
+        padding = conv.padding
+        if isinstance(padding, str):
+            raise ValueError(f"DynapcnnLayer needs its conv's padding as integers, got padding={padding!r}")
         sizes = []
         for d in (0, 1):
             span = conv.dilation[d] * (conv.kernel_size[d] - 1) + 1
-            sizes.append((self.in_shape[d + 1] + 2 * conv.padding[d] - span) // conv.stride[d] + 1)
+            sizes.append((self.in_shape[d + 1] + 2 * padding[d] - span) // conv.stride[d] + 1)
         return (conv.out_channels, sizes[0], sizes[1])

@@ -59,6 +59,13 @@ class DynapcnnNetwork(nn.Module):
         >>> net.reset_states(); net.memory_summary()["kernel"]
     """
 
+    # Set by `to`: a torch device, or a chip id such as "speck2fdevkit:0"; with a chip, samna's objects as well.
+    device: str | torch.device
+    samna_device: Any
+    samna_config: Any
+    samna_input_buffer: Any
+    samna_output_buffer: Any
+
     def __init__(
         self,
         snn: nn.Module,
@@ -117,7 +124,7 @@ class DynapcnnNetwork(nn.Module):
         return self._layer2core_map
 
     @property
-    def dynapcnn_layers(self) -> dict[int, nn.Module]:
+    def dynapcnn_layers(self) -> dict[int, DynapcnnLayer]:
         return self._dynapcnn_module.dynapcnn_layers
 
     @property
@@ -125,8 +132,8 @@ class DynapcnnNetwork(nn.Module):
         return self._dynapcnn_module
 
     @property
-    def exit_layers(self) -> list[nn.Module]:
-        return [self.all_layers[i] for i in self._dynapcnn_module.get_exit_layers()]
+    def exit_layers(self) -> list[DynapcnnLayer]:
+        return [self.dynapcnn_layers[i] for i in self._dynapcnn_module.get_exit_layers()]
 
     @property
     def exit_layer_ids(self) -> list[int]:
@@ -186,6 +193,7 @@ class DynapcnnNetwork(nn.Module):
         io.disable_timestamps(self.device)
         return received
 
+    # sinabs returns a list (nn.Module an iterator); the drop-in keeps sinabs's signature.
     def parameters(self) -> list[nn.Parameter]:  # type: ignore[override]
         """The parameters of the DynapcnnLayers' conv layers, as a list (as sinabs)."""
         params: list[nn.Parameter] = []
@@ -230,7 +238,7 @@ class DynapcnnNetwork(nn.Module):
         if self.is_deployed_on_dynapcnn_device:
             from spikekit_speck.dynapcnn.config_builder import builder_for
 
-            builder = builder_for(self.device)
+            builder = builder_for(str(self.device))  # a chip id (is_deployed_on_dynapcnn_device)
             builder.reset_states(self.samna_config, randomize=randomize)
             self.samna_device.get_model().apply_configuration(self.samna_config)
             return
@@ -238,6 +246,7 @@ class DynapcnnNetwork(nn.Module):
             if isinstance(layer, DynapcnnLayer):
                 layer.spk_layer.reset_states(randomize=randomize)
 
+    # sinabs's signature: chip ids and deployment options beside nn.Module.to's arguments.
     def to(  # type: ignore[override]
         self,
         device: Any = "cpu",
@@ -296,6 +305,10 @@ class DynapcnnNetwork(nn.Module):
                     "the future please use `layer2core_map` instead.",
                     DeprecationWarning,
                     stacklevel=3,
+                )
+            elif isinstance(chip_layers_ordering, str):
+                raise ValueError(
+                    f"chip_layers_ordering must be 'auto' or one core index per layer, got {chip_layers_ordering!r}"
                 )
             else:
                 layer2core_map = dict(zip(self.dynapcnn_layers, chip_layers_ordering))

@@ -25,6 +25,10 @@ def get_free_tcp_port() -> int:
         return sock.getsockname()[1]
 
 
+# Plot places (top-left x, top-left y, bottom-right x, bottom-right y) in the order d, s, r, p; None: no such plot.
+_Layout = list[tuple[float, float, float, float] | None]
+
+
 class DynapcnnVisualizer:
     """samna's GUI for a :class:`DynapcnnNetwork` on a chip: DVS view, spike counts, readout, power (needs samna).
 
@@ -48,12 +52,12 @@ class DynapcnnVisualizer:
 
     # Plot places (top-left x, top-left y, bottom-right x, bottom-right y) as fractions of the window, per plot
     # combination: "d" DVS, "s" spike count, "r" readout, "p" power; order of the slots: d, s, r, p.
-    DEFAULT_LAYOUT_DS = [(0, 0, 0.5, 1), (0.5, 0, 1, 1), None, None]
-    DEFAULT_LAYOUT_DSP = [(0, 0, 0.5, 0.66), (0.5, 0, 1, 0.66), None, (0, 0.66, 1, 1)]
-    DEFAULT_LAYOUT_DRP = [(0, 0, 0.5, 0.66), None, (0.5, 0, 1, 0.66), (0, 0.66, 1, 1)]
-    DEFAULT_LAYOUT_DSR = [(0, 0, 0.33, 1), (0.33, 0, 0.66, 1), (0.66, 0, 1, 1), None]
-    DEFAULT_LAYOUT_DSRP = [(0, 0, 0.33, 0.66), (0.33, 0, 0.66, 0.66), (0.66, 0, 1, 0.66), (0, 0.66, 1, 1)]
-    LAYOUTS_DICT = {
+    DEFAULT_LAYOUT_DS: _Layout = [(0, 0, 0.5, 1), (0.5, 0, 1, 1), None, None]
+    DEFAULT_LAYOUT_DSP: _Layout = [(0, 0, 0.5, 0.66), (0.5, 0, 1, 0.66), None, (0, 0.66, 1, 1)]
+    DEFAULT_LAYOUT_DRP: _Layout = [(0, 0, 0.5, 0.66), None, (0.5, 0, 1, 0.66), (0, 0.66, 1, 1)]
+    DEFAULT_LAYOUT_DSR: _Layout = [(0, 0, 0.33, 1), (0.33, 0, 0.66, 1), (0.66, 0, 1, 1), None]
+    DEFAULT_LAYOUT_DSRP: _Layout = [(0, 0, 0.33, 0.66), (0.33, 0, 0.66, 0.66), (0.66, 0, 1, 0.66), (0, 0.66, 1, 1)]
+    LAYOUTS_DICT: dict[str, _Layout] = {
         "ds": DEFAULT_LAYOUT_DS,
         "dsp": DEFAULT_LAYOUT_DSP,
         "drp": DEFAULT_LAYOUT_DRP,
@@ -122,11 +126,16 @@ class DynapcnnVisualizer:
         if self.readout_images:
             self.feature_names = self.parse_feature_names_from_image_names(self.readout_images)
         else:
-            self.feature_names = [str(i) for i in range(self.feature_count)]
+            self.feature_names = [str(i) for i in range(self._feature_count())]
 
     def update_default_readout_return_value(self) -> None:
         """The last class is the default prediction."""
-        self.readout_default_return_value = self.feature_count - 1
+        self.readout_default_return_value = self._feature_count() - 1
+
+    def _feature_count(self) -> int:
+        if self.feature_count is None:
+            raise ValueError("DynapcnnVisualizer: give feature_names, readout_images or feature_count")
+        return self.feature_count
 
     def update_feature_count(self, dynapcnn_network: Any) -> None:
         """Number of outputs of the network's last layer, from its samna configuration (needs a chip)."""
@@ -182,14 +191,21 @@ class DynapcnnVisualizer:
         if self.gui_type not in self.LAYOUTS_DICT:
             raise KeyError(f"no layout for the plot combination {self.gui_type!r}; known: {sorted(self.LAYOUTS_DICT)}")
         layout = self.LAYOUTS_DICT[self.gui_type]
+
+        def place(slot: int) -> tuple[float, float, float, float]:
+            found = layout[slot]
+            if found is None:
+                raise KeyError(f"the layout {self.gui_type!r} has no place for plot {'dsrp'[slot]!r}")
+            return found
+
         extra = self.extra_arguments or {}
-        plots = [self.add_dvs_plot(shape=self.dvs_shape, layout=layout[0])]
+        plots = [self.add_dvs_plot(shape=self.dvs_shape, layout=place(0))]
         if "s" in self.gui_type:
-            plots.append(self.add_spike_count_plot(layout=layout[1], **extra.get("spike_count", {})))
+            plots.append(self.add_spike_count_plot(layout=place(1), **extra.get("spike_count", {})))
         if "r" in self.gui_type:
-            plots.append(self.add_readout_plot(layout=layout[2], **extra.get("readout", {})))
+            plots.append(self.add_readout_plot(layout=place(2), **extra.get("readout", {})))
         if "p" in self.gui_type:
-            plots.append(self.add_power_monitor_plot(layout=layout[3], **extra.get("power_measurement", {})))
+            plots.append(self.add_power_monitor_plot(layout=place(3), **extra.get("power_measurement", {})))
         return plots
 
     def _ui(self, what: str) -> Any:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Mapping
 from pprint import pformat
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor, nn
 
 from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
+from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.utils import Edge, topological_sorting
 
 __all__ = ["DynapcnnNetworkModule"]
@@ -32,7 +34,7 @@ class DynapcnnNetworkModule(nn.Module):
 
     def __init__(
         self,
-        dynapcnn_layers: dict[int, nn.Module],
+        dynapcnn_layers: Mapping[int, DynapcnnLayer],
         destination_map: dict[Any, list[int]],
         entry_points: set[Any],
         dvs_node_info: dict[str, Any] | None = None,
@@ -49,7 +51,7 @@ class DynapcnnNetworkModule(nn.Module):
 
     @property
     def all_layers(self) -> dict[Any, nn.Module]:
-        layers: dict[Any, nn.Module] = self.dynapcnn_layers
+        layers: dict[Any, nn.Module] = dict(self.dynapcnn_layers)
         if self.dvs_layer is not None:
             layers["dvs"] = self.dvs_layer
         return layers
@@ -67,8 +69,10 @@ class DynapcnnNetworkModule(nn.Module):
         return self._destination_map
 
     @property
-    def dynapcnn_layers(self) -> dict[int, nn.Module]:
-        return {int(i): layer for i, layer in sorted(self._dynapcnn_layers.items(), key=lambda kv: int(kv[0]))}
+    def dynapcnn_layers(self) -> dict[int, DynapcnnLayer]:
+        # The ModuleDict holds the DynapcnnLayers given to the constructor (ModuleDict types its values as Module).
+        layers = sorted(self._dynapcnn_layers.items(), key=lambda kv: int(kv[0]))
+        return {int(i): cast(DynapcnnLayer, layer) for i, layer in layers}
 
     @property
     def entry_points(self) -> set[Any]:
@@ -112,11 +116,11 @@ class DynapcnnNetworkModule(nn.Module):
         """``(source, target)`` for every connection between layers (exits left out)."""
         return {(i, d) for i, dests in self._destination_map.items() for d in dests if d >= 0}
 
-    def add_entry_points_edges(self, dcnnl_edges: set[Edge]) -> None:
+    def add_entry_points_edges(self, dcnnl_edges: set[tuple[Any, int]]) -> None:
         """Add ``("input", X)`` for each entry point X (in place)."""
         dcnnl_edges.update(("input", i) for i in self._entry_points)
 
-    def get_node_source_map(self, dcnnl_edges: set[Edge]) -> dict[Any, list[Any]]:
+    def get_node_source_map(self, dcnnl_edges: set[tuple[Any, int]]) -> dict[Any, list[Any]]:
         """``{target: [sources]}``."""
         sources: dict[Any, list[Any]] = {}
         for src, trg in dcnnl_edges:

@@ -16,7 +16,7 @@ import math
 import multiprocessing
 import shutil
 import subprocess
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
@@ -224,6 +224,19 @@ def launch_visualizer(
 
 
 # ------------------------------------------------------------------------------------------------- records
+class _SpikeEvent(Protocol):
+    layer: int
+    x: int
+    y: int
+    timestamp: int
+    feature: int
+
+
+def _is_spike(event: object, classes: tuple[type, ...]) -> TypeGuard[_SpikeEvent]:
+    """An instance of one of the spike event classes (each has these fields)."""
+    return isinstance(event, classes)
+
+
 def _spike_classes() -> tuple[type, ...]:
     classes: list[type] = [Spike]
     samna = optional_samna()
@@ -242,7 +255,7 @@ def events_to_xytp(event_list: list, layer: int) -> np.ndarray:
     :class:`spikekit_speck.events.Spike`; other events (and other layers) are dropped.
     """
     classes = _spike_classes()
-    kept = [ev for ev in event_list if isinstance(ev, classes) and ev.layer == layer]
+    kept = [ev for ev in event_list if _is_spike(ev, classes) and ev.layer == layer]
     dtype = [("x", np.uint16), ("y", np.uint16), ("t", np.uint64), ("channel", np.uint16)]
     out = np.empty(len(kept), dtype=dtype)
     for i, ev in enumerate(kept):

@@ -42,8 +42,8 @@ _STRUCTURE_ONLY = dataclasses.replace(
     SPECK,
     max_kernel_size=10**9,
     max_feature_count=10**9,
-    strides=range(1, 10**9),  # type: ignore[arg-type]
-    poolings=range(1, 10**9),  # type: ignore[arg-type]
+    strides=range(1, 10**9),
+    poolings=range(1, 10**9),
     max_destinations=10**9,  # more than 2 runs in torch; the configuration refuses it (MaxDestinationsReached)
 )
 
@@ -177,7 +177,11 @@ class GraphExtractor:
             return model
         if features > 2:
             raise ValueError(f"A DVSLayer instance can have a max feature dimension of 2 but {features} was given.")
-        dvs = DVSLayer(input_shape=self._input_shape[1:], merge_polarities=features == 1, disable_pixel_array=False)
+        dvs = DVSLayer(
+            input_shape=(self._input_shape[1], self._input_shape[2]),
+            merge_polarities=features == 1,
+            disable_pixel_array=False,
+        )
         return nn.Sequential(dvs, model)
 
     # -- checks ----------------------------------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class GraphExtractor:
     # -- sinabs's accessors ----------------------------------------------------------------------------------------
     @property
     def dvs_layer(self) -> DVSLayer | None:
-        return next((n.module for n in self._nodes if n.kind == "dvs"), None)
+        return next((n.module for n in self._nodes if n.kind == "dvs" and isinstance(n.module, DVSLayer)), None)
 
     @property
     def dvs_node_id(self) -> int | None:
@@ -279,13 +283,14 @@ class GraphExtractor:
             conv = nn.Conv2d(
                 layer.input_shape[0],
                 weight.shape[0],
-                kernel_size=tuple(weight.shape[-2:]),  # type: ignore[arg-type]
+                kernel_size=(int(weight.shape[-2]), int(weight.shape[-1])),
                 stride=layer.stride,
                 padding=layer.padding,
                 bias=layer.bias is not None,
             )
             conv.weight.data = weight.clone()
             if layer.bias is not None:
+                assert conv.bias is not None  # built with bias=True just above
                 conv.bias.data = layer.bias.clone()
             pools = [[d.pooling, d.pooling] for d in layer.destinations]
             layers[layer.index] = DynapcnnLayer(

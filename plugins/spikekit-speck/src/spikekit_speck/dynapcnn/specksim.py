@@ -17,6 +17,7 @@ offline results differ from specksim's in three documented ways:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from torch import nn
 import spikekit.layers as sl
 from spikekit_speck.chip import SPECK
 from spikekit_speck.dynapcnn._samna import optional_samna, require_samna
+from spikekit_speck.recognise import number_of, threshold_of
 from spikekit_speck.simulator import STATE_MAX, STATE_MIN, ChipSimulator
 
 __all__ = [
@@ -49,7 +51,7 @@ def to_tuple(x: Any) -> Any:
     return (x, x) if isinstance(x, int) else x
 
 
-def convert_linear_to_convolutional(layer: nn.Linear, input_shape: tuple[int, int, int]) -> nn.Conv2d:
+def convert_linear_to_convolutional(layer: nn.Linear, input_shape: Sequence[int]) -> nn.Conv2d:
     """The bias-free ``Conv2d`` whose kernel covers the whole ``(C, H, W)`` input and computes ``layer``.
 
     Raises:
@@ -76,7 +78,7 @@ def _filter_module() -> Any:
 
 
 def convert_convolutional_layer(
-    layer: nn.Conv2d, input_shape: tuple[int, int, int], weight_scale: float = 1.0
+    layer: nn.Conv2d, input_shape: Sequence[int], weight_scale: float = 1.0
 ) -> tuple[Any, list[int]]:
     """samna's specksim convolution filter for a bias-free ``Conv2d`` and its output shape (needs samna)."""
     if layer.bias is not None:
@@ -96,19 +98,22 @@ def convert_convolutional_layer(
     return conv_filter, [int(layer.out_channels), *conv_filter.get_layer().get_output_shape()]
 
 
-def convert_pooling_layer(layer: nn.Module, input_shape: tuple[int, int, int]) -> tuple[Any, list[int]]:
+def convert_pooling_layer(layer: nn.Module, input_shape: Sequence[int]) -> tuple[Any, list[int]]:
     """samna's specksim sum pooling filter and its output shape (needs samna)."""
     pool_filter = _filter_module().SpecksimSumPoolingFilterNode()
     pool_filter.set_parameters(to_tuple(layer.kernel_size), tuple(input_shape[1:]))
     return pool_filter, [input_shape[0], *pool_filter.get_layer().get_output_shape()]
 
 
-def convert_iaf_layer(layer: nn.Module, input_shape: tuple[int, int, int]) -> tuple[Any, tuple[int, int, int]]:
+def convert_iaf_layer(layer: nn.Module, input_shape: Sequence[int]) -> tuple[Any, Sequence[int]]:
     """samna's specksim integrate-and-fire filter for an ``IAF`` / ``IAFSqueeze`` (needs samna)."""
     iaf_filter = _filter_module().SpecksimIAFFilterNode()
-    iaf_filter.set_parameters(
-        input_shape[0], tuple(input_shape[1:]), float(layer.spike_threshold), float(layer.min_v_mem)
-    )
+    low = number_of(layer, "min_v_mem", required=True)
+    if low is None:
+        raise ValueError(
+            f"specksim needs a lower bound of the membrane potential: {type(layer).__name__}.min_v_mem is None"
+        )
+    iaf_filter.set_parameters(input_shape[0], tuple(input_shape[1:]), float(threshold_of(layer)), float(low))
     return iaf_filter, input_shape
 
 
@@ -133,11 +138,12 @@ def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
     return kept
 
 
-def _samna_graph(layers: list[tuple[str, nn.Module]], input_shape: tuple[int, int, int]) -> SpecksimNetwork:
+def _samna_graph(layers: list[tuple[str, nn.Module]], input_shape: Sequence[int]) -> SpecksimNetwork:
     samna = require_samna("specksim (samna's event-based simulator)")
     graph = samna.graph.EventFilterGraph()
     filters = [samna.BasicSourceNode_specksim_events_spike()]
-    shape, scale = list(input_shape), 1.0
+    shape: Sequence[int] = list(input_shape)
+    scale = 1.0
     for _, layer in layers:
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             conv = convert_linear_to_convolutional(layer, shape) if isinstance(layer, nn.Linear) else layer
@@ -171,9 +177,10 @@ def from_sequential(network: nn.Sequential, input_shape: tuple[int, int, int]) -
     for name, layer in layers:
         if isinstance(layer, (nn.Conv2d, nn.Linear)) and layer.bias is not None:
             raise ValueError(f"Biases are not supported by specksim: layer {name!r} ({type(layer).__name__}) has one")
+    c, h, w = input_shape
     if optional_samna() is not None:
-        return _samna_graph(layers, tuple(input_shape))
-    return OfflineSpecksimNetwork(layers, tuple(input_shape))
+        return _samna_graph(layers, (c, h, w))
+    return OfflineSpecksimNetwork(layers, (c, h, w))
 
 
 def _spikes_to_xytp(spikes: list, output_dtype: np.dtype) -> np.ndarray:
@@ -388,8 +395,8 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
     @staticmethod
     def _events(counts: torch.Tensor, times: np.ndarray) -> np.ndarray:
         """``(T, C, H, W)`` counts -> records ``(x, y, t, p)``, one per spike, in ``(t, p, y, x)`` order."""
-        index = counts.nonzero()
-        index = index.repeat_interleave(counts[tuple(index.T)], dim=0).numpy()
+        nonzero = counts.nonzero()
+        index = nonzero.repeat_interleave(counts[tuple(nonzero.T)], dim=0).numpy()  # one row per spike
         out = np.empty(len(index), dtype=OUTPUT_DTYPE)
         out["t"], out["p"], out["y"], out["x"] = times[index[:, 0]], index[:, 1], index[:, 2], index[:, 3]
         return out

@@ -48,7 +48,7 @@ def __getattr__(name: str) -> Any:
 
 
 Edge = tuple[int, int]
-WeightLayer = TypeVar("WeightLayer", nn.Linear, nn.Conv2d)
+WeightLayer = TypeVar("WeightLayer", bound=nn.Linear | nn.Conv2d)
 
 
 def parse_device_id(device_id: str) -> tuple[str, int]:
@@ -107,7 +107,8 @@ def _edge_key(edge: tuple[Any, Any]) -> tuple[tuple[int, int, str], ...]:
 def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, int]) -> Crop2d:
     """The :class:`Crop2d` equivalent of a ``Cropping2dLayer`` applied to ``(height, width)`` input."""
     h, w = input_shape
-    return Crop2d(((layer.top_crop, h - layer.bottom_crop), (layer.left_crop, w - layer.right_crop)))
+    top, bottom, left, right = (int(getattr(layer, f"{side}_crop")) for side in ("top", "bottom", "left", "right"))
+    return Crop2d(((top, h - bottom), (left, w - right)))
 
 
 def merge_bn(weight_layer: WeightLayer, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> WeightLayer:
@@ -117,6 +118,11 @@ def merge_bn(weight_layer: WeightLayer, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> 
     ``bias' = beta + (bias - running_mean) * factor``, ``weight' = weight * factor`` per output channel.
     """
     mu, var = bn.running_mean, bn.running_var
+    if mu is None or var is None:
+        raise ValueError(
+            f"{type(bn).__name__} keeps no running statistics (track_running_stats=False): nothing to fold into "
+            f"{type(weight_layer).__name__}"
+        )
     gamma, beta = (bn.weight, bn.bias) if bn.affine else (1.0, 0.0)
     factor = gamma / var.sqrt()
     weight = weight_layer.weight.data.clone().detach()
@@ -153,7 +159,7 @@ def extend_readout_layer(model: DynapcnnNetwork) -> DynapcnnNetwork:
         if old_bias is not None:
             bias = torch.zeros((conv.out_channels,), dtype=old_bias.dtype)
             bias[::4] = old_bias.data
-            conv.bias.data = bias
+            old_bias.data = bias  # old_bias is conv.bias
     model(torch.zeros(size=(1, *model.input_shape)))
     return model
 
