@@ -197,7 +197,7 @@ def check_shape(layer: Any, shape: Any) -> None:
     if not shape:
         return
     ok = isinstance(shape, (tuple, list, torch.Size)) and all(
-        not isinstance(d, bool) and isinstance(d, numbers.Integral) and d >= 0 for d in shape
+        not isinstance(d, bool) and isinstance(d, numbers.Integral) and int(d) >= 0 for d in shape
     )
     if not ok:
         raise ValueError(

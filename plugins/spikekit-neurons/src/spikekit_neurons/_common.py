@@ -150,7 +150,7 @@ class NeuronLayer(FiringRateOnRead, StatefulLayer):
     """
 
     train_alphas: bool
-    tau_mem: torch.Tensor  # Parameters (alpha_* instead with train_alphas); IAF empties the tau_mem slot
+    tau_mem: torch.Tensor | None  # Parameters (alpha_* instead with train_alphas); IAF empties the tau_mem slot
     tau_syn: torch.Tensor | None
     alpha_mem: torch.Tensor
     alpha_syn: torch.Tensor | None
@@ -163,7 +163,11 @@ class NeuronLayer(FiringRateOnRead, StatefulLayer):
     @property
     def alpha_mem_calculated(self) -> torch.Tensor:
         """The membrane decay factor :math:`e^{-1/\\tau_{mem}}` (the ``alpha_mem`` Parameter with train_alphas)."""
-        return self.alpha_mem if self.train_alphas else torch.exp(-1.0 / self.tau_mem)
+        if self.train_alphas:
+            return self.alpha_mem
+        if self.tau_mem is None:  # only IAF empties the slot, and IAF has its own alpha_mem_calculated
+            raise TypeError(f"{type(self).__name__}: tau_mem is None, so there is no membrane decay factor")
+        return torch.exp(-1.0 / self.tau_mem)
 
     @property
     def alpha_syn_calculated(self) -> torch.Tensor | None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 __all__ = ["RateEncoder", "LatencyEncoder", "DeltaEncoder", "RepeatEncoder"]
+
+_T = TypeVar("_T")
 
 
 def _check_steps(name: str, num_steps: int) -> int:
@@ -26,12 +28,14 @@ def _check_steps(name: str, num_steps: int) -> int:
     return num_steps
 
 
-def _check_real(name: str, arg: str, value: Any, *, low: float, low_ok: bool, high: float = math.inf) -> float:
-    """A finite real number in ``[low, high)`` (or ``(low, high)`` unless ``low_ok``), else an error naming both."""
+def _check_real(name: str, arg: str, value: _T, *, low: float, low_ok: bool, high: float = math.inf) -> _T:
+    """A finite real number in ``[low, high)`` (or ``(low, high)`` unless ``low_ok``), returned as given, else an
+    error naming both."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {arg} must be a number, got {value!r} ({type(value).__name__})")
-    above = value >= low if low_ok else value > low
-    if not (math.isfinite(value) and above and value < high):
+    # compared with the value's own < and <= (all that numbers.Real promises; no rounding through float)
+    too_low = value < low if low_ok else value <= low
+    if not (math.isfinite(value) and not too_low and value < high):
         bound = f"{'>=' if low_ok else '>'} {low:g}" + (f" and < {high:g}" if high < math.inf else "")
         raise ValueError(f"{name}: {arg} must be a finite number {bound}, got {value!r}")
     return value

@@ -44,7 +44,8 @@ class LIF(NeuronLayer):
         tau_mem: membrane time constant (scalar or per-neuron tensor broadcastable to the neuron shape); stored as
             the trainable float32 Parameter ``tau_mem`` (or ``alpha_mem`` with ``train_alphas``).
         tau_syn: synaptic time constant, or None for no synapse (then there is no ``i_syn`` state).
-        spike_threshold: threshold :math:`\\theta`, a frozen Parameter (scalar or per-neuron).
+        spike_threshold: threshold :math:`\\theta`, a frozen Parameter (scalar or per-neuron); None only without
+            ``spike_fn`` (as :class:`~spikekit_neurons.exp_leak.ExpLeak` builds it).
         spike_fn: spike function, passed as a class (``MultiSpike``, ``SingleSpike``) or instance (``MaxSpike(3)``).
         reset_fn: reset after a spike (``MembraneSubtract()`` by default, or ``MembraneReset()``).
         surrogate_grad_fn: surrogate gradient; default ``spikekit.activation.SingleExponential()``.
@@ -72,7 +73,7 @@ class LIF(NeuronLayer):
         self,
         tau_mem: float | torch.Tensor,
         tau_syn: float | torch.Tensor | None = None,
-        spike_threshold: float | torch.Tensor = 1.0,
+        spike_threshold: float | torch.Tensor | None = 1.0,
         spike_fn: Any = MultiSpike,
         reset_fn: Any = DEFAULT_RESET,
         surrogate_grad_fn: Any = DEFAULT_SURROGATE,

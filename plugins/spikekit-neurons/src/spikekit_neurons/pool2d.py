@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,8 +54,9 @@ class SpikingMaxPooling2dLayer(nn.Module):
         self.padding = padding
         self.pool_size = pool_size
         self.strides = pool_size if strides is None else strides
-        self.pad = None if tuple(padding) == (0, 0, 0, 0) else nn.ZeroPad2d(tuple(padding))
-        self.pool = nn.MaxPool2d(kernel_size=pool_size, stride=self.strides)
+        # torch takes any int sequence here (F.pad: any even length; pooling: lists too); its stubs name only tuples
+        self.pad = None if tuple(padding) == (0, 0, 0, 0) else nn.ZeroPad2d(tuple(padding))  # type: ignore[arg-type]
+        self.pool = nn.MaxPool2d(kernel_size=pool_size, stride=self.strides)  # type: ignore[arg-type]
         self.spikes_number: torch.Tensor | None = None
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,7 +142,9 @@ class _WindowSum(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kernel, stride, ceil_mode):  # type: ignore[override]
+    def forward(
+        ctx: Any, x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], ceil_mode: bool
+    ) -> torch.Tensor:
         if ceil_mode:  # sinabs's value for windows cut by the edge: their average times the full window size
             out = F.avg_pool2d(x, kernel, stride, 0, True, True, None) * (kernel[0] * kernel[1])
         else:
@@ -150,7 +154,7 @@ class _WindowSum(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         (out,) = ctx.saved_tensors
         shape, dtype, device, kernel, stride, ceil_mode = ctx.cfg
         grad = torch.where(out != 0, grad, 0)
@@ -190,6 +194,7 @@ class SumPool2d(nn.LPPool2d):
         _window("SumPool2d", "kernel_size", kernel_size)
         if stride is not None:
             _window("SumPool2d", "stride", stride)
+        # torch's pooling takes lists too (kept as given, as in sinabs); its stubs name only tuples
         super().__init__(1, kernel_size, stride, ceil_mode)  # type: ignore[arg-type]
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:

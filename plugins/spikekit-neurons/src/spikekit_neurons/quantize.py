@@ -22,7 +22,7 @@ class Quantize(torch.autograd.Function):
         return inp.floor()
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         return grad_output.clone()
 
 
@@ -43,5 +43,5 @@ class StochasticRounding(torch.autograd.Function):
         return floor + (torch.rand_like(inp) < inp - floor).to(inp.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         return grad_output.clone()

@@ -85,7 +85,7 @@ class MaxSpikeInner(torch.autograd.Function):
         return spikes
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         v_mem, spike_threshold = ctx.saved_tensors
         if ctx.surrogate_grad_fn is None:
             raise RuntimeError("MaxSpike was called without a surrogate gradient (surrogate_grad_fn=None)")
