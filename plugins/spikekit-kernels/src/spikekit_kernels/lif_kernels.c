@@ -65,15 +65,21 @@ INLINE REAL floor_v(REAL q) {
 typedef struct {
     int64_t B, T, N;
     int64_t gsb, gst, gsn;     /* strides of g_out */
+    int64_t xsb;               /* batch stride of x when rec is set (one recurrent step, T = 1) */
     int64_t psb[7], psn[7];    /* batch and neuron strides of am, as, thr, fl, aa, asc, rc (0 where broadcast) */
     REAL max_spikes, sg_p[5];
     const REAL *x, *v0, *i0, *b0, *am, *as, *thr, *fl, *aa, *asc, *rc;
     REAL *out, *u, *isave, *bsave, *recv, *vfin, *ifin, *bfin;
+    /* one step of a recurrent layer (T = 1): the input is x + rec (rec: the recurrent drive, (B, N) contiguous;
+     * x: rows xsb apart), and xsave (when set) receives that sum, (B, N) contiguous */
+    const REAL *rec;
+    REAL *xsave;
     /* backward */
     const REAL *g_out, *g_recv, *g_reci, *g_recb, *g_vfin, *g_ifin, *g_bfin, *sg;
     REAL *gx, *gv0, *gi0, *gb0, *gam, *gas, *gaa;
     int nthreads;
-    int64_t next; /* work counter shared by the threads */
+    int accumulate; /* backward: add the decay factors' gradients to gam, gas, gaa (a recurrent layer's steps) */
+    int64_t next;   /* work counter shared by the threads */
 } Args;
 
 static const REAL ZEROS[BLOCK];
@@ -196,8 +202,9 @@ static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Para
 
 /* ------------------------------------------------------------------------------------------- forward */
 /* The time loop of one block of neurons. `finals` writes the final states (off when the backward recomputes). */
-static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
-                          Rows is_, Rows bs, Rows rv, const int finals) {
+/* `addrec` (a compile-time constant at both call sites): one recurrent step, whose input is x + rec. */
+INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
+                          Rows is_, Rows bs, Rows rv, const int finals, const int addrec) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     REAL v[BLOCK], is[BLOCK], bb[BLOCK];
     const REAL *restrict am = P->am, *restrict as = P->as, *restrict thr = P->thr;
@@ -209,13 +216,18 @@ static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0
         is[j] = HAS(F_SYN) ? a->i0[k0 + j] : 0;
         bb[j] = HAS(F_ALIF) ? a->b0[k0 + j] : 0;
     }
+    /* a recurrent step adds the drive here, rounding as torch's x + r does (r = 0 gives x + 0, as the reference) */
+    REAL junkx[BLOCK];
     for (int64_t t = 0; t < T; t++) {
-        const REAL *restrict xt = ROW(a->x, t);
+        const REAL *restrict xt = addrec ? a->x + bi * a->xsb + n0 : ROW(a->x, t);
+        const REAL *restrict rt = addrec ? a->rec + k0 : ZEROS;
+        REAL *restrict xst = (addrec && a->xsave) ? a->xsave + k0 : junkx;
         REAL *restrict ot = AT(out, t), *restrict ut = AT(us, t), *restrict ist = AT(is_, t);
         REAL *restrict bst = AT(bs, t), *restrict rvt = AT(rv, t);
         IVDEP
         for (int64_t j = 0; j < len; j++) {
-            const REAL xv = xt[j];
+            const REAL xv = addrec ? xt[j] + rt[j] : xt[j];
+            if (addrec) xst[j] = xv;
             const REAL i = HAS(F_SYN) ? as[j] * (is[j] + xv) : xv;
             const REAL drive = HAS(F_NORM) ? (1 - am[j]) * i : i;
             const REAL u = am[j] * v[j] + drive;
@@ -243,6 +255,12 @@ static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0
             if (HAS(F_ALIF)) a->bfin[k0 + j] = bb[j];
         }
     }
+}
+
+static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
+                          Rows is_, Rows bs, Rows rv, const int finals) {
+    if (a->rec) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1);
+    else forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0);
 }
 
 static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
@@ -405,16 +423,17 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
     }
     for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &P, &sc, bi, n0, len, t, us, is_, bs, 1);
     if (T > 0) backward_step(a, &P, &sc, bi, n0, len, 0, us, is_, bs, 0);
+    const int acc = a->accumulate;
     for (int64_t j = 0; j < len; j++) {
         a->gv0[k0 + j] = sc.gw[j];
-        a->gam[k0 + j] = sc.sam[j];
+        a->gam[k0 + j] = acc ? a->gam[k0 + j] + sc.sam[j] : sc.sam[j];
         if (HAS(F_SYN)) {
             a->gi0[k0 + j] = sc.gi[j];
-            a->gas[k0 + j] = sc.sas[j];
+            a->gas[k0 + j] = acc ? a->gas[k0 + j] + sc.sas[j] : sc.sas[j];
         }
         if (HAS(F_ALIF)) {
             a->gb0[k0 + j] = sc.gb[j];
-            a->gaa[k0 + j] = sc.saa[j];
+            a->gaa[k0 + j] = acc ? a->gaa[k0 + j] + sc.saa[j] : sc.saa[j];
         }
     }
     free(buf);
