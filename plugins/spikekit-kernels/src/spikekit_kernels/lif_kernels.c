@@ -149,8 +149,8 @@ INLINE REAL surrogate(const REAL *p, REAL u, REAL th, REAL given) {
     (void)p, (void)given;
     switch (SG) {
     case SG_SINGLE_EXP: {
-        const REAL w = th * p[0];
-        return p[1] / w * EXP(-FABS(u - th) / w);
+        const REAL iw = R(1) / (th * p[0]); /* one division (a gradient, not a spike: no exactness needed) */
+        return p[1] * iw * EXP(-FABS(u - th) * iw);
     }
     case SG_GAUSS:
         return gauss(u - th, p[0], p[1]) * p[2];
