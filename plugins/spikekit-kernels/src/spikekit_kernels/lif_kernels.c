@@ -314,6 +314,12 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
         const REAL *g0 = a->g_out + bi * a->gsb + t * a->gst + n0 * a->gsn;
         if (a->gsn == 1) {
             go = g0;
+        } else if (a->gst == 0 && t < a->T - 1) { /* the same row at every step: gathered at the last one */
+            go = sc->grow;
+        } else if (a->gsn == 0) { /* one value per row (the gradient of a sum): a broadcast, vectorised */
+            const REAL g = g0[0];
+            for (int64_t j = 0; j < len; j++) sc->grow[j] = g;
+            go = sc->grow;
         } else {
             for (int64_t j = 0; j < len; j++) sc->grow[j] = g0[j * a->gsn];
             go = sc->grow;
