@@ -1,19 +1,24 @@
 r"""Recurrent layers (``rec_connect``) on ``fused-cpu``: the time loop in Python, each step's neuron update in C.
 
 The reference backend computes, per step, ``x'_t = x_t + r_t`` with ``r_t = rec_connect(s_{t-1})`` (``r_0 = 0``,
-and ``rec_connect`` is called after the last step too) and then one neuron step. Here the neuron step of all
-``(B, N)`` neurons is one call of the compiled loop with ``T = 1`` (the same code and arithmetic as the fused
-forward, so spikes stay bitwise equal), and ``rec_connect`` is called with torch on the same spikes in the same
-shape as the reference calls it, so its output has the same bits too. The per-step elementwise torch ops of the
-reference (about ten forward and ten backward, each an autograd node) become one C call each way.
+and ``rec_connect`` is called after the last step too) and then one neuron step. Here each step is one call of the
+compiled loop with ``T = 1`` for all ``(B, N)`` neurons, which adds ``r_t`` to ``x_t`` itself (the same IEEE sum as
+torch's ``x_t + r_t``, ``r_0`` a zero tensor as in the reference) and runs the same code and arithmetic as the fused
+forward, so spikes stay bitwise equal. For a plain ``nn.Linear`` from the neurons to themselves that no hook watches,
+``r_{t+1}`` is the op ``nn.Linear`` calls on a 2-D input (``mm``, or ``addmm`` with its bias), written into one
+preallocated ``(B, N)`` buffer: the same bits, no module call, no allocation per step, and no product after the last
+step (a plain linear map draws nothing, so skipping it changes nothing). Any other module is called as the
+reference calls it, on the same spikes in the same shape, after the last step too.
 
-Backward: a custom autograd function walks the steps backwards. Step ``t``'s compiled backward (``T = 1``, with
-``w_{t-1}``, ``i_{t-1}``, ``b_{t-1}`` passed as its "initial" state and the adjoints carried in its "final state"
-gradients) gives ``∂L/∂x'_t``, which is both ``∂L/∂x_t`` and ``∂L/∂r_t``. The gradient reaching ``s_{t-1}``
-through ``rec_connect`` is its vector-Jacobian product at ``∂L/∂r_t``, added to the output gradient of step
-``t - 1`` before that step runs. For a plain ``nn.Linear`` it is one matrix product (``∂L/∂r_t · W``) and the weight
-gradient is one product over all steps at the end; any other module keeps the graph of each step's call (so a
-stochastic module is differentiated at the numbers it drew) and is differentiated with ``torch.autograd.grad``.
+Backward: a custom autograd function walks the steps backwards. Step ``t``'s compiled backward (``T = 1``, with the
+saved ``x'_t`` as its input and ``w_{t-1}``, ``i_{t-1}``, ``b_{t-1}`` as its "initial" state; it recomputes ``u_t``
+from them, so ``u`` is not kept) gives ``∂L/∂x'_t``, which is both ``∂L/∂x_t`` and ``∂L/∂r_t``, and adds the
+step's share of the decay factors' gradients to one ``(B, N)`` sum. The gradient reaching ``s_{t-1}`` through
+``rec_connect`` is its vector-Jacobian product at ``∂L/∂r_t``, added to the output gradient of step ``t - 1``
+before that step runs. For the plain ``nn.Linear`` it is one matrix product into a preallocated buffer
+(``∂L/∂r_t · W``) and the weight gradient is one product over all steps at the end; any other module keeps the graph
+of each step's call (so a stochastic module is differentiated at the numbers it drew) and is differentiated with
+``torch.autograd.grad``. Without autograd (inference) only the spikes, and the recordings asked for, are kept.
 
 Buffers are time-major ``(T, B, N)`` with each step's slice aligned to 64 bytes, so a step is a contiguous
 ``(B, N)`` block that the compiled loop reads with ``T = 1`` and ``rec_connect`` receives like the reference's.
