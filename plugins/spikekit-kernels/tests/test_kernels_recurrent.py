@@ -140,3 +140,45 @@ def test_multi_dimensional_neurons_with_a_general_connection() -> None:
     for name, val in want[3].items():
         assert torch.equal(got[3][name], val), name
     torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["lif", "alif"])
+@pytest.mark.parametrize("rec_kind", ["linear", "linear-nobias"])
+def test_inference_at_a_larger_size_matches_bitwise(model: str, rec_kind: str) -> None:
+    """Without autograd the loop keeps only what it returns; at a size where the product is blocked the same way as
+    the benchmark's, spikes, recordings and final states stay bitwise equal."""
+    B, T, N = 8, 12, 256
+    g = torch.Generator().manual_seed(11)
+    x = torch.rand(B, T, N, generator=g) * 5.0
+    rec = _rec(rec_kind, N, 2)
+    with torch.no_grad():
+        rec.weight.mul_(0.2)
+    ref = _layer(model, copy.deepcopy(rec), "torch", record_states=True)
+    fused = _layer(model, copy.deepcopy(rec), "fused-cpu", record_states=True)
+    with torch.no_grad():
+        want = ref(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = fused(x)
+    assert want.sum() > 0 and (want == 0).any()
+    assert torch.equal(got, want)
+    for name, val in dict(ref.named_buffers()).items():
+        assert torch.equal(dict(fused.named_buffers())[name], val), name
+
+
+def test_a_hooked_linear_is_called_as_a_module() -> None:
+    """A forward hook on the nn.Linear sees every call, as with the reference (T calls, the last one included)."""
+    B, T, N = 2, 6, 8
+    calls = {"torch": 0, "fused-cpu": 0}
+    outs = {}
+    for backend in calls:
+        rec = _rec("linear", N, 3)
+
+        def hook(_m, _i, _o, backend=backend):
+            calls[backend] += 1
+
+        rec.register_forward_hook(hook)
+        layer = _layer("lif", rec, backend)
+        outs[backend] = layer(torch.rand(B, T, N, generator=torch.Generator().manual_seed(0)) * 6.0)
+    assert calls["torch"] == T and calls["fused-cpu"] == T
+    assert torch.equal(outs["torch"], outs["fused-cpu"])

@@ -82,16 +82,16 @@ const char *spikekit_kernels_config(void) {
 
 _PTRS = (
     "x v0 i0 b0 am as_ thr fl aa asc rc out u isave bsave recv vfin ifin bfin "
-    "g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg gx gv0 gi0 gb0 gam gas gaa"
+    "rec xsave g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg gx gv0 gi0 gb0 gam gas gaa"
 ).split()
 
 
 def _struct(real: type) -> type[ctypes.Structure]:
-    fields = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn")]
+    fields = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn", "xsb")]
     fields += [("psb", ctypes.c_int64 * 7), ("psn", ctypes.c_int64 * 7)]
     fields += [("max_spikes", real), ("sg_p", real * 5)]
     fields += [(name, ctypes.c_void_p) for name in _PTRS]
-    fields += [("nthreads", ctypes.c_int), ("next", ctypes.c_int64)]
+    fields += [("nthreads", ctypes.c_int), ("accumulate", ctypes.c_int), ("next", ctypes.c_int64)]
     return type(f"Args_{real.__name__}", (ctypes.Structure,), {"_fields_": fields})
 
 

@@ -1,19 +1,24 @@
 r"""Recurrent layers (``rec_connect``) on ``fused-cpu``: the time loop in Python, each step's neuron update in C.
 
 The reference backend computes, per step, ``x'_t = x_t + r_t`` with ``r_t = rec_connect(s_{t-1})`` (``r_0 = 0``,
-and ``rec_connect`` is called after the last step too) and then one neuron step. Here the neuron step of all
-``(B, N)`` neurons is one call of the compiled loop with ``T = 1`` (the same code and arithmetic as the fused
-forward, so spikes stay bitwise equal), and ``rec_connect`` is called with torch on the same spikes in the same
-shape as the reference calls it, so its output has the same bits too. The per-step elementwise torch ops of the
-reference (about ten forward and ten backward, each an autograd node) become one C call each way.
+and ``rec_connect`` is called after the last step too) and then one neuron step. Here each step is one call of the
+compiled loop with ``T = 1`` for all ``(B, N)`` neurons, which adds ``r_t`` to ``x_t`` itself (the same IEEE sum as
+torch's ``x_t + r_t``, ``r_0`` a zero tensor as in the reference) and runs the same code and arithmetic as the fused
+forward, so spikes stay bitwise equal. For a plain ``nn.Linear`` from the neurons to themselves that no hook watches,
+``r_{t+1}`` is the op ``nn.Linear`` calls on a 2-D input (``mm``, or ``addmm`` with its bias), written into one
+preallocated ``(B, N)`` buffer: the same bits, no module call, no allocation per step, and no product after the last
+step (a plain linear map draws nothing, so skipping it changes nothing). Any other module is called as the
+reference calls it, on the same spikes in the same shape, after the last step too.
 
-Backward: a custom autograd function walks the steps backwards. Step ``t``'s compiled backward (``T = 1``, with
-``w_{t-1}``, ``i_{t-1}``, ``b_{t-1}`` passed as its "initial" state and the adjoints carried in its "final state"
-gradients) gives ``∂L/∂x'_t``, which is both ``∂L/∂x_t`` and ``∂L/∂r_t``. The gradient reaching ``s_{t-1}``
-through ``rec_connect`` is its vector-Jacobian product at ``∂L/∂r_t``, added to the output gradient of step
-``t - 1`` before that step runs. For a plain ``nn.Linear`` it is one matrix product (``∂L/∂r_t · W``) and the weight
-gradient is one product over all steps at the end; any other module keeps the graph of each step's call (so a
-stochastic module is differentiated at the numbers it drew) and is differentiated with ``torch.autograd.grad``.
+Backward: a custom autograd function walks the steps backwards. Step ``t``'s compiled backward (``T = 1``, with the
+saved ``x'_t`` as its input and ``w_{t-1}``, ``i_{t-1}``, ``b_{t-1}`` as its "initial" state; it recomputes ``u_t``
+from them, so ``u`` is not kept) gives ``∂L/∂x'_t``, which is both ``∂L/∂x_t`` and ``∂L/∂r_t``, and adds the
+step's share of the decay factors' gradients to one ``(B, N)`` sum. The gradient reaching ``s_{t-1}`` through
+``rec_connect`` is its vector-Jacobian product at ``∂L/∂r_t``, added to the output gradient of step ``t - 1``
+before that step runs. For the plain ``nn.Linear`` it is one matrix product into a preallocated buffer
+(``∂L/∂r_t · W``) and the weight gradient is one product over all steps at the end; any other module keeps the graph
+of each step's call (so a stochastic module is differentiated at the numbers it drew) and is differentiated with
+``torch.autograd.grad``. Without autograd (inference) only the spikes, and the recordings asked for, are kept.
 
 Buffers are time-major ``(T, B, N)`` with each step's slice aligned to 64 bytes, so a step is a contiguous
 ``(B, N)`` block that the compiled loop reads with ``T = 1`` and ``rec_connect`` receives like the reference's.
@@ -110,22 +115,48 @@ def _args(lib_args: type, plan: Plan, B: int, N: int) -> ctypes.Structure:
     return a
 
 
-def _linear(rec: nn.Module) -> nn.Linear | None:
-    return rec if type(rec) is nn.Linear else None
+def _linear(rec: nn.Module, x: Tensor, plan: Plan) -> nn.Linear | None:
+    """``rec`` when it is a plain ``nn.Linear`` from the N neurons to themselves, in x's dtype and device, that no
+    hook watches: its product is then taken with the op ``nn.Linear`` calls on a 2-D input (``mm``, or ``addmm`` with
+    a bias; the same bits), written into a preallocated buffer. Anything else is called as the module it is."""
+    if type(rec) is not nn.Linear or type(rec.weight) is not nn.Parameter or len(plan.trail) != 1:
+        return None
+    w = rec.weight
+    if w.shape != (plan.N, plan.N) or w.dtype != x.dtype or w.device != x.device:
+        return None
+    if rec.bias is not None and (type(rec.bias) is not nn.Parameter or rec.bias.dtype != x.dtype):
+        return None
+    from torch.nn.modules import module as m
+
+    hooks = (rec._forward_hooks, rec._forward_pre_hooks, rec._backward_hooks, rec._backward_pre_hooks,
+             m._global_forward_hooks, m._global_forward_pre_hooks, m._global_backward_hooks,
+             m._global_backward_pre_hooks)  # fmt: skip
+    return None if any(hooks) else rec
+
+
+def _product(linear: nn.Linear, s: Tensor, out: Tensor) -> None:
+    """``out = linear(s)`` as ``F.linear`` computes it for a 2-D input (``s Wᵀ``, or ``addmm(b, s, Wᵀ)``)."""
+    w = linear.weight.detach()
+    if linear.bias is None:
+        torch.mm(s, w.t(), out=out)
+    else:
+        torch.addmm(linear.bias.detach(), s, w.t(), out=out)
 
 
 class _RecurrentLoop(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, plan, rec, record, *rec_params):  # type: ignore[override]
+    def forward(ctx, x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
+                plan, rec, linear, record, grad, *rec_params):  # type: ignore[override]  # fmt: skip
         from spikekit_kernels import fused
 
         B, T, N = x.shape
-        flags = plan.flags
-        syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
-        lib = fused._lib(x, flags, plan.spike_kind, plan.sg_kind)
+        x = x.contiguous()
+        syn, alif = bool(plan.flags & F_SYN), bool(plan.flags & F_ALIF)
+        lib = fused._lib(x, plan.flags, plan.spike_kind, plan.sg_kind)
         steps = _Steps(x, T, B, N)
-        XP, S, U, W = steps.new(), steps.new(), steps.new(), steps.new()
-        IS, Bs = steps.new(syn), steps.new(alif)
+        # per step: spikes; for the backward x + r, the carried membrane w and i, b (u is recomputed from them)
+        XP, S, W = steps.new(grad), steps.new(), steps.new(grad or record)
+        IS, Bs = steps.new(syn and (grad or record)), steps.new(alif and (grad or record))
         own = lambda t: x.new_empty(B, *plan.trail).copy_(t.view(B, *plan.trail))  # noqa: E731  (not a view)
         v = own(v0)
         i = own(i0) if syn else x.new_empty(0)
@@ -134,35 +165,14 @@ class _RecurrentLoop(torch.autograd.Function):
         a.v0 = a.vfin = _ptr(v)
         a.i0 = a.ifin = _ptr(i)
         a.b0 = a.bfin = _ptr(b)
-        a.recv = None
-        trail = plan.trail
-        linear = _linear(rec)
-        keep_graph = any(ctx.needs_input_grad) and linear is None
-        graphs: list[tuple[Tensor, Tensor]] = []
-        r = x.new_zeros(B, N)
-        xs, xps, ss = x.unbind(1), steps.views(XP), steps.views(S, *trail)
-        (pxp, st), (ps, _), (pu, _), (pw, _) = (steps.ptrs(t) for t in (XP, S, U, W))
-        (pi, _), (pb, _) = steps.ptrs(IS), steps.ptrs(Bs)
-        for t in range(T):
-            torch.add(xs[t], r, out=xps[t])
-            off = t * st
-            a.x, a.out, a.u, a.recv = pxp + off, ps + off, pu + off, pw + off
-            a.isave = pi + off if syn else None
-            a.bsave = pb + off if alif else None
-            if lib.lif_forward(ctypes.byref(a)) != 0:
-                raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")
-            if keep_graph:
-                with torch.enable_grad():
-                    leaf = ss[t].detach().requires_grad_(True)
-                    r_full = rec(leaf)
-                graphs.append((leaf, r_full))
-                r = r_full.detach().reshape(B, N)
-            else:
-                r = rec(ss[t]).reshape(B, N)
-        ctx.plan, ctx.rec, ctx.steps, ctx.graphs, ctx.nparams = plan, rec, steps, graphs, len(rec_params)
+        a.xsb = T * N
+        graphs = _run_steps(lib, a, x, steps, (XP, S, W, IS, Bs), plan, rec, linear, grad and linear is None)
+        ctx.plan, ctx.rec, ctx.linear, ctx.steps, ctx.graphs = plan, rec, linear, steps, graphs
+        ctx.nparams = len(rec_params)
         ctx.rec_params = list(rec_params)
-        ctx.save_for_backward(XP, S, U, W, IS, Bs, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)
-        out = steps.batch_major(S).view(B, T, *trail)
+        ctx.save_for_backward(XP, S, W, IS, Bs, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt,
+                              adapt_scale, reset_const)  # fmt: skip
+        out = steps.batch_major(S).view(B, T, *plan.trail)
         recv = steps.batch_major(W) if record else x.new_empty(0)
         reci = steps.batch_major(IS) if (record and syn) else x.new_empty(0)
         recb = steps.batch_major(Bs) if (record and alif) else x.new_empty(0)
@@ -173,76 +183,115 @@ class _RecurrentLoop(torch.autograd.Function):
     def backward(ctx, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin):  # type: ignore[override]
         from spikekit_kernels import fused
 
-        XP, S, U, W, IS, Bs, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
+        XP, S, W, IS, Bs, v0, i0, b0, *_params = ctx.saved_tensors
         v0, i0, b0 = v0.contiguous(), i0.contiguous(), b0.contiguous()
-        plan, rec, steps = ctx.plan, ctx.rec, ctx.steps
+        plan, steps = ctx.plan, ctx.steps
         B, T, N = steps.B, steps.T, steps.N
-        flags = plan.flags
-        syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
-        lib = fused._lib(XP, flags, plan.spike_kind, plan.sg_kind)
+        syn, alif = bool(plan.flags & F_SYN), bool(plan.flags & F_ALIF)
+        lib = fused._lib(XP, plan.flags, plan.spike_kind, plan.sg_kind)
         a = _args(fused._args(XP), plan, B, N)
         for j, p in enumerate(plan.sg_params[:5]):
             a.sg_p[j] = p
-        GX, GAM = steps.new(), steps.new()
-        GAS, GAA = steps.new(syn), steps.new(alif)
+        GX = steps.new()
+        # the decay factors' gradients: the kernel adds each step's share (no per-step buffers, no reduction pass)
+        gam = XP.new_zeros(B, N)
+        gas, gaa = (XP.new_zeros(B, N) if on else XP.new_empty(0) for on in (syn, alif))
+        a.gam, a.gas, a.gaa, a.accumulate = _ptr(gam), _ptr(gas), _ptr(gaa), 1
         gw = g_vfin.reshape(B, N).contiguous().clone() if g_vfin is not None else XP.new_zeros(B, N)
         gi = g_ifin.reshape(B, N).contiguous().clone() if (syn and g_ifin is not None) else XP.new_zeros(B, N)
         gb = g_bfin.reshape(B, N).contiguous().clone() if (alif and g_bfin is not None) else XP.new_zeros(B, N)
         a.g_vfin = a.gv0 = gw.data_ptr()
         a.g_ifin = a.gi0 = gi.data_ptr() if syn else None
         a.g_bfin = a.gb0 = gb.data_ptr() if alif else None
-        grv = steps.time_major(g_recv.reshape(B, T, N) if g_recv is not None and g_recv.numel() else None)
-        gri = steps.time_major(g_reci.reshape(B, T, N) if g_reci is not None and g_reci.numel() else None)
-        grb = steps.time_major(g_recb.reshape(B, T, N) if g_recb is not None and g_recb.numel() else None)
+        a.u = a.isave = a.bsave = None  # each step's u (i, b) is recomputed from the saved carried states
+        given = lambda g: g.reshape(B, T, N) if g is not None and g.numel() else None  # noqa: E731
+        grv, gri, grb = (steps.time_major(given(g)) for g in (g_recv, g_reci, g_recb))
         g3 = g_out.reshape(B, T, N) if g_out is not None else None
-        zero = XP.new_zeros(()).expand(B, N)
-        linear = _linear(rec)
+        linear = ctx.linear
         pgrads: list[Tensor | None] = [None] * ctx.nparams
         gxs = steps.views(GX)
         gos = g3.unbind(1) if g3 is not None else None
-        ptr = _StepPointers(steps, XP, U, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX, GAM, GAS, GAA)
+        gs = XP.new_zeros(B, N)  # the gradient reaching s_t: the output's plus what flows back through r_{t+1}
+        a.gsb, a.gsn, a.g_out = N, 1, gs.data_ptr()
+        ptr = _StepPointers(steps, XP, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX)
         for t in range(T - 1, -1, -1):
-            gs = gos[t] if gos is not None else zero
-            if t < T - 1:  # the gradient reaching s_t through r_{t+1} = rec(s_t)
+            if t < T - 1:  # through r_{t+1} = rec(s_t)
                 gr = gxs[t + 1]
                 if linear is not None:
-                    gs = torch.addmm(gs, gr, linear.weight) if gos is not None else gr @ linear.weight
+                    w = linear.weight.detach()
+                    torch.addmm(gos[t], gr, w, out=gs) if gos is not None else torch.mm(gr, w, out=gs)
                 else:
-                    gs = gs + _vjp(ctx.graphs[t], gr, ctx.rec_params, pgrads, B, N)
-            a.gsb, a.gsn = (gs.stride(0) if B > 1 else 0), (gs.stride(1) if N > 1 else 0)
-            a.g_out = gs.data_ptr()
+                    got = _vjp(ctx.graphs[t], gr, ctx.rec_params, pgrads, B, N)
+                    torch.add(gos[t], got, out=gs) if gos is not None else gs.copy_(got)
+            elif gos is not None:
+                gs.copy_(gos[t])
             ptr.point(a, t)
             if lib.lif_backward(ctypes.byref(a)) != 0:
                 raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its buffer")
         if linear is not None and ctx.nparams:
-            _linear_param_grads(linear, steps, GX, S, pgrads, ctx.needs_input_grad[14:])
+            _linear_param_grads(linear, steps, GX, S, pgrads, ctx.needs_input_grad[16:])
         gx = steps.batch_view(GX)
-        red = lambda buf: buf[:T, : B * N].sum(0).view(B, N)  # noqa: E731
-        gam = red(GAM)
-        gas = red(GAS) if syn else None
-        gaa = red(GAA) if alif else None
+        gas, gaa = (gas if syn else None), (gaa if alif else None)
         return (gx, gw, gi if syn else None, gb if alif else None, gam, gas, None, None, gaa, None, None,
-                None, None, None, *pgrads)  # fmt: skip
+                None, None, None, None, None, *pgrads)  # fmt: skip
+
+
+def _run_steps(lib, a, x, steps, bufs, plan, rec, linear, keep_graph) -> list[tuple[Tensor, Tensor]]:
+    """The forward time loop: per step one compiled neuron update (whose input is ``x_t + r_t``) and the product
+    ``r_{t+1} = rec(s_t)``. Returns the graph of each ``rec`` call when a general module must be differentiated."""
+    B, T, N = steps.B, steps.T, steps.N
+    XP, S, W, IS, Bs = bufs
+    syn, alif = bool(plan.flags & F_SYN), bool(plan.flags & F_ALIF)
+    graphs: list[tuple[Tensor, Tensor]] = []
+    r = x.new_zeros(B, N)  # r_0 = 0: the reference adds a zero tensor at the first step too
+    ss = steps.views(S, *plan.trail)
+    (pxp, _), (ps, st), (pw, _) = (steps.ptrs(t) for t in (XP, S, W))
+    (pi, _), (pb, _) = steps.ptrs(IS), steps.ptrs(Bs)
+    px, row = x.data_ptr(), N * x.element_size()
+    a.u = None
+    for t in range(T):
+        off = t * st
+        a.x, a.rec, a.out = px + t * row, r.data_ptr(), ps + off
+        a.xsave = pxp + off if pxp else None
+        a.recv = pw + off if pw else None
+        a.isave = pi + off if (syn and pi) else None
+        a.bsave = pb + off if (alif and pb) else None
+        if lib.lif_forward(ctypes.byref(a)) != 0:
+            raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")
+        if linear is not None:
+            if t < T - 1:  # the product after the last step is never used (a plain nn.Linear draws nothing)
+                _product(linear, ss[t].view(B, N), r)
+        elif keep_graph:
+            with torch.enable_grad():
+                leaf = ss[t].detach().requires_grad_(True)
+                r_full = rec(leaf)
+            graphs.append((leaf, r_full))
+            r = _drive(r_full.detach(), x, B, N)
+        else:
+            r = _drive(rec(ss[t]), x, B, N)
+    return graphs
+
+
+def _drive(r: Tensor, x: Tensor, B: int, N: int) -> Tensor:
+    """A general rec_connect's output as the (B, N) contiguous drive the compiled step adds to its input."""
+    return r.reshape(B, N).to(x.dtype).contiguous()
 
 
 class _StepPointers:
-    """Points the T = 1 backward at step t: its inputs, the previous step's states as "initial" ones (step 0: the
-    layer's initial state), its outputs. Plain address arithmetic, no tensor ops per step."""
+    """Points the T = 1 backward at step t: its input x + r, the previous step's carried states as "initial" ones
+    (step 0: the layer's initial state), its outputs. Plain address arithmetic, no tensor ops per step."""
 
-    def __init__(self, steps, XP, U, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX, GAM, GAS, GAA) -> None:
+    def __init__(self, steps, XP, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX) -> None:
         self.first = {"v0": _ptr(v0), "i0": _ptr(i0), "b0": _ptr(b0)}
-        self.bufs = {name: steps.ptrs(t) for name, t in (("x", XP), ("u", U), ("w", W), ("isave", IS), ("bsave", Bs),
-                     ("g_recv", grv), ("g_reci", gri), ("g_recb", grb), ("gx", GX), ("gam", GAM), ("gas", GAS),
-                     ("gaa", GAA))}  # fmt: skip
+        self.prev = {"v0": steps.ptrs(W), "i0": steps.ptrs(IS), "b0": steps.ptrs(Bs)}
+        self.bufs = {name: steps.ptrs(t) for name, t in (("x", XP), ("g_recv", grv), ("g_reci", gri),
+                     ("g_recb", grb), ("gx", GX))}  # fmt: skip
         self.keep = (v0, i0, b0)  # the "initial" states stay alive (and contiguous) while pointed at
 
     def point(self, a: ctypes.Structure, t: int) -> None:
         for name, (base, stride) in self.bufs.items():
-            if name != "w":
-                setattr(a, name, base + t * stride if base else None)
-        prev = {"v0": "w", "i0": "isave", "b0": "bsave"}
-        for name, buf in prev.items():
-            base, stride = self.bufs[buf]
+            setattr(a, name, base + t * stride if base else None)
+        for name, (base, stride) in self.prev.items():
             setattr(a, name, (base + (t - 1) * stride if base else None) if t > 0 else self.first[name])
 
 
@@ -282,11 +331,14 @@ def run_recurrent(x: Tensor, state: Mapping[str, Tensor], params: NeuronParams, 
     v0 = state["v_mem"].reshape(B, N)
     i0 = state["i_syn"].reshape(B, N) if plan.flags & F_SYN else zero
     b0 = state["b"].reshape(B, N) if plan.flags & F_ALIF else zero
-    rec_params = [p for p in rec.parameters()] if _linear(rec) is not None else _general_params(rec)
+    linear = _linear(rec, x3, plan)
+    rec_params = [p for p in rec.parameters()] if linear is not None else _general_params(rec)
     record = params.record_states
+    inputs = (x3, v0, i0, b0, plan.alpha_mem, plan.alpha_syn, plan.alpha_adapt, *rec_params)
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
     out, recv, reci, recb, vfin, ifin, bfin = _RecurrentLoop.apply(
         x3, v0, i0, b0, plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
-        plan.adapt_scale, plan.reset_const, plan, rec, record, *rec_params,
+        plan.adapt_scale, plan.reset_const, plan, rec, linear, record, grad, *rec_params,
     )  # fmt: skip
     shape_bt, shape_b = (B, T, *trail), (B, *trail)
     final: dict[str, Tensor] = {"v_mem": vfin}

@@ -65,15 +65,22 @@ INLINE REAL floor_v(REAL q) {
 typedef struct {
     int64_t B, T, N;
     int64_t gsb, gst, gsn;     /* strides of g_out */
-    int64_t psb[7], psn[7];    /* batch and neuron strides of am, as, thr, fl, aa, asc, rc (0 where broadcast) */
+    int64_t xsb;               /* batch stride of x when rec is set (one recurrent step, T = 1) */
+    int64_t psb[7], psn[7];    /* batch and neuron strides of the 7 parameters below (0 where broadcast) */
     REAL max_spikes, sg_p[5];
-    const REAL *x, *v0, *i0, *b0, *am, *as, *thr, *fl, *aa, *asc, *rc;
+    const REAL *x, *v0, *i0, *b0;
+    const REAL *alpha_mem, *alpha_syn, *threshold, *v_floor, *alpha_adapt, *adapt_scale, *reset_const;
     REAL *out, *u, *isave, *bsave, *recv, *vfin, *ifin, *bfin;
+    /* one step of a recurrent layer (T = 1): the input is x + rec (rec: the recurrent drive, (B, N) contiguous;
+     * x: rows xsb apart), and xsave (when set) receives that sum, (B, N) contiguous */
+    const REAL *rec;
+    REAL *xsave;
     /* backward */
     const REAL *g_out, *g_recv, *g_reci, *g_recb, *g_vfin, *g_ifin, *g_bfin, *sg;
     REAL *gx, *gv0, *gi0, *gb0, *gam, *gas, *gaa;
     int nthreads;
-    int64_t next; /* work counter shared by the threads */
+    int accumulate; /* backward: add the decay factors' gradients to gam, gas, gaa (a recurrent layer's steps) */
+    int64_t next;   /* work counter shared by the threads */
 } Args;
 
 static const REAL ZEROS[BLOCK];
@@ -119,19 +126,19 @@ INLINE REAL spike(REAL u, REAL th, REAL mx) {
 }
 
 /* the membrane after the spike's reset, before the floor */
-INLINE REAL after_reset(REAL u, REAL s, REAL th, REAL rc) {
+INLINE REAL after_reset(REAL u, REAL s, REAL th, REAL reset_const) {
     if (!HAS(F_SPIKING)) return u;
     if (HAS(F_RESET)) {
         const REAL silent = (s == R(0)) ? R(1) : R(0);
-        return u * silent + (1 - silent) * rc;
+        return u * silent + (1 - silent) * reset_const;
     }
-    return u - s * (HAS(F_SUBVAL) ? rc : th);
+    return u - s * (HAS(F_SUBVAL) ? reset_const : th);
 }
 
-INLINE REAL apply_floor(REAL v, REAL fl) {
+INLINE REAL apply_floor(REAL v, REAL v_floor) {
     if (!HAS(F_FLOOR)) return v;
-    const REAL d = v - fl;
-    return (d > R(0) ? d : R(0)) + fl;
+    const REAL d = v - v_floor;
+    return (d > R(0) ? d : R(0)) + v_floor;
 }
 
 INLINE REAL gauss(REAL x, REAL mu, REAL sigma) {
@@ -143,8 +150,8 @@ INLINE REAL surrogate(const REAL *p, REAL u, REAL th, REAL given) {
     (void)p, (void)given;
     switch (SG) {
     case SG_SINGLE_EXP: {
-        const REAL w = th * p[0];
-        return p[1] / w * EXP(-FABS(u - th) / w);
+        const REAL iw = R(1) / (th * p[0]); /* one division (a gradient, not a spike: no exactness needed) */
+        return p[1] * iw * EXP(-FABS(u - th) * iw);
     }
     case SG_GAUSS:
         return gauss(u - th, p[0], p[1]) * p[2];
@@ -179,12 +186,15 @@ typedef struct {
 /* The per-neuron parameters of one block, gathered from their (possibly broadcast) strides into contiguous
  * local arrays, so that no parameter is materialised at (B, N) and the neuron loops read them with unit stride. */
 typedef struct {
-    REAL am[BLOCK], as[BLOCK], thr[BLOCK], fl[BLOCK], aa[BLOCK], asc[BLOCK], rc[BLOCK];
+    REAL alpha_mem[BLOCK], alpha_syn[BLOCK], threshold[BLOCK], v_floor[BLOCK];
+    REAL alpha_adapt[BLOCK], adapt_scale[BLOCK], reset_const[BLOCK];
 } Params;
 
 static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Params *P) {
-    const REAL *src[7] = {a->am, a->as, a->thr, a->fl, a->aa, a->asc, a->rc};
-    REAL *dst[7] = {P->am, P->as, P->thr, P->fl, P->aa, P->asc, P->rc};
+    const REAL *src[7] = {a->alpha_mem, a->alpha_syn, a->threshold, a->v_floor,
+                          a->alpha_adapt, a->adapt_scale, a->reset_const};
+    REAL *dst[7] = {P->alpha_mem, P->alpha_syn, P->threshold, P->v_floor,
+                    P->alpha_adapt, P->adapt_scale, P->reset_const};
     const int need[7] = {1, HAS(F_SYN), 1, HAS(F_FLOOR), HAS(F_ALIF), HAS(F_ALIF), HAS(F_RESET) || HAS(F_SUBVAL)};
     for (int q = 0; q < 7; q++) {
         if (!need[q]) continue;
@@ -196,37 +206,44 @@ static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Para
 
 /* ------------------------------------------------------------------------------------------- forward */
 /* The time loop of one block of neurons. `finals` writes the final states (off when the backward recomputes). */
-static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
-                          Rows is_, Rows bs, Rows rv, const int finals) {
+/* `addrec` (a compile-time constant at both call sites): one recurrent step, whose input is x + rec. */
+INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
+                          Rows is_, Rows bs, Rows rv, const int finals, const int addrec) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     REAL v[BLOCK], is[BLOCK], bb[BLOCK];
-    const REAL *restrict am = P->am, *restrict as = P->as, *restrict thr = P->thr;
-    const REAL *restrict fl = P->fl, *restrict aa = P->aa, *restrict asc = P->asc;
-    const REAL *restrict rc = P->rc;
+    const REAL *restrict alpha_mem = P->alpha_mem, *restrict alpha_syn = P->alpha_syn;
+    const REAL *restrict threshold = P->threshold, *restrict v_floor = P->v_floor;
+    const REAL *restrict alpha_adapt = P->alpha_adapt, *restrict adapt_scale = P->adapt_scale;
+    const REAL *restrict reset_const = P->reset_const;
     const REAL mx = a->max_spikes;
     for (int64_t j = 0; j < len; j++) {
         v[j] = a->v0[k0 + j];
         is[j] = HAS(F_SYN) ? a->i0[k0 + j] : 0;
         bb[j] = HAS(F_ALIF) ? a->b0[k0 + j] : 0;
     }
+    /* a recurrent step adds the drive here, rounding as torch's x + r does (r = 0 gives x + 0, as the reference) */
+    REAL junkx[BLOCK];
     for (int64_t t = 0; t < T; t++) {
-        const REAL *restrict xt = ROW(a->x, t);
+        const REAL *restrict xt = addrec ? a->x + bi * a->xsb + n0 : ROW(a->x, t);
+        const REAL *restrict rt = addrec ? a->rec + k0 : ZEROS;
+        REAL *restrict xst = (addrec && a->xsave) ? a->xsave + k0 : junkx;
         REAL *restrict ot = AT(out, t), *restrict ut = AT(us, t), *restrict ist = AT(is_, t);
         REAL *restrict bst = AT(bs, t), *restrict rvt = AT(rv, t);
         IVDEP
         for (int64_t j = 0; j < len; j++) {
-            const REAL xv = xt[j];
-            const REAL i = HAS(F_SYN) ? as[j] * (is[j] + xv) : xv;
-            const REAL drive = HAS(F_NORM) ? (1 - am[j]) * i : i;
-            const REAL u = am[j] * v[j] + drive;
-            const REAL th = HAS(F_ALIF) ? thr[j] + asc[j] * bb[j] : thr[j];
+            const REAL xv = addrec ? xt[j] + rt[j] : xt[j];
+            if (addrec) xst[j] = xv;
+            const REAL i = HAS(F_SYN) ? alpha_syn[j] * (is[j] + xv) : xv;
+            const REAL drive = HAS(F_NORM) ? (1 - alpha_mem[j]) * i : i;
+            const REAL u = alpha_mem[j] * v[j] + drive;
+            const REAL th = HAS(F_ALIF) ? threshold[j] + adapt_scale[j] * bb[j] : threshold[j];
             const REAL s = HAS(F_SPIKING) ? spike(u, th, mx) : u;
             ot[j] = s;
             ut[j] = u;
-            const REAL w = apply_floor(after_reset(u, s, th, rc[j]), fl[j]);
+            const REAL w = apply_floor(after_reset(u, s, th, reset_const[j]), v_floor[j]);
             v[j] = w;
             if (HAS(F_ALIF)) {
-                bb[j] = aa[j] * bb[j] + (1 - aa[j]) * s;
+                bb[j] = alpha_adapt[j] * bb[j] + (1 - alpha_adapt[j]) * s;
                 bst[j] = bb[j];
             }
             if (HAS(F_SYN)) {
@@ -243,6 +260,12 @@ static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0
             if (HAS(F_ALIF)) a->bfin[k0 + j] = bb[j];
         }
     }
+}
+
+static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
+                          Rows is_, Rows bs, Rows rv, const int finals) {
+    if (a->rec) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1);
+    else forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0);
 }
 
 static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
@@ -269,9 +292,10 @@ typedef struct {
 INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len,
                           int64_t t, Rows us, Rows is_, Rows bs, const int has_prev) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
-    const REAL *restrict am = P->am, *restrict as = P->as, *restrict thr = P->thr;
-    const REAL *restrict fl = P->fl, *restrict aa = P->aa, *restrict asc = P->asc;
-    const REAL *restrict rc = P->rc, *restrict v0 = a->v0 + k0;
+    const REAL *restrict alpha_mem = P->alpha_mem, *restrict alpha_syn = P->alpha_syn;
+    const REAL *restrict threshold = P->threshold, *restrict v_floor = P->v_floor;
+    const REAL *restrict alpha_adapt = P->alpha_adapt, *restrict adapt_scale = P->adapt_scale;
+    const REAL *restrict reset_const = P->reset_const, *restrict v0 = a->v0 + k0;
     const REAL *restrict b0 = HAS(F_ALIF) ? a->b0 + k0 : NULL, *restrict i0 = HAS(F_SYN) ? a->i0 + k0 : NULL;
     const REAL mx = a->max_spikes;
     const REAL *restrict ut = AT(us, t), *restrict xt = ROW(a->x, t);
@@ -290,6 +314,12 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
         const REAL *g0 = a->g_out + bi * a->gsb + t * a->gst + n0 * a->gsn;
         if (a->gsn == 1) {
             go = g0;
+        } else if (a->gst == 0 && t < a->T - 1) { /* the same row at every step: gathered at the last one */
+            go = sc->grow;
+        } else if (a->gsn == 0) { /* one value per row (the gradient of a sum): a broadcast, vectorised */
+            const REAL g = g0[0];
+            for (int64_t j = 0; j < len; j++) sc->grow[j] = g;
+            go = sc->grow;
         } else {
             for (int64_t j = 0; j < len; j++) sc->grow[j] = g0[j * a->gsn];
             go = sc->grow;
@@ -306,10 +336,10 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
         REAL wprev;
         if (has_prev) { /* recompute step t-1: its spike, threshold, reset and floor */
             const REAL up = upr[j];
-            const REAL thp = HAS(F_ALIF) ? thr[j] + asc[j] * bpp[j] : thr[j];
+            const REAL thp = HAS(F_ALIF) ? threshold[j] + adapt_scale[j] * bpp[j] : threshold[j];
             const REAL sp = HAS(F_SPIKING) ? spike(up, thp, mx) : up;
-            const REAL vp = after_reset(up, sp, thp, rc[j]);
-            wprev = apply_floor(vp, fl[j]);
+            const REAL vp = after_reset(up, sp, thp, reset_const[j]);
+            wprev = apply_floor(vp, v_floor[j]);
             cs[j] = sp;
             cth[j] = thp;
             cv[j] = vp;
@@ -317,7 +347,7 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
             wprev = v0[j];
         }
         const REAL gwt = gw[j] + grv[j];
-        const REAL gv = HAS(F_FLOOR) ? ((vpre - fl[j] > R(0)) ? gwt : R(0)) : gwt;
+        const REAL gv = HAS(F_FLOOR) ? ((vpre - v_floor[j] > R(0)) ? gwt : R(0)) : gwt;
         REAL gu;
         if (HAS(F_SPIKING)) {
             REAL gs = go[j], gth = 0;
@@ -326,7 +356,7 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
             } else {
                 gu = gv;
                 if (HAS(F_SUBVAL)) {
-                    gs -= gv * rc[j];
+                    gs -= gv * reset_const[j];
                 } else {
                     gs -= gv * th;
                     gth = -gv * s;
@@ -334,30 +364,30 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
             }
             if (HAS(F_ALIF)) {
                 const REAL gbt = gb[j] + grb[j];
-                gs += (1 - aa[j]) * gbt;
+                gs += (1 - alpha_adapt[j]) * gbt;
                 saa[j] += gbt * (bprev[j] - s);
-                gb[j] = aa[j] * gbt + asc[j] * gth;
+                gb[j] = alpha_adapt[j] * gbt + adapt_scale[j] * gth;
             }
             gu += gs * surrogate(p, u, th, sgt[j]);
         } else {
             gu = gv + go[j];
         }
         /* u = am * wprev + drive, drive = (1 - am) * i or i */
-        gw[j] = am[j] * gu;
+        gw[j] = alpha_mem[j] * gu;
         const REAL i = HAS(F_SYN) ? ist[j] : xt[j];
         REAL gdrive;
         if (HAS(F_NORM)) {
             sam[j] += gu * (wprev - i);
-            gdrive = (1 - am[j]) * gu;
+            gdrive = (1 - alpha_mem[j]) * gu;
         } else {
             sam[j] += gu * wprev;
             gdrive = gu;
         }
         if (HAS(F_SYN)) {
             const REAL git = gi[j] + gdrive + gri[j];
-            gxt[j] = as[j] * git;
+            gxt[j] = alpha_syn[j] * git;
             sas[j] += git * (iprev[j] + xt[j]);
-            gi[j] = as[j] * git;
+            gi[j] = alpha_syn[j] * git;
         } else {
             gxt[j] = gdrive;
         }
@@ -396,25 +426,26 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
         const REAL *ul = AT(us, T - 1);
         const REAL *bl = HAS(F_ALIF) ? (T >= 2 ? AT(bs, T - 2) : a->b0 + k0) : NULL;
         for (int64_t j = 0; j < len; j++) {
-            const REAL th = HAS(F_ALIF) ? P.thr[j] + P.asc[j] * bl[j] : P.thr[j];
+            const REAL th = HAS(F_ALIF) ? P.threshold[j] + P.adapt_scale[j] * bl[j] : P.threshold[j];
             const REAL s = HAS(F_SPIKING) ? spike(ul[j], th, a->max_spikes) : ul[j];
             sc.cs[j] = s;
             sc.cth[j] = th;
-            sc.cv[j] = after_reset(ul[j], s, th, P.rc[j]);
+            sc.cv[j] = after_reset(ul[j], s, th, P.reset_const[j]);
         }
     }
     for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &P, &sc, bi, n0, len, t, us, is_, bs, 1);
     if (T > 0) backward_step(a, &P, &sc, bi, n0, len, 0, us, is_, bs, 0);
+    const int acc = a->accumulate;
     for (int64_t j = 0; j < len; j++) {
         a->gv0[k0 + j] = sc.gw[j];
-        a->gam[k0 + j] = sc.sam[j];
+        a->gam[k0 + j] = acc ? a->gam[k0 + j] + sc.sam[j] : sc.sam[j];
         if (HAS(F_SYN)) {
             a->gi0[k0 + j] = sc.gi[j];
-            a->gas[k0 + j] = sc.sas[j];
+            a->gas[k0 + j] = acc ? a->gas[k0 + j] + sc.sas[j] : sc.sas[j];
         }
         if (HAS(F_ALIF)) {
             a->gb0[k0 + j] = sc.gb[j];
-            a->gaa[k0 + j] = sc.saa[j];
+            a->gaa[k0 + j] = acc ? a->gaa[k0 + j] + sc.saa[j] : sc.saa[j];
         }
     }
     free(buf);
