@@ -55,6 +55,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["library", "library_path", "available", "cache_dir", "ArgsF32", "ArgsF64"]
 
@@ -86,8 +87,8 @@ _PTRS = (
 ).split()
 
 
-def _struct(real: type) -> type[ctypes.Structure]:
-    fields = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn", "xsb")]
+def _struct(real: type[ctypes.c_float] | type[ctypes.c_double]) -> type[ctypes.Structure]:
+    fields: list[tuple[str, Any]] = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn", "xsb")]
     fields += [("psb", ctypes.c_int64 * 7), ("psn", ctypes.c_int64 * 7)]
     fields += [("max_spikes", real), ("sg_p", real * 5)]
     fields += [(name, ctypes.c_void_p) for name in _PTRS]

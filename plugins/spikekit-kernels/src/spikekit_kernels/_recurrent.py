@@ -146,7 +146,7 @@ def _product(linear: nn.Linear, s: Tensor, out: Tensor) -> None:
 class _RecurrentLoop(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
-                plan, rec, linear, record, grad, *rec_params):  # type: ignore[override]  # fmt: skip
+                plan, rec, linear, record, grad, *rec_params):  # fmt: skip
         from spikekit_kernels import fused
 
         B, T, N = x.shape
@@ -180,7 +180,7 @@ class _RecurrentLoop(torch.autograd.Function):
         return out, recv, reci, recb, v, i, b
 
     @staticmethod
-    def backward(ctx, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin):  # type: ignore[override]
+    def backward(ctx, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin):
         from spikekit_kernels import fused
 
         XP, S, W, IS, Bs, v0, i0, b0, *_params = ctx.saved_tensors
@@ -189,6 +189,8 @@ class _RecurrentLoop(torch.autograd.Function):
         B, T, N = steps.B, steps.T, steps.N
         syn, alif = bool(plan.flags & F_SYN), bool(plan.flags & F_ALIF)
         lib = fused._lib(XP, plan.flags, plan.spike_kind, plan.sg_kind)
+        if lib is None:  # the forward ran compiled; the library cannot have gone since
+            raise RuntimeError("spikekit-kernels: the compiled loop of the forward pass is no longer available")
         a = _args(fused._args(XP), plan, B, N)
         for j, p in enumerate(plan.sg_params[:5]):
             a.sg_p[j] = p
@@ -302,8 +304,9 @@ def _vjp(graph: tuple[Tensor, Tensor], gr: Tensor, params: list[Tensor], pgrads:
     with torch.enable_grad():
         got = torch.autograd.grad(r_full, [leaf, *params], gr.reshape(r_full.shape), allow_unused=True)
     for q, g in enumerate(got[1:]):
+        prev = pgrads[q]
         if g is not None:
-            pgrads[q] = g if pgrads[q] is None else pgrads[q] + g
+            pgrads[q] = g if prev is None else prev + g
     return got[0].reshape(B, N) if got[0] is not None else gr.new_zeros(B, N)
 
 
