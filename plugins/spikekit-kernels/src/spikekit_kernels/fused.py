@@ -56,6 +56,7 @@ Example:
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import threading
 from collections.abc import Mapping
 
@@ -282,8 +283,49 @@ lif_forward.register_autograd(_backward, setup_context=_setup_context)
 
 
 # -------------------------------------------------------------------------------------------------- the backend
+def _neuron_order(x: Tensor) -> tuple[int, ...] | None:
+    """The order of the neuron dimensions in which ``x`` (B, T, ...) is laid out densely, when that is not their
+    own order (e.g. ``channels_last`` conv activations: (C, H, W) stored as (H, W, C)); None otherwise.
+
+    The neurons are independent, so the loop may run them in any order: running them in the order they are stored
+    reads and writes ``x`` without a copy, and the results (in the same layout) feed a ``channels_last`` conv or
+    pool without one either."""
+    if x.dim() < 4 or x.is_contiguous():
+        return None
+    lead = len(x.shape) - 2
+    order = tuple(sorted(range(lead), key=lambda d: -x.stride(d + 2)))
+    if order == tuple(range(lead)) or not x.permute(0, 1, *(d + 2 for d in order)).is_contiguous():
+        return None
+    return order
+
+
+def _permuted(plan: Plan, state: Mapping[str, Tensor], order: tuple[int, ...]) -> tuple[Plan, dict[str, Tensor]]:
+    """The plan and state with the neuron dimensions in ``order`` (views for broadcast parameters)."""
+    B, trail = plan.B, plan.trail
+    dims = (0, *(d + 1 for d in order))
+
+    def move(t: Tensor) -> Tensor:
+        return t.reshape(B, *trail).permute(dims).reshape(B, plan.N) if t.dim() == 2 else t
+
+    new = dataclasses.replace(
+        plan, trail=tuple(trail[d] for d in order), alpha_mem=move(plan.alpha_mem), alpha_syn=move(plan.alpha_syn),
+        threshold=move(plan.threshold), floor=move(plan.floor), alpha_adapt=move(plan.alpha_adapt),
+        adapt_scale=move(plan.adapt_scale), reset_const=move(plan.reset_const),
+    )  # fmt: skip
+    return new, {k: v.permute(dims) for k, v in state.items()}
+
+
 def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -> BackendResult:
     """Run a :class:`Plan` through the fused op and reshape the results to the layer's shapes."""
+    order = _neuron_order(x)
+    if order is not None:  # run the neurons in their storage order; hand the results back in the layer's order
+        dims = (0, 1, *(d + 2 for d in order))
+        inverse = tuple(sorted(range(len(dims)), key=lambda d: dims[d]))
+        nplan, nstate = _permuted(plan, state, order)
+        out, fin, recs = run_plan(x.permute(dims), nstate, nplan, record)
+        back = lambda t: t.permute(inverse[:1] + tuple(d - 1 for d in inverse[2:]))  # noqa: E731  (B, ...) states
+        fin = {k: back(v).clone() for k, v in fin.items()}  # own storage in the layer's layout
+        return out.permute(inverse), fin, {k: v.permute(inverse) for k, v in recs.items()}
     B, T, N, trail = plan.B, plan.T, plan.N, plan.trail
     x3 = x.reshape(B, T, N)
     flat = lambda name: state[name].reshape(B, N) if name in state else plan.alpha_mem.new_zeros(())  # noqa: E731
