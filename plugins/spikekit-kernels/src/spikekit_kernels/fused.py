@@ -260,6 +260,18 @@ def _surrogate_tensor(u: Tensor, bsave: Tensor, b0: Tensor, thr: Tensor, asc: Te
     return fn(u, th).to(u.dtype)  # type: ignore[operator]
 
 
+def _flush_subnormals(g: Tensor) -> None:
+    """Set the input gradient's subnormal entries (below the dtype's smallest normal number, e.g. 1.2e-38 for
+    float32) to zero, in place.
+
+    A surrogate far from the threshold is about 1e-38 and times an output gradient below one it is subnormal: the
+    next layer's backward (a conv's, say) then runs many times slower on CPUs without flush-to-zero (3 to 14 times
+    for the conv SNN of the benchmark). Zeroing them changes each entry by less than 1.2e-38 (what a CPU in
+    flush-to-zero mode would do), far below any tolerance of the gradient."""
+    if g.device.type == "cpu" and g.is_floating_point() and g.numel():
+        g.masked_fill_(g.abs() < torch.finfo(g.dtype).tiny, 0)
+
+
 def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
     x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
     flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
@@ -275,6 +287,7 @@ def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin
         sg_params,
     )  # fmt: skip
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
+    _flush_subnormals(gx)
     return (gx, gv0, gi0 if syn else None, gb0 if alif else None, gam, gas if syn else None, None, None,
             gaa if alif else None, None, None, None, None, None, None, None, None, None)  # fmt: skip
 
