@@ -5,7 +5,8 @@ CPU mode (default), for each thread count of ``--threads`` (default 1 and 2):
 
 * dense LIF / IAF / ALIF on ``[B=32, T=100, N=1024]``, gradient to the input and to tau_mem;
 * recurrent LIF / IAF / ALIF on ``[B=32, T=100, N=512]`` with ``rec_connect = nn.Linear(512, 512, bias=False)``;
-* a conv SNN on ``[B=16, T=50, 2x32x32]``: three conv-IAF-sum-pool blocks and a linear-IAF read-out.
+* a conv SNN on ``[B=16, T=50, 2x32x32]``: three conv-IAF-sum-pool blocks and a linear-IAF read-out, its conv
+  weights in ``channels_last`` for every library (``CONV_LAYOUT``; the input stays NCHW).
 
 Every library gets the same input tensor and the same weights. spikingjelly runs in its fastest CPU mode: multi-step
 (``step_mode="m"``) ``layer.Conv2d`` / ``layer.AvgPool2d`` / ``layer.Linear`` and ``neuron.IFNode`` /
@@ -49,6 +50,7 @@ from torch import nn
 RESULTS = Path(__file__).parent / "results"
 TAU, TAU_ADAPT = 20.0, 50.0
 BOUND = "bound (clones of x)"
+CONV_LAYOUT = "channels_last"  # the conv SNN's layout for every library ("contiguous": NCHW)
 MODELS = ("lif", "iaf", "alif", "lif_rec", "iaf_rec", "alif_rec", "conv")
 
 
@@ -180,7 +182,7 @@ def conv_model(impl: str, backend: str, B: int, T: int, device: str) -> tuple[nn
 
         mod = nn.Sequential(sj(w[0], 1.0), node(), pool(), sj(w[1], 4.0), node(), pool(), sj(w[2], 4.0), node(),
                             pool(), layer.Flatten(step_mode="m"), sj(w[3], 4.0), node())  # fmt: skip
-        return mod.to(device), x.transpose(0, 1).contiguous().requires_grad_(True)
+        return _layout(mod.to(device), device), x.transpose(0, 1).contiguous().requires_grad_(True)
     if impl.startswith("sinabs"):
         import sinabs.layers as L
 
@@ -194,7 +196,15 @@ def conv_model(impl: str, backend: str, B: int, T: int, device: str) -> tuple[nn
 
     mod = nn.Sequential(w[0], node(), L.SumPool2d(2), w[1], node(), L.SumPool2d(2), w[2], node(), L.SumPool2d(2),
                         nn.Flatten(), w[3], node())  # fmt: skip
-    return mod.to(device), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
+    return _layout(mod.to(device), device), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
+
+
+def _layout(mod: nn.Module, device: str) -> nn.Module:
+    """On the CPU, every library's conv SNN with its conv weights in ``channels_last``, PyTorch's recommended layout
+    for convs there (oneDNN then runs every conv without converting to and from NCHW; the same change for everyone;
+    ``--conv-layout contiguous`` keeps NCHW)."""
+    on = CONV_LAYOUT == "channels_last" and device == "cpu"
+    return mod.to(memory_format=torch.channels_last) if on else mod
 
 
 def conv_case(impl: str, B: int, T: int, device: str) -> Case:
@@ -284,6 +294,7 @@ def measure_memory(group: list[Case], sizes: dict[str, int], runs: int) -> dict[
             if c.impl == BOUND:
                 continue
             cmd = [sys.executable, __file__, "--memory-child", c.impl, c.model, json.dumps(sizes)]
+            cmd += ["--conv-layout", CONV_LAYOUT]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             try:
                 got[c.impl].append(float(res.stdout.strip().splitlines()[-1]))
@@ -321,12 +332,16 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--memory-runs", type=int, default=3, help="fresh processes per memory measurement (median)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--conv-layout", choices=("channels_last", "contiguous"), default=CONV_LAYOUT,
+                    help="memory format of the conv SNN's weights on the CPU (every library)")  # fmt: skip
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     return ap.parse_args()
 
 
 def main() -> None:
+    global CONV_LAYOUT
     args = _parse()
+    CONV_LAYOUT = args.conv_layout
     if args.memory_child:
         impl, model, sizes = args.memory_child
         print(memory_child(impl, model, json.loads(sizes)))
@@ -346,7 +361,7 @@ def main() -> None:
         "machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "python": platform.python_version(),
                     "device": torch.cuda.get_device_name() if args.gpu else platform.processor() or "cpu"},
-        "sizes": sizes, "repeats": repeats, "threads": threads,
+        "sizes": sizes, "repeats": repeats, "threads": threads, "conv_layout": CONV_LAYOUT,
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "versions": _versions(), "results": [],
     }  # fmt: skip
     result["load_average_start"] = os.getloadavg()  # other processes on the machine skew CPU timings
