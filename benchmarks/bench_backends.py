@@ -6,7 +6,8 @@ CPU mode (default), for each thread count of ``--threads`` (default 1 and 2):
 * dense LIF / IAF / ALIF on ``[B=32, T=100, N=1024]``, gradient to the input and to tau_mem;
 * recurrent LIF / IAF / ALIF on ``[B=32, T=100, N=512]`` with ``rec_connect = nn.Linear(512, 512, bias=False)``;
 * a conv SNN on ``[B=16, T=50, 2x32x32]``: three conv-IAF-sum-pool blocks and a linear-IAF read-out, its conv
-  weights in ``channels_last`` for every library (``CONV_LAYOUT``; the input stays NCHW).
+  weights in ``channels_last`` (``CONV_LAYOUT``; the input stays NCHW) for spikekit and spikingjelly, NCHW for
+  sinabs (the faster layout for each, measured).
 
 Every library gets the same input tensor and the same weights. spikingjelly runs in its fastest CPU mode: multi-step
 (``step_mode="m"``) ``layer.Conv2d`` / ``layer.AvgPool2d`` / ``layer.Linear`` and ``neuron.IFNode`` /
@@ -50,7 +51,7 @@ from torch import nn
 RESULTS = Path(__file__).parent / "results"
 TAU, TAU_ADAPT = 20.0, 50.0
 BOUND = "bound (clones of x)"
-CONV_LAYOUT = "channels_last"  # the conv SNN's layout for every library ("contiguous": NCHW)
+CONV_LAYOUT = "channels_last"  # the conv SNN's layout on the CPU ("contiguous": NCHW); see _layout
 MODELS = ("lif", "iaf", "alif", "lif_rec", "iaf_rec", "alif_rec", "conv")
 
 
@@ -182,7 +183,7 @@ def conv_model(impl: str, backend: str, B: int, T: int, device: str) -> tuple[nn
 
         mod = nn.Sequential(sj(w[0], 1.0), node(), pool(), sj(w[1], 4.0), node(), pool(), sj(w[2], 4.0), node(),
                             pool(), layer.Flatten(step_mode="m"), sj(w[3], 4.0), node())  # fmt: skip
-        return _layout(mod.to(device), device), x.transpose(0, 1).contiguous().requires_grad_(True)
+        return _layout(mod.to(device), device, impl), x.transpose(0, 1).contiguous().requires_grad_(True)
     if impl.startswith("sinabs"):
         import sinabs.layers as L
 
@@ -196,14 +197,15 @@ def conv_model(impl: str, backend: str, B: int, T: int, device: str) -> tuple[nn
 
     mod = nn.Sequential(w[0], node(), L.SumPool2d(2), w[1], node(), L.SumPool2d(2), w[2], node(), L.SumPool2d(2),
                         nn.Flatten(), w[3], node())  # fmt: skip
-    return _layout(mod.to(device), device), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
+    return _layout(mod.to(device), device, impl), x.reshape(B * T, 2, 32, 32).contiguous().requires_grad_(True)
 
 
-def _layout(mod: nn.Module, device: str) -> nn.Module:
-    """On the CPU, every library's conv SNN with its conv weights in ``channels_last``, PyTorch's recommended layout
-    for convs there (oneDNN then runs every conv without converting to and from NCHW; the same change for everyone;
-    ``--conv-layout contiguous`` keeps NCHW)."""
-    on = CONV_LAYOUT == "channels_last" and device == "cpu"
+def _layout(mod: nn.Module, device: str, impl: str) -> nn.Module:
+    """On the CPU, the conv SNN with its conv weights in ``channels_last``, PyTorch's recommended layout for convs
+    there (oneDNN then runs the convs without converting to and from NCHW), for spikekit and spikingjelly, which
+    both run faster so. sinabs keeps NCHW: its layers fold the activations back to NCHW, and it ran slower in
+    ``channels_last`` here (about 1.2x at 1 thread). ``--conv-layout contiguous`` keeps NCHW for everyone."""
+    on = CONV_LAYOUT == "channels_last" and device == "cpu" and not impl.startswith("sinabs")
     return mod.to(memory_format=torch.channels_last) if on else mod
 
 
@@ -333,7 +335,7 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--memory-runs", type=int, default=3, help="fresh processes per memory measurement (median)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--conv-layout", choices=("channels_last", "contiguous"), default=CONV_LAYOUT,
-                    help="memory format of the conv SNN's weights on the CPU (every library)")  # fmt: skip
+                    help="memory format of the conv SNN's weights on the CPU (sinabs: always NCHW)")  # fmt: skip
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     return ap.parse_args()
 
