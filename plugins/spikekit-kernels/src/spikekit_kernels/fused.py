@@ -40,6 +40,12 @@ expanded to ``(B, N)``). The surrogate ``ψ`` is evaluated inside the loop for t
 :mod:`spikekit_kernels._plan`; any other surrogate callable is evaluated with torch on the saved ``u`` (all steps at
 once) before the loop, which is exact for every surrogate.
 
+The neurons are independent, so the op runs them in the order they are stored: a ``channels_last`` conv's output
+(``(B, T, C, H, W)`` stored as ``(B, T, H, W, C)``) is read without a copy and the spikes, states and gradients come
+back in the same layout (which the next ``channels_last`` conv or ``SumPool2d`` then reads without a copy either).
+Entries of the input gradient below the dtype's smallest normal number (a surrogate far from the threshold times a
+small output gradient) are set to zero: subnormal gradients made the next layer's backward several times slower.
+
 The loop runs as compiled C (``lif_kernels.c``, one library per configuration with the flags as compile-time
 constants so that the neuron loops vectorise; threads over batch rows and neuron blocks) when a C compiler is
 available, otherwise as a torch loop over time slices (:mod:`spikekit_kernels._torchloop`). Both are registered as

@@ -179,7 +179,8 @@ class SumPool2d(nn.LPPool2d):
 
     The value is the window sum, exact for integer spike counts and for negative values too (with ``ceil_mode``,
     windows cut by the edge give their average times the full window size, as in sinabs). The gradient is 1 per
-    cell, except in windows whose sum is exactly zero, where ``LPPool2d`` (and so sinabs) gives 0.
+    cell, except in windows whose sum is exactly zero, where ``LPPool2d`` (and so sinabs) gives 0. A
+    ``channels_last`` input gives a ``channels_last`` output and input gradient (no layout conversion either way).
 
     Args:
         kernel_size: window size.
