@@ -275,7 +275,9 @@ def _flush_subnormals(g: Tensor) -> None:
     for the conv SNN of the benchmark). Zeroing them changes each entry by less than 1.2e-38 (what a CPU in
     flush-to-zero mode would do), far below any tolerance of the gradient."""
     if g.device.type == "cpu" and g.is_floating_point() and g.numel():
-        g.masked_fill_(g.abs() < torch.finfo(g.dtype).tiny, 0)
+        tiny = torch.finfo(g.dtype).tiny
+        small = g.lt(tiny).logical_and_(g.gt(-tiny))  # byte masks only: no float temporary of the input's size
+        g.masked_fill_(small, 0)
 
 
 def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
