@@ -141,12 +141,16 @@ def test_channels_last_input_runs_in_its_storage_order(model, use_c, monkeypatch
         assert v._base is None, "final states own their storage (layers detach_ them in place)"
 
 
+@pytest.mark.parametrize("use_c", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_input_gradient_has_no_subnormal_entries(dtype) -> None:
+def test_input_gradient_has_no_subnormal_entries(dtype, use_c, monkeypatch) -> None:
     """Far below threshold the surrogate is about the smallest normal number; times a small output gradient it
     would be subnormal (slowing every later backward on the CPU): those entries are zero, the rest as the reference."""
     import spikekit.layers as sl
+    from spikekit_kernels import fused
 
+    if not use_c:
+        monkeypatch.setattr(fused, "_use_c", lambda x: False)
     tiny = torch.finfo(dtype).tiny
     x = torch.zeros((2, 6, 8), dtype=dtype)
     x[:, 0, 4:] = -45.0  # u = -45 from then on: the surrogate exp(-2 |u - 1|) is about 1e-40 (float32) there

@@ -44,7 +44,8 @@ The neurons are independent, so the op runs them in the order they are stored: a
 (``(B, T, C, H, W)`` stored as ``(B, T, H, W, C)``) is read without a copy and the spikes, states and gradients come
 back in the same layout (which the next ``channels_last`` conv or ``SumPool2d`` then reads without a copy either).
 Entries of the input gradient below the dtype's smallest normal number (a surrogate far from the threshold times a
-small output gradient) are set to zero: subnormal gradients made the next layer's backward several times slower.
+small output gradient) are set to zero as they are stored (by both loops): subnormal gradients made the next
+layer's backward several times slower.
 
 The loop runs as compiled C (``lif_kernels.c``, one library per configuration with the flags as compile-time
 constants so that the neuron loops vectorise; threads over batch rows and neuron blocks) when a C compiler is
@@ -207,7 +208,9 @@ def lif_backward(
             (r.expand(B, N).clone() if torch.is_tensor(r) else x.new_zeros(B, N)) if on else x.new_empty(0)
         )
         gx, gw, gi, gb, sam, sas, saa = res
-        return (gx.clone(), own(gw, True), own(gi, syn), own(gb, alif), own(sam, True), own(sas, syn),
+        gx = gx.clone()
+        _flush_subnormals(gx)  # as the compiled loop does when it stores the input gradient
+        return (gx, own(gw, True), own(gi, syn), own(gb, alif), own(sam, True), own(sas, syn),
                 own(saa, alif))  # fmt: skip
     Args = _args(x)
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
@@ -295,7 +298,6 @@ def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin
         sg_params,
     )  # fmt: skip
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
-    _flush_subnormals(gx)
     return (gx, gv0, gi0 if syn else None, gb0 if alif else None, gam, gas if syn else None, None, None,
             gaa if alif else None, None, None, None, None, None, None, None, None, None)  # fmt: skip
 
