@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _kernels_testcfg import MODELS, RESETS, SPIKES, SURROGATES, alphas, make_config, random_input
 
 
-def _run_both(backend: str, cfg: dict, T: int, seed: int, use_c: bool, monkeypatch: pytest.MonkeyPatch):
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    """(..., C, H, W) with the same values, stored as (..., H, W, C) (a conv's channels_last output, unfolded)."""
+    return t.movedim(-3, -1).contiguous().movedim(-1, -3)
+
+
+def _run_both(
+    backend: str, cfg: dict, T: int, seed: int, use_c: bool, monkeypatch: pytest.MonkeyPatch, last: bool = False
+):
     from spikekit_kernels import fused
 
     if not use_c:
@@ -27,6 +35,9 @@ def _run_both(backend: str, cfg: dict, T: int, seed: int, use_c: bool, monkeypat
         for v in state.values():
             v.requires_grad_(True)
         x = random_input(state["v_mem"].shape[0], T, cfg.get("trail", (5,)), seed, cfg.get("dtype", torch.float32))
+        if last and name != "torch":  # the layout under test; the reference gets the usual one
+            x = _channels_last(x)
+            state = {k: _channels_last(v.detach()).requires_grad_(True) for k, v in state.items()}
         x.requires_grad_(True)
         b = get_backend(name)
         if name != "torch":
@@ -113,3 +124,48 @@ def test_many_spikes_per_step_are_bitwise_equal(monkeypatch) -> None:
     results = _run_both("fused-cpu", cfg, 30, 9, True, monkeypatch)
     assert results[1][0].max() >= 1
     _check(results)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("use_c", [True, False])
+def test_channels_last_input_runs_in_its_storage_order(model, use_c, monkeypatch) -> None:
+    """A conv's channels_last output: same results as the reference, given and returned in that layout (no copy)."""
+    cfg = dict(model=model, syn=model != "iaf", norm=model == "lif", record=True, per_neuron=True, trail=(3, 4, 5))
+    results = _run_both("fused-cpu", cfg, 7, 4, use_c, monkeypatch, last=True)
+    _check(results)
+    out, final, rec, _ = results[0]
+    assert out.movedim(2, -1).is_contiguous() and not out.is_contiguous()
+    for t in (*final.values(), *(v for k, v in rec.items() if k != "spike_threshold")):
+        assert t.movedim(-3, -1).is_contiguous(), "results keep the input's layout"
+    for v in final.values():
+        assert v._base is None, "final states own their storage (layers detach_ them in place)"
+
+
+@pytest.mark.parametrize("use_c", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_input_gradient_has_no_subnormal_entries(dtype, use_c, monkeypatch) -> None:
+    """Far below threshold the surrogate is about the smallest normal number; times a small output gradient it
+    would be subnormal (slowing every later backward on the CPU): those entries are zero, the rest as the reference."""
+    import spikekit.layers as sl
+    from spikekit_kernels import fused
+
+    if not use_c:
+        monkeypatch.setattr(fused, "_use_c", lambda x: False)
+    tiny = torch.finfo(dtype).tiny
+    x = torch.zeros((2, 6, 8), dtype=dtype)
+    x[:, 0, 4:] = -45.0  # u = -45 from then on: the surrogate exp(-2 |u - 1|) is about 1e-40 (float32) there
+    x[:, :, :4] = torch.linspace(-3, 3, 4 * 6 * 2, dtype=dtype).reshape(2, 6, 4)
+    w = torch.full(x.shape, 1e-3, dtype=dtype)
+    grads = []
+    for backend in ("fused-cpu", "torch"):
+        xx = x.clone().requires_grad_(True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the fused backend itself runs (no fallback to the reference)
+            out = sl.IAF(backend=backend).to(dtype)(xx)
+        (out * w).sum().backward()
+        grads.append(xx.grad)
+    got, want = grads
+    assert not ((got != 0) & (got.abs() < tiny)).any()
+    if dtype == torch.float32:  # the float64 reference's exp underflows to zero there anyway
+        assert ((want != 0) & (want.abs() < tiny)).any(), "the case should produce subnormals without the flush"
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=tiny)

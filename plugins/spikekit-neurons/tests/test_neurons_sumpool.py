@@ -56,6 +56,25 @@ def test_integer_spike_counts_are_summed_exactly(kernel, stride) -> None:
     assert torch.equal(got, windows.sum((-1, -2)))
 
 
+@pytest.mark.parametrize("kernel,stride,ceil_mode", CASES)
+def test_channels_last_input_gives_the_same_values_and_gradients_in_its_layout(kernel, stride, ceil_mode) -> None:
+    g = torch.Generator().manual_seed(2)
+    x = torch.randint(0, 3, (4, 6, 11, 9), generator=g).float()
+    x[:, :, :4] = 0
+    a = x.clone().requires_grad_(True)
+    b = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    pool = SumPool2d(kernel, stride, ceil_mode)
+    want, got = pool(a), pool(b)
+    assert torch.equal(got, want)
+    w = torch.randn(got.shape, generator=g)
+    (ga,) = torch.autograd.grad(want, a, w)
+    (gb,) = torch.autograd.grad(got, b, w.contiguous(memory_format=torch.channels_last))  # as computed, not restrided
+    assert torch.equal(gb, ga)
+    if not ceil_mode and (stride is None or stride == kernel):  # the disjoint-window path keeps the layout
+        assert gb.is_contiguous(memory_format=torch.channels_last) and not gb.is_contiguous()
+        assert got.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_three_dimensional_input_and_errors() -> None:
     x = torch.rand(2, 6, 6)
     torch.testing.assert_close(SumPool2d(2)(x), F.lp_pool2d(x, 1, 2))

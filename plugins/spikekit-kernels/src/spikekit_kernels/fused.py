@@ -40,6 +40,13 @@ expanded to ``(B, N)``). The surrogate ``ψ`` is evaluated inside the loop for t
 :mod:`spikekit_kernels._plan`; any other surrogate callable is evaluated with torch on the saved ``u`` (all steps at
 once) before the loop, which is exact for every surrogate.
 
+The neurons are independent, so the op runs them in the order they are stored: a ``channels_last`` conv's output
+(``(B, T, C, H, W)`` stored as ``(B, T, H, W, C)``) is read without a copy and the spikes, states and gradients come
+back in the same layout (which the next ``channels_last`` conv or ``SumPool2d`` then reads without a copy either).
+Entries of the input gradient below the dtype's smallest normal number (a surrogate far from the threshold times a
+small output gradient) are set to zero as they are stored (by both loops): subnormal gradients made the next
+layer's backward several times slower.
+
 The loop runs as compiled C (``lif_kernels.c``, one library per configuration with the flags as compile-time
 constants so that the neuron loops vectorise; threads over batch rows and neuron blocks) when a C compiler is
 available, otherwise as a torch loop over time slices (:mod:`spikekit_kernels._torchloop`). Both are registered as
@@ -56,6 +63,7 @@ Example:
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import threading
 from collections.abc import Mapping
 
@@ -200,7 +208,9 @@ def lif_backward(
             (r.expand(B, N).clone() if torch.is_tensor(r) else x.new_zeros(B, N)) if on else x.new_empty(0)
         )
         gx, gw, gi, gb, sam, sas, saa = res
-        return (gx.clone(), own(gw, True), own(gi, syn), own(gb, alif), own(sam, True), own(sas, syn),
+        gx = gx.clone()
+        _flush_subnormals(gx)  # as the compiled loop does when it stores the input gradient
+        return (gx, own(gw, True), own(gi, syn), own(gb, alif), own(sam, True), own(sas, syn),
                 own(saa, alif))  # fmt: skip
     Args = _args(x)
     c = lambda t: None if t is None else t.contiguous()  # noqa: E731
@@ -259,6 +269,20 @@ def _surrogate_tensor(u: Tensor, bsave: Tensor, b0: Tensor, thr: Tensor, asc: Te
     return fn(u, th).to(u.dtype)  # type: ignore[operator]
 
 
+def _flush_subnormals(g: Tensor) -> None:
+    """Set the input gradient's subnormal entries (below the dtype's smallest normal number, e.g. 1.2e-38 for
+    float32) to zero, in place.
+
+    A surrogate far from the threshold is about 1e-38 and times an output gradient below one it is subnormal: the
+    next layer's backward (a conv's, say) then runs many times slower on CPUs without flush-to-zero (3 to 14 times
+    for the conv SNN of the benchmark). Zeroing them changes each entry by less than 1.2e-38 (what a CPU in
+    flush-to-zero mode would do), far below any tolerance of the gradient."""
+    if g.device.type == "cpu" and g.is_floating_point() and g.numel():
+        tiny = torch.finfo(g.dtype).tiny
+        small = g.lt(tiny).logical_and_(g.gt(-tiny))  # byte masks only: no float temporary of the input's size
+        g.masked_fill_(small, 0)
+
+
 def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
     x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
     flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
@@ -282,8 +306,49 @@ lif_forward.register_autograd(_backward, setup_context=_setup_context)
 
 
 # -------------------------------------------------------------------------------------------------- the backend
+def _neuron_order(x: Tensor) -> tuple[int, ...] | None:
+    """The order of the neuron dimensions in which ``x`` (B, T, ...) is laid out densely, when that is not their
+    own order (e.g. ``channels_last`` conv activations: (C, H, W) stored as (H, W, C)); None otherwise.
+
+    The neurons are independent, so the loop may run them in any order: running them in the order they are stored
+    reads and writes ``x`` without a copy, and the results (in the same layout) feed a ``channels_last`` conv or
+    pool without one either."""
+    if x.dim() < 4 or x.is_contiguous():
+        return None
+    lead = len(x.shape) - 2
+    order = tuple(sorted(range(lead), key=lambda d: -x.stride(d + 2)))
+    if order == tuple(range(lead)) or not x.permute(0, 1, *(d + 2 for d in order)).is_contiguous():
+        return None
+    return order
+
+
+def _permuted(plan: Plan, state: Mapping[str, Tensor], order: tuple[int, ...]) -> tuple[Plan, dict[str, Tensor]]:
+    """The plan and state with the neuron dimensions in ``order`` (views for broadcast parameters)."""
+    B, trail = plan.B, plan.trail
+    dims = (0, *(d + 1 for d in order))
+
+    def move(t: Tensor) -> Tensor:
+        return t.reshape(B, *trail).permute(dims).reshape(B, plan.N) if t.dim() == 2 else t
+
+    new = dataclasses.replace(
+        plan, trail=tuple(trail[d] for d in order), alpha_mem=move(plan.alpha_mem), alpha_syn=move(plan.alpha_syn),
+        threshold=move(plan.threshold), floor=move(plan.floor), alpha_adapt=move(plan.alpha_adapt),
+        adapt_scale=move(plan.adapt_scale), reset_const=move(plan.reset_const),
+    )  # fmt: skip
+    return new, {k: v.permute(dims) for k, v in state.items()}
+
+
 def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -> BackendResult:
     """Run a :class:`Plan` through the fused op and reshape the results to the layer's shapes."""
+    order = _neuron_order(x)
+    if order is not None:  # run the neurons in their storage order; hand the results back in the layer's order
+        dims = (0, 1, *(d + 2 for d in order))
+        inverse = tuple(sorted(range(len(dims)), key=lambda d: dims[d]))
+        nplan, nstate = _permuted(plan, state, order)
+        out, fin, recs = run_plan(x.permute(dims), nstate, nplan, record)
+        back = lambda t: t.permute(inverse[:1] + tuple(d - 1 for d in inverse[2:]))  # noqa: E731  (B, ...) states
+        fin = {k: back(v).clone() for k, v in fin.items()}  # own storage in the layer's layout
+        return out.permute(inverse), fin, {k: v.permute(inverse) for k, v in recs.items()}
     B, T, N, trail = plan.B, plan.T, plan.N, plan.trail
     x3 = x.reshape(B, T, N)
     flat = lambda name: state[name].reshape(B, N) if name in state else plan.alpha_mem.new_zeros(())  # noqa: E731

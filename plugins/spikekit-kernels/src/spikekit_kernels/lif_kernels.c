@@ -14,6 +14,7 @@
  * gathered into a local buffer). Work items are (batch row, block of BLOCK neurons); each runs the whole time
  * loop for its neurons, the neuron loop innermost. Threads take items from a shared counter.
  */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -53,6 +54,9 @@ enum { SG_TENSOR = 0, SG_SINGLE_EXP = 1, SG_GAUSS = 2, SG_MULTI_GAUSS = 3, SG_HE
  * steps back by one where that rounded up. The sign of a zero result follows q, as truncf's does. */
 #define RINT(x) _Generic((x), float: rintf, default: rint)(x)
 #define FABS(x) _Generic((x), float: fabsf, default: fabs)(x)
+/* Zero below the smallest normal number: a surrogate far from the threshold times a small output gradient is
+ * subnormal, and subnormal input gradients make the next layer's backward (a conv's) several times slower. */
+#define FLUSH_TINY(v) (FABS(v) < (sizeof(REAL) == sizeof(float) ? (REAL)FLT_MIN : (REAL)DBL_MIN) ? R(0) : (v))
 #define COPYSIGN(x, y) _Generic((x), float: copysignf, default: copysign)(x, y)
 #define TRUNC(q) COPYSIGN(FLOORV(FABS(q)), (q))
 #define FLOORV(q) floor_v(q)
@@ -385,11 +389,11 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
         }
         if (HAS(F_SYN)) {
             const REAL git = gi[j] + gdrive + gri[j];
-            gxt[j] = alpha_syn[j] * git;
+            gxt[j] = FLUSH_TINY(alpha_syn[j] * git);
             sas[j] += git * (iprev[j] + xt[j]);
             gi[j] = alpha_syn[j] * git;
         } else {
-            gxt[j] = gdrive;
+            gxt[j] = FLUSH_TINY(gdrive);
         }
     }
 }

@@ -121,10 +121,18 @@ def _pair(v: int | Sequence[int]) -> tuple[int, int]:
 def _spread(grad: torch.Tensor, shape: tuple[int, ...], kernel: tuple[int, int]) -> torch.Tensor:
     """The gradient of disjoint window sums: each window's gradient copied to its cells in one pass (no zero
     fill and scatter as in ``avg_pool2d_backward``); rows and columns no window covers get zero."""
-    *lead, ho, wo = grad.shape
     kh, kw = kernel
-    g = grad.reshape(*lead, ho, 1, wo, 1).expand(*lead, ho, kh, wo, kw).reshape(*lead, ho * kh, wo * kw)
     h, w = shape[-2], shape[-1]
+    if grad.dim() == 4 and not grad.is_contiguous() and grad.is_contiguous(memory_format=torch.channels_last):
+        # channels_last (N, C, H, W) is stored as (N, H, W, C): spread in that order, hand back the same layout
+        n, ho, wo, c = grad.permute(0, 2, 3, 1).shape
+        g = grad.permute(0, 2, 3, 1).reshape(n, ho, 1, wo, 1, c).expand(n, ho, kh, wo, kw, c)
+        g = g.reshape(n, ho * kh, wo * kw, c)
+        if (h, w) != (ho * kh, wo * kw):
+            g = F.pad(g, (0, 0, 0, w - wo * kw, 0, h - ho * kh))
+        return g.permute(0, 3, 1, 2)
+    *lead, ho, wo = grad.shape
+    g = grad.reshape(*lead, ho, 1, wo, 1).expand(*lead, ho, kh, wo, kw).reshape(*lead, ho * kh, wo * kw)
     if (h, w) != (ho * kh, wo * kw):
         g = F.pad(g, (0, w - wo * kw, 0, h - ho * kh))
     return g
@@ -175,7 +183,8 @@ class SumPool2d(nn.LPPool2d):
 
     The value is the window sum, exact for integer spike counts and for negative values too (with ``ceil_mode``,
     windows cut by the edge give their average times the full window size, as in sinabs). The gradient is 1 per
-    cell, except in windows whose sum is exactly zero, where ``LPPool2d`` (and so sinabs) gives 0.
+    cell, except in windows whose sum is exactly zero, where ``LPPool2d`` (and so sinabs) gives 0. A
+    ``channels_last`` input gives a ``channels_last`` output and input gradient (no layout conversion either way).
 
     Args:
         kernel_size: window size.
