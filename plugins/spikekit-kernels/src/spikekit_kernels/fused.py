@@ -153,7 +153,7 @@ def lif_forward(
                 x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record
             )
         keep = lambda t, on: t if on else x.new_empty(0)  # noqa: E731
-        return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)  # type: ignore[return-value]
+        return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)
     Args = _args(x)
     x, v0, i0, b0 = (t.contiguous() for t in (x, v0, i0, b0))
     B, T, N = x.shape
@@ -227,11 +227,11 @@ def lif_backward(
     for j, p in enumerate(sg_params[:5]):
         a.sg_p[j] = p
     _set_params(a, (am, as_, thr, fl, aa, asc, rc))
-    keep = [c(t) for t in (x, u, isave, bsave, v0, i0, b0)]
-    keep += [g_out] + [c(t) for t in (g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg)]
+    keep: list[Tensor | None] = [c(t) for t in (x, u, isave, bsave, v0, i0, b0)]
+    keep += [g_out, *(c(t) for t in (g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg))]
     names = ("x u isave bsave v0 i0 b0 g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg "
              "gx gv0 gi0 gb0 gam gas gaa").split()  # fmt: skip
-    for name, t in zip(names, keep + outs):
+    for name, t in zip(names, [*keep, *outs]):
         setattr(a, name, _ptr(t))
     if lib.lif_backward(ctypes.byref(a)) != 0:
         raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its recomputation buffer")
@@ -345,10 +345,10 @@ def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -
         dims = (0, 1, *(d + 2 for d in order))
         inverse = tuple(sorted(range(len(dims)), key=lambda d: dims[d]))
         nplan, nstate = _permuted(plan, state, order)
-        out, fin, recs = run_plan(x.permute(dims), nstate, nplan, record)
+        out, fin, permuted = run_plan(x.permute(dims), nstate, nplan, record)
         back = lambda t: t.permute(inverse[:1] + tuple(d - 1 for d in inverse[2:]))  # noqa: E731  (B, ...) states
         fin = {k: back(v).clone() for k, v in fin.items()}  # own storage in the layer's layout
-        return out.permute(inverse), fin, {k: v.permute(inverse) for k, v in recs.items()}
+        return out.permute(inverse), fin, {k: v.permute(inverse) for k, v in permuted.items()}
     B, T, N, trail = plan.B, plan.T, plan.N, plan.trail
     x3 = x.reshape(B, T, N)
     flat = lambda name: state[name].reshape(B, N) if name in state else plan.alpha_mem.new_zeros(())  # noqa: E731
@@ -421,9 +421,9 @@ class FusedCPUBackend:
         if x.numel() == 0:  # an empty batch (or no neurons): no loop to fuse; same shapes and graph as the reference
             return get_backend("torch").run(x, state, params)
         checked, self._checked = self._checked, None
-        same = checked is not None and checked[0] is x and checked[1] is params
         recurrent = params.rec_connect is not None
-        if same:
+        plan: Plan | str
+        if checked is not None and checked[0] is x and checked[1] is params:
             plan = checked[2]
         else:
             plan = recurrent_plan(x, state, params) if recurrent else make_plan(x, state, params)
