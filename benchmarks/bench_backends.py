@@ -53,6 +53,10 @@ TAU, TAU_ADAPT = 20.0, 50.0
 BOUND = "bound (clones of x)"
 CONV_LAYOUT = "channels_last"  # the conv SNN's layout on the CPU ("contiguous": NCHW); see _layout
 MODELS = ("lif", "iaf", "alif", "lif_rec", "iaf_rec", "alif_rec", "conv")
+# Input drawn uniformly from [0, scale): LIF and ALIF normalise their input (a steady membrane potential of scale / 2),
+# so they need a mean above the threshold of 1 to spike at all; IAF integrates it. Every layer spikes, recurrent
+# connections carry spikes.
+DENSE_SCALE = {"lif": 2.4, "iaf": 0.6, "alif": 2.4}
 
 
 # ---------------------------------------------------------------------------------------------- implementations
@@ -113,7 +117,7 @@ def dense_case(impl: str, model: str, B: int, T: int, N: int, device: str) -> Ca
 
     def make() -> tuple[nn.Module, torch.Tensor]:
         torch.manual_seed(0)
-        x = _input((B, T, N), device)
+        x = _input((B, T, N), device, scale=DENSE_SCALE[base])
         if impl.startswith("spikingjelly"):
             from spikingjelly.activation_based import neuron
 
@@ -364,6 +368,7 @@ def main() -> None:
                     "python": platform.python_version(),
                     "device": torch.cuda.get_device_name() if args.gpu else platform.processor() or "cpu"},
         "sizes": sizes, "repeats": repeats, "threads": threads, "conv_layout": CONV_LAYOUT,
+        "dense_input_scale": DENSE_SCALE,
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "versions": _versions(), "results": [],
     }  # fmt: skip
     result["load_average_start"] = os.getloadavg()  # other processes on the machine skew CPU timings

@@ -75,7 +75,7 @@ def test_api_reference_covers_every_namespace_of_the_issue():
     required = {
         "spikekit", "spikekit.layers", "spikekit.activation", "spikekit.utils", "spikekit.from_torch",
         "spikekit.network", "spikekit.conversion", "spikekit.synopcounter", "spikekit.hooks", "spikekit.nir",
-        "spikekit.cnnutils", "spikekit.backends", "spikekit.targets", "spikekit.encoders", "spikekit.plugins",
+        "spikekit.cnnutils", "spikekit.compute", "spikekit.targets", "spikekit.encoders", "spikekit.plugins",
         "spikekit.testing",
     }  # fmt: skip
     assert required <= set(generate.NAMESPACES)

@@ -1,7 +1,7 @@
 """Links from the names objects are defined under to the names the API reference documents them under.
 
 Type hints and docstrings name objects by the module that defines them (``spikekit_neurons.lif.LIF``,
-``spikekit.backends.protocol.NeuronParams``); the API reference documents each object once, where users reach it
+``spikekit.compute.protocol.NeuronParams``); the API reference documents each object once, where users reach it
 (``spikekit.layers.LIF``), as ``docs/api/generate.py`` decides. When Sphinx cannot resolve a Python reference, this
 extension looks the target up in that mapping and resolves the documented name instead, so such references link
 rather than stay plain text.

@@ -41,7 +41,7 @@ NAMESPACES: dict[str, str] = {
     "spikekit.nir": "Import from and export to the Neuromorphic Intermediate Representation (NIR).",
     "spikekit.backend.dynapcnn": "DYNAP-CNN / Speck chip support under sinabs's path (``DynapcnnNetwork``, ``DVSLayer``).",
     "spikekit.validate_memory_speck": "The single-layer Speck memory check under sinabs's path (``ValidateMapping``).",
-    "spikekit.backends": "Compute backends: the protocol, the parameters they get, and how to choose one.",
+    "spikekit.compute": "Compute backends: the protocol, the parameters they get, and how to choose one.",
     "spikekit.targets": "Hardware targets: the protocol, ``deploy`` and the deployment it returns.",
     "spikekit.encoders": "Spike encoders registered by plugins.",
     "spikekit.plugins": "The plugin system: hook markers, records, the plugin host and its switches.",

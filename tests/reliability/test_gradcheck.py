@@ -21,7 +21,7 @@ import torch
 pytest.importorskip("spikekit_neurons")
 
 import spikekit
-from spikekit.backends import NeuronParams, get_backend
+from spikekit.compute import NeuronParams, get_backend
 
 act = pytest.importorskip("spikekit.activation")
 

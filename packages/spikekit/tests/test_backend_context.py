@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pytest
 import torch
 
-from spikekit.backends import StepModel, current_backend, run_neuron, run_step_loop, use_backend
+from spikekit.compute import StepModel, current_backend, run_neuron, run_step_loop, use_backend
 from spikekit.plugins import BackendSpec, hookimpl
 from spikekit.testing import isolated_host
 
@@ -142,7 +142,7 @@ def test_step_models_go_through_backend_selection_and_fallback(toy_backends):
 
 
 def test_the_fallback_warning_points_at_the_callers_line(toy_backends):
-    from spikekit.backends import NeuronParams
+    from spikekit.compute import NeuronParams
     from spikekit.errors import BackendFallbackWarning
 
     params = NeuronParams(torch.tensor(1.0), None, torch.tensor(1.0), None, None, None, layer_name="LocatedLayer")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import spikekit
-from spikekit.backends import NeuronParams, available_backends, current_backend, get_backend, run_neuron, use_backend
+from spikekit.compute import NeuronParams, available_backends, current_backend, get_backend, run_neuron, use_backend
 from spikekit.errors import BackendFallbackWarning, BackendUnsupportedError, PluginNotInstalledError
 from spikekit.plugins import BackendSpec, hookimpl
 from spikekit.testing import isolated_host

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import spikekit
-import spikekit.backends
+import spikekit.compute
 from spikekit import encoders, targets
 from spikekit.cli import main
 from spikekit.plugins import (
@@ -107,7 +107,7 @@ def _check_exports(h, capsys):
 
 
 def _check_backends(h, capsys):
-    assert type(spikekit.backends.get_backend("toy")).__name__ == "deque"
+    assert type(spikekit.compute.get_backend("toy")).__name__ == "deque"
 
 
 def _check_commands(h, capsys):

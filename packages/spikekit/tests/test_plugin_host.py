@@ -10,7 +10,7 @@ import types
 import pytest
 
 import spikekit
-import spikekit.backends
+import spikekit.compute
 from spikekit.errors import PluginError, PluginNotInstalledError, PluginWarning
 from spikekit.plugins import BackendSpec, Export, PluginHost, hookimpl
 from spikekit.testing import isolated_host, registered_plugin
@@ -180,4 +180,4 @@ def test_core_alone_points_users_to_the_plugins():
         with pytest.raises(PluginNotInstalledError, match="no installed spikekit plugin provides spikekit.layers.LIF"):
             spikekit.layers.LIF
         with pytest.raises(PluginNotInstalledError, match="no backend named 'fused-cpu'"):
-            spikekit.backends.get_backend("fused-cpu")
+            spikekit.compute.get_backend("fused-cpu")

@@ -176,7 +176,7 @@ def test_auto_takes_the_fastest_registered_backend_that_runs_the_network(monkeyp
     import torch
     from spikekit_demo.model import build_snn
 
-    monkeypatch.setattr("spikekit.backends.available_backends", lambda: {"torch": "", "fused-cpu": "", "none": ""})
+    monkeypatch.setattr("spikekit.compute.available_backends", lambda: {"torch": "", "fused-cpu": "", "none": ""})
     monkeypatch.setattr(speed, "_time", lambda steps, rounds: {n: {"torch": 30.0, "fused-cpu": 10.0}[n] for n in steps})
     x, y = torch.zeros(2, 4, 1, 8, 8), torch.tensor([1, 2])
     choice = speed.choose_backend("auto", build_snn(4), x, y, steps=1)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from spikekit.backends import NeuronParams
+from spikekit.compute import NeuronParams
 
 act = pytest.importorskip("spikekit.activation")
 

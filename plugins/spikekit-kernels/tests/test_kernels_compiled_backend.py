@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikekit.backends import NeuronParams, StepModel, get_backend, run_neuron, run_step_loop, use_backend
+from spikekit.compute import NeuronParams, StepModel, get_backend, run_neuron, run_step_loop, use_backend
 from spikekit.testing import BackendConformance
 
 

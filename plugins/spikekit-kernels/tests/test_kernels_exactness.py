@@ -11,7 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikekit.backends import get_backend
+from spikekit.compute import get_backend
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _kernels_testcfg import MODELS, RESETS, SPIKES, SURROGATES, alphas, make_config, random_input

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from spikekit.backends import get_backend
+from spikekit.compute import get_backend
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _kernels_testcfg import act, make_config

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 import spikekit
-import spikekit.backends as backends
+import spikekit.compute as compute
 from spikekit.errors import BackendFallbackWarning
 
 sl = pytest.importorskip("spikekit.layers")
@@ -132,13 +132,13 @@ CASES = _cases()
 
 def _loadable(name: str) -> Any:
     try:
-        backends.get_backend(name)
+        compute.get_backend(name)
     except Exception as exc:  # e.g. the triton backend without the triton package
         return pytest.param(name, marks=pytest.mark.skip(reason=f"backend {name!r} cannot be loaded here: {exc}"))
     return name
 
 
-OTHER_BACKENDS = [_loadable(n) for n in sorted(set(backends.available_backends()) - {backends.REFERENCE_BACKEND})]
+OTHER_BACKENDS = [_loadable(n) for n in sorted(set(compute.available_backends()) - {compute.REFERENCE_BACKEND})]
 
 
 def test_the_enumeration_sees_the_tensors_that_matter() -> None:
@@ -154,7 +154,7 @@ def test_the_enumeration_sees_the_tensors_that_matter() -> None:
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 @pytest.mark.parametrize("layer_name,reset,tensor", CASES, ids=["-".join(c) for c in CASES])
 def test_gradient_of_every_trainable_tensor_matches_the_reference(layer_name, reset, tensor, backend) -> None:
-    ref_out, ref_gx, ref_gp = _run(layer_name, reset, tensor, backends.REFERENCE_BACKEND)
+    ref_out, ref_gx, ref_gp = _run(layer_name, reset, tensor, compute.REFERENCE_BACKEND)
     out, gx, gp = _run(layer_name, reset, tensor, backend)
     assert torch.equal(out, ref_out)
     torch.testing.assert_close(gx, ref_gx, rtol=1e-4, atol=1e-5)
@@ -167,7 +167,7 @@ def test_gradient_of_every_trainable_tensor_matches_the_reference(layer_name, re
 
 @pytest.mark.parametrize("reset", ["subtract-value", "reset-value", "reset-per-neuron"])
 def test_fused_cpu_sends_a_trainable_reset_value_to_the_reference_with_the_fallback_warning(reset, monkeypatch):
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(compute, "_warned", set())
     name = "subtract_value" if reset.startswith("subtract") else "reset_value"
     with pytest.warns(BackendFallbackWarning, match=f"trainable {name}"):
         _, _, gp = _run("LIF", reset, f"reset_fn.{name}", "fused-cpu", fallback="warn")
@@ -177,11 +177,11 @@ def test_fused_cpu_sends_a_trainable_reset_value_to_the_reference_with_the_fallb
 @pytest.mark.parametrize("reset", ["subtract-value", "reset-value", "reset-per-neuron"])
 def test_fused_cpu_runs_a_frozen_reset_tensor_itself(reset, monkeypatch) -> None:
     """A reset value held in a tensor that needs no gradient stays on the fused loop (no fallback) and is exact."""
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(compute, "_warned", set())
     with warnings.catch_warnings():
         warnings.simplefilter("error", BackendFallbackWarning)
         out, gx, _ = _run("LIF", reset, "tau_mem", "fused-cpu", fallback="warn")
-    ref_out, ref_gx, _ = _run("LIF", reset, "tau_mem", backends.REFERENCE_BACKEND)
+    ref_out, ref_gx, _ = _run("LIF", reset, "tau_mem", compute.REFERENCE_BACKEND)
     assert torch.equal(out, ref_out)
     torch.testing.assert_close(gx, ref_gx, rtol=1e-4, atol=1e-5)
 
@@ -189,9 +189,9 @@ def test_fused_cpu_runs_a_frozen_reset_tensor_itself(reset, monkeypatch) -> None
 @pytest.mark.parametrize("layer_name", ["IAF", "LIF", "ExpLeak", "ALIF"])
 @pytest.mark.parametrize("shape", [(0, 5, N), (2, 5, 0)], ids=["empty-batch", "no-neurons"])
 def test_empty_inputs_run_on_fused_cpu_as_on_the_reference(layer_name, shape, monkeypatch) -> None:
-    monkeypatch.setattr(backends, "_warned", set())
+    monkeypatch.setattr(compute, "_warned", set())
     results = []
-    for backend in (backends.REFERENCE_BACKEND, "fused-cpu"):
+    for backend in (compute.REFERENCE_BACKEND, "fused-cpu"):
         layer = BUILDERS[layer_name][0](None if layer_name in NO_RESET else act.MembraneSubtract())
         x = torch.rand(shape, requires_grad=True)
         with spikekit.use_backend(backend, fallback="error"):  # no fallback: fused-cpu runs it

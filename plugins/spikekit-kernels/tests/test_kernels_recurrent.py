@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 sl = pytest.importorskip("spikekit.layers")
-from spikekit.backends import get_backend  # noqa: E402
+from spikekit.compute import get_backend  # noqa: E402
 from spikekit_kernels import _cc  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not _cc.available(), reason="no C compiler")

@@ -13,7 +13,7 @@ pytest.importorskip("triton")
 if not torch.cuda.is_available():
     pytest.skip("no CUDA device", allow_module_level=True)
 
-from spikekit.backends import get_backend
+from spikekit.compute import get_backend
 from spikekit.testing import BackendConformance
 
 DEV = "cuda"

@@ -24,7 +24,7 @@ from spikekit import (
     validate_memory_speck,
 )
 from spikekit._namespace import namespace_hooks
-from spikekit.backends import available_backends, use_backend
+from spikekit.compute import available_backends, use_backend
 from spikekit.targets import available_targets, deploy
 from spikekit.utils import reset_states, set_batch_size, zero_grad
 

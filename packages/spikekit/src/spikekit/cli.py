@@ -60,7 +60,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
     import spikekit
-    from spikekit.backends import available_backends
+    from spikekit.compute import available_backends
     from spikekit.targets import available_targets
 
     print(f"spikekit {spikekit.__version__}")

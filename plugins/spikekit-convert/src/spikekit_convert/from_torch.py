@@ -37,7 +37,7 @@ _DEFAULT_LAYER = _Default("spikekit.layers.IAFSqueeze")
 
 def _layer_class_for_backend(backend: str, kwargs_backend: dict[str, Any]) -> type:
     import spikekit.layers as layers
-    from spikekit.backends import available_backends
+    from spikekit.compute import available_backends
 
     if backend in ("sinabs", "spikekit"):
         return layers.IAFSqueeze

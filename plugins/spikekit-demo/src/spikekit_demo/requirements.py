@@ -56,7 +56,7 @@ def _encoder(name: str) -> Callable[[], Any]:
 
 def _backend(name: str) -> Callable[[], Any]:
     def load() -> Any:
-        from spikekit.backends import get_backend
+        from spikekit.compute import get_backend
 
         return get_backend(name)
 
@@ -124,7 +124,7 @@ def check(backend: str, chip_target: str | None = None) -> tuple[list[Missing], 
 
     ``backend`` is checked unless it is ``"auto"`` (then the reference backend must be there, as always);
     ``chip_target`` (None: no chip step) is optional."""
-    from spikekit.backends import REFERENCE_BACKEND
+    from spikekit.compute import REFERENCE_BACKEND
 
     needed = [_backend_piece(REFERENCE_BACKEND)]
     if backend not in ("auto", REFERENCE_BACKEND):

@@ -124,7 +124,7 @@ def choose_backend(requested: str, model: nn.Module, x: torch.Tensor, y: torch.T
     Raises:
         BackendError: the requested backend cannot train this network here (the reason is named).
     """
-    from spikekit.backends import REFERENCE_BACKEND, available_backends
+    from spikekit.compute import REFERENCE_BACKEND, available_backends
 
     if requested == AUTO_BACKEND:
         names = sorted(available_backends(), key=lambda n: (n != REFERENCE_BACKEND, n))

@@ -1,4 +1,4 @@
-"""Reading a :class:`~spikekit.backends.NeuronParams` into the flat description the fused kernels run.
+"""Reading a :class:`~spikekit.compute.NeuronParams` into the flat description the fused kernels run.
 
 :func:`make_plan` either returns a :class:`Plan` (flags, per-neuron parameter tensors expanded to ``(B, N)``, the
 surrogate's closed form) or a string that says why the configuration is not covered; the backends return that
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from spikekit.backends import NeuronParams
+from spikekit.compute import NeuronParams
 from spikekit.protocols import SURROGATE_KINDS, spec_of
 
 __all__ = [

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from spikekit.backends import BackendResult, NeuronParams
+from spikekit.compute import BackendResult, NeuronParams
 from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
 
 __all__ = ["recurrent_plan", "run_recurrent"]

@@ -1,9 +1,9 @@
-"""``"compiled"``: a fast path for any neuron model declared as a :class:`~spikekit.backends.StepModel`.
+"""``"compiled"``: a fast path for any neuron model declared as a :class:`~spikekit.compute.StepModel`.
 
 A third party's neuron model needs no C and no kernel to get speed: its layer hands the backend a ``StepModel``
 (its per-step function and parameters), and this backend compiles the step with :func:`torch.compile` (fusing the
 step's elementwise operations into one kernel, forward and backward) and runs the time loop over the compiled step.
-The loop, the state handling and the outputs are those of the reference loop :func:`spikekit.backends.run_step_loop`,
+The loop, the state handling and the outputs are those of the reference loop :func:`spikekit.compute.run_step_loop`,
 so the results are the reference's up to the rounding of fused arithmetic (the tests compare them).
 
 The compiled step is cached per step function; torch recompiles it for new shapes, dtypes or devices. When
@@ -11,7 +11,7 @@ compilation fails (no C compiler for inductor, an operation dynamo cannot trace)
 model, and runs the step uncompiled. ``SPIKEKIT_COMPILED_BACKEND`` chooses torch.compile's backend (default
 ``"inductor"``; ``"aot_eager"`` compiles nothing and is useful to debug).
 
-The LIF family (:class:`~spikekit.backends.NeuronParams`) is not run here: ``fused-cpu`` and ``triton`` cover it
+The LIF family (:class:`~spikekit.compute.NeuronParams`) is not run here: ``fused-cpu`` and ``triton`` cover it
 with hand-written kernels. What those need beyond a step function: the activations' specs
 (:func:`spikekit.protocols.spec_of`) of kinds the kernels know, and the model written as the LIF-family equations
 (see :mod:`spikekit_kernels._plan`).
@@ -27,17 +27,17 @@ from typing import Any
 
 import torch
 
-from spikekit.backends import BackendResult, NeuronParams, StepModel, run_step_loop
+from spikekit.compute import BackendResult, NeuronParams, StepModel, run_step_loop
 from spikekit.errors import BackendFallbackWarning, warn_at_caller
 
 __all__ = ["CompiledBackend"]
 
 
 class CompiledBackend:
-    """Runs :class:`~spikekit.backends.StepModel` layers with a ``torch.compile``-d step (any device torch compiles for).
+    """Runs :class:`~spikekit.compute.StepModel` layers with a ``torch.compile``-d step (any device torch compiles for).
 
     Example:
-        >>> from spikekit.backends import get_backend
+        >>> from spikekit.compute import get_backend
         >>> get_backend("compiled").name
         'compiled'
     """

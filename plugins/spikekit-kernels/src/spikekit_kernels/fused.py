@@ -1,6 +1,6 @@
 r"""The ``fused-cpu`` backend: the whole time loop in one custom op, with an explicit reverse-time backward pass.
 
-Forward, per time step ``t`` and neuron (the equations of :class:`spikekit.backends.NeuronParams`, in the same
+Forward, per time step ``t`` and neuron (the equations of :class:`spikekit.compute.NeuronParams`, in the same
 arithmetic order as the reference backend so that spikes are bitwise equal)::
 
     i_t = α_s · (i_{t-1} + x_t)          (synapse)      or   i_t = x_t
@@ -69,7 +69,7 @@ from collections.abc import Mapping
 
 import torch
 
-from spikekit.backends import BackendResult, NeuronParams, get_backend
+from spikekit.compute import BackendResult, NeuronParams, get_backend
 from spikekit_kernels import _cc, _torchloop
 from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
 from spikekit_kernels._recurrent import recurrent_plan, run_recurrent

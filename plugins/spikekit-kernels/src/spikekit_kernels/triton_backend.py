@@ -20,7 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
-from spikekit.backends import BackendResult, NeuronParams
+from spikekit.compute import BackendResult, NeuronParams
 from spikekit_kernels import fused
 from spikekit_kernels._plan import F_ALIF, F_SYN, make_plan
 

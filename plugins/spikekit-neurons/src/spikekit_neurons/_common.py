@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, run_neuron
+from spikekit.compute import NeuronParams, run_neuron
 from spikekit.state import (
     StatefulLayer,
     check_broadcast,
@@ -265,7 +265,7 @@ def neuron_param_dict(layer: nn.Module, param_dict: dict[str, Any], **own: Any) 
 
 
 def neuron_params(layer: nn.Module, rec_connect: nn.Module | None, **own: Any) -> NeuronParams:
-    """The :class:`~spikekit.backends.NeuronParams` of a LIF-family layer: ``own`` (decay factors, threshold,
+    """The :class:`~spikekit.compute.NeuronParams` of a LIF-family layer: ``own`` (decay factors, threshold,
     adaptation), the :data:`STORED_ARGS` that are fields of ``NeuronParams``, and ``rec_connect``."""
     shared = {name: getattr(layer, name) for name in STORED_ARGS if name in _PARAM_FIELDS}
     return NeuronParams(**own, **shared, rec_connect=rec_connect, layer_name=type(layer).__name__)

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams
+from spikekit.compute import NeuronParams
 from spikekit.state import SqueezeMixin
 from spikekit_neurons._checks import (
     as_numbers,

@@ -1,8 +1,8 @@
 """The reference compute backend ``"torch"``: the plain PyTorch time loop of :mod:`spikekit_neurons.functional`.
 
-It runs every configuration :class:`spikekit.backends.NeuronParams` can describe (IAF, LIF, ExpLeak, ALIF, with or
-without synapse, floor, recordings and recurrent connection), and every model declared as a :class:`spikekit.backends.StepModel` (through
-:func:`spikekit.backends.run_step_loop`), so ``unsupported_reason`` is always None. Other
+It runs every configuration :class:`spikekit.compute.NeuronParams` can describe (IAF, LIF, ExpLeak, ALIF, with or
+without synapse, floor, recordings and recurrent connection), and every model declared as a :class:`spikekit.compute.StepModel` (through
+:func:`spikekit.compute.run_step_loop`), so ``unsupported_reason`` is always None. Other
 backends (fused CPU loops, GPU kernels) are checked against it with :class:`spikekit.testing.BackendConformance`.
 
 What the states mean, for a backend that implements the same model (all of shape ``(B, ...)``):
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import torch
 
-from spikekit.backends import BackendResult, NeuronParams, StepModel, run_step_loop
+from spikekit.compute import BackendResult, NeuronParams, StepModel, run_step_loop
 from spikekit_neurons.functional.alif import alif_loop
 from spikekit_neurons.functional.lif import lif_loop
 
@@ -36,7 +36,7 @@ class TorchBackend:
     """The reference backend: a Python loop over time steps calling the functional step (works on any device).
 
     Example:
-        >>> from spikekit.backends import get_backend
+        >>> from spikekit.compute import get_backend
         >>> get_backend("torch").name
         'torch'
     """

@@ -12,7 +12,7 @@ import spikekit_thirdparty
 import torch
 
 import spikekit
-from spikekit.backends import get_backend, run_step_loop, use_backend
+from spikekit.compute import get_backend, run_step_loop, use_backend
 from spikekit.errors import BackendFallbackWarning
 from spikekit.testing import BackendConformance, NeuronConformance, SurrogateConformance
 

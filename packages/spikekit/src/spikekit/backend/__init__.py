@@ -1,6 +1,6 @@
 """Hardware backends, mirroring ``sinabs.backend`` (``spikekit.backend.dynapcnn`` is filled by spikekit-speck).
 
-Not to be confused with :mod:`spikekit.backends`, the compute backends that run neuron layers' time loops.
+The compute backends that run neuron layers' time loops are another module, :mod:`spikekit.compute`.
 """
 
 from spikekit.backend import dynapcnn

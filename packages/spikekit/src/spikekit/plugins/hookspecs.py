@@ -54,9 +54,9 @@ def spikekit_exports() -> Sequence[Export]:
 
 @hookspec
 def spikekit_backends() -> Sequence[BackendSpec]:
-    """Register compute backends that run neuron layers' time loops (see :mod:`spikekit.backends`).
+    """Register compute backends that run neuron layers' time loops (see :mod:`spikekit.compute`).
 
-    The ref is a :class:`~spikekit.backends.ComputeBackend` instance or its class; use a lazy
+    The ref is a :class:`~spikekit.compute.ComputeBackend` instance or its class; use a lazy
     ``"module:attr"`` path so that GPU libraries are imported only when the backend is first used.
 
     Returns:

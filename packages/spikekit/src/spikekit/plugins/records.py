@@ -116,7 +116,7 @@ class Export(Record):
 
 @dataclasses.dataclass(frozen=True)
 class BackendSpec(Record):
-    """A compute backend (see :mod:`spikekit.backends`); ``ref`` is a ``ComputeBackend`` instance, or its class
+    """A compute backend (see :mod:`spikekit.compute`); ``ref`` is a ``ComputeBackend`` instance, or its class
     (instantiated once, without arguments, on first use)."""
 
     kind: ClassVar[str] = "backend"

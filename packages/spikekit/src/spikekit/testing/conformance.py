@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from spikekit.backends import NeuronParams, StepModel, get_backend, run_step_loop
+from spikekit.compute import NeuronParams, StepModel, get_backend, run_step_loop
 from spikekit.protocols import SurrogateSpikeFunction
 from spikekit.state import SqueezeMixin, StatefulLayer
 
@@ -250,9 +250,9 @@ class BackendConformance:
     state names)`` triples) and the tolerances. Configurations the backend declines (``unsupported_reason``)
     are skipped; ``must_support`` lists labels that it may not decline.
 
-    Models a backend was not written for come as :class:`~spikekit.backends.StepModel`: :meth:`step_models` lists
+    Models a backend was not written for come as :class:`~spikekit.compute.StepModel`: :meth:`step_models` lists
     some (override it to add a plugin's own) and :meth:`test_step_models_match_the_reference_loop` compares the
-    backend with :func:`~spikekit.backends.run_step_loop` on those it accepts (``must_support`` applies to them too).
+    backend with :func:`~spikekit.compute.run_step_loop` on those it accepts (``must_support`` applies to them too).
     """
 
     backend_name: str = ""

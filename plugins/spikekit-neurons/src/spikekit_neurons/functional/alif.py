@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from spikekit.backends import NeuronParams
+from spikekit.compute import NeuronParams
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
 from spikekit_neurons.functional.lif import call_params, fire, time_loop
 
@@ -123,7 +123,7 @@ def alif_forward_single(
 
 def alif_loop(x: torch.Tensor, state: Mapping[str, torch.Tensor], p: NeuronParams) -> tuple[torch.Tensor, State, State]:
     """The adaptive LIF neuron over the time axis of ``x`` ``(B, T, ...)``: ``p`` a
-    :class:`~spikekit.backends.NeuronParams` with ``alpha_adapt`` set and ``spike_threshold`` the base threshold
+    :class:`~spikekit.compute.NeuronParams` with ``alpha_adapt`` set and ``spike_threshold`` the base threshold
     ``b0``. Returns ``(outputs, final_state, recordings)`` as :func:`alif_forward`."""
     adaptive = _adaptive(p)
 

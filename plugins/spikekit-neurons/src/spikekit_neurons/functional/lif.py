@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from spikekit.backends import NeuronParams
+from spikekit.compute import NeuronParams
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
 from spikekit.state import ShapeMismatchError
 from spikekit_neurons.spike_functions import MaxSpike, MultiSpike, SingleSpike
@@ -55,7 +55,7 @@ def fire(
 
 
 def call_params(args: Mapping[str, Any], layer_name: str, **renamed: Any) -> NeuronParams:
-    """The :class:`~spikekit.backends.NeuronParams` of a sinabs-signature call: ``args`` (the caller's arguments by
+    """The :class:`~spikekit.compute.NeuronParams` of a sinabs-signature call: ``args`` (the caller's arguments by
     name) filtered to the fields of ``NeuronParams``, plus ``renamed`` (fields the sinabs signature names otherwise).
 
     Numbers are passed through as given (a float stays a float), so the loop computes what the call asked for.
@@ -125,7 +125,7 @@ def lif_forward_single(
 
 def lif_loop(x: torch.Tensor, state: Mapping[str, torch.Tensor], p: NeuronParams) -> tuple[torch.Tensor, State, State]:
     """The LIF family over the time axis of ``x`` ``(B, T, ...)``: ``p`` says which model (see
-    :class:`~spikekit.backends.NeuronParams`; ``p.alpha_adapt`` must be None). Returns ``(outputs, final_state,
+    :class:`~spikekit.compute.NeuronParams`; ``p.alpha_adapt`` must be None). Returns ``(outputs, final_state,
     recordings)`` as :func:`lif_forward`."""
     one_minus_alpha = 1 - p.alpha_mem if p.norm_input else None
 

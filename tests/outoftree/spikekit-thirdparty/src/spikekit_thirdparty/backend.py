@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from spikekit.backends import StepModel
+from spikekit.compute import StepModel
 
 __all__ = ["StepLoopBackend"]
 

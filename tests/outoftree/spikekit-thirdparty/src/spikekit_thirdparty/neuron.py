@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from spikekit.backends import StepModel, run_neuron
+from spikekit.compute import StepModel, run_neuron
 from spikekit.state import StatefulLayer
 from spikekit_thirdparty.activations import AtLeastSpike, InverseSquare
 

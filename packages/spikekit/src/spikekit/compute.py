@@ -221,7 +221,7 @@ def use_backend(name: str, *, fallback: Fallback = "warn") -> Iterator[None]:
     """Run every neuron layer inside the block on backend ``name`` unless the layer names its own.
 
     Args:
-        name: a registered backend (``spikekit.backends.available_backends()`` lists them).
+        name: a registered backend (``spikekit.compute.available_backends()`` lists them).
         fallback: what to do when the backend cannot run a layer's configuration: ``"warn"`` (run on ``"torch"``
             and warn once), ``"silent"`` (run on ``"torch"``), or ``"error"`` (raise).
 
