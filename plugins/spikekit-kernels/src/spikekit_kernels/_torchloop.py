@@ -37,16 +37,16 @@ def spike(u: Tensor, th: Tensor, flags: int, kind: int, max_spikes: float) -> Te
     return s.to(u.dtype)
 
 
-def after_spike(u: Tensor, s: Tensor, th: Tensor, flags: int, rc: Tensor, fl: Tensor) -> Tensor:
+def after_spike(u: Tensor, s: Tensor, th: Tensor, flags: int, reset_const: Tensor, floor: Tensor) -> Tensor:
     v = u
     if flags & F_SPIKING:
         if flags & F_RESET:
             silent = (s == 0).to(u.dtype)
-            v = u * silent + (1 - silent) * rc
+            v = u * silent + (1 - silent) * reset_const
         else:
-            v = u - s * (rc if flags & F_SUBVAL else th)
+            v = u - s * (reset_const if flags & F_SUBVAL else th)
     if flags & F_FLOOR:
-        v = torch.relu(v - fl) + fl
+        v = torch.relu(v - floor) + floor
     return v
 
 
@@ -78,7 +78,23 @@ def closed_form_surrogate(kind: int, p: list[float], u: Tensor, th: Tensor) -> T
     raise ValueError(f"no closed form for surrogate kind {kind}")
 
 
-def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record):
+def forward(
+    x,
+    v0,
+    i0,
+    b0,
+    alpha_mem,
+    alpha_syn,
+    threshold,
+    floor,
+    alpha_adapt,
+    adapt_scale,
+    reset_const,
+    flags,
+    spike_kind,
+    max_spikes,
+    record,
+):
     B, T, N = x.shape
     out = torch.empty_like(x)
     u_all = torch.empty_like(x)
@@ -86,13 +102,13 @@ def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max
     bsave = torch.empty_like(x) if flags & F_ALIF else x.new_empty(0)
     recv = torch.empty_like(x) if record else x.new_empty(0)
     v, i, b = v0, i0, b0
-    one_m = 1 - am
+    one_m = 1 - alpha_mem
     for t in range(T):
         xt = x[:, t]
-        i = as_ * (i + xt) if flags & F_SYN else xt
+        i = alpha_syn * (i + xt) if flags & F_SYN else xt
         drive = one_m * i if flags & F_NORM else i
-        u = am * v + drive
-        th = thr + asc * b if flags & F_ALIF else thr
+        u = alpha_mem * v + drive
+        th = threshold + adapt_scale * b if flags & F_ALIF else threshold
         if flags & F_SPIKING:
             s = spike(u, th, flags, spike_kind, max_spikes)
             out[:, t] = s
@@ -100,9 +116,9 @@ def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max
             s = u
             out[:, t] = u
         u_all[:, t] = u
-        v = after_spike(u, s, th, flags, rc, fl)
+        v = after_spike(u, s, th, flags, reset_const, floor)
         if flags & F_ALIF:
-            b = aa * b + (1 - aa) * s
+            b = alpha_adapt * b + (1 - alpha_adapt) * s
             bsave[:, t] = b
         if flags & F_SYN:
             isave[:, t] = i
@@ -113,7 +129,7 @@ def forward(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max
     return out, u_all, isave, bsave, recv, v.clone(), ifin, bfin
 
 
-def backward(x, u_all, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci, g_recb,
+def backward(x, u_all, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv, g_reci, g_recb,
              g_vfin, g_ifin, g_bfin, sg_all, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip
     B, T, N = x.shape
     zero = torch.zeros_like(v0)
@@ -126,8 +142,8 @@ def backward(x, u_all, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, 
 
     def thr_at(t: int) -> Tensor:  # threshold used at step t
         if flags & F_ALIF:
-            return thr + asc * (bsave[:, t - 1] if t > 0 else b0)
-        return thr
+            return threshold + adapt_scale * (bsave[:, t - 1] if t > 0 else b0)
+        return threshold
 
     for t in range(T - 1, -1, -1):
         u = u_all[:, t]
@@ -135,15 +151,15 @@ def backward(x, u_all, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, 
         if t > 0:
             up, thp = u_all[:, t - 1], thr_at(t - 1)
             sp = spike(up, thp, flags, spike_kind, max_spikes) if spiking else up
-            wprev = after_spike(up, sp, thp, flags, rc, fl)
+            wprev = after_spike(up, sp, thp, flags, reset_const, floor)
         else:
             wprev = v0
         gwt = gw + g_recv[:, t] if g_recv is not None else gw
         s = spike(u, th, flags, spike_kind, max_spikes) if spiking else u
         gv = gwt
         if flags & F_FLOOR:
-            v = after_spike(u, s, th, flags & ~F_FLOOR, rc, fl)
-            gv = torch.where(v - fl > 0, gwt, torch.zeros_like(gwt))
+            v = after_spike(u, s, th, flags & ~F_FLOOR, reset_const, floor)
+            gv = torch.where(v - floor > 0, gwt, torch.zeros_like(gwt))
         if spiking:
             gs = g_out[:, t]
             gth = None
@@ -152,34 +168,34 @@ def backward(x, u_all, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, 
             else:
                 gu = gv
                 if flags & F_SUBVAL:
-                    gs = gs - gv * rc
+                    gs = gs - gv * reset_const
                 else:
                     gs = gs - gv * th
                     gth = -gv * s
             if flags & F_ALIF:
                 bprev = bsave[:, t - 1] if t > 0 else b0
                 gbt = gb + g_recb[:, t] if g_recb is not None else gb
-                gs = gs + (1 - aa) * gbt
+                gs = gs + (1 - alpha_adapt) * gbt
                 saa = saa + gbt * (bprev - s)
-                gb = aa * gbt + (asc * gth if gth is not None else 0)
+                gb = alpha_adapt * gbt + (adapt_scale * gth if gth is not None else 0)
             sg = sg_all[:, t] if sg_all is not None else closed_form_surrogate(sg_kind, sg_params, u, th)
             gu = gu + gs * sg
         else:
             gu = gv + g_out[:, t]
-        gw = am * gu
+        gw = alpha_mem * gu
         i = isave[:, t] if flags & F_SYN else x[:, t]
         if flags & F_NORM:
             sam = sam + gu * (wprev - i)
-            gdrive = (1 - am) * gu
+            gdrive = (1 - alpha_mem) * gu
         else:
             sam = sam + gu * wprev
             gdrive = gu
         if flags & F_SYN:
             git = gi + gdrive + (g_reci[:, t] if g_reci is not None else 0)
             iprev = isave[:, t - 1] if t > 0 else i0
-            gx[:, t] = as_ * git
+            gx[:, t] = alpha_syn * git
             sas = sas + git * (iprev + x[:, t])
-            gi = as_ * git
+            gi = alpha_syn * git
         else:
             gx[:, t] = gdrive
     return gx, gw, gi, gb, sam, sas, saa

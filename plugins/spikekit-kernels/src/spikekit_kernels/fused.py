@@ -108,7 +108,7 @@ def _args(x: Tensor) -> type:
     return _cc.ArgsF32 if x.dtype == torch.float32 else _cc.ArgsF64
 
 
-_PARAM_NAMES = ("am", "as_", "thr", "fl", "aa", "asc", "rc")
+_PARAM_NAMES = ("alpha_mem", "alpha_syn", "threshold", "floor", "alpha_adapt", "adapt_scale", "reset_const")
 
 
 def _set_params(a: ctypes.Structure, params: tuple[Tensor, ...]) -> None:
@@ -136,8 +136,8 @@ def _saves(x: Tensor, flags: int, record: bool, sg_kind: int) -> tuple[bool, boo
 # --------------------------------------------------------------------------------------------------- forward op
 @torch.library.custom_op("spikekit_kernels::lif_forward", mutates_args=())
 def lif_forward(
-    x: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, am: Tensor, as_: Tensor, thr: Tensor, fl: Tensor, aa: Tensor,
-    asc: Tensor, rc: Tensor, flags: int, spike_kind: int, max_spikes: float, record: bool, sg_kind: int,
+    x: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor, alpha_syn: Tensor, threshold: Tensor, floor: Tensor, alpha_adapt: Tensor,
+    adapt_scale: Tensor, reset_const: Tensor, flags: int, spike_kind: int, max_spikes: float, record: bool, sg_kind: int,
     sg_params: list[float], sg_key: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """The whole layer, ``x`` (B, T, N), states and per-neuron parameters (B, N).
@@ -150,7 +150,21 @@ def lif_forward(
     if lib is None:
         with torch.no_grad():
             out, u, isave, bsave, *rest = _torchloop.forward(
-                x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record
+                x,
+                v0,
+                i0,
+                b0,
+                alpha_mem,
+                alpha_syn,
+                threshold,
+                floor,
+                alpha_adapt,
+                adapt_scale,
+                reset_const,
+                flags,
+                spike_kind,
+                max_spikes,
+                record,
             )
         keep = lambda t, on: t if on else x.new_empty(0)  # noqa: E731
         return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)
@@ -164,7 +178,7 @@ def lif_forward(
     ifin = torch.empty_like(v0) if flags & F_SYN else x.new_empty(0)
     bfin = torch.empty_like(v0) if flags & F_ALIF else x.new_empty(0)
     a = Args(B=B, T=T, N=N, max_spikes=max_spikes, nthreads=torch.get_num_threads())
-    _set_params(a, (am, as_, thr, fl, aa, asc, rc))
+    _set_params(a, (alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const))
     for name, t in (("x", x), ("v0", v0), ("i0", i0), ("b0", b0), ("out", out), ("u", u), ("isave", isave),
                     ("bsave", bsave), ("recv", recv), ("vfin", vfin), ("ifin", ifin), ("bfin", bfin)):  # fmt: skip
         setattr(a, name, _ptr(t))
@@ -174,7 +188,25 @@ def lif_forward(
 
 
 @lif_forward.register_fake
-def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, sg_kind, *_):
+def _(
+    x,
+    v0,
+    i0,
+    b0,
+    alpha_mem,
+    alpha_syn,
+    threshold,
+    floor,
+    alpha_adapt,
+    adapt_scale,
+    reset_const,
+    flags,
+    spike_kind,
+    max_spikes,
+    record,
+    sg_kind,
+    *_,
+):
     full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
     state = lambda on: torch.empty_like(v0) if on else x.new_empty(0)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
@@ -185,8 +217,8 @@ def _(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spike
 # -------------------------------------------------------------------------------------------------- backward op
 @torch.library.custom_op("spikekit_kernels::lif_backward", mutates_args=())
 def lif_backward(
-    x: Tensor, u: Tensor, isave: Tensor, bsave: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, am: Tensor, as_: Tensor,
-    thr: Tensor, fl: Tensor, aa: Tensor, asc: Tensor, rc: Tensor, g_out: Tensor, g_recv: Tensor | None,
+    x: Tensor, u: Tensor, isave: Tensor, bsave: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor, alpha_syn: Tensor,
+    threshold: Tensor, floor: Tensor, alpha_adapt: Tensor, adapt_scale: Tensor, reset_const: Tensor, g_out: Tensor, g_recv: Tensor | None,
     g_reci: Tensor | None, g_recb: Tensor | None, g_vfin: Tensor | None, g_ifin: Tensor | None,
     g_bfin: Tensor | None, sg: Tensor | None, flags: int, spike_kind: int, max_spikes: float, sg_kind: int,
     sg_params: list[float],
@@ -197,9 +229,23 @@ def lif_backward(
         with torch.no_grad():
             if u.numel() == 0 and x.numel() != 0:  # the forward kept nothing per step: recompute it
                 _o, u, isave, bsave, *_r = _torchloop.forward(
-                    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, False
+                    x,
+                    v0,
+                    i0,
+                    b0,
+                    alpha_mem,
+                    alpha_syn,
+                    threshold,
+                    floor,
+                    alpha_adapt,
+                    adapt_scale,
+                    reset_const,
+                    flags,
+                    spike_kind,
+                    max_spikes,
+                    False,
                 )
-            res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv,
+            res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv,
                                       g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes,
                                       sg_kind, sg_params)  # fmt: skip
         syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
@@ -226,11 +272,11 @@ def lif_backward(
     a = Args(B=B, T=T, N=N, gsb=gsb, gst=gst, gsn=gsn, max_spikes=max_spikes, nthreads=torch.get_num_threads())
     for j, p in enumerate(sg_params[:5]):
         a.sg_p[j] = p
-    _set_params(a, (am, as_, thr, fl, aa, asc, rc))
+    _set_params(a, (alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const))
     keep: list[Tensor | None] = [c(t) for t in (x, u, isave, bsave, v0, i0, b0)]
     keep += [g_out, *(c(t) for t in (g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg))]
     names = ("x u isave bsave v0 i0 b0 g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg "
-             "gx gv0 gi0 gb0 gam gas gaa").split()  # fmt: skip
+             "gx gv0 gi0 gb0 g_alpha_mem g_alpha_syn g_alpha_adapt").split()  # fmt: skip
     for name, t in zip(names, [*keep, *outs]):
         setattr(a, name, _ptr(t))
     if lib.lif_backward(ctypes.byref(a)) != 0:
@@ -239,7 +285,7 @@ def lif_backward(
 
 
 @lif_backward.register_fake
-def _(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin,
+def _(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin,
       g_bfin, sg, flags, *rest):  # fmt: skip
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
     B, T, N = x.shape
@@ -249,23 +295,44 @@ def _(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_re
 
 # -------------------------------------------------------------------------------------------------- autograd
 def _setup_context(ctx, inputs, output):
-    x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, sg_kind, sg_params, key = (
-        inputs
-    )
+    (
+        x,
+        v0,
+        i0,
+        b0,
+        alpha_mem,
+        alpha_syn,
+        threshold,
+        floor,
+        alpha_adapt,
+        adapt_scale,
+        reset_const,
+        flags,
+        spike_kind,
+        max_spikes,
+        record,
+        sg_kind,
+        sg_params,
+        key,
+    ) = inputs
     _out, u, isave, bsave, *_ = output
-    ctx.save_for_backward(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc)
+    ctx.save_for_backward(
+        x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const
+    )
     ctx.set_materialize_grads(False)  # outputs nobody differentiates (u, ...) get None, not a full zero tensor
     ctx.cfg = (flags, spike_kind, max_spikes, sg_kind, list(sg_params), key)
 
 
-def _surrogate_tensor(u: Tensor, bsave: Tensor, b0: Tensor, thr: Tensor, asc: Tensor, flags: int, key: int) -> Tensor:
+def _surrogate_tensor(
+    u: Tensor, bsave: Tensor, b0: Tensor, threshold: Tensor, adapt_scale: Tensor, flags: int, key: int
+) -> Tensor:
     """ψ(u_t, θ_t) for all steps at once, with the registered surrogate callable."""
     fn = _surrogates[key]
     if flags & F_ALIF:
         b_prev = torch.cat([b0.unsqueeze(1), bsave[:, :-1]], dim=1)  # (B, T, N)
-        th = thr.unsqueeze(1) + asc.unsqueeze(1) * b_prev
+        th = threshold.unsqueeze(1) + adapt_scale.unsqueeze(1) * b_prev
     else:
-        th = thr.unsqueeze(1).expand_as(u)
+        th = threshold.unsqueeze(1).expand_as(u)
     return fn(u, th).to(u.dtype)  # type: ignore[operator]
 
 
@@ -284,22 +351,24 @@ def _flush_subnormals(g: Tensor) -> None:
 
 
 def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
-    x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc = ctx.saved_tensors
+    x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const = (
+        ctx.saved_tensors
+    )
     flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
     if g_out is None:  # no gradient reaches the spikes: one zero, expanded (never materialised)
         g_out = x.new_zeros(()).expand(x.shape)
     sg = None
     if sg_kind == SG_TENSOR and key != 0:
-        sg = _surrogate_tensor(u, bsave, b0, thr, asc, flags, key)
+        sg = _surrogate_tensor(u, bsave, b0, threshold, adapt_scale, flags, key)
     empty = lambda g: None if g is None or g.numel() == 0 else g  # noqa: E731
-    gx, gv0, gi0, gb0, gam, gas, gaa = lif_backward(
-        x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, empty(g_recv), empty(g_isave),
+    gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn, g_alpha_adapt = lif_backward(
+        x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, empty(g_recv), empty(g_isave),
         empty(g_bsave), empty(g_vfin), empty(g_ifin), empty(g_bfin), sg, flags, spike_kind, max_spikes, sg_kind,
         sg_params,
     )  # fmt: skip
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
-    return (gx, gv0, gi0 if syn else None, gb0 if alif else None, gam, gas if syn else None, None, None,
-            gaa if alif else None, None, None, None, None, None, None, None, None, None)  # fmt: skip
+    return (gx, gv0, gi0 if syn else None, gb0 if alif else None, g_alpha_mem, g_alpha_syn if syn else None, None, None,
+            g_alpha_adapt if alif else None, None, None, None, None, None, None, None, None, None)  # fmt: skip
 
 
 lif_forward.register_autograd(_backward, setup_context=_setup_context)

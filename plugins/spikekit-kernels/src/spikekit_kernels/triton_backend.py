@@ -43,24 +43,26 @@ def _spike(u, th, SPIKE_SINGLE: tl.constexpr, CLAMP: tl.constexpr, max_spikes):
 
 
 @triton.jit
-def _after(u, s, th, rc, fl, SPIKING: tl.constexpr, RESET: tl.constexpr, SUBVAL: tl.constexpr, FLOOR: tl.constexpr):
+def _after(
+    u, s, th, reset_const, floor, SPIKING: tl.constexpr, RESET: tl.constexpr, SUBVAL: tl.constexpr, FLOOR: tl.constexpr
+):
     v = u
     if SPIKING:
         if RESET:
             silent = tl.where(s == 0, 1.0, 0.0).to(u.dtype)
-            v = u * silent + (1 - silent) * rc
+            v = u * silent + (1 - silent) * reset_const
         else:
             if SUBVAL:
-                v = u - s * rc
+                v = u - s * reset_const
             else:
                 v = u - s * th
     if FLOOR:
-        v = tl.maximum(v - fl, 0.0) + fl
+        v = tl.maximum(v - floor, 0.0) + floor
     return v
 
 
 @triton.jit
-def _forward_kernel(x, v0, i0, b0, am_p, as_p, thr_p, fl_p, aa_p, asc_p, rc_p, out, u_out, isave, bsave, recv, vfin,
+def _forward_kernel(x, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p, reset_const_p, out, u_out, isave, bsave, recv, vfin,
                     ifin, bfin, T, N, BN, max_spikes, SYN: tl.constexpr, NORM: tl.constexpr, FLOOR: tl.constexpr,
                     ALIF: tl.constexpr, SPIKING: tl.constexpr, RESET: tl.constexpr, SUBVAL: tl.constexpr,
                     CLAMP: tl.constexpr, SPIKE_SINGLE: tl.constexpr, RECORD: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
@@ -71,29 +73,29 @@ def _forward_kernel(x, v0, i0, b0, am_p, as_p, thr_p, fl_p, aa_p, asc_p, rc_p, o
     v = tl.load(v0 + k, mask=mask, other=0.0)
     i = tl.load(i0 + k, mask=mask, other=0.0)
     bb = tl.load(b0 + k, mask=mask, other=0.0)
-    am = tl.load(am_p + k, mask=mask, other=0.0)
-    a_s = tl.load(as_p + k, mask=mask, other=0.0)
-    thr = tl.load(thr_p + k, mask=mask, other=1.0)
-    fl = tl.load(fl_p + k, mask=mask, other=0.0)
-    aa = tl.load(aa_p + k, mask=mask, other=0.0)
-    asc = tl.load(asc_p + k, mask=mask, other=0.0)
-    rc = tl.load(rc_p + k, mask=mask, other=0.0)
+    alpha_mem = tl.load(alpha_mem_p + k, mask=mask, other=0.0)
+    alpha_syn = tl.load(alpha_syn_p + k, mask=mask, other=0.0)
+    threshold = tl.load(threshold_p + k, mask=mask, other=1.0)
+    floor = tl.load(floor_p + k, mask=mask, other=0.0)
+    alpha_adapt = tl.load(alpha_adapt_p + k, mask=mask, other=0.0)
+    adapt_scale = tl.load(adapt_scale_p + k, mask=mask, other=0.0)
+    reset_const = tl.load(reset_const_p + k, mask=mask, other=0.0)
     for t in range(T):
         e = (b * T + t) * N + n
         xt = tl.load(x + e, mask=mask, other=0.0).to(v.dtype)
         if SYN:
-            i = a_s * (i + xt)
+            i = alpha_syn * (i + xt)
         else:
             i = xt
         if NORM:
-            drive = (1 - am) * i
+            drive = (1 - alpha_mem) * i
         else:
             drive = i
-        u = am * v + drive
+        u = alpha_mem * v + drive
         if ALIF:
-            th = thr + asc * bb
+            th = threshold + adapt_scale * bb
         else:
-            th = thr
+            th = threshold
         if SPIKING:
             s = _spike(u, th, SPIKE_SINGLE, CLAMP, max_spikes)
             tl.store(out + e, s.to(out.dtype.element_ty), mask=mask)
@@ -101,9 +103,9 @@ def _forward_kernel(x, v0, i0, b0, am_p, as_p, thr_p, fl_p, aa_p, asc_p, rc_p, o
             s = u
             tl.store(out + e, u.to(out.dtype.element_ty), mask=mask)
         tl.store(u_out + e, u, mask=mask)
-        v = _after(u, s, th, rc, fl, SPIKING, RESET, SUBVAL, FLOOR)
+        v = _after(u, s, th, reset_const, floor, SPIKING, RESET, SUBVAL, FLOOR)
         if ALIF:
-            bb = aa * bb + (1 - aa) * s
+            bb = alpha_adapt * bb + (1 - alpha_adapt) * s
             tl.store(bsave + e, bb, mask=mask)
         if SYN:
             tl.store(isave + e, i, mask=mask)
@@ -145,8 +147,8 @@ def _surrogate(u, th, SG: tl.constexpr, p0, p1, p2, p3, p4):
 
 
 @triton.jit
-def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, aa_p, asc_p, rc_p, g_out, g_recv,
-                     g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg_p, gx, gv0, gi0, gb0, gam, gas, gaa, T, N, BN,
+def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p, reset_const_p, g_out, g_recv,
+                     g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg_p, gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn, g_alpha_adapt, T, N, BN,
                      max_spikes, p0, p1, p2, p3, p4, SYN: tl.constexpr, NORM: tl.constexpr, FLOOR: tl.constexpr,
                      ALIF: tl.constexpr, SPIKING: tl.constexpr, RESET: tl.constexpr, SUBVAL: tl.constexpr,
                      CLAMP: tl.constexpr, SPIKE_SINGLE: tl.constexpr, SG: tl.constexpr, HAS_RECV: tl.constexpr,
@@ -156,13 +158,13 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
     mask = k < BN
     b = k // N
     n = k % N
-    am = tl.load(am_p + k, mask=mask, other=0.0)
-    a_s = tl.load(as_p + k, mask=mask, other=0.0)
-    thr = tl.load(thr_p + k, mask=mask, other=1.0)
-    fl = tl.load(fl_p + k, mask=mask, other=0.0)
-    aa = tl.load(aa_p + k, mask=mask, other=0.0)
-    asc = tl.load(asc_p + k, mask=mask, other=0.0)
-    rc = tl.load(rc_p + k, mask=mask, other=0.0)
+    alpha_mem = tl.load(alpha_mem_p + k, mask=mask, other=0.0)
+    alpha_syn = tl.load(alpha_syn_p + k, mask=mask, other=0.0)
+    threshold = tl.load(threshold_p + k, mask=mask, other=1.0)
+    floor = tl.load(floor_p + k, mask=mask, other=0.0)
+    alpha_adapt = tl.load(alpha_adapt_p + k, mask=mask, other=0.0)
+    adapt_scale = tl.load(adapt_scale_p + k, mask=mask, other=0.0)
+    reset_const = tl.load(reset_const_p + k, mask=mask, other=0.0)
     w0 = tl.load(v0 + k, mask=mask, other=0.0)
     zero = w0 * 0
     gw = zero
@@ -189,22 +191,22 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
             bprev = tl.where(
                 tvec > 0, tl.load(bsave + ep, mask=has_prev, other=0.0), tl.load(b0 + k, mask=mask, other=0.0)
             )
-            th = thr + asc * bprev
+            th = threshold + adapt_scale * bprev
         else:
-            th = thr
+            th = threshold
         # w_{t-1}: recomputed from u_{t-1}
         up = tl.load(u_p + ep, mask=has_prev, other=0.0)
         if ALIF:
             bpp = tl.where(tvec > 1, tl.load(bsave + ep - N, mask=mask & (tvec > 1), other=0.0),
                            tl.load(b0 + k, mask=mask, other=0.0))  # fmt: skip
-            thp = thr + asc * bpp
+            thp = threshold + adapt_scale * bpp
         else:
-            thp = thr
+            thp = threshold
         if SPIKING:
             sp = _spike(up, thp, SPIKE_SINGLE, CLAMP, max_spikes)
         else:
             sp = up
-        wprev = tl.where(tvec > 0, _after(up, sp, thp, rc, fl, SPIKING, RESET, SUBVAL, FLOOR), w0)
+        wprev = tl.where(tvec > 0, _after(up, sp, thp, reset_const, floor, SPIKING, RESET, SUBVAL, FLOOR), w0)
         gwt = gw
         if HAS_RECV:
             gwt = gwt + tl.load(g_recv + e, mask=mask, other=0.0)
@@ -214,8 +216,8 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
             s = u
         gv = gwt
         if FLOOR:
-            vpre = _after(u, s, th, rc, fl, SPIKING, RESET, SUBVAL, False)
-            gv = tl.where(vpre - fl > 0, gwt, 0.0)
+            vpre = _after(u, s, th, reset_const, floor, SPIKING, RESET, SUBVAL, False)
+            gv = tl.where(vpre - floor > 0, gwt, 0.0)
         go = tl.load(g_out + e, mask=mask, other=0.0).to(u.dtype)
         if SPIKING:
             gs = go
@@ -225,7 +227,7 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
             else:
                 gu = gv
                 if SUBVAL:
-                    gs = gs - gv * rc
+                    gs = gs - gv * reset_const
                 else:
                     gs = gs - gv * th
                     gth = -gv * s
@@ -233,9 +235,9 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
                 gbt = gb
                 if HAS_RECB:
                     gbt = gbt + tl.load(g_recb + e, mask=mask, other=0.0)
-                gs = gs + (1 - aa) * gbt
+                gs = gs + (1 - alpha_adapt) * gbt
                 saa = saa + gbt * (bprev - s)
-                gb = aa * gbt + asc * gth
+                gb = alpha_adapt * gbt + adapt_scale * gth
             if SG == 0:
                 sg = tl.load(sg_p + e, mask=mask, other=0.0)
             else:
@@ -243,14 +245,14 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
             gu = gu + gs * sg
         else:
             gu = gv + go
-        gw = am * gu
+        gw = alpha_mem * gu
         if SYN:
             i = tl.load(isave + e, mask=mask, other=0.0)
         else:
             i = tl.load(x + e, mask=mask, other=0.0).to(u.dtype)
         if NORM:
             sam = sam + gu * (wprev - i)
-            gdrive = (1 - am) * gu
+            gdrive = (1 - alpha_mem) * gu
         else:
             sam = sam + gu * wprev
             gdrive = gu
@@ -262,19 +264,19 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, am_p, as_p, thr_p, fl_p, 
                 tvec > 0, tl.load(isave + ep, mask=has_prev, other=0.0), tl.load(i0 + k, mask=mask, other=0.0)
             )
             xt = tl.load(x + e, mask=mask, other=0.0).to(u.dtype)
-            tl.store(gx + e, (a_s * git).to(gx.dtype.element_ty), mask=mask)
+            tl.store(gx + e, (alpha_syn * git).to(gx.dtype.element_ty), mask=mask)
             sas = sas + git * (iprev + xt)
-            gi = a_s * git
+            gi = alpha_syn * git
         else:
             tl.store(gx + e, gdrive.to(gx.dtype.element_ty), mask=mask)
     tl.store(gv0 + k, gw, mask=mask)
-    tl.store(gam + k, sam, mask=mask)
+    tl.store(g_alpha_mem + k, sam, mask=mask)
     if SYN:
         tl.store(gi0 + k, gi, mask=mask)
-        tl.store(gas + k, sas, mask=mask)
+        tl.store(g_alpha_syn + k, sas, mask=mask)
     if ALIF:
         tl.store(gb0 + k, gb, mask=mask)
-        tl.store(gaa + k, saa, mask=mask)
+        tl.store(g_alpha_adapt + k, saa, mask=mask)
 
 
 def _consts(flags: int, spike_kind: int) -> dict[str, bool]:
@@ -290,13 +292,33 @@ def _state_or_zeros(t: torch.Tensor, v0: torch.Tensor) -> torch.Tensor:
     return t if t.numel() else torch.zeros_like(v0)
 
 
-def forward_launch(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_kind, max_spikes, record, *_):
+def forward_launch(
+    x,
+    v0,
+    i0,
+    b0,
+    alpha_mem,
+    alpha_syn,
+    threshold,
+    floor,
+    alpha_adapt,
+    adapt_scale,
+    reset_const,
+    flags,
+    spike_kind,
+    max_spikes,
+    record,
+    *_,
+):
     """Runs the forward kernel; same signature and results as ``spikekit_kernels::lif_forward``."""
     x = x.contiguous()
     st = v0.dtype
     B, T, N = x.shape
     i0, b0 = _state_or_zeros(i0, v0), _state_or_zeros(b0, v0)
-    args = [t.contiguous().to(st) for t in (v0, i0, b0, am, as_, thr, fl, aa, asc, rc)]
+    args = [
+        t.contiguous().to(st)
+        for t in (v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const)
+    ]
     full = lambda on, dt=st: x.new_empty(x.shape, dtype=dt) if on else x.new_empty(0, dtype=dt)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
     out, u, isave, bsave, recv = full(True, x.dtype), full(True), full(syn), full(alif), full(record)
@@ -311,7 +333,7 @@ def forward_launch(x, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, flags, spike_ki
     return out, u, isave, bsave, recv, vfin, ifin, bfin
 
 
-def backward_launch(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, rc, g_out, g_recv, g_reci, g_recb,
+def backward_launch(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv, g_reci, g_recb,
                     g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip
     """Runs the backward kernel; same signature and results as ``spikekit_kernels::lif_backward``."""
     B, T, N = x.shape
@@ -322,7 +344,7 @@ def backward_launch(x, u, isave, bsave, v0, i0, b0, am, as_, thr, fl, aa, asc, r
     p = [float(v) for v in [*sg_params, 0, 0, 0, 0, 0][:5]]
     _backward_kernel[(triton.cdiv(B * N, BLOCK),)](
         x.contiguous(), u, c(isave if isave.numel() else None), c(bsave if bsave.numel() else None),
-        *[t.contiguous().to(st) for t in (v0, i0, b0, am, as_, thr, fl, aa, asc, rc)], g_out.contiguous(),
+        *[t.contiguous().to(st) for t in (v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const)], g_out.contiguous(),
         c(g_recv), c(g_reci), c(g_recb), c(g_vfin), c(g_ifin), c(g_bfin), c(sg), *outs, T, N, B * N,
         float(max_spikes), *p, SG=int(sg_kind), HAS_RECV=g_recv is not None, HAS_RECI=g_reci is not None,
         HAS_RECB=g_recb is not None, HAS_VFIN=g_vfin is not None, HAS_IFIN=g_ifin is not None,
