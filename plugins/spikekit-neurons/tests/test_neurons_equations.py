@@ -274,7 +274,7 @@ def test_firing_rate():
     torch.testing.assert_close(rec.firing_rate, out.sum() / out.numel())
 
 
-def test_firing_rate_is_read_from_the_last_output_and_can_be_set():
+def test_firing_rate_is_that_of_the_last_output_and_can_be_set():
     layer = LIF(tau_mem=4.0, surrogate_grad_fn=one)
     with pytest.raises(AttributeError, match="firing_rate"):
         layer.firing_rate  # no call yet: no rate, as in sinabs

@@ -108,40 +108,36 @@ def recurrent_init(base_init: Callable[..., None], after: str | None = None) -> 
     return __init__
 
 
-class FiringRateOnRead:
-    """Gives a neuron layer ``firing_rate``: the mean output of its last forward call, computed when read.
+class FiringRate:
+    """Gives a neuron layer ``firing_rate``: the mean output of its last forward call, with its autograd graph.
 
-    ``forward`` keeps a reference to its output (:meth:`_keep_output`, no copy); reading ``firing_rate`` reduces it
-    (a new scalar tensor on each read, with the autograd graph sinabs builds in ``forward``), so a call whose rate is
-    never read pays nothing for it. The kept output lives until the next call or until ``firing_rate`` is set (a
-    set value is returned as given, as sinabs's plain attribute would); while the caller holds the output it costs
-    nothing extra, otherwise it keeps one output-sized tensor alive.
+    Computed in ``forward`` as sinabs computes it (:meth:`_set_rate`), a scalar: keeping a reference to the output
+    and reducing it only when read would save one pass over the output, but would keep every layer's output alive
+    until its next call (in a conv net, the spikes that a pooling layer has already consumed: about a quarter more
+    peak memory in training). It can be set; the next call replaces a set value.
     """
 
     #: sinabs computes the rate of LIF, IAF and ExpLeak as ``output.mean()``, that of the recurrent and adaptive
     #: layers as ``output.sum() / output.numel()`` (equal in value, different in the last bit and the graph).
     _rate_by_mean: bool = True
 
-    def _keep_output(self, output: torch.Tensor) -> None:
-        self.__dict__["_rate_source"] = (output, True)
+    def _set_rate(self, output: torch.Tensor) -> None:
+        self.firing_rate = output.mean() if self._rate_by_mean else output.sum() / output.numel()
 
     @property
     def firing_rate(self) -> Any:
         """Mean output per neuron and time step of the last forward call (AttributeError before the first)."""
         try:
-            value, is_output = self.__dict__["_rate_source"]
+            return self.__dict__["_firing_rate"]
         except KeyError:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute 'firing_rate'") from None
-        if not is_output:
-            return value
-        return value.mean() if self._rate_by_mean else value.sum() / value.numel()
 
     @firing_rate.setter
     def firing_rate(self, value: Any) -> None:
-        self.__dict__["_rate_source"] = (value, False)
+        self.__dict__["_firing_rate"] = value
 
 
-class NeuronLayer(FiringRateOnRead, StatefulLayer):
+class NeuronLayer(FiringRate, StatefulLayer):
     """The shared body of the LIF-family layers (IAF, LIF, ExpLeak, ALIF and their variants): decay factors from
     the time constants, the state shape, and one ``_run`` that checks the input, prepares the states, hands the
     whole time loop to the compute backend and keeps the final states, recordings and output.
@@ -211,7 +207,7 @@ class NeuronLayer(FiringRateOnRead, StatefulLayer):
         for name, value in final.items():
             setattr(self, name, value)  # carries the autograd history, as in sinabs
         self.recordings = recordings
-        self._keep_output(spikes)
+        self._set_rate(spikes)
         return spikes
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:

@@ -76,8 +76,7 @@ class ALIF(NeuronLayer):
             as :class:`~spikekit_neurons.lif.LIF` (``spike_fn`` defaults to ``SingleSpike``).
 
     A change of batch size or neuron shape re-creates the states as zeros. After each call ``firing_rate`` is the
-    mean output, computed when read from a reference to the last output (see
-    :class:`~spikekit_neurons._common.FiringRateOnRead`).
+    mean output (see :class:`~spikekit_neurons._common.FiringRate`).
 
     Example:
         >>> layer = ALIF(tau_mem=10.0, tau_adapt=100.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))

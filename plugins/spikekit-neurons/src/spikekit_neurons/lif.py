@@ -59,9 +59,8 @@ class LIF(NeuronLayer):
     Shape:
         input ``(B, T, ...)`` with any number of trailing neuron dims; output the same; states ``(B, ...)``.
 
-    After each call ``recordings`` holds the recorded states and ``firing_rate`` the mean output, computed when it is
-    read from a reference to the last output (which the layer keeps until the next call; see
-    :class:`~spikekit_neurons._common.FiringRateOnRead`).
+    After each call ``recordings`` holds the recorded states and ``firing_rate`` the mean output (with its autograd
+    graph, as in sinabs; see :class:`~spikekit_neurons._common.FiringRate`).
 
     Example:
         >>> layer = LIF(tau_mem=10.0, surrogate_grad_fn=lambda v, t: torch.ones_like(v))
