@@ -82,8 +82,8 @@ const char *spikekit_kernels_config(void) {
 """
 
 _PTRS = (
-    "x v0 i0 b0 alpha_mem alpha_syn threshold floor alpha_adapt adapt_scale reset_const out u isave bsave recv vfin ifin bfin "
-    "rec xsave g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg gx gv0 gi0 gb0 g_alpha_mem g_alpha_syn g_alpha_adapt"
+    "x v0 i0 b0 alpha_mem alpha_syn threshold floor alpha_adapt adapt_scale reset_const "
+    "out u isave bsave recv vfin ifin bfin rec xsave g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg gx gv0 gi0 gb0 g_alpha_mem g_alpha_syn g_alpha_adapt"
 ).split()
 
 

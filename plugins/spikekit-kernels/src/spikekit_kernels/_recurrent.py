@@ -198,12 +198,8 @@ class _RecurrentLoop(torch.autograd.Function):
         # the decay factors' gradients: the kernel adds each step's share (no per-step buffers, no reduction pass)
         g_alpha_mem = XP.new_zeros(B, N)
         g_alpha_syn, g_alpha_adapt = (XP.new_zeros(B, N) if on else XP.new_empty(0) for on in (syn, alif))
-        a.g_alpha_mem, a.g_alpha_syn, a.g_alpha_adapt, a.accumulate = (
-            _ptr(g_alpha_mem),
-            _ptr(g_alpha_syn),
-            _ptr(g_alpha_adapt),
-            1,
-        )
+        a.g_alpha_mem, a.g_alpha_syn, a.g_alpha_adapt = _ptr(g_alpha_mem), _ptr(g_alpha_syn), _ptr(g_alpha_adapt)
+        a.accumulate = 1
         gw = g_vfin.reshape(B, N).contiguous().clone() if g_vfin is not None else XP.new_zeros(B, N)
         gi = g_ifin.reshape(B, N).contiguous().clone() if (syn and g_ifin is not None) else XP.new_zeros(B, N)
         gb = g_bfin.reshape(B, N).contiguous().clone() if (alif and g_bfin is not None) else XP.new_zeros(B, N)
@@ -239,7 +235,8 @@ class _RecurrentLoop(torch.autograd.Function):
             _linear_param_grads(linear, steps, GX, S, pgrads, ctx.needs_input_grad[16:])
         gx = steps.batch_view(GX)
         g_alpha_syn, g_alpha_adapt = (g_alpha_syn if syn else None), (g_alpha_adapt if alif else None)
-        return (gx, gw, gi if syn else None, gb if alif else None, g_alpha_mem, g_alpha_syn, None, None, g_alpha_adapt, None, None,
+        return (gx, gw, gi if syn else None, gb if alif else None, g_alpha_mem, g_alpha_syn, None, None, g_alpha_adapt,
+            None, None,
                 None, None, None, None, None, *pgrads)  # fmt: skip
 
 

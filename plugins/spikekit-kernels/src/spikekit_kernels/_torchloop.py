@@ -78,23 +78,8 @@ def closed_form_surrogate(kind: int, p: list[float], u: Tensor, th: Tensor) -> T
     raise ValueError(f"no closed form for surrogate kind {kind}")
 
 
-def forward(
-    x,
-    v0,
-    i0,
-    b0,
-    alpha_mem,
-    alpha_syn,
-    threshold,
-    floor,
-    alpha_adapt,
-    adapt_scale,
-    reset_const,
-    flags,
-    spike_kind,
-    max_spikes,
-    record,
-):
+def forward(x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags,
+    spike_kind, max_spikes, record):  # fmt: skip
     B, T, N = x.shape
     out = torch.empty_like(x)
     u_all = torch.empty_like(x)
@@ -129,7 +114,8 @@ def forward(
     return out, u_all, isave, bsave, recv, v.clone(), ifin, bfin
 
 
-def backward(x, u_all, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv, g_reci, g_recb,
+def backward(x, u_all, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale,
+    reset_const, g_out, g_recv, g_reci, g_recb,
              g_vfin, g_ifin, g_bfin, sg_all, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip
     B, T, N = x.shape
     zero = torch.zeros_like(v0)

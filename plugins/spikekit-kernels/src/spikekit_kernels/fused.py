@@ -136,8 +136,10 @@ def _saves(x: Tensor, flags: int, record: bool, sg_kind: int) -> tuple[bool, boo
 # --------------------------------------------------------------------------------------------------- forward op
 @torch.library.custom_op("spikekit_kernels::lif_forward", mutates_args=())
 def lif_forward(
-    x: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor, alpha_syn: Tensor, threshold: Tensor, floor: Tensor, alpha_adapt: Tensor,
-    adapt_scale: Tensor, reset_const: Tensor, flags: int, spike_kind: int, max_spikes: float, record: bool, sg_kind: int,
+    x: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor, alpha_syn: Tensor, threshold: Tensor,
+    floor: Tensor, alpha_adapt: Tensor,
+    adapt_scale: Tensor, reset_const: Tensor, flags: int, spike_kind: int, max_spikes: float, record: bool,
+    sg_kind: int,
     sg_params: list[float], sg_key: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
     """The whole layer, ``x`` (B, T, N), states and per-neuron parameters (B, N).
@@ -150,22 +152,9 @@ def lif_forward(
     if lib is None:
         with torch.no_grad():
             out, u, isave, bsave, *rest = _torchloop.forward(
-                x,
-                v0,
-                i0,
-                b0,
-                alpha_mem,
-                alpha_syn,
-                threshold,
-                floor,
-                alpha_adapt,
-                adapt_scale,
-                reset_const,
-                flags,
-                spike_kind,
-                max_spikes,
-                record,
-            )
+                x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags,
+                spike_kind, max_spikes, record
+            )  # fmt: skip
         keep = lambda t, on: t if on else x.new_empty(0)  # noqa: E731
         return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)
     Args = _args(x)
@@ -188,25 +177,8 @@ def lif_forward(
 
 
 @lif_forward.register_fake
-def _(
-    x,
-    v0,
-    i0,
-    b0,
-    alpha_mem,
-    alpha_syn,
-    threshold,
-    floor,
-    alpha_adapt,
-    adapt_scale,
-    reset_const,
-    flags,
-    spike_kind,
-    max_spikes,
-    record,
-    sg_kind,
-    *_,
-):
+def _(x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags, spike_kind,
+    max_spikes, record, sg_kind, *_):  # fmt: skip
     full = lambda on: torch.empty_like(x) if on else x.new_empty(0)  # noqa: E731
     state = lambda on: torch.empty_like(v0) if on else x.new_empty(0)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
@@ -217,8 +189,10 @@ def _(
 # -------------------------------------------------------------------------------------------------- backward op
 @torch.library.custom_op("spikekit_kernels::lif_backward", mutates_args=())
 def lif_backward(
-    x: Tensor, u: Tensor, isave: Tensor, bsave: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor, alpha_syn: Tensor,
-    threshold: Tensor, floor: Tensor, alpha_adapt: Tensor, adapt_scale: Tensor, reset_const: Tensor, g_out: Tensor, g_recv: Tensor | None,
+    x: Tensor, u: Tensor, isave: Tensor, bsave: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor,
+    alpha_syn: Tensor,
+    threshold: Tensor, floor: Tensor, alpha_adapt: Tensor, adapt_scale: Tensor, reset_const: Tensor, g_out: Tensor,
+    g_recv: Tensor | None,
     g_reci: Tensor | None, g_recb: Tensor | None, g_vfin: Tensor | None, g_ifin: Tensor | None,
     g_bfin: Tensor | None, sg: Tensor | None, flags: int, spike_kind: int, max_spikes: float, sg_kind: int,
     sg_params: list[float],
@@ -229,23 +203,11 @@ def lif_backward(
         with torch.no_grad():
             if u.numel() == 0 and x.numel() != 0:  # the forward kept nothing per step: recompute it
                 _o, u, isave, bsave, *_r = _torchloop.forward(
-                    x,
-                    v0,
-                    i0,
-                    b0,
-                    alpha_mem,
-                    alpha_syn,
-                    threshold,
-                    floor,
-                    alpha_adapt,
-                    adapt_scale,
-                    reset_const,
-                    flags,
-                    spike_kind,
-                    max_spikes,
-                    False,
-                )
-            res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv,
+                    x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
+                    flags, spike_kind, max_spikes, False
+                )  # fmt: skip
+            res = _torchloop.backward(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor,
+                alpha_adapt, adapt_scale, reset_const, g_out, g_recv,
                                       g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes,
                                       sg_kind, sg_params)  # fmt: skip
         syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
@@ -285,7 +247,8 @@ def lif_backward(
 
 
 @lif_backward.register_fake
-def _(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin,
+def _(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
+    g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin,
       g_bfin, sg, flags, *rest):  # fmt: skip
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
     B, T, N = x.shape
@@ -295,26 +258,8 @@ def _(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, al
 
 # -------------------------------------------------------------------------------------------------- autograd
 def _setup_context(ctx, inputs, output):
-    (
-        x,
-        v0,
-        i0,
-        b0,
-        alpha_mem,
-        alpha_syn,
-        threshold,
-        floor,
-        alpha_adapt,
-        adapt_scale,
-        reset_const,
-        flags,
-        spike_kind,
-        max_spikes,
-        record,
-        sg_kind,
-        sg_params,
-        key,
-    ) = inputs
+    (x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags, spike_kind,
+     max_spikes, record, sg_kind, sg_params, key) = inputs  # fmt: skip
     _out, u, isave, bsave, *_ = output
     ctx.save_for_backward(
         x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const
@@ -351,9 +296,8 @@ def _flush_subnormals(g: Tensor) -> None:
 
 
 def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin):
-    x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const = (
-        ctx.saved_tensors
-    )
+    (x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale,
+     reset_const) = ctx.saved_tensors  # fmt: skip
     flags, spike_kind, max_spikes, sg_kind, sg_params, key = ctx.cfg
     if g_out is None:  # no gradient reaches the spikes: one zero, expanded (never materialised)
         g_out = x.new_zeros(()).expand(x.shape)
@@ -362,7 +306,8 @@ def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin
         sg = _surrogate_tensor(u, bsave, b0, threshold, adapt_scale, flags, key)
     empty = lambda g: None if g is None or g.numel() == 0 else g  # noqa: E731
     gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn, g_alpha_adapt = lif_backward(
-        x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, empty(g_recv), empty(g_isave),
+        x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
+        g_out, empty(g_recv), empty(g_isave),
         empty(g_bsave), empty(g_vfin), empty(g_ifin), empty(g_bfin), sg, flags, spike_kind, max_spikes, sg_kind,
         sg_params,
     )  # fmt: skip

@@ -62,10 +62,12 @@ def _after(
 
 
 @triton.jit
-def _forward_kernel(x, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p, reset_const_p, out, u_out, isave, bsave, recv, vfin,
+def _forward_kernel(x, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p,
+    reset_const_p, out, u_out, isave, bsave, recv, vfin,
                     ifin, bfin, T, N, BN, max_spikes, SYN: tl.constexpr, NORM: tl.constexpr, FLOOR: tl.constexpr,
                     ALIF: tl.constexpr, SPIKING: tl.constexpr, RESET: tl.constexpr, SUBVAL: tl.constexpr,
-                    CLAMP: tl.constexpr, SPIKE_SINGLE: tl.constexpr, RECORD: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
+                    CLAMP: tl.constexpr, SPIKE_SINGLE: tl.constexpr, RECORD: tl.constexpr,
+                    BLOCK: tl.constexpr):  # fmt: skip
     k = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = k < BN
     b = k // N
@@ -147,8 +149,10 @@ def _surrogate(u, th, SG: tl.constexpr, p0, p1, p2, p3, p4):
 
 
 @triton.jit
-def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p, reset_const_p, g_out, g_recv,
-                     g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg_p, gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn, g_alpha_adapt, T, N, BN,
+def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p,
+    adapt_scale_p, reset_const_p, g_out, g_recv,
+                     g_reci, g_recb, g_vfin, g_ifin, g_bfin, sg_p, gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn,
+                     g_alpha_adapt, T, N, BN,
                      max_spikes, p0, p1, p2, p3, p4, SYN: tl.constexpr, NORM: tl.constexpr, FLOOR: tl.constexpr,
                      ALIF: tl.constexpr, SPIKING: tl.constexpr, RESET: tl.constexpr, SUBVAL: tl.constexpr,
                      CLAMP: tl.constexpr, SPIKE_SINGLE: tl.constexpr, SG: tl.constexpr, HAS_RECV: tl.constexpr,
@@ -284,7 +288,8 @@ def _consts(flags: int, spike_kind: int) -> dict[str, bool]:
 
     return dict(SYN=bool(flags & p.F_SYN), NORM=bool(flags & p.F_NORM), FLOOR=bool(flags & p.F_FLOOR),
                 ALIF=bool(flags & p.F_ALIF), SPIKING=bool(flags & p.F_SPIKING), RESET=bool(flags & p.F_RESET),
-                SUBVAL=bool(flags & p.F_SUBVAL), CLAMP=bool(flags & p.F_MAXCLAMP), SPIKE_SINGLE=spike_kind == p.SPK_SINGLE)  # fmt: skip
+                SUBVAL=bool(flags & p.F_SUBVAL), CLAMP=bool(flags & p.F_MAXCLAMP),
+                SPIKE_SINGLE=spike_kind == p.SPK_SINGLE)  # fmt: skip
 
 
 def _state_or_zeros(t: torch.Tensor, v0: torch.Tensor) -> torch.Tensor:
@@ -292,24 +297,8 @@ def _state_or_zeros(t: torch.Tensor, v0: torch.Tensor) -> torch.Tensor:
     return t if t.numel() else torch.zeros_like(v0)
 
 
-def forward_launch(
-    x,
-    v0,
-    i0,
-    b0,
-    alpha_mem,
-    alpha_syn,
-    threshold,
-    floor,
-    alpha_adapt,
-    adapt_scale,
-    reset_const,
-    flags,
-    spike_kind,
-    max_spikes,
-    record,
-    *_,
-):
+def forward_launch(x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags,
+    spike_kind, max_spikes, record, *_):  # fmt: skip
     """Runs the forward kernel; same signature and results as ``spikekit_kernels::lif_forward``."""
     x = x.contiguous()
     st = v0.dtype
@@ -329,11 +318,13 @@ def forward_launch(
     grid = (triton.cdiv(B * N, BLOCK),)
     _forward_kernel[grid](x, *args, out, u, isave if syn else dummy, bsave if alif else dummy,
                           recv if record else dummy, vfin, ifin if syn else dummy, bfin if alif else dummy, T, N,
-                          B * N, float(max_spikes), RECORD=bool(record), BLOCK=BLOCK, **_consts(flags, spike_kind))  # fmt: skip
+                          B * N, float(max_spikes), RECORD=bool(record), BLOCK=BLOCK, **_consts(flags,
+                          spike_kind))  # fmt: skip
     return out, u, isave, bsave, recv, vfin, ifin, bfin
 
 
-def backward_launch(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, g_out, g_recv, g_reci, g_recb,
+def backward_launch(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale,
+    reset_const, g_out, g_recv, g_reci, g_recb,
                     g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip
     """Runs the backward kernel; same signature and results as ``spikekit_kernels::lif_backward``."""
     B, T, N = x.shape
@@ -344,7 +335,8 @@ def backward_launch(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, thresh
     p = [float(v) for v in [*sg_params, 0, 0, 0, 0, 0][:5]]
     _backward_kernel[(triton.cdiv(B * N, BLOCK),)](
         x.contiguous(), u, c(isave if isave.numel() else None), c(bsave if bsave.numel() else None),
-        *[t.contiguous().to(st) for t in (v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const)], g_out.contiguous(),
+        *[t.contiguous().to(st) for t in (v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale,
+        reset_const)], g_out.contiguous(),
         c(g_recv), c(g_reci), c(g_recb), c(g_vfin), c(g_ifin), c(g_bfin), c(sg), *outs, T, N, B * N,
         float(max_spikes), *p, SG=int(sg_kind), HAS_RECV=g_recv is not None, HAS_RECI=g_reci is not None,
         HAS_RECB=g_recb is not None, HAS_VFIN=g_vfin is not None, HAS_IFIN=g_ifin is not None,
