@@ -27,8 +27,11 @@ def make_config(
     model: str = "lif", *, syn: bool = False, norm: bool = False, spike: str = "multi", reset: str = "subtract",
     surrogate: str = "SingleExponential", floor: bool = False, record: bool = False, per_neuron: bool = False,
     trail: tuple[int, ...] = (5,), train: bool = True, dtype: torch.dtype = torch.float32, B: int = 3,
+    threshold: float | str = 1.0,
 ) -> tuple[NeuronParams, dict[str, torch.Tensor]]:  # fmt: skip
-    """A NeuronParams for ``model`` and a matching random initial state (fresh tensors on every call)."""
+    """A NeuronParams for ``model`` and a matching random initial state (fresh tensors on every call).
+
+    ``threshold``: the spike threshold, or ``"mixed"`` for one per neuron, powers of two and others alternating."""
     g = torch.Generator().manual_seed(11)
     shape = trail if per_neuron else ()
 
@@ -46,7 +49,7 @@ def make_config(
     kw: dict[str, Any] = dict(
         alpha_mem=alpha(8.0) if model != "iaf" else torch.tensor(1.0, dtype=dtype),
         alpha_syn=alpha(4.0) if syn else None,
-        spike_threshold=torch.tensor(1.0, dtype=dtype),
+        spike_threshold=_threshold(threshold, trail, dtype),
         spike_fn=spike_fn, reset_fn=reset_fn, surrogate_grad_fn=sg,
         min_v_mem=torch.tensor(-0.5, dtype=dtype) if floor else None,
         norm_input=norm, record_states=record, layer_name=f"Test{model.upper()}",
@@ -63,6 +66,14 @@ def make_config(
         st["b"] = torch.rand(B, *trail, generator=g, dtype=dtype) * 0.2
         st["spike_threshold"] = torch.ones(B, *trail, dtype=dtype)
     return params, st
+
+
+def _threshold(threshold: float | str, trail: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    if threshold == "mixed":
+        values = torch.tensor([1.0, 0.75, 0.5, 0.3, 2.0, 1.5], dtype=dtype)
+        n = math.prod(trail)
+        return values.repeat(n // len(values) + 1)[:n].reshape(trail)
+    return torch.tensor(float(threshold), dtype=dtype)
 
 
 def alphas(params: NeuronParams) -> list[torch.Tensor]:

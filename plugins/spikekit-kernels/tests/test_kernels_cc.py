@@ -53,6 +53,36 @@ def test_each_configuration_builds_its_own_library(fresh_cache, flags, spike_kin
     assert built[0].endswith(f"-float-f{flags}-s{spike_kind}-g{sg_kind}.so") and built[1] == built[0] + ".sha256"
 
 
+def _gomp_copies() -> set[str]:
+    with open("/proc/self/maps") as f:
+        return {line.split()[-1] for line in f if "libgomp" in line.rsplit("/", 1)[-1]}
+
+
+@needs_cc
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux)")
+def test_libraries_run_on_torchs_own_openmp_runtime(fresh_cache) -> None:
+    """Where torch runs on GNU OpenMP, the libraries are linked with -fopenmp and bind to the libgomp torch already
+    loaded: its threads run the loops, and no second OpenMP runtime (with threads of its own) enters the process."""
+    before = _gomp_copies()
+    if not before or "OpenMP" not in torch.__config__.parallel_info():
+        pytest.skip("torch does not run on GNU OpenMP here")
+    assert _cc._openmp_flags() == ["-fopenmp"]
+    lib = _cc.library("float", F_SPIKING, 0, 1)
+    assert lib is not None
+    assert _gomp_copies() == before
+    spikes, threads = [], torch.get_num_threads()
+    try:
+        for n in (1, 2, 3):  # results do not depend on how many threads share the work
+            torch.set_num_threads(n)
+            x = random_input(5, 20, (300,), 2)
+            params, state = make_config("lif", B=5, trail=(300,), train=False)
+            out, _, _ = get_backend("fused-cpu").run(x, state, params)
+            spikes.append(out)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(s, spikes[0]) for s in spikes) and spikes[0].max() >= 1
+
+
 @needs_cc
 def test_concurrent_processes_share_the_cache_safely(fresh_cache) -> None:
     code = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -169,3 +170,91 @@ def test_input_gradient_has_no_subnormal_entries(dtype, use_c, monkeypatch) -> N
     if dtype == torch.float32:  # the float64 reference's exp underflows to zero there anyway
         assert ((want != 0) & (want.abs() < tiny)).any(), "the case should produce subnormals without the flush"
     torch.testing.assert_close(got, want, rtol=1e-6, atol=tiny)
+
+
+@pytest.mark.parametrize("threshold", [0.75, 0.3, 2.0, 0.5, "mixed"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"floor": True}, {"reset": "reset"}, {"syn": True}, {"spike": "max2"}, {"spike": "single"}],
+    ids=["subtract", "floor", "reset", "synapse", "maxspike", "singlespike"],
+)
+@pytest.mark.parametrize("model", ["lif", "iaf"])
+def test_thresholds_other_than_one(model, extra, threshold, monkeypatch) -> None:
+    """A power-of-two threshold is applied as a product with its reciprocal (the same bits as the division), any
+    other threshold divides; per-neuron thresholds mixing both fall back to dividing for their block."""
+    cfg = dict(model=model, threshold=threshold, per_neuron=True, trail=(6, 7), **extra)
+    results = _run_both("fused-cpu", cfg, 30, 12, True, monkeypatch)
+    assert results[1][0].max() >= 1, "the case should spike"
+    _check(results)
+
+
+def _stream_min_bytes() -> int:
+    """The output size from which the compiled loop writes with non-temporal stores (read from its source)."""
+    from spikekit_kernels import _cc
+
+    m = re.search(r"#define STREAM_MIN_BYTES \((\d+) << (\d+)\)", _cc._SOURCE.read_text())
+    assert m, "STREAM_MIN_BYTES not found in lif_kernels.c"
+    return int(m.group(1)) << int(m.group(2))
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [dict(model="lif", norm=True), dict(model="iaf", floor=True), dict(model="alif", syn=True, record=True)],
+    ids=["lif", "iaf-floor", "alif-synapse"],
+)
+def test_large_outputs_written_with_streaming_stores(cfg, monkeypatch) -> None:
+    """Outputs and input gradients past the streaming size take the non-temporal store path: same results."""
+    T, B, N = 64, 4, 8 * 1024 + 5  # a row length that is not a multiple of the vector width: unaligned rows
+    assert B * T * N * 4 >= _stream_min_bytes()
+    results = _run_both("fused-cpu", dict(cfg, B=B, trail=(N,)), T, 21, True, monkeypatch)
+    assert results[1][0].max() >= 1
+    _check(results)
+
+
+def test_concurrent_calls_share_the_scratch_buffers_safely() -> None:
+    """Backward passes running at once in several Python threads (each taking recomputation buffers from the
+    shared pool) give the results each gives alone."""
+    import threading
+
+    import spikekit.layers as sl
+
+    def run(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = random_input(4, 40, (700,), seed).requires_grad_(True)
+        layer = sl.LIF(tau_mem=12.0, backend="fused-cpu")
+        out = layer(x)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        return out.detach(), x.grad
+
+    alone = [run(s) for s in range(6)]
+    together: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    threads = [threading.Thread(target=lambda s=s: together.__setitem__(s, run(s))) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s, (out, grad) in enumerate(alone):
+        assert torch.equal(together[s][0], out) and torch.equal(together[s][1], grad), s
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("threshold", [0.3, 0.75, 1.5, 0.1, 1.0, 0.25, 4.0])
+def test_spike_counts_at_multiples_of_the_threshold(threshold, dtype) -> None:
+    """Membranes a few ulps either side of k * θ, where trunc(v / θ) and trunc(v * (1 / θ)) disagree for most
+    thresholds: the counts equal the reference's bit for bit (only powers of two may use the reciprocal)."""
+    import spikekit.layers as sl
+
+    th = torch.tensor(threshold, dtype=dtype)
+    rows = [torch.arange(1, 120, dtype=dtype) * th]
+    for direction in (1e9, -1e9):
+        cur = rows[0]
+        for _ in range(5):
+            cur = torch.nextafter(cur, torch.tensor(direction, dtype=dtype))
+            rows.append(cur)
+    x = torch.stack(rows).reshape(1, 1, -1)  # one step from rest: the membrane is x itself
+    outs = []
+    for backend in ("fused-cpu", "torch"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the fused backend itself runs (no fallback to the reference)
+            outs.append(sl.IAF(spike_threshold=threshold, backend=backend).to(dtype)(x.clone()))
+    assert torch.equal(outs[0], outs[1]), (outs[0] != outs[1]).sum()
+    assert outs[1].max() >= 100

@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #ifndef REAL
 #define REAL float
@@ -44,6 +47,10 @@ enum { SG_TENSOR = 0, SG_SINGLE_EXP = 1, SG_GAUSS = 2, SG_MULTI_GAUSS = 3, SG_HE
  * prefetchers follow; 256 (1 KiB per step, a page jump every step) measured about 20 % slower for a LIF layer's
  * forward+backward at [32, 100, 1024]. The per-item arrays (parameters, states, adjoints) stay in L1/L2. */
 #define BLOCK 1024
+/* Length of the per-block local arrays: one cache line longer than BLOCK, so that arrays laid out one after the
+ * other start in different cache sets. At exactly 4 KiB apart, the dozen arrays a neuron loop reads at the same
+ * index all fall in one set of the L1 cache, more than its ways, and evict each other. */
+#define LANE (BLOCK + 64 / (int)sizeof(REAL))
 #define INLINE static inline __attribute__((always_inline))
 #define R(v) ((REAL)(v))
 
@@ -83,11 +90,12 @@ typedef struct {
     const REAL *g_out, *g_recv, *g_reci, *g_recb, *g_vfin, *g_ifin, *g_bfin, *sg;
     REAL *gx, *gv0, *gi0, *gb0, *gam, *gas, *gaa;
     int nthreads;
+    int stream;     /* write out (forward) and gx (backward) with non-temporal stores (set by launch) */
     int accumulate; /* backward: add the decay factors' gradients to gam, gas, gaa (a recurrent layer's steps) */
     int64_t next;   /* work counter shared by the threads */
 } Args;
 
-static const REAL ZEROS[BLOCK];
+static const REAL ZEROS[LANE];
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define IVDEP _Pragma("GCC ivdep")
@@ -120,11 +128,51 @@ INLINE float exp_f32(float x) {
 INLINE double exp_f64(double x) { return exp(x); }
 #define EXP(x) _Generic((x), float: exp_f32, default: exp_f64)(x)
 
+/* Non-temporal stores: a plain store first reads the line it writes into the cache; for an output far larger than
+ * the caches that read doubles the traffic (a loop writing 13 MB measured 1.8 ms with plain stores, 0.8 ms with
+ * these). The neuron loops write a row into a local buffer and stream_row copies it out; the caller fences. */
+#if defined(__AVX512F__)
+#define STREAM_BYTES 64
+#define STREAM_STORE(d, s) _mm512_stream_si512((void *)(d), _mm512_loadu_si512((const void *)(s)))
+#elif defined(__AVX__)
+#define STREAM_BYTES 32
+#define STREAM_STORE(d, s) _mm256_stream_si256((__m256i *)(d), _mm256_loadu_si256((const __m256i *)(s)))
+#elif defined(__SSE2__)
+#define STREAM_BYTES 16
+#define STREAM_STORE(d, s) _mm_stream_si128((__m128i *)(d), _mm_loadu_si128((const __m128i *)(s)))
+#endif
+/* outputs of at least this many bytes are streamed (smaller ones stay in the cache for the next layer) */
+#define STREAM_MIN_BYTES (8 << 20)
+
+static void stream_row(REAL *dst, const REAL *src, int64_t len) {
+    const size_t n = (size_t)len * sizeof(REAL);
+#ifdef STREAM_BYTES
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    size_t k = (STREAM_BYTES - (uintptr_t)d % STREAM_BYTES) % STREAM_BYTES;
+    if (k > n) k = n;
+    memcpy(d, s, k);
+    for (; k + STREAM_BYTES <= n; k += STREAM_BYTES) STREAM_STORE(d + k, s + k);
+    memcpy(d + k, s + k, n - k);
+#else
+    memcpy(dst, src, n);
+#endif
+}
+
+INLINE void stream_fence(void) {
+#ifdef STREAM_BYTES
+    _mm_sfence();
+#endif
+}
+
 /* ------------------------------------------------------------------------------------------- the model */
-INLINE REAL spike(REAL u, REAL th, REAL mx) {
-    (void)mx;
+/* `pow2` (a compile-time constant at every call site): th is a power of two whose reciprocal `rth` is a normal
+ * number, so u * rth and u / th are the correctly rounded values of the same real number: the same bits, without
+ * a division (the default threshold, 1, is one). */
+INLINE REAL spike(REAL u, REAL th, REAL rth, REAL mx, const int pow2) {
+    (void)mx, (void)rth;
     if (SPK == SPK_SINGLE) return (u - th >= R(0)) ? R(1) : R(0);
-    REAL s = ((u > R(0)) ? R(1) : R(0)) * TRUNC(u / th); /* keeps -0.0 as torch does */
+    REAL s = ((u > R(0)) ? R(1) : R(0)) * TRUNC(pow2 ? u * rth : u / th); /* keeps -0.0 as torch does */
     if (HAS(F_MAXCLAMP)) s = (s > mx) ? mx : s;
     return s;
 }
@@ -150,11 +198,12 @@ INLINE REAL gauss(REAL x, REAL mu, REAL sigma) {
     return EXP(-(d * d) / (2 * sigma * sigma)) / (sigma * (REAL)sqrt(2 * M_PI));
 }
 
-INLINE REAL surrogate(const REAL *p, REAL u, REAL th, REAL given) {
-    (void)p, (void)given;
+/* `iw`: 1 / (th * p[0]), computed once per neuron where the threshold does not change with time */
+INLINE REAL surrogate(const REAL *p, REAL u, REAL th, REAL iw_fixed, REAL given) {
+    (void)p, (void)given, (void)iw_fixed;
     switch (SG) {
     case SG_SINGLE_EXP: {
-        const REAL iw = R(1) / (th * p[0]); /* one division (a gradient, not a spike: no exactness needed) */
+        const REAL iw = HAS(F_ALIF) ? R(1) / (th * p[0]) : iw_fixed; /* a gradient, not a spike: no exactness needed */
         return p[1] * iw * EXP(-FABS(u - th) * iw);
     }
     case SG_GAUSS:
@@ -190,9 +239,23 @@ typedef struct {
 /* The per-neuron parameters of one block, gathered from their (possibly broadcast) strides into contiguous
  * local arrays, so that no parameter is materialised at (B, N) and the neuron loops read them with unit stride. */
 typedef struct {
-    REAL alpha_mem[BLOCK], alpha_syn[BLOCK], threshold[BLOCK], v_floor[BLOCK];
-    REAL alpha_adapt[BLOCK], adapt_scale[BLOCK], reset_const[BLOCK];
+    REAL alpha_mem[LANE], alpha_syn[LANE], threshold[LANE], v_floor[LANE];
+    REAL alpha_adapt[LANE], adapt_scale[LANE], reset_const[LANE];
+    REAL recip_th[LANE];  /* 1 / threshold, used only when pow2 */
+    REAL inv_width[LANE]; /* 1 / (threshold * width) for the exponential surrogate (fixed thresholds only) */
+    int pow2;              /* every threshold of the block is a power of two with a normal reciprocal (not ALIF) */
 } Params;
+
+/* whether th is a power of two whose reciprocal r is a normal number (then u * r == u / th bit for bit) */
+INLINE int exact_reciprocal(REAL th, REAL r) {
+    if (!isnormal(th) || !isnormal(r) || r * th != R(1)) return 0;
+    if (sizeof(REAL) == sizeof(float)) { /* a power of two has no mantissa bits */
+        union { float f; uint32_t i; } b = {(float)th};
+        return (b.i & 0x7fffffu) == 0;
+    }
+    union { double f; uint64_t i; } b = {(double)th};
+    return (b.i & 0xfffffffffffffull) == 0;
+}
 
 static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Params *P) {
     const REAL *src[7] = {a->alpha_mem, a->alpha_syn, a->threshold, a->v_floor,
@@ -206,19 +269,28 @@ static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Para
         const int64_t sn = a->psn[q];
         for (int64_t j = 0; j < len; j++) dst[q][j] = base[j * sn];
     }
+    int pow2 = !HAS(F_ALIF) && SPK == SPK_MULTI;
+    for (int64_t j = 0; j < len; j++) {
+        P->recip_th[j] = R(1) / P->threshold[j];
+        P->inv_width[j] = R(1) / (P->threshold[j] * a->sg_p[0]);
+        pow2 = pow2 && exact_reciprocal(P->threshold[j], P->recip_th[j]);
+    }
+    P->pow2 = pow2;
 }
 
 /* ------------------------------------------------------------------------------------------- forward */
 /* The time loop of one block of neurons. `finals` writes the final states (off when the backward recomputes). */
 /* `addrec` (a compile-time constant at both call sites): one recurrent step, whose input is x + rec. */
 INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
-                          Rows is_, Rows bs, Rows rv, const int finals, const int addrec) {
+                          Rows is_, Rows bs, Rows rv, const int finals, const int addrec, const int pow2) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
-    REAL v[BLOCK], is[BLOCK], bb[BLOCK];
+    struct { REAL v[LANE], is[LANE], bb[LANE], junkx[LANE], srow[LANE]; } loc;
+    REAL *restrict v = loc.v, *restrict is = loc.is, *restrict bb = loc.bb, *restrict junkx = loc.junkx;
+    REAL *restrict srow = loc.srow;
     const REAL *restrict alpha_mem = P->alpha_mem, *restrict alpha_syn = P->alpha_syn;
     const REAL *restrict threshold = P->threshold, *restrict v_floor = P->v_floor;
     const REAL *restrict alpha_adapt = P->alpha_adapt, *restrict adapt_scale = P->adapt_scale;
-    const REAL *restrict reset_const = P->reset_const;
+    const REAL *restrict reset_const = P->reset_const, *restrict recip_th = P->recip_th;
     const REAL mx = a->max_spikes;
     for (int64_t j = 0; j < len; j++) {
         v[j] = a->v0[k0 + j];
@@ -226,12 +298,12 @@ INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0
         bb[j] = HAS(F_ALIF) ? a->b0[k0 + j] : 0;
     }
     /* a recurrent step adds the drive here, rounding as torch's x + r does (r = 0 gives x + 0, as the reference) */
-    REAL junkx[BLOCK];
+    const int streamed = a->stream && out.s != 0;
     for (int64_t t = 0; t < T; t++) {
         const REAL *restrict xt = addrec ? a->x + bi * a->xsb + n0 : ROW(a->x, t);
         const REAL *restrict rt = addrec ? a->rec + k0 : ZEROS;
         REAL *restrict xst = (addrec && a->xsave) ? a->xsave + k0 : junkx;
-        REAL *restrict ot = AT(out, t), *restrict ut = AT(us, t), *restrict ist = AT(is_, t);
+        REAL *restrict ot = streamed ? srow : AT(out, t), *restrict ut = AT(us, t), *restrict ist = AT(is_, t);
         REAL *restrict bst = AT(bs, t), *restrict rvt = AT(rv, t);
         IVDEP
         for (int64_t j = 0; j < len; j++) {
@@ -241,7 +313,7 @@ INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0
             const REAL drive = HAS(F_NORM) ? (1 - alpha_mem[j]) * i : i;
             const REAL u = alpha_mem[j] * v[j] + drive;
             const REAL th = HAS(F_ALIF) ? threshold[j] + adapt_scale[j] * bb[j] : threshold[j];
-            const REAL s = HAS(F_SPIKING) ? spike(u, th, mx) : u;
+            const REAL s = HAS(F_SPIKING) ? spike(u, th, recip_th[j], mx, pow2) : u;
             ot[j] = s;
             ut[j] = u;
             const REAL w = apply_floor(after_reset(u, s, th, reset_const[j]), v_floor[j]);
@@ -256,7 +328,9 @@ INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0
             }
             rvt[j] = w;
         }
+        if (streamed) stream_row(AT(out, t), srow, len);
     }
+    if (streamed) stream_fence();
     if (finals) {
         for (int64_t j = 0; j < len; j++) {
             a->vfin[k0 + j] = v[j];
@@ -268,13 +342,15 @@ INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0
 
 static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
                           Rows is_, Rows bs, Rows rv, const int finals) {
-    if (a->rec) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1);
-    else forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0);
+    if (a->rec && P->pow2) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1, 1);
+    else if (a->rec) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1, 0);
+    else if (P->pow2) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0, 1);
+    else forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0, 0);
 }
 
 static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
     const int64_t T = a->T, N = a->N;
-    REAL junk[4][BLOCK]; /* one per optional output, so that no two restrict pointers share memory */
+    REAL junk[4][LANE]; /* one per optional output, so that no two restrict pointers share memory */
     Params P;
     load_params(a, bi, n0, len, &P);
 #define TENSOR_ROWS(ptr, k) ((ptr) ? (Rows){(ptr) + bi * T * N + n0, N} : (Rows){junk[k], 0})
@@ -289,21 +365,30 @@ static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
  * of step t are recomputed from u_t once, at step t + 1 (where w_t is needed), and carried to step t.
  */
 typedef struct {
-    REAL gw[BLOCK], gi[BLOCK], gb[BLOCK], sam[BLOCK], sas[BLOCK], saa[BLOCK];
-    REAL cs[BLOCK], cth[BLOCK], cv[BLOCK], grow[BLOCK];
+    REAL gw[LANE], gi[LANE], gb[LANE], sam[LANE], sas[LANE], saa[LANE];
+    REAL cs[LANE], cth[LANE], cv[LANE], grow[LANE], gxrow[LANE];
 } BwdScratch;
 
+/* Configurations whose backward needs, of step t - 1, only its carried membrane w (no spike, threshold or
+ * pre-floor membrane): the recomputing forward stores w per step and the backward reads it back. */
+#define W_ONLY (!HAS(F_ALIF) && !HAS(F_RESET) && !HAS(F_FLOOR))
+
+/* `ws`: w per step when `wsaved` (then nothing of step t - 1 is recomputed); `pow2` as for spike(). Both are
+ * compile-time constants at the call sites. */
 INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len,
-                          int64_t t, Rows us, Rows is_, Rows bs, const int has_prev) {
+                          int64_t t, Rows us, Rows is_, Rows bs, Rows ws, const int has_prev, const int wsaved,
+                          const int pow2) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     const REAL *restrict alpha_mem = P->alpha_mem, *restrict alpha_syn = P->alpha_syn;
     const REAL *restrict threshold = P->threshold, *restrict v_floor = P->v_floor;
     const REAL *restrict alpha_adapt = P->alpha_adapt, *restrict adapt_scale = P->adapt_scale;
     const REAL *restrict reset_const = P->reset_const, *restrict v0 = a->v0 + k0;
+    const REAL *restrict recip_th = P->recip_th, *restrict inv_width = P->inv_width;
+    const REAL *restrict wpr = (wsaved && has_prev) ? AT(ws, t - 1) : NULL;
     const REAL *restrict b0 = HAS(F_ALIF) ? a->b0 + k0 : NULL, *restrict i0 = HAS(F_SYN) ? a->i0 + k0 : NULL;
     const REAL mx = a->max_spikes;
     const REAL *restrict ut = AT(us, t), *restrict xt = ROW(a->x, t);
-    const REAL *restrict upr = has_prev ? AT(us, t - 1) : NULL;
+    const REAL *restrict upr = (has_prev && !wsaved) ? AT(us, t - 1) : NULL;
     /* b_{t-1} and b_{t-2}; i_t and i_{t-1} */
     const REAL *restrict bprev = HAS(F_ALIF) ? (t >= 1 ? AT(bs, t - 1) : b0) : NULL;
     const REAL *restrict bpp = (HAS(F_ALIF) && has_prev) ? (t >= 2 ? AT(bs, t - 2) : b0) : NULL;
@@ -329,19 +414,22 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
             go = sc->grow;
         }
     }
-    REAL *restrict gxt = ROW(a->gx, t);
+    REAL *restrict gxt = a->stream ? sc->gxrow : ROW(a->gx, t);
     REAL *restrict gw = sc->gw, *restrict gi = sc->gi, *restrict gb = sc->gb;
     REAL *restrict sam = sc->sam, *restrict sas = sc->sas, *restrict saa = sc->saa;
     REAL *restrict cs = sc->cs, *restrict cth = sc->cth, *restrict cv = sc->cv;
     const REAL *restrict p = a->sg_p;
     IVDEP
     for (int64_t j = 0; j < len; j++) {
-        const REAL u = ut[j], s = cs[j], th = cth[j], vpre = cv[j];
+        const REAL u = ut[j];
+        const REAL s = wsaved ? R(0) : cs[j], th = wsaved ? threshold[j] : cth[j], vpre = wsaved ? R(0) : cv[j];
         REAL wprev;
-        if (has_prev) { /* recompute step t-1: its spike, threshold, reset and floor */
+        if (wsaved) {
+            wprev = has_prev ? wpr[j] : v0[j];
+        } else if (has_prev) { /* recompute step t-1: its spike, threshold, reset and floor */
             const REAL up = upr[j];
             const REAL thp = HAS(F_ALIF) ? threshold[j] + adapt_scale[j] * bpp[j] : threshold[j];
-            const REAL sp = HAS(F_SPIKING) ? spike(up, thp, mx) : up;
+            const REAL sp = HAS(F_SPIKING) ? spike(up, thp, recip_th[j], mx, pow2) : up;
             const REAL vp = after_reset(up, sp, thp, reset_const[j]);
             wprev = apply_floor(vp, v_floor[j]);
             cs[j] = sp;
@@ -372,7 +460,7 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
                 saa[j] += gbt * (bprev[j] - s);
                 gb[j] = alpha_adapt[j] * gbt + adapt_scale[j] * gth;
             }
-            gu += gs * surrogate(p, u, th, sgt[j]);
+            gu += gs * surrogate(p, u, th, inv_width[j], sgt[j]);
         } else {
             gu = gv + go[j];
         }
@@ -396,29 +484,78 @@ INLINE void backward_step(const Args *a, const Params *P, BwdScratch *sc, int64_
             gxt[j] = FLUSH_TINY(gdrive);
         }
     }
+    if (a->stream) stream_row(ROW(a->gx, t), sc->gxrow, len);
 }
 
-/* Returns -1 when the recomputation buffer cannot be allocated. */
-static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
+INLINE void backward_steps(const Args *a, const Params *P, BwdScratch *sc, int64_t bi, int64_t n0, int64_t len,
+                           Rows us, Rows is_, Rows bs, Rows ws, const int wsaved, const int pow2) {
+    for (int64_t t = a->T - 1; t >= 1; t--) backward_step(a, P, sc, bi, n0, len, t, us, is_, bs, ws, 1, wsaved, pow2);
+    if (a->T > 0) backward_step(a, P, sc, bi, n0, len, 0, us, is_, bs, ws, 0, wsaved, pow2);
+    if (a->stream) stream_fence();
+}
+
+/* The recomputation buffers, kept between calls. A buffer of this size (800 KiB for 100 steps of 1024 neurons)
+ * comes from mmap and leaves through munmap, so a new one per call (or per item) faults in every one of its pages
+ * each time: that doubled the backward's time when other work ran in between. Up to SCRATCH_SLOTS buffers of at
+ * most SCRATCH_KEEP bytes stay allocated; larger ones are freed after the call. Each buffer starts with a header
+ * line holding its capacity. */
+#define SCRATCH_SLOTS 8
+#define SCRATCH_KEEP ((size_t)4 << 20)
+#define SCRATCH_HEAD 64
+static void *scratch_pool[SCRATCH_SLOTS];
+
+static REAL *scratch_get(size_t bytes) {
+    for (int k = 0; k < SCRATCH_SLOTS; k++) {
+        char *p = (char *)__atomic_exchange_n(&scratch_pool[k], NULL, __ATOMIC_ACQ_REL);
+        if (!p) continue;
+        if (*(size_t *)p >= bytes) return (REAL *)(p + SCRATCH_HEAD);
+        free(p);
+    }
+    char *p = (char *)aligned_alloc(SCRATCH_HEAD, SCRATCH_HEAD + (bytes + SCRATCH_HEAD - 1) / SCRATCH_HEAD * SCRATCH_HEAD);
+    if (!p) return NULL;
+    *(size_t *)p = bytes;
+    return (REAL *)(p + SCRATCH_HEAD);
+}
+
+static void scratch_put(REAL *buf) {
+    if (!buf) return;
+    char *p = (char *)buf - SCRATCH_HEAD;
+    if (*(size_t *)p <= SCRATCH_KEEP) {
+        for (int k = 0; k < SCRATCH_SLOTS; k++) {
+            void *none = NULL;
+            if (__atomic_compare_exchange_n(&scratch_pool[k], &none, p, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+        }
+    }
+    free(p);
+}
+
+/* rows of the recomputation buffer per step, and the length of each (one cache line longer than the block) */
+#define SCRATCH_ROWS (1 + HAS(F_SYN) + HAS(F_ALIF) + W_ONLY)
+#define PITCH(len) ((len) + LANE - BLOCK)
+
+/* `buf`: this thread's recomputation buffer, for T steps of up to `bs` neurons (NULL when the forward kept u).
+ * Returns -1 when the buffer could not be allocated. */
+static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len, REAL *buf) {
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     BwdScratch sc;
     Params P;
     load_params(a, bi, n0, len, &P);
-    REAL *buf = NULL;
-    Rows us, is_, bs;
+    REAL junk[5][LANE];
+    Rows us, is_, bs, ws = {junk[4], 0};
+    const int wsaved = W_ONLY && !a->u;
     if (a->u) { /* the forward saved u (and i, b) for all steps */
         us = (Rows){a->u + bi * T * N + n0, N};
         is_ = (Rows){HAS(F_SYN) ? a->isave + bi * T * N + n0 : NULL, N};
         bs = (Rows){HAS(F_ALIF) ? a->bsave + bi * T * N + n0 : NULL, N};
     } else { /* recompute this block's forward into a private buffer (bitwise the same values) */
-        const int64_t nbuf = 1 + HAS(F_SYN) + HAS(F_ALIF);
-        buf = (REAL *)malloc(sizeof(REAL) * (size_t)(T > 0 ? T : 1) * (size_t)len * (size_t)nbuf);
-        if (!buf) return -1;
-        REAL junk[4][BLOCK];
-        us = (Rows){buf, len};
-        is_ = HAS(F_SYN) ? (Rows){buf + T * len, len} : (Rows){junk[0], 0};
-        bs = HAS(F_ALIF) ? (Rows){buf + (1 + HAS(F_SYN)) * T * len, len} : (Rows){junk[1], 0};
-        forward_block(a, &P, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, (Rows){junk[3], 0}, 0);
+        /* the rows of one step (u, then i, b, w where kept) follow each other, each padded by a cache line */
+        const int64_t nbuf = SCRATCH_ROWS, pitch = PITCH(len), step = nbuf * pitch;
+        if (!buf && T > 0) return -1;
+        us = (Rows){buf, step};
+        is_ = HAS(F_SYN) ? (Rows){buf + pitch, step} : (Rows){junk[0], 0};
+        bs = HAS(F_ALIF) ? (Rows){buf + (1 + HAS(F_SYN)) * pitch, step} : (Rows){junk[1], 0};
+        if (wsaved) ws = (Rows){buf + (nbuf - 1) * pitch, step};
+        forward_block(a, &P, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, ws, 0);
     }
     for (int64_t j = 0; j < len; j++) {
         sc.gw[j] = a->g_vfin ? a->g_vfin[k0 + j] : 0;
@@ -431,14 +568,15 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
         const REAL *bl = HAS(F_ALIF) ? (T >= 2 ? AT(bs, T - 2) : a->b0 + k0) : NULL;
         for (int64_t j = 0; j < len; j++) {
             const REAL th = HAS(F_ALIF) ? P.threshold[j] + P.adapt_scale[j] * bl[j] : P.threshold[j];
-            const REAL s = HAS(F_SPIKING) ? spike(ul[j], th, a->max_spikes) : ul[j];
+            const REAL s = HAS(F_SPIKING) ? spike(ul[j], th, P.recip_th[j], a->max_spikes, 0) : ul[j];
             sc.cs[j] = s;
             sc.cth[j] = th;
             sc.cv[j] = after_reset(ul[j], s, th, P.reset_const[j]);
         }
     }
-    for (int64_t t = T - 1; t >= 1; t--) backward_step(a, &P, &sc, bi, n0, len, t, us, is_, bs, 1);
-    if (T > 0) backward_step(a, &P, &sc, bi, n0, len, 0, us, is_, bs, 0);
+    if (wsaved) backward_steps(a, &P, &sc, bi, n0, len, us, is_, bs, ws, 1, 0);
+    else if (P.pow2) backward_steps(a, &P, &sc, bi, n0, len, us, is_, bs, ws, 0, 1);
+    else backward_steps(a, &P, &sc, bi, n0, len, us, is_, bs, ws, 0, 0);
     const int acc = a->accumulate;
     for (int64_t j = 0; j < len; j++) {
         a->gv0[k0 + j] = sc.gw[j];
@@ -452,7 +590,6 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
             a->gaa[k0 + j] = acc ? a->gaa[k0 + j] + sc.saa[j] : sc.saa[j];
         }
     }
-    free(buf);
     return 0;
 }
 
@@ -468,14 +605,18 @@ static void *run_items(void *p) {
     Job *job = (Job *)p;
     Args *a = job->a;
     const int64_t bs = job->bs, nblk = (a->N + bs - 1) / bs, items = a->B * nblk;
+    REAL *buf = NULL;
+    if (job->backward && !a->u && a->T > 0) /* may be NULL: backward_item reports it */
+        buf = scratch_get(sizeof(REAL) * (size_t)a->T * (size_t)(SCRATCH_ROWS * PITCH(bs)));
     for (;;) {
         const int64_t it = __atomic_fetch_add(&a->next, 1, __ATOMIC_RELAXED);
         if (it >= items) break;
         const int64_t bi = it / nblk, n0 = (it % nblk) * bs;
         const int64_t len = n0 + bs < a->N ? bs : a->N - n0;
         if (!job->backward) forward_item(a, bi, n0, len);
-        else if (backward_item(a, bi, n0, len) != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+        else if (backward_item(a, bi, n0, len, buf) != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
     }
+    scratch_put(buf);
     return NULL;
 }
 
@@ -487,7 +628,14 @@ static int launch(Args *a, int backward) {
     const int64_t items = a->B * ((a->N + bs - 1) / bs);
     if (items < nt) nt = (int)items;
     a->next = 0;
+    a->stream = a->B * a->T * a->N * (int64_t)sizeof(REAL) >= STREAM_MIN_BYTES;
     Job job = {a, bs, backward, 0};
+#ifdef _OPENMP
+    /* the OpenMP runtime that torch itself runs on (see _cc.py): its threads, already started and waiting */
+#pragma omp parallel num_threads(nt)
+    run_items(&job);
+    return job.failed ? -2 : 0;
+#endif
     pthread_t th[64];
     int started = 1;
     for (; started < nt; started++)
