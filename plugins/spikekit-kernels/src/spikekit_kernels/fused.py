@@ -134,8 +134,7 @@ def _saves(x: Tensor, flags: int, record: bool, sg_kind: int) -> tuple[bool, boo
 
 
 # --------------------------------------------------------------------------------------------------- forward op
-@torch.library.custom_op("spikekit_kernels::lif_forward", mutates_args=())
-def lif_forward(
+def _forward_impl(
     x: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor, alpha_syn: Tensor, threshold: Tensor,
     floor: Tensor, alpha_adapt: Tensor,
     adapt_scale: Tensor, reset_const: Tensor, flags: int, spike_kind: int, max_spikes: float, record: bool,
@@ -176,6 +175,9 @@ def lif_forward(
     return out, u, isave, bsave, recv, vfin, ifin, bfin
 
 
+lif_forward = torch.library.custom_op("spikekit_kernels::lif_forward", mutates_args=())(_forward_impl)
+
+
 @lif_forward.register_fake
 def _(x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags, spike_kind,
     max_spikes, record, sg_kind, *_):  # fmt: skip
@@ -187,8 +189,7 @@ def _(x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_
 
 
 # -------------------------------------------------------------------------------------------------- backward op
-@torch.library.custom_op("spikekit_kernels::lif_backward", mutates_args=())
-def lif_backward(
+def _backward_impl(
     x: Tensor, u: Tensor, isave: Tensor, bsave: Tensor, v0: Tensor, i0: Tensor, b0: Tensor, alpha_mem: Tensor,
     alpha_syn: Tensor,
     threshold: Tensor, floor: Tensor, alpha_adapt: Tensor, adapt_scale: Tensor, reset_const: Tensor, g_out: Tensor,
@@ -244,6 +245,9 @@ def lif_backward(
     if lib.lif_backward(ctypes.byref(a)) != 0:
         raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its recomputation buffer")
     return tuple(outs)  # type: ignore[return-value]
+
+
+lif_backward = torch.library.custom_op("spikekit_kernels::lif_backward", mutates_args=())(_backward_impl)
 
 
 @lif_backward.register_fake
@@ -305,7 +309,8 @@ def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin
     if sg_kind == SG_TENSOR and key != 0:
         sg = _surrogate_tensor(u, bsave, b0, threshold, adapt_scale, flags, key)
     empty = lambda g: None if g is None or g.numel() == 0 else g  # noqa: E731
-    gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn, g_alpha_adapt = lif_backward(
+    op = _backward_impl if _eager(x) else lif_backward
+    gx, gv0, gi0, gb0, g_alpha_mem, g_alpha_syn, g_alpha_adapt = op(
         x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
         g_out, empty(g_recv), empty(g_isave),
         empty(g_bsave), empty(g_vfin), empty(g_ifin), empty(g_bfin), sg, flags, spike_kind, max_spikes, sg_kind,
@@ -317,6 +322,28 @@ def _backward(ctx, g_out, _g_u, g_isave, g_bsave, g_recv, g_vfin, g_ifin, g_bfin
 
 
 lif_forward.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _eager(x: Tensor) -> bool:
+    """Whether ``x`` is a plain tensor outside of any tracing (torch.compile, export, fake tensors), where the op's
+    implementation may run without going through the torch.library dispatcher."""
+    return type(x) is Tensor and not torch.compiler.is_compiling()
+
+
+class _EagerOp(torch.autograd.Function):
+    """``lif_forward`` with the same autograd formula, called directly in eager mode: torch.library's dispatch of
+    a custom op (argument defaults, redispatch through the autograd and CPU keys) cost about half a millisecond per
+    layer per forward+backward. Traced code (torch.compile, export) keeps seeing the registered op."""
+
+    @staticmethod
+    def forward(ctx, *inputs):
+        output = _forward_impl(*inputs)
+        _setup_context(ctx, inputs, output)
+        return output
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return _backward(ctx, *grads)
 
 
 # -------------------------------------------------------------------------------------------------- the backend
@@ -373,7 +400,8 @@ def run_plan(x: Tensor, state: Mapping[str, Tensor], plan: Plan, record: bool) -
     key = 0
     if plan.sg_kind == SG_TENSOR and plan.surrogate is not None:
         key = _register_surrogate(plan.surrogate)
-    out, _u, isave, bsave, recv, vfin, ifin, bfin = lif_forward(
+    op = _EagerOp.apply if _eager(x3) else lif_forward
+    out, _u, isave, bsave, recv, vfin, ifin, bfin = op(
         x3, v0, i0, b0, plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
         plan.adapt_scale, plan.reset_const, plan.flags, plan.spike_kind, plan.max_spikes, record, plan.sg_kind,
         plan.sg_params, key,
