@@ -281,10 +281,22 @@ static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Para
 }
 
 /* ------------------------------------------------------------------------------------------- forward */
-/* The time loop of one block of neurons. `finals` writes the final states (off when the backward recomputes). */
-/* `addrec` (a compile-time constant at both call sites): one recurrent step, whose input is x + rec. */
+/* Configurations whose backward needs, of step t - 1, only its carried membrane w (no spike, threshold or
+ * pre-floor membrane): the recomputing forward stores w per step and the backward reads it back. */
+#define W_ONLY (!HAS(F_ALIF) && !HAS(F_RESET) && !HAS(F_FLOOR))
+
+/* What a forward loop stores. M_GENERAL: every row it is given (rows nobody reads go to a junk row); M_OUT: the
+ * output and the final states only (a layer's forward when nothing per step is kept or recorded); M_RECOMPUTE: the
+ * backward's recomputation, u (and i, b, and w for W_ONLY configurations) without output or final states. A store
+ * to a junk row costs as much as any other: dropping them measured 20 % off the forward loop. */
+enum { M_GENERAL = 0, M_OUT = 1, M_RECOMPUTE = 2 };
+
+/* The time loop of one block of neurons. `mode`, `addrec` (one recurrent step, whose input is x + rec) and `pow2`
+ * (see spike()) are compile-time constants at every call site. */
 INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
-                          Rows is_, Rows bs, Rows rv, const int finals, const int addrec, const int pow2) {
+                          Rows is_, Rows bs, Rows rv, const int mode, const int addrec, const int pow2) {
+    const int finals = mode != M_RECOMPUTE, keep_out = mode != M_RECOMPUTE, keep_steps = mode != M_OUT;
+    const int keep_w = mode == M_GENERAL || (mode == M_RECOMPUTE && W_ONLY);
     const int64_t T = a->T, N = a->N, k0 = bi * N + n0;
     REAL v[BLOCK], is[BLOCK], bb[BLOCK], junkx[BLOCK], srow[BLOCK];
     const REAL *restrict alpha_mem = P->alpha_mem, *restrict alpha_syn = P->alpha_syn;
@@ -314,19 +326,19 @@ INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0
             const REAL u = alpha_mem[j] * v[j] + drive;
             const REAL th = HAS(F_ALIF) ? threshold[j] + adapt_scale[j] * bb[j] : threshold[j];
             const REAL s = HAS(F_SPIKING) ? spike(u, th, recip_th[j], mx, pow2) : u;
-            ot[j] = s;
-            ut[j] = u;
+            if (keep_out) ot[j] = s;
+            if (keep_steps) ut[j] = u;
             const REAL w = apply_floor(after_reset(u, s, th, reset_const[j]), v_floor[j]);
             v[j] = w;
             if (HAS(F_ALIF)) {
                 bb[j] = alpha_adapt[j] * bb[j] + (1 - alpha_adapt[j]) * s;
-                bst[j] = bb[j];
+                if (keep_steps) bst[j] = bb[j];
             }
             if (HAS(F_SYN)) {
                 is[j] = i;
-                ist[j] = i;
+                if (keep_steps) ist[j] = i;
             }
-            rvt[j] = w;
+            if (keep_w) rvt[j] = w;
         }
         if (streamed) stream_row(AT(out, t), srow, len);
     }
@@ -340,12 +352,25 @@ INLINE void forward_steps(const Args *a, const Params *P, int64_t bi, int64_t n0
     }
 }
 
+/* `recompute`: the backward's recomputation (M_RECOMPUTE); otherwise M_OUT where it applies, else M_GENERAL */
 static void forward_block(const Args *a, const Params *P, int64_t bi, int64_t n0, int64_t len, Rows out, Rows us,
-                          Rows is_, Rows bs, Rows rv, const int finals) {
-    if (a->rec && P->pow2) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1, 1);
-    else if (a->rec) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 1, 0);
-    else if (P->pow2) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0, 1);
-    else forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, finals, 0, 0);
+                          Rows is_, Rows bs, Rows rv, const int recompute) {
+    const int pow2 = P->pow2;
+#define FWD(mode, addrec, p2) forward_steps(a, P, bi, n0, len, out, us, is_, bs, rv, mode, addrec, p2)
+    if (a->rec) { /* one recurrent step: its forward keeps u (and the drive) */
+        if (pow2) FWD(M_GENERAL, 1, 1);
+        else FWD(M_GENERAL, 1, 0);
+    } else if (recompute) {
+        if (pow2) FWD(M_RECOMPUTE, 0, 1);
+        else FWD(M_RECOMPUTE, 0, 0);
+    } else if (!a->u && !a->isave && !a->bsave && !a->recv) {
+        if (pow2) FWD(M_OUT, 0, 1);
+        else FWD(M_OUT, 0, 0);
+    } else {
+        if (pow2) FWD(M_GENERAL, 0, 1);
+        else FWD(M_GENERAL, 0, 0);
+    }
+#undef FWD
 }
 
 static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
@@ -355,7 +380,7 @@ static void forward_item(const Args *a, int64_t bi, int64_t n0, int64_t len) {
     load_params(a, bi, n0, len, &P);
 #define TENSOR_ROWS(ptr, k) ((ptr) ? (Rows){(ptr) + bi * T * N + n0, N} : (Rows){junk[k], 0})
     forward_block(a, &P, bi, n0, len, TENSOR_ROWS(a->out, 0), TENSOR_ROWS(a->u, 0), TENSOR_ROWS(a->isave, 1),
-                  TENSOR_ROWS(a->bsave, 2), TENSOR_ROWS(a->recv, 3), 1);
+                  TENSOR_ROWS(a->bsave, 2), TENSOR_ROWS(a->recv, 3), 0);
 }
 
 /* ------------------------------------------------------------------------------------------- backward */
@@ -368,10 +393,6 @@ typedef struct {
     REAL gw[BLOCK], gi[BLOCK], gb[BLOCK], sam[BLOCK], sas[BLOCK], saa[BLOCK];
     REAL cs[BLOCK], cth[BLOCK], cv[BLOCK], grow[BLOCK], gxrow[BLOCK];
 } BwdScratch;
-
-/* Configurations whose backward needs, of step t - 1, only its carried membrane w (no spike, threshold or
- * pre-floor membrane): the recomputing forward stores w per step and the backward reads it back. */
-#define W_ONLY (!HAS(F_ALIF) && !HAS(F_RESET) && !HAS(F_FLOOR))
 
 /* `ws`: w per step when `wsaved` (then nothing of step t - 1 is recomputed); `pow2` as for spike(). Both are
  * compile-time constants at the call sites. */
@@ -552,7 +573,7 @@ static int backward_item(const Args *a, int64_t bi, int64_t n0, int64_t len, REA
         is_ = HAS(F_SYN) ? (Rows){buf + T * len, len} : (Rows){junk[0], 0};
         bs = HAS(F_ALIF) ? (Rows){buf + (1 + HAS(F_SYN)) * T * len, len} : (Rows){junk[1], 0};
         if (wsaved) ws = (Rows){buf + (SCRATCH_ROWS - 1) * T * len, len};
-        forward_block(a, &P, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, ws, 0);
+        forward_block(a, &P, bi, n0, len, (Rows){junk[2], 0}, us, is_, bs, ws, 1);
     }
     for (int64_t j = 0; j < len; j++) {
         sc.gw[j] = a->g_vfin ? a->g_vfin[k0 + j] : 0;
