@@ -248,17 +248,23 @@ typedef struct {
     int pow2;              /* every threshold of the block is a power of two with a normal reciprocal (not ALIF) */
 } Params;
 
-/* whether th is a power of two whose reciprocal r is a normal number (then u * r == u / th bit for bit) */
-INLINE int exact_reciprocal(REAL th, REAL r) {
-    if (!isnormal(th) || !isnormal(r) || r * th != R(1)) return 0;
-    if (sizeof(REAL) == sizeof(float)) { /* a power of two has no mantissa bits */
+/* Whether th is a power of two whose reciprocal is a normal number (then u * (1 / th) == u / th bit for bit): no
+ * mantissa bits, and a biased exponent that keeps both th and 1 / th normal. Integer tests only (vectorisable). */
+INLINE int exact_reciprocal(REAL th) {
+    if (sizeof(REAL) == sizeof(float)) {
         union { float f; uint32_t i; } b = {(float)th};
-        return (b.i & 0x7fffffu) == 0;
+        const uint32_t e = (b.i >> 23) & 0xffu;
+        return ((b.i & 0x7fffffu) == 0) & (e >= 1) & (e <= 253);
     }
     union { double f; uint64_t i; } b = {(double)th};
-    return (b.i & 0xfffffffffffffull) == 0;
+    const uint64_t e = (b.i >> 52) & 0x7ffu;
+    return ((b.i & 0xfffffffffffffull) == 0) & (e >= 1) & (e <= 2045);
 }
 
+/* Gathers the block's parameters. This runs once per work item, which for a recurrent layer (one step per call)
+ * is as often as the loop itself: a broadcast parameter is one fill, and the threshold's derived values (its
+ * reciprocal, the surrogate's inverse width, whether it is a power of two) are computed once when it is one
+ * number, and with integer tests and vector divisions otherwise. */
 static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Params *P) {
     const REAL *src[7] = {a->alpha_mem, a->alpha_syn, a->threshold, a->v_floor,
                           a->alpha_adapt, a->adapt_scale, a->reset_const};
@@ -269,15 +275,35 @@ static void load_params(const Args *a, int64_t bi, int64_t n0, int64_t len, Para
         if (!need[q]) continue;
         const REAL *base = src[q] + bi * a->psb[q] + n0 * a->psn[q];
         const int64_t sn = a->psn[q];
-        for (int64_t j = 0; j < len; j++) dst[q][j] = base[j * sn];
+        REAL *restrict d = dst[q];
+        if (sn == 0) {
+            const REAL c = base[0];
+            for (int64_t j = 0; j < len; j++) d[j] = c;
+        } else if (sn == 1) {
+            memcpy(d, base, sizeof(REAL) * (size_t)len);
+        } else {
+            for (int64_t j = 0; j < len; j++) d[j] = base[j * sn];
+        }
     }
-    int pow2 = !HAS(F_ALIF) && SPK == SPK_MULTI;
-    for (int64_t j = 0; j < len; j++) {
-        P->recip_th[j] = R(1) / P->threshold[j];
-        P->inv_width[j] = R(1) / (P->threshold[j] * a->sg_p[0]);
-        pow2 = pow2 && exact_reciprocal(P->threshold[j], P->recip_th[j]);
+    const REAL width = a->sg_p[0];
+    REAL *restrict rth = P->recip_th, *restrict iw = P->inv_width;
+    const REAL *restrict th = P->threshold;
+    int exact = 1;
+    if (a->psn[2] == 0) { /* one threshold for the whole block */
+        const REAL r = R(1) / th[0], w = R(1) / (th[0] * width);
+        exact = exact_reciprocal(th[0]);
+        for (int64_t j = 0; j < len; j++) {
+            rth[j] = r;
+            iw[j] = w;
+        }
+    } else {
+        for (int64_t j = 0; j < len; j++) {
+            rth[j] = R(1) / th[j];
+            iw[j] = R(1) / (th[j] * width);
+            exact &= exact_reciprocal(th[j]);
+        }
     }
-    P->pow2 = pow2;
+    P->pow2 = !HAS(F_ALIF) && SPK == SPK_MULTI && exact;
 }
 
 /* ------------------------------------------------------------------------------------------- forward */
