@@ -88,6 +88,47 @@ def test_matches_the_reference_backend(model: str, rec_kind: str, record: bool) 
         torch.testing.assert_close(got[2][name], val, rtol=1e-5, atol=1e-6 * scale, msg=f"d {name}")
 
 
+@pytest.mark.parametrize("scale", [0.2, 4.0], ids=["few-spikes", "many-spikes"])
+def test_weight_gradient_from_sparse_and_dense_spikes(scale: float) -> None:
+    """The recurrent weight's gradient is built from the spikes when at most one in eight is nonzero and as one
+    dense product otherwise: both agree with the reference backend."""
+    B, T, N = 4, 30, 40
+    g = torch.Generator().manual_seed(9)
+    x = torch.rand(B, T, N, generator=g) * scale
+    w = torch.randn(B, T, N, generator=g)
+    torch.manual_seed(2)
+    rec = nn.Linear(N, N, bias=False)
+    results = [_run(_layer("iaf", copy.deepcopy(rec), backend), x, w) for backend in ("fused-cpu", "torch")]
+    got, want = results
+    rate = (want[0] != 0).float().mean().item()
+    assert (rate <= 1 / 8) == (scale < 1), f"the case should have {'few' if scale < 1 else 'many'} spikes: {rate}"
+    assert rate > 0 and torch.equal(got[0], want[0])
+    val = want[2]["rec_connect.weight"]
+    torch.testing.assert_close(got[2]["rec_connect.weight"], val, rtol=1e-5, atol=1e-6 * max(1.0, val.abs().max()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_spike_weight_grad_kernel(dtype: torch.dtype) -> None:
+    """The compiled spike product on padded time-major buffers: Σ_m S[m, j] G[m, i] as a dense product gives it,
+    multi-spike counts included; it declines (writing nothing) above its spike budget."""
+    from spikekit_kernels import fused
+
+    T, B, N, stride = 7, 3, 20, 64  # each step's B * N = 60 values padded to 64
+    g = torch.Generator().manual_seed(4)
+    G = torch.randn(T, stride, generator=g, dtype=dtype)
+    S = (torch.rand(T, stride, generator=g) < 0.1).to(dtype) * torch.randint(1, 3, (T, stride), generator=g)
+    lib = fused._lib(G, 16, 0, 1)
+    assert lib is not None
+    wt = torch.full((N, N), float("nan"), dtype=dtype)
+    nnz = int(S[: T - 1, : B * N].count_nonzero())
+    args = (G.data_ptr() + stride * G.element_size(), S.data_ptr(), T - 1, B, stride, N, N)
+    assert lib.spike_weight_grad(*args, nnz - 1, wt.data_ptr(), 2) == 1
+    assert wt.isnan().all(), "declining writes nothing"
+    assert lib.spike_weight_grad(*args, nnz, wt.data_ptr(), 2) == 0
+    dense = G[1:T, : B * N].reshape(-1, N).t() @ S[: T - 1, : B * N].reshape(-1, N)
+    torch.testing.assert_close(wt.t(), dense)
+
+
 def test_is_supported_and_declines_a_surrogate_callable() -> None:
     backend = get_backend("fused-cpu")
     layer = sl.LIFRecurrent(tau_mem=8.0, rec_connect=nn.Linear(4, 4), backend="fused-cpu")

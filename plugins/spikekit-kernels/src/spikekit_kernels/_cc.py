@@ -419,6 +419,11 @@ def _check_config(lib: ctypes.CDLL, path: Path, real: str, config: tuple[int, in
         raise _Stale(f"library {path}: argument struct size mismatch ({size} vs {ctypes.sizeof(Args)})")
     for fn in ("lif_forward", "lif_backward"):
         getattr(lib, fn).argtypes = [ctypes.POINTER(Args)]
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    try:
+        lib.spike_weight_grad.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ctypes.c_int]
+    except AttributeError as exc:
+        raise _Stale(f"library {path} lacks a symbol of ours ({exc})") from None
 
 
 def _load_or_build(real: str, config: tuple[int, int, int]) -> ctypes.CDLL:

@@ -232,7 +232,7 @@ class _RecurrentLoop(torch.autograd.Function):
             if lib.lif_backward(ctypes.byref(a)) != 0:
                 raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its buffer")
         if linear is not None and ctx.nparams:
-            _linear_param_grads(linear, steps, GX, S, pgrads, ctx.needs_input_grad[16:])
+            _linear_param_grads(lib, linear, steps, GX, S, pgrads, ctx.needs_input_grad[16:])
         gx = steps.batch_view(GX)
         g_alpha_syn, g_alpha_adapt = (g_alpha_syn if syn else None), (g_alpha_adapt if alif else None)
         return (gx, gw, gi if syn else None, gb if alif else None, g_alpha_mem, g_alpha_syn, None, None, g_alpha_adapt,
@@ -312,8 +312,12 @@ def _vjp(graph: tuple[Tensor, Tensor], gr: Tensor, params: list[Tensor], pgrads:
     return got[0].reshape(B, N) if got[0] is not None else gr.new_zeros(B, N)
 
 
-def _linear_param_grads(linear, steps, GX, S, pgrads, needs) -> None:
-    """Weight (and bias) gradients of r_{t+1} = s_t Wᵀ + c over all steps at once: Gᵀ S and Σ G."""
+def _linear_param_grads(lib, linear, steps, GX, S, pgrads, needs) -> None:
+    """Weight (and bias) gradients of r_{t+1} = s_t Wᵀ + c over all steps at once: Gᵀ S and Σ G.
+
+    The weight's is computed from the spikes where at most one in eight is nonzero (``spike_weight_grad`` in
+    lif_kernels.c: one row of G added per spike; 2.4 % spiking took about a twelfth of the dense product's time),
+    otherwise as one dense product."""
     B, T, N = steps.B, steps.T, steps.N
     if T < 2:
         return
@@ -323,7 +327,14 @@ def _linear_param_grads(linear, steps, GX, S, pgrads, needs) -> None:
     for q, name in enumerate(names):
         if q < len(needs) and not needs[q]:
             continue
-        pgrads[q] = G.t() @ Sx if name == "weight" else G.sum(0)
+        if name != "weight":
+            pgrads[q] = G.sum(0)
+            continue
+        wt = GX.new_empty(N, N)
+        row = steps.stride * GX.element_size()
+        sparse = lib.spike_weight_grad(GX.data_ptr() + row, S.data_ptr(), T - 1, B, steps.stride, N, N,
+                                       (T - 1) * B * N // 8, wt.data_ptr(), torch.get_num_threads())  # fmt: skip
+        pgrads[q] = wt.t() if sparse == 0 else G.t() @ Sx
 
 
 def run_recurrent(x: Tensor, state: Mapping[str, Tensor], params: NeuronParams, plan: Plan) -> BackendResult:

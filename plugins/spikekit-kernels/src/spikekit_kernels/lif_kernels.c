@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -687,6 +690,54 @@ static int launch(Args *a, int backward) {
     run_items(&job);
     for (int i = 1; i < started; i++) pthread_join(th[i], NULL);
     return job.failed ? -2 : 0;
+}
+
+/* ------------------------------------------------------------------------------------------- spike products */
+/* The weight gradient of a recurrent nn.Linear, r_{t+1} = s_t W^T, over all steps at once, from the spikes:
+ *   WT[j, i] = sum over rows m of S[m, j] * G[m, i]     (WT = the gradient of W, transposed: (n_in, n_out))
+ * Rows m run over steps and batch rows: row (t, b) of S starts at s + t * step + b * n_in, of G at g + t * step +
+ * b * n_out. Spikes are mostly zero; each nonzero S[m, j] adds one row of G to row j of WT, so the work follows
+ * the number of spikes instead of the rows times both widths of a dense product. Threads own disjoint rows of WT.
+ * A gradient, so the order of the sums is free (it differs from a dense product's only by rounding).
+ * Returns 1 without writing anything when more than `max_nonzero` spikes are found (a dense product is then
+ * faster), 0 after writing WT (zeroed first). */
+int spike_weight_grad(const REAL *g, const REAL *sp, int64_t steps, int64_t rows, int64_t step, int64_t n_in,
+                      int64_t n_out, int64_t max_nonzero, REAL *wt, int nthreads) {
+    int64_t nz = 0;
+    for (int64_t t = 0; t < steps; t++) {
+        const REAL *st = sp + t * step;
+        int64_t c = 0;
+        for (int64_t k = 0; k < rows * n_in; k++) c += st[k] != R(0);
+        nz += c;
+        if (nz > max_nonzero) return 1;
+    }
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if (nt > n_in) nt = (int)n_in;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef _OPENMP
+        const int me = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        const int me = 0, team = 1;
+#endif
+        const int64_t j0 = n_in * me / team, j1 = n_in * (me + 1) / team;
+        memset(wt + j0 * n_out, 0, sizeof(REAL) * (size_t)((j1 - j0) * n_out));
+        for (int64_t t = 0; t < steps; t++) {
+            for (int64_t b = 0; b < rows; b++) {
+                const REAL *srow = sp + t * step + b * n_in;
+                const REAL *restrict grow = g + t * step + b * n_out;
+                for (int64_t j = j0; j < j1; j++) {
+                    const REAL v = srow[j];
+                    if (v == R(0)) continue;
+                    REAL *restrict w = wt + j * n_out;
+                    for (int64_t i = 0; i < n_out; i++) w[i] += v * grow[i];
+                }
+            }
+        }
+    }
+    return 0;
 }
 
 int lif_forward(Args *a) { return launch(a, 0); }
