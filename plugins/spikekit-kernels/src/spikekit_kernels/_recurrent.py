@@ -316,7 +316,7 @@ def _linear_param_grads(lib, linear, steps, GX, S, pgrads, needs) -> None:
     """Weight (and bias) gradients of r_{t+1} = s_t Wᵀ + c over all steps at once: Gᵀ S and Σ G.
 
     The weight's is computed from the spikes where at most one in eight is nonzero (``spike_weight_grad`` in
-    lif_kernels.c: one row of G added per spike; 2.4 % spiking took about a twelfth of the dense product's time),
+    lif_kernels.c: one row of G added per spike; 2.4 % spiking took about a third of the dense product's time),
     otherwise as one dense product."""
     B, T, N = steps.B, steps.T, steps.N
     if T < 2:
