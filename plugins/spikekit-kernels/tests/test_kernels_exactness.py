@@ -199,13 +199,18 @@ def _stream_min_bytes() -> int:
 
 @pytest.mark.parametrize(
     "cfg",
-    [dict(model="lif", norm=True), dict(model="iaf", floor=True), dict(model="alif", syn=True, record=True)],
-    ids=["lif", "iaf-floor", "alif-synapse"],
+    [
+        dict(model="lif", norm=True),
+        dict(model="iaf", floor=True),
+        dict(model="alif", syn=True, record=True),
+        dict(model="lif", norm=True, dtype=torch.float64),
+    ],
+    ids=["lif", "iaf-floor", "alif-synapse", "lif-float64"],
 )
 def test_large_outputs_written_with_streaming_stores(cfg, monkeypatch) -> None:
     """Outputs and input gradients past the streaming size take the non-temporal store path: same results."""
     T, B, N = 64, 4, 8 * 1024 + 5  # a row length that is not a multiple of the vector width: unaligned rows
-    assert B * T * N * 4 >= _stream_min_bytes()
+    assert B * T * N * 4 >= _stream_min_bytes()  # float32; float64 is twice as large
     results = _run_both("fused-cpu", dict(cfg, B=B, trail=(N,)), T, 21, True, monkeypatch)
     assert results[1][0].max() >= 1
     _check(results)
