@@ -5,11 +5,12 @@ Each configuration (dtype, the model's flag bits, spike kind, surrogate kind) is
 ``cc -O3 -march=native -ffp-contract=off -fno-math-errno -fPIC -shared -pthread`` and the configuration as macros,
 so that every branch of the inner loop is resolved at compile time and the loop over neurons vectorises (about 0.3 s
 per configuration, once per machine). Where torch runs on GNU OpenMP (its Linux wheels), ``-fopenmp`` is added, so
-that the loops share torch's own OpenMP threads (see :func:`_openmp_flags`); otherwise they start their own. There are no Python or torch headers, so there is no build dependency beyond a
-C compiler. Not used: ``-ffast-math`` or any of its parts that change values (``-fassociative-math``,
-``-freciprocal-math``, ``-ffinite-math-only``, ``-fno-signed-zeros``), nor ``-fno-trapping-math``; ``-fno-math-errno``
-only lets the compiler inline ``rint``/``fabs``/``copysign`` (no value changes). ``-march=native`` is safe because
-the cache key includes this CPU's model and feature flags.
+that the loops share torch's own OpenMP threads (see :func:`_openmp_flags`); otherwise they start their own. There
+are no Python or torch headers, so there is no build dependency beyond a C compiler. Not used: ``-ffast-math`` or any
+of its parts that change values (``-fassociative-math``, ``-freciprocal-math``, ``-ffinite-math-only``,
+``-fno-signed-zeros``), nor ``-fno-trapping-math``; ``-fno-math-errno`` only lets the compiler inline
+``rint``/``fabs``/``copysign`` (no value changes). ``-march=native`` is safe because the cache key includes this
+CPU's model and feature flags.
 
 The cache is a trust boundary: loading a shared library runs its constructors inside this process, so nothing is
 loaded from it unchecked.
@@ -341,13 +342,13 @@ def _build(cache: Path, real: str, config: tuple[int, int, int]) -> None:
         # the cache is per CPU, so tune for this one (SIMD width, rounding instructions) where possible; without
         # an OpenMP library to link against, the loops start threads of their own
         omp = _openmp_flags()
-        tries = [[*omp, "-march=native"], omp, ["-march=native"], []]
-        for k, extra in enumerate(tries if omp else tries[2:]):
+        tries = ([[*omp, "-march=native"], omp] if omp else []) + [["-march=native"], []]
+        for k, extra in enumerate(tries):
             try:
                 subprocess.run([*cmd, *extra], check=True, capture_output=True, timeout=120)
                 break
             except subprocess.CalledProcessError:
-                if k == (3 if omp else 1):
+                if k == len(tries) - 1:
                     raise
         os.chmod(out, 0o500)
         digest = tmp / (name + ".sha256")
