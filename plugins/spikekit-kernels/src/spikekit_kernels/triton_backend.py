@@ -62,6 +62,20 @@ def _after(
 
 
 @triton.jit
+def _load_params(k, mask, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p,
+                 reset_const_p):  # fmt: skip
+    """A block's per-neuron parameters (``(B, N)`` each); lanes past the end read a threshold of 1, never 0."""
+    alpha_mem = tl.load(alpha_mem_p + k, mask=mask, other=0.0)
+    alpha_syn = tl.load(alpha_syn_p + k, mask=mask, other=0.0)
+    threshold = tl.load(threshold_p + k, mask=mask, other=1.0)
+    floor = tl.load(floor_p + k, mask=mask, other=0.0)
+    alpha_adapt = tl.load(alpha_adapt_p + k, mask=mask, other=0.0)
+    adapt_scale = tl.load(adapt_scale_p + k, mask=mask, other=0.0)
+    reset_const = tl.load(reset_const_p + k, mask=mask, other=0.0)
+    return alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const
+
+
+@triton.jit
 def _forward_kernel(x, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p,
     reset_const_p, out, u_out, isave, bsave, recv, vfin,
                     ifin, bfin, T, N, BN, max_spikes, SYN: tl.constexpr, NORM: tl.constexpr, FLOOR: tl.constexpr,
@@ -75,13 +89,9 @@ def _forward_kernel(x, v0, i0, b0, alpha_mem_p, alpha_syn_p, threshold_p, floor_
     v = tl.load(v0 + k, mask=mask, other=0.0)
     i = tl.load(i0 + k, mask=mask, other=0.0)
     bb = tl.load(b0 + k, mask=mask, other=0.0)
-    alpha_mem = tl.load(alpha_mem_p + k, mask=mask, other=0.0)
-    alpha_syn = tl.load(alpha_syn_p + k, mask=mask, other=0.0)
-    threshold = tl.load(threshold_p + k, mask=mask, other=1.0)
-    floor = tl.load(floor_p + k, mask=mask, other=0.0)
-    alpha_adapt = tl.load(alpha_adapt_p + k, mask=mask, other=0.0)
-    adapt_scale = tl.load(adapt_scale_p + k, mask=mask, other=0.0)
-    reset_const = tl.load(reset_const_p + k, mask=mask, other=0.0)
+    alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const = _load_params(
+        k, mask, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p, reset_const_p
+    )
     for t in range(T):
         e = (b * T + t) * N + n
         xt = tl.load(x + e, mask=mask, other=0.0).to(v.dtype)
@@ -162,13 +172,9 @@ def _backward_kernel(x, u_p, isave, bsave, v0, i0, b0, alpha_mem_p, alpha_syn_p,
     mask = k < BN
     b = k // N
     n = k % N
-    alpha_mem = tl.load(alpha_mem_p + k, mask=mask, other=0.0)
-    alpha_syn = tl.load(alpha_syn_p + k, mask=mask, other=0.0)
-    threshold = tl.load(threshold_p + k, mask=mask, other=1.0)
-    floor = tl.load(floor_p + k, mask=mask, other=0.0)
-    alpha_adapt = tl.load(alpha_adapt_p + k, mask=mask, other=0.0)
-    adapt_scale = tl.load(adapt_scale_p + k, mask=mask, other=0.0)
-    reset_const = tl.load(reset_const_p + k, mask=mask, other=0.0)
+    alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const = _load_params(
+        k, mask, alpha_mem_p, alpha_syn_p, threshold_p, floor_p, alpha_adapt_p, adapt_scale_p, reset_const_p
+    )
     w0 = tl.load(v0 + k, mask=mask, other=0.0)
     zero = w0 * 0
     gw = zero

@@ -39,6 +39,15 @@ def _axes(ax: Any) -> Any:
     return ax
 
 
+def _time_axes(ax: Any, dt: float, ylabel: str, title: str | None) -> Any:
+    """Label a plot over time steps of duration ``dt``, give it its title, and return the axes."""
+    ax.set_xlabel("time" if dt == 1.0 else f"time (x{dt:g})")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def _numpy(values: Any, what: str) -> np.ndarray:
     """A float numpy copy of a tensor / array / sequence (detached, on the CPU)."""
     if hasattr(values, "detach"):
@@ -88,11 +97,7 @@ def raster(
     ax.scatter(steps * dt, neurons, marker=marker, s=size, c=color, linewidths=0.8)
     ax.set_xlim(-0.5 * dt, (data.shape[0] - 0.5) * dt)
     ax.set_ylim(-0.5, data.shape[1] - 0.5)
-    ax.set_xlabel("time" if dt == 1.0 else f"time (x{dt:g})")
-    ax.set_ylabel("neuron")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _time_axes(ax, dt, "neuron", title)
 
 
 def membrane_trace(
@@ -145,11 +150,7 @@ def membrane_trace(
             ax.plot(steps * dt, v[steps, k], "o", color=line.get_color(), markersize=3)
     if threshold is not None:
         ax.axhline(float(threshold), color="gray", linestyle="--", linewidth=1, label="_threshold")
-    ax.set_xlabel("time" if dt == 1.0 else f"time (x{dt:g})")
-    ax.set_ylabel("membrane potential")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _time_axes(ax, dt, "membrane potential", title)
 
 
 def firing_rate_histogram(
