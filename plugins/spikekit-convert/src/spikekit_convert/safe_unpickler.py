@@ -37,7 +37,8 @@ import pickletools
 import re
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.utils.hooks
@@ -67,7 +68,9 @@ class Limits:
 
 
 _OPNAMES = {op.code.encode("latin-1")[0]: op.name for op in pickletools.opcodes}
-_BASE = pickle._Unpickler.dispatch  # type: ignore[attr-defined]
+#: the pure-Python unpickler of the standard library (``pickle.Unpickler`` is its C twin, whose opcodes are fixed)
+_PyUnpickler: Any = pickle._Unpickler
+_BASE = _PyUnpickler.dispatch
 
 
 def _opcode(name: str) -> int:
@@ -251,7 +254,7 @@ def _plain_state(inst: Any, state: Any) -> None:
     _check(type(state) is dict, f"BUILD of {cls.__qualname__} with a {type(state).__name__} state (a dict expected)")
     bad = next((k for k in state if type(k) is not str or k.startswith("__")), None)
     _check(bad is None, f"BUILD of {cls.__qualname__} setting the attribute {bad!r:.60}")
-    setstate = getattr(cls, "__setstate__", None)
+    setstate: Any = getattr(cls, "__setstate__", None)
     if isinstance(inst, nn.Module):
         _check(setstate is not None and setstate.__module__.startswith("torch.nn."), f"{cls.__qualname__}.__setstate__")
         setstate(inst, state)
@@ -260,7 +263,7 @@ def _plain_state(inst: Any, state: Any) -> None:
         inst.__dict__.update(state)
 
 
-class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+class SafeUnpickler(_PyUnpickler):
     """A pure-Python unpickler that only does what a sinabs / spikekit model file needs (see the module docs).
 
     Raises:
@@ -395,7 +398,7 @@ _OWN = {
 }
 
 
-class _Dispatch(dict):  # type: ignore[type-arg]
+class _Dispatch(dict[int, Callable[["SafeUnpickler"], None]]):
     def __missing__(self, code: int) -> Callable[[SafeUnpickler], None]:
         name = _OPNAMES.get(code, f"0x{code:02x} (not an opcode)")
 
