@@ -125,20 +125,20 @@ def _members(zf: zipfile.ZipFile, size: int, limits: Limits) -> tuple[str, set[s
     infos = zf.infolist()
     if len(infos) > limits.max_members:
         raise UnsafePickleError(f"safe loading refuses an archive of {len(infos)} members (limit {limits.max_members})")
-    total = 0
-    for info in infos:
-        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-            raise UnsafePickleError(f"safe loading refuses the compressed archive member {info.filename!r:.80}")
-        total += info.file_size
     names = {info.filename for info in infos}
-    if total > size or len(names) != len(infos):
-        raise UnsafePickleError("safe loading refuses an archive whose members overlap or exceed the file")
     pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if len(pickles) != 1:
         raise UnsafePickleError(f"safe loading refuses an archive with {len(pickles)} data.pkl (one expected)")
     prefix = pickles[0][: -len("data.pkl")]
     if f"{prefix}constants.pkl" in names or any(n.startswith(f"{prefix}code/") for n in names):
         raise UnsafePickleError("safe loading refuses a TorchScript archive (torch.jit.save): it holds code")
+    total = 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise UnsafePickleError(f"safe loading refuses the compressed archive member {info.filename!r:.80}")
+        total += info.file_size
+    if total > size or len(names) != len(infos):
+        raise UnsafePickleError("safe loading refuses an archive whose members overlap or exceed the file")
     if f"{prefix}byteorder" in names and zf.read(f"{prefix}byteorder") != b"little":
         raise UnsafePickleError("safe loading refuses a big-endian archive")
     return prefix, names

@@ -173,11 +173,12 @@ def _rebuild_tensor_v2(u: SafeUnpickler, args: tuple[Any, ...]) -> Any:
     for n in size:
         numel *= n
     _check(
-        numel <= u.limits.max_tensor_elements, f"a tensor of {numel} elements (limit {u.limits.max_tensor_elements})"
+        numel <= u.limits.max_tensor_elements,
+        f"{what}: a tensor of {numel} elements (limit {u.limits.max_tensor_elements})",
     )
     extent = offset + (sum((n - 1) * s for n, s in zip(size, stride)) + 1 if numel else 0)
     held = storage.size()
-    _check(extent <= held, f"a tensor reaching element {extent} of a storage of {held} elements (out of range)")
+    _check(extent <= held, f"{what}: a tensor reaching element {extent} of a storage of {held} elements (out of range)")
     return torch._utils._rebuild_tensor_v2(storage, offset, tuple(size), tuple(stride), requires_grad, hooks)
 
 
