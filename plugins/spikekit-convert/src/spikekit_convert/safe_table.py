@@ -173,6 +173,7 @@ _CORE: dict[tuple[str, str], tuple[str, str, str]] = {
     ("builtins", "set"): ("builtins", "set", CALL),
     ("__builtin__", "set"): ("builtins", "set", CALL),  # protocol 2 (torch.save) spells builtins this way
     ("_codecs", "encode"): ("_codecs", "encode", CALL),  # protocol 2 writes bytes as encode(text, "latin1")
+    ("__builtin__", "bytes"): ("builtins", "bytes", CALL),  # ... and empty bytes as bytes()
     ("torch", "Size"): ("torch", "Size", CALL),
     ("torch", "device"): ("torch", "device", CALL),
     ("torch._utils", "_rebuild_tensor_v2"): ("torch._utils", "_rebuild_tensor_v2", CALL),

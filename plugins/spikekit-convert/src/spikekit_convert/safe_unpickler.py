@@ -205,6 +205,11 @@ def _encode(u: SafeUnpickler, args: tuple[Any, ...]) -> Any:
     return _codecs.encode(args[0], "latin1")
 
 
+def _bytes(u: SafeUnpickler, args: tuple[Any, ...]) -> Any:
+    _check(args == (), "builtins.bytes with arguments (a protocol 2 file calls it only for empty bytes)")
+    return b""
+
+
 def _size(u: SafeUnpickler, args: tuple[Any, ...]) -> Any:
     ok = len(args) == 1 and type(args[0]) is tuple and len(args[0]) <= 64 and all(_is_int(n) for n in args[0])
     _check(ok, f"torch.Size{args!r:.80}")
@@ -233,6 +238,7 @@ _CHECKED: dict[tuple[str, str], Callable[[SafeUnpickler, tuple[Any, ...]], Any]]
     ("collections", "OrderedDict"): _ordered_dict,
     ("builtins", "set"): _set,
     ("_codecs", "encode"): _encode,
+    ("builtins", "bytes"): _bytes,
     ("torch", "Size"): _size,
     ("torch", "device"): _device,
     ("torch.storage", "_load_from_bytes"): _load_from_bytes,
