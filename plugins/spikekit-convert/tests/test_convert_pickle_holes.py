@@ -314,3 +314,11 @@ def test_opcodes_a_model_never_needs_are_refused_by_name(opcode):
 
     name = next(op.name for op in pickletools.opcodes if op.code.encode("latin-1") == opcode)
     _refused(b"\x80\x05" + opcode + b".", f"opcode {name}")
+
+
+def test_the_old_storage_loader_still_works_and_names_its_replacement():
+    buf = io.BytesIO()
+    torch.save(torch.arange(3.0), buf)
+    with pytest.warns(DeprecationWarning, match="safe_archive.safe_load"):
+        loaded = safe_unpickler.restricted_load_from_bytes(buf.getvalue())
+    assert loaded.tolist() == [0.0, 1.0, 2.0]

@@ -46,7 +46,7 @@ from torch import nn
 
 from spikekit_convert.safe_table import CALL, NEW, REF, SPIKEKIT_NAMESPACES, STORAGE_TYPES, TABLE
 
-__all__ = ["Limits", "SafeUnpickler", "UnsafePickleError", "is_allowed"]
+__all__ = ["Limits", "SafeUnpickler", "UnsafePickleError", "is_allowed", "restricted_load_from_bytes"]
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -142,6 +142,21 @@ def is_allowed(module: str, name: str) -> Any:
         return resolve(module, name)[0]
     except UnsafePickleError:
         return None
+
+
+def restricted_load_from_bytes(data: bytes) -> Any:
+    """Deprecated: use :func:`spikekit_convert.safe_archive.safe_load` (what this now calls)."""
+    import warnings
+
+    from spikekit_convert.safe_archive import safe_load
+
+    warnings.warn(
+        "spikekit_convert.safe_unpickler.restricted_load_from_bytes is deprecated; use "
+        "spikekit_convert.safe_archive.safe_load",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return safe_load(data)
 
 
 # ------------------------------------------------------------------------------------- checked callables
