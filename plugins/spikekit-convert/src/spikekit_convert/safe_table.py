@@ -24,6 +24,7 @@ NEW, REF, CALL = "new", "ref", "call"
 
 #: torch's layer classes a sinabs model holds (every one with torch's own ``__setstate__`` or ``nn.Module``'s).
 _TORCH_LAYERS: dict[str, tuple[str, ...]] = {
+    "torch.nn.modules.module": ("Module",),  # a plain container (spikekit's NIR models nest dotted names in them)
     "torch.nn.modules.linear": ("Linear", "Identity", "Bilinear"),
     "torch.nn.modules.conv": (
         "Conv1d",
@@ -108,6 +109,8 @@ _SPIKEKIT_NEW: dict[str, tuple[str, ...]] = {
     "spikekit_convert.network": ("Network",),
     "spikekit_convert.synopcounter": ("SNNAnalyzer", "SynOpCounter"),
     "spikekit_convert.hooks": ("ModelSynopsHook",),
+    "spikekit_nir.graph_module": ("NIRGraphModule", "GraphNode", "_GraphView"),
+    "spikekit_nir.modules": ("Scale", "Threshold", "Delay"),
 }
 
 _SPIKEKIT_REF: dict[str, tuple[str, ...]] = {
@@ -241,4 +244,5 @@ SPIKEKIT_NAMESPACES = (
     "spikekit.hooks",
     "spikekit.synopcounter",
     "spikekit.network",
+    "spikekit.nir",
 )
