@@ -718,7 +718,7 @@ CASES: list[Case] = [
       for cid, bad, data, frags, gets in [
         ("dotted-name", "a pickle naming spikekit.state.torch.nn.Module (a dotted name)", lambda: _PICKLE_DOTTED,
          ("safe loading refuses spikekit.state.torch.nn.Module",), "refused: only exact (module, qualname) pairs"),
-        ("main", "a 25-byte pickle naming spikekit.__main__.main", lambda: _PICKLE_MAIN,
+        ("main", "a 27-byte pickle naming spikekit.__main__.main", lambda: _PICKLE_MAIN,
          ("safe loading refuses spikekit.__main__.main",), "refused, nothing imported (no SystemExit)"),
         ("build-class", "BUILD on the class SingleSpike, replacing its apply", lambda: _PICKLE_BUILD_CLASS,
          ("BUILD on the class", "never on classes"), "refused; the class is unchanged"),
@@ -726,7 +726,7 @@ CASES: list[Case] = [
          ("safe loading refuses torch._utils._rebuild_sparse_tensor",), "refused: dense tensors only"),
         ("past-storage", "a dense tensor of 8 elements over a storage of 4", lambda: pickle.dumps(_PastItsStorage()),
          ("_rebuild_tensor_v2", "out of range"), "refused before any element is read"),
-        ("bytearray-bomb", "a 29-byte pickle calling bytearray(8 GiB)", lambda: _PICKLE_BYTEARRAY,
+        ("bytearray-bomb", "a 34-byte pickle calling bytearray(8 GiB)", lambda: _PICKLE_BYTEARRAY,
          ("safe loading refuses builtins.bytearray",), "refused before anything is allocated"),
         ("frozenset", "a FROZENSET opcode", lambda: _PICKLE_FROZENSET, ("opcode FROZENSET",),
          "refused, naming the opcode"),
