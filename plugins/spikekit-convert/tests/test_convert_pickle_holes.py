@@ -86,8 +86,10 @@ def test_a_tabled_module_not_yet_loaded_is_refused_not_imported(monkeypatch):
 
 def test_an_object_whose_names_differ_from_the_pair_is_refused(monkeypatch):
     """The table's pair must be what the object itself says it is: a module attribute rebound elsewhere is not."""
-    module = sys.modules["spikekit_neurons.iaf"]
-    monkeypatch.setattr(module, "IAF", sys.modules["spikekit_neurons.lif"].LIF)
+    import importlib
+
+    module = importlib.import_module("spikekit_neurons.iaf")
+    monkeypatch.setattr(module, "IAF", importlib.import_module("spikekit_neurons.lif").LIF)
     monkeypatch.setattr(safe_unpickler, "_resolved", {})
     _refused(PROTO2 + _global("spikekit_neurons.iaf", "IAF") + b".", "spikekit_neurons.iaf.IAF")
 
@@ -250,7 +252,7 @@ def test_an_archive_whose_data_member_is_shorter_than_declared_is_refused():
 # --------------------------------------------------------------------------------------- allocation bombs
 def _bombs() -> dict[str, bytes]:
     return {
-        "bytearray": _call("builtins", "bytearray", _long(8 << 30)),  # 8 GiB of zeros from 30 bytes
+        "bytearray": _call("builtins", "bytearray", _long(8 << 30)),  # 8 GiB of zeros from a few dozen bytes
         "range": _call("builtins", "range", _long(1 << 40)),
         "set-range": PROTO2
         + _global("builtins", "set")
