@@ -19,11 +19,11 @@ arbitrary objects:
 Every refusal is an :class:`UnsafePickleError` naming the global or the opcode.
 
 Why not torch's own ``weights_only`` unpickler with ``torch.serialization.add_safe_globals``? It is also a
-pure-Python unpickler, but its allow-list is process-wide state shared with every other ``torch.load`` of the
-process, it cannot map ``sinabs.*`` names to spikekit's classes, and it allows what a model file never needs and
-this loader refuses (sparse, nested, quantized and wrapper-subclass tensor rebuilders, ``BUILD`` through any
-``__setstate__`` of an allowed class, ``set`` / ``frozenset`` of any size). Owning the opcode table keeps every
-decision in one short file.
+pure-Python unpickler and can map a ``sinabs.*`` name to a spikekit class, but its allow-list is state of the whole
+process, shared with every other ``torch.load`` of any library or thread, and its own table allows what a model file
+never needs and this loader refuses: sparse, nested, quantized and wrapper-subclass tensor rebuilders (with torch
+2.13 it loads a sparse COO tensor whose index lies outside its size), ``bytearray(n)`` for any ``n``, ``BUILD``
+through the ``__setstate__`` of an allowed class. Owning the opcode table keeps every decision in one short file.
 """
 
 from __future__ import annotations
