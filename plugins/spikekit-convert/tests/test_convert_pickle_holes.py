@@ -324,3 +324,33 @@ def test_the_old_storage_loader_still_works_and_names_its_replacement():
     with pytest.warns(DeprecationWarning, match="safe_archive.safe_load"):
         loaded = safe_unpickler.restricted_load_from_bytes(buf.getvalue())
     assert loaded.tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    "map_location",
+    ["cpu", torch.device("cpu"), {"cpu": "cpu"}, lambda storage, location: storage, None],
+)
+def test_map_location_places_the_tensors_as_torch_load_does(map_location):
+    model = torch.nn.Linear(3, 2)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    loaded = su.load_sinabs_model(io.BytesIO(buf.getvalue()), map_location=map_location)
+    assert torch.equal(loaded.weight, model.weight) and loaded.weight.device.type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_tensor_saved_on_a_missing_device_names_the_fix():
+    buf = io.BytesIO()
+    torch.save(torch.nn.Linear(3, 2), buf)
+
+    def on_cuda(name, content):  # the location string of every storage: "cpu" -> "cuda:0"
+        return (
+            content.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0") if name.endswith(".pkl") else content
+        )
+
+    data = _rezipped(buf.getvalue(), on_cuda)
+    with pytest.raises(pickle.UnpicklingError, match="saved on 'cuda:0'.*map_location='cpu'"):
+        su.load_sinabs_model(io.BytesIO(data))
+    assert su.load_sinabs_model(io.BytesIO(data), map_location="cpu").weight.device.type == "cpu"
+    with pytest.raises(TypeError, match="map_location"):
+        su.load_sinabs_model(io.BytesIO(data), map_location=3)

@@ -18,6 +18,7 @@ Storages are placed as :func:`torch.load` places them (``map_location`` as there
 from __future__ import annotations
 
 import io
+import pickle
 import re
 import warnings
 import zipfile
@@ -28,7 +29,7 @@ import torch
 from spikekit_convert.safe_table import STORAGE_TYPES
 from spikekit_convert.safe_unpickler import Limits, SafeUnpickler, UnsafePickleError, resolve
 
-__all__ = ["LEGACY_MAGIC", "load_nested_storage", "safe_load"]
+__all__ = ["LEGACY_MAGIC", "check_map_location", "load_nested_storage", "safe_load"]
 
 #: The first pickle of a legacy ``torch.save`` stream.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -103,11 +104,21 @@ def _restore(storage: torch.UntypedStorage, location: str, map_location: Any) ->
         result = map_location(storage, location)  # the caller's own function
         if result is not None:
             return result
-    elif map_location is not None:
+    try:
+        return torch.serialization.default_restore_location(storage, target)
+    except RuntimeError as exc:
+        raise pickle.UnpicklingError(
+            f"a tensor saved on {location!r} cannot be placed on {target!r} here ({exc}); pass map_location, e.g. "
+            "map_location='cpu'"
+        ) from exc
+
+
+def check_map_location(map_location: Any) -> None:
+    """``map_location`` as :func:`torch.load` takes it: None, a str, a device, a dict or a callable."""
+    if not (map_location is None or isinstance(map_location, (str, torch.device, dict)) or callable(map_location)):
         raise TypeError(
             f"load_sinabs_model: map_location must be a str, device, dict or callable, got {map_location!r}"
         )
-    return torch.serialization.default_restore_location(storage, target)
 
 
 def _typed(untyped: Any, dtype: torch.dtype) -> torch.storage.TypedStorage:

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import torch
 
-from spikekit_convert.safe_archive import safe_load
+from spikekit_convert.safe_archive import check_map_location, safe_load
 from spikekit_convert.safe_unpickler import SafeUnpickler, UnsafePickleError
 
 __all__ = [
@@ -194,6 +194,7 @@ def load_sinabs_model(
     """
     if weights_only:
         _no_torch_kwargs(torch_load_kwargs)
+        check_map_location(map_location)
     data, where = _read(path_or_file)
     try:
         if weights_only:
