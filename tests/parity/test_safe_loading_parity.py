@@ -125,16 +125,16 @@ def test_a_converted_network_with_its_analyser_loads_safely():
 
 def test_the_table_holds_every_global_sinabs_files_name(monkeypatch):
     """Every (module, name) a sinabs file names is one pair of the table (no pattern stands in for one)."""
-    from spikekit_convert import safe_unpickler
+    from spikekit_convert import safe_globals
 
     named: set[tuple[str, str]] = set()
-    resolve = safe_unpickler.resolve
+    resolve = safe_globals.resolve
 
     def recording(module: str, name: str):
         named.add((module, name))
         return resolve(module, name)
 
-    monkeypatch.setattr(safe_unpickler, "resolve", recording)
+    monkeypatch.setattr(safe_globals, "resolve", recording)
     model = nn.Sequential(nn.Linear(4, 4), sl.IAFSqueeze(batch_size=2, spike_fn=sa.MultiSpike))
     model(torch.rand(4, 4))
     for how in FORMATS:

@@ -21,7 +21,7 @@ import torch
 
 import spikekit.activation as sa
 import spikekit.utils as su
-from spikekit_convert import safe_archive, safe_unpickler
+from spikekit_convert import safe_archive, safe_globals, safe_unpickler
 from spikekit_convert.safe_unpickler import Limits, UnsafePickleError
 
 PROTO2 = b"\x80\x02"
@@ -79,7 +79,7 @@ def test_the_file_never_triggers_an_import():
 
 def test_a_tabled_module_not_yet_loaded_is_refused_not_imported(monkeypatch):
     fake = ("spikekit_fake_plugin.layers", "Layer")
-    monkeypatch.setitem(safe_unpickler.TABLE, fake, (*fake, safe_unpickler.NEW))
+    monkeypatch.setitem(safe_globals.TABLE, fake, (*fake, safe_unpickler.NEW))
     _refused(PROTO2 + _global(*fake) + b".", "spikekit has not loaded spikekit_fake_plugin.layers.Layer")
     assert "spikekit_fake_plugin" not in sys.modules
 
@@ -90,7 +90,7 @@ def test_an_object_whose_names_differ_from_the_pair_is_refused(monkeypatch):
 
     module = importlib.import_module("spikekit_neurons.iaf")
     monkeypatch.setattr(module, "IAF", importlib.import_module("spikekit_neurons.lif").LIF)
-    monkeypatch.setattr(safe_unpickler, "_resolved", {})
+    monkeypatch.setattr(safe_globals, "_resolved", {})
     _refused(PROTO2 + _global("spikekit_neurons.iaf", "IAF") + b".", "spikekit_neurons.iaf.IAF")
 
 

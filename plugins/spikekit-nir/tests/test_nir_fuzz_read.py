@@ -156,7 +156,10 @@ def test_random_hdf5_trees_read_or_raise_conversion_error(n, edits, picks, budge
     nir.write(path, graph)
     with h5py.File(path, "a") as f:
         for edit, pick in zip(edits, picks):
-            _apply(f, edit, pick)
+            try:
+                _apply(f, edit, pick)
+            except (ValueError, TypeError, KeyError, OSError):
+                continue  # h5py cannot make this edit (e.g. a checksum filter on variable-length text): skip it
     start = time.perf_counter()
     try:
         read = read_nir(path, max_bytes=MAX_BYTES)

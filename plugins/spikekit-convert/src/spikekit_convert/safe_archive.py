@@ -26,8 +26,9 @@ from typing import Any
 
 import torch
 
+from spikekit_convert.safe_globals import resolve
 from spikekit_convert.safe_table import STORAGE_TYPES
-from spikekit_convert.safe_unpickler import Limits, SafeUnpickler, UnsafePickleError, resolve
+from spikekit_convert.safe_unpickler import Limits, SafeUnpickler, UnsafePickleError
 
 __all__ = ["LEGACY_MAGIC", "check_map_location", "load_nested_storage", "safe_load"]
 
