@@ -23,7 +23,9 @@ pure-Python unpickler and can map a ``sinabs.*`` name to a spikekit class, but i
 process, shared with every other ``torch.load`` of any library or thread, and its own table allows what a model file
 never needs and this loader refuses: sparse, nested, quantized and wrapper-subclass tensor rebuilders (with torch
 2.13 it loads a sparse COO tensor whose index lies outside its size), ``bytearray(n)`` for any ``n``, ``BUILD``
-through the ``__setstate__`` of an allowed class. Owning the opcode table keeps every decision in one short file.
+through the ``__setstate__`` of an allowed class. Owning the opcode table keeps every decision in a few short files
+(:mod:`~spikekit_convert.safe_table`, :mod:`~spikekit_convert.safe_globals`, :mod:`~spikekit_convert.safe_calls`,
+this one).
 """
 
 from __future__ import annotations
