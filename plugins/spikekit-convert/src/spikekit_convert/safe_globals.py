@@ -39,7 +39,7 @@ class Limits:
 
 _resolved: dict[tuple[str, str], Any] = {}
 _prepared: list[bool] = []  # non-empty once spikekit's namespaces were loaded
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a plugin spikekit loads may itself load a model
 
 
 def _prepare() -> None:
