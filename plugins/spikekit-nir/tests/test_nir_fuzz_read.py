@@ -41,6 +41,13 @@ settings.register_profile(
 )
 FUZZ = settings.get_profile("spikekit-nir-fuzz" if os.environ.get("SPIKEKIT_FUZZ") == "fuzz" else "spikekit-nir-ci")
 
+# `nox -s fuzz` also caps the address space of its process (SPIKEKIT_FUZZ_MEMORY_MB), so that a file that made the
+# reader allocate without bound would end in MemoryError (which the readers must report as their documented error)
+# instead of exhausting the machine.
+if os.environ.get("SPIKEKIT_FUZZ_MEMORY_MB"):
+    _cap = int(os.environ["SPIKEKIT_FUZZ_MEMORY_MB"]) << 20
+    resource.setrlimit(resource.RLIMIT_AS, (_cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
 TIME_BUDGET_S = 5.0
 MEMORY_BUDGET = 1 << 30
 MAX_BYTES = 1 << 24  # the reader's data budget in these tests: 16 MiB
