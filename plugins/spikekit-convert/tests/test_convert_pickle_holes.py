@@ -354,3 +354,15 @@ def test_a_tensor_saved_on_a_missing_device_names_the_fix():
     assert su.load_sinabs_model(io.BytesIO(data), map_location="cpu").weight.device.type == "cpu"
     with pytest.raises(TypeError, match="map_location"):
         su.load_sinabs_model(io.BytesIO(data), map_location=3)
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [("torch.storage", "_load_from_bytes"), ("torch._utils", "_rebuild_tensor_v2")]
+)
+def test_a_callable_of_the_table_stored_as_a_value_is_inert(module, name):
+    """A file may call the table's functions (checked), but never hand one to spikekit to call later."""
+    linear = _global("torch.nn.modules.linear", "Linear") + b")\x81"  # Linear.__new__(Linear)
+    state = b"}" + _text("_parameters") + b"}s" + _text("later") + _global(module, name) + b"s"
+    loaded = su.load_sinabs_model(io.BytesIO(PROTO2 + linear + state + b"b."))
+    assert type(loaded) is torch.nn.Linear
+    assert not callable(loaded.later) and name in repr(loaded.later)

@@ -72,6 +72,30 @@ def restricted_load_from_bytes(data: bytes) -> Any:
     return safe_load(data)
 
 
+class _CallToken:
+    """What a file gets for a function it may call: ``REDUCE`` on it runs the checked call, and nothing else can.
+
+    Were the function itself pushed, a file could store, say, ``torch.storage._load_from_bytes`` (an unrestricted
+    ``torch.load``) as a layer's attribute for spikekit to call later; a token is not callable.
+    """
+
+    __slots__ = ("pair",)
+
+    def __init__(self, pair: tuple[str, str]) -> None:
+        self.pair = pair
+
+    def __repr__(self) -> str:
+        return f"<safe loading's token for {self.pair[0]}.{self.pair[1]}>"
+
+
+_TOKENS: dict[tuple[str, str], _CallToken] = {}
+
+
+def _token(entry: tuple[str, str, str]) -> _CallToken:
+    pair = (entry[0], entry[1])
+    return _TOKENS.setdefault(pair, _CallToken(pair))
+
+
 # ------------------------------------------------------------------------------------------ the unpickler
 def _plain_state(inst: Any, state: Any) -> None:
     """BUILD: only ``str``-keyed dicts on instances of the table's classes; their own ``__setstate__`` only when
@@ -110,6 +134,8 @@ class SafeUnpickler(_PyUnpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         obj, kind = safe_globals.resolve(module, name)
+        if kind == CALL:  # the file gets a token for the call, never the function itself (see _CallToken)
+            obj = _token(TABLE[module, name])
         self._kinds[id(obj)] = (obj, kind, (module, name))
         return obj
 
