@@ -156,6 +156,20 @@ def thirdparty(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The fuzz tests of the file readers (safe model loading, the .nir reader) with many examples each.
+
+    `nox -s tests` runs the same tests with a few examples; here SPIKEKIT_FUZZ=fuzz selects their long hypothesis
+    profiles, and the process's address space is capped at 6 GiB (SPIKEKIT_FUZZ_MEMORY_MB). Extra arguments go to
+    pytest, e.g. `nox -s fuzz -- --hypothesis-seed=1`.
+    """
+    _install_everything(session, "pytest-timeout")
+    files = sorted(str(p) for p in ROOT.glob("plugins/*/tests/test_*_fuzz_*.py"))
+    session.run("python", "-m", "pytest", *files, "-p", "no:cacheprovider", "--timeout=3600", *session.posargs,
+                env={"SPIKEKIT_FUZZ": "fuzz", "SPIKEKIT_FUZZ_MEMORY_MB": "6144", "OMP_NUM_THREADS": "1"})  # fmt: skip
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repository."""
     session.install("ruff")

@@ -204,6 +204,47 @@ _PICKLE_EXEC = b"cbuiltins\nexec\n(Vpass\ntR."
 _PICKLE_OS_SYSTEM = b"cos\nsystem\n(Vtrue\ntR."
 
 
+# Hand-assembled protocol-2 pickles for the holes safe loading closes (each byte string is the whole file).
+_SPIKE_GEN = b"csinabs.activation.spike_generation\n"
+_PICKLE_DOTTED = b"\x80\x02cspikekit.state\ntorch.nn.Module\n."  # a chain of attributes from a spikekit module
+_PICKLE_MAIN = b"\x80\x02cspikekit.__main__\nmain\n."  # importing it once ran the command line
+_PICKLE_BUILD_CLASS = (  # BUILD on the class SingleSpike with slot state {"apply": MultiSpike}
+    b"\x80\x02" + _SPIKE_GEN + b"SingleSpike\nN}X\x05\x00\x00\x00apply" + _SPIKE_GEN + b"MultiSpike\ns\x86b."
+)
+_PICKLE_BYTEARRAY = b"\x80\x02cbuiltins\nbytearray\n(\x8a\x06\x00\x00\x00\x00\x02\x00tR."  # bytearray(8 GiB)
+_PICKLE_FROZENSET = b"\x80\x04(K\x01K\x02\x91."  # FROZENSET
+
+
+def _sparse_out_of_range() -> bytes:
+    """A sparse COO tensor whose index 10**6 lies outside its size 4 (it corrupts memory at its first use)."""
+    bad = torch.sparse_coo_tensor(torch.tensor([[0, 10**6]]), torch.ones(2), (4,), check_invariants=False)
+    return pickle.dumps(bad)
+
+
+class _PastItsStorage:
+    """Pickles as a dense tensor of 8 elements over a storage of 4."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from collections import OrderedDict
+
+        storage = torch.arange(4.0).untyped_storage()
+        typed = torch.storage.TypedStorage(wrap_storage=storage, dtype=torch.float32, _internal=True)
+        return (torch._utils._rebuild_tensor_v2, (typed, 0, (8,), (1,), False, OrderedDict()))
+
+
+def _deflated_torch_save() -> bytes:
+    """``torch.save(Linear(4, 4))`` with its members deflated (torch writes them stored)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    torch.save(nn.Linear(4, 4), buffer)
+    src, out = zipfile.ZipFile(io.BytesIO(buffer.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    return out.getvalue()
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -296,6 +337,13 @@ def _nir_missing_bias(f: Any, node: str, directory: Path) -> None:
 def _nir_unknown_type(f: Any, node: str, directory: Path) -> None:
     del f[f"{node}/type"]
     f[f"{node}/type"] = "NoSuchNode"
+
+
+def _nir_dag(f: Any, node: str, directory: Path) -> None:
+    levels = [f.create_group(f"{node}/dag/level{i}") for i in range(31)]
+    for i in range(30):
+        levels[i]["x"] = levels[i + 1]  # two hard links to one group
+        levels[i]["y"] = levels[i + 1]
 
 
 def _nir_text_weight(f: Any, node: str, directory: Path) -> None:
@@ -662,6 +710,34 @@ CASES: list[Case] = [
          lambda: _sk().utils.normalize_weights(_ann(), torch.rand(4, 8), ["1"], ["0"], percentile=101), _none,
          ValueError, ("normalize_weights", "percentile must be a number in [0, 100]", "101"),
          "naming the argument and what came", stage="argument", needs=("spikekit-convert",)),
+    # ------------------------------------------------- safe loading and the .nir reader: the holes closed since
+    *[Case(f"pickle-{cid}", "load_sinabs_model(path)", bad, lambda: _sk().utils.load_sinabs_model, _none,
+           "spikekit_convert.safe_unpickler:UnsafePickleError", ("load_sinabs_model", *frags, FILE), gets,
+           also_is=(pickle.UnpicklingError,), stage="file", needs=("spikekit-convert",),
+           write=lambda d, data=data: _write(d / "model.pth", data()))
+      for cid, bad, data, frags, gets in [
+        ("dotted-name", "a pickle naming spikekit.state.torch.nn.Module (a dotted name)", lambda: _PICKLE_DOTTED,
+         ("safe loading refuses spikekit.state.torch.nn.Module",), "refused: only exact (module, qualname) pairs"),
+        ("main", "a 27-byte pickle naming spikekit.__main__.main", lambda: _PICKLE_MAIN,
+         ("safe loading refuses spikekit.__main__.main",), "refused, nothing imported (no SystemExit)"),
+        ("build-class", "BUILD on the class SingleSpike, replacing its apply", lambda: _PICKLE_BUILD_CLASS,
+         ("BUILD on the class", "never on classes"), "refused; the class is unchanged"),
+        ("sparse", "a sparse COO tensor with out-of-range indices", _sparse_out_of_range,
+         ("safe loading refuses torch._utils._rebuild_sparse_tensor",), "refused: dense tensors only"),
+        ("past-storage", "a dense tensor of 8 elements over a storage of 4", lambda: pickle.dumps(_PastItsStorage()),
+         ("_rebuild_tensor_v2", "out of range"), "refused before any element is read"),
+        ("bytearray-bomb", "a 34-byte pickle calling bytearray(8 GiB)", lambda: _PICKLE_BYTEARRAY,
+         ("safe loading refuses builtins.bytearray",), "refused before anything is allocated"),
+        ("frozenset", "a FROZENSET opcode", lambda: _PICKLE_FROZENSET, ("opcode FROZENSET",),
+         "refused, naming the opcode"),
+        ("deflated", "a torch.save archive whose members are deflated (an archive bomb's form)", _deflated_torch_save,
+         ("compressed archive member",), "refused before anything is inflated"),
+    ]],
+    Case("nir-dag", "from_nir(path)",
+         "Affine node holding 30 groups that each hard-link the next twice (2**30 paths, a few KB)",
+         lambda: _sk().from_nir, _none, "spikekit_nir.conventions:ConversionError",
+         ("from_nir", "second hard link to the HDF5 object", FILE), "refused at the second link: each object is read once",
+         also_is=(ValueError,), stage="file", needs=("spikekit-nir",), write=lambda d: _write_nir(d, _nir_dag)),
 ]  # fmt: skip
 
 

@@ -155,3 +155,47 @@ def test_garbage_file_names_the_file(tmp_path):
     path.write_bytes(os.urandom(64) + b"PK")
     with pytest.raises(pickle.UnpicklingError, match="noise.pth"):
         su.load_sinabs_model(path)
+
+
+_SURROGATES = ["Heaviside", "SingleExponential", "PeriodicExponential", "Gaussian", "MultiGaussian", "ATan", "Erf",
+               "FastSigmoid", "PiecewiseLinear", "Rectangular", "Sigmoid", "StraightThrough", "Triangle"]  # fmt: skip
+_NEURONS = {
+    "IAF": lambda **kw: sl.IAF(**kw),
+    "IAFSqueeze": lambda **kw: sl.IAFSqueeze(batch_size=2, **kw),
+    "IAFRecurrent": lambda **kw: sl.IAFRecurrent(rec_connect=nn.Linear(3, 3), **kw),
+    "LIF": lambda **kw: sl.LIF(tau_mem=3.0, tau_syn=2.0, **kw),
+    "LIFSqueeze": lambda **kw: sl.LIFSqueeze(tau_mem=3.0, batch_size=2, **kw),
+    "LIFRecurrent": lambda **kw: sl.LIFRecurrent(tau_mem=3.0, rec_connect=nn.Linear(3, 3), **kw),
+    "ALIF": lambda **kw: sl.ALIF(tau_mem=3.0, tau_adapt=4.0, **kw),
+    "ALIFSqueeze": lambda **kw: sl.ALIFSqueeze(tau_mem=3.0, tau_adapt=4.0, batch_size=2, **kw),
+    "ALIFRecurrent": lambda **kw: sl.ALIFRecurrent(tau_mem=3.0, tau_adapt=4.0, rec_connect=nn.Linear(3, 3), **kw),
+}
+
+
+@pytest.mark.parametrize("neuron", sorted(_NEURONS))
+def test_every_spikekit_neuron_and_activation_loads_safely(neuron):
+    """Every neuron layer with every spike function, reset and surrogate spikekit has, in three formats."""
+    import spikekit.activation as act
+
+    squeeze = neuron.endswith("Squeeze")
+    for i, surrogate in enumerate(_SURROGATES):
+        spike = [act.SingleSpike, act.MultiSpike, act.MaxSpike(2)][i % 3]
+        reset = [act.MembraneSubtract(), act.MembraneReset()][i % 2]
+        layer = _NEURONS[neuron](spike_fn=spike, reset_fn=reset, surrogate_grad_fn=getattr(act, surrogate)())
+        model = nn.Sequential(nn.Linear(3, 3), layer)
+        x = torch.rand(2, 4, 3) * 2
+        model(x.flatten(0, 1) if squeeze else x)
+        for how in ("pickle", "torch.save", "legacy"):
+            if how == "pickle":
+                data = pickle.dumps(model)
+            else:
+                buf = io.BytesIO()
+                torch.save(model, buf, _use_new_zipfile_serialization=how == "torch.save")
+                data = buf.getvalue()
+            loaded = su.load_sinabs_model(io.BytesIO(data))
+            assert type(loaded[1].surrogate_grad_fn) is type(layer.surrogate_grad_fn), (surrogate, how)
+            for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+                assert torch.equal(a, b), (name, surrogate, how)
+            y = torch.rand(2, 4, 3) * 2
+            y = y.flatten(0, 1) if squeeze else y
+            assert torch.equal(model(y), loaded(y)), (surrogate, how)

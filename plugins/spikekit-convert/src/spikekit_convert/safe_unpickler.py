@@ -1,193 +1,276 @@
-"""Restricted unpickling: the allow-list that ``load_sinabs_model(..., weights_only=True)`` (the default) applies.
+"""Restricted unpickling: what ``load_sinabs_model(..., weights_only=True)`` (the default) runs on a file.
 
-A pickle names the callables it needs (``module.name``) and unpickling calls them with arguments from the file, so
-an unrestricted unpickler runs whatever code the file asks for. :class:`SafeUnpickler` resolves a name only when it
-is on the allow-list below, and refuses anything else with :class:`UnsafePickleError` naming it. Allowed:
+A pickle is a small program: its opcodes name globals, call them with arguments from the file, create instances
+and set their state. :class:`SafeUnpickler` is a subclass of the pure-Python ``pickle._Unpickler`` whose opcode
+table holds only what a model file needs, each opcode reimplemented where the standard one would call into
+arbitrary objects:
 
-* tensors and storages: torch's tensor / parameter rebuild functions, ``torch.Size``, dtypes, devices, layouts,
-  memory formats; a storage pickled with :func:`pickle.dumps` is read by torch's own ``weights_only`` loader;
-* torch's layer classes (``torch.nn.modules.*`` subclasses of ``nn.Module``);
-* spikekit's classes (any package ``spikekit`` / ``spikekit_*``) that are modules, autograd functions (spike
-  functions) or dataclasses (resets, surrogates), and the hook functions and classes of ``spikekit.hooks`` and
-  ``spikekit.synopcounter``; torch's ``RemovableHandle``; ``sinabs.*`` names
-  are first mapped to spikekit's objects of the same name (see :mod:`spikekit_convert.sinabs_pickle`) and then
-  checked the same way;
-* plain containers and values: ``collections.OrderedDict``, ``set``, ``frozenset``, ``slice``, ``complex``, ``range``,
-  ``bytearray``, and numpy arrays, dtypes and scalars.
+* ``GLOBAL`` / ``STACK_GLOBAL``: only the exact pairs of :data:`spikekit_convert.safe_table.TABLE`; the object is
+  taken from a module spikekit itself already imported (the file never triggers an import), without following
+  dots, and its ``__module__`` / ``__qualname__`` must be the pair's;
+* ``REDUCE``: only the table's callables, each with its own argument check (dense tensors only, with their extent
+  inside their storage; sets, sizes and bytes bounded);
+* ``NEWOBJ``: only the table's classes, without arguments; ``BUILD``: only on an instance (never a class) of
+  such a class, with a plain ``str``-keyed dictionary;
+* ``APPEND(S)`` / ``SETITEM(S)`` / ``ADDITEMS``: only on plain lists, dicts and sets, whose sizes are bounded;
+* everything else (``INST``, ``OBJ``, ``NEWOBJ_EX``, extension codes, ``FROZENSET``, ``BYTEARRAY8``, out-of-band
+  buffers, the text opcodes of protocol 0, ...) is refused.
 
-Nothing else: no ``os``, ``subprocess``, ``builtins.eval`` / ``exec`` / ``getattr`` / ``__import__``, no
-``functools.partial``, no ``copyreg`` helpers, no classes of other packages.
+Every refusal is an :class:`UnsafePickleError` naming the global or the opcode.
+
+Why not torch's own ``weights_only`` unpickler with ``torch.serialization.add_safe_globals``? It is also a
+pure-Python unpickler and can map a ``sinabs.*`` name to a spikekit class, but its allow-list is state of the whole
+process, shared with every other ``torch.load`` of any library or thread, and its own table allows what a model file
+never needs and this loader refuses: sparse, nested, quantized and wrapper-subclass tensor rebuilders (with torch
+2.13 it loads a sparse COO tensor whose index lies outside its size), ``bytearray(n)`` for any ``n``, ``BUILD``
+through the ``__setstate__`` of an allowed class. Owning the opcode table keeps every decision in a few short files
+(:mod:`~spikekit_convert.safe_table`, :mod:`~spikekit_convert.safe_globals`, :mod:`~spikekit_convert.safe_calls`,
+this one).
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
-import importlib
-import io
 import pickle
+import pickletools
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.utils.hooks
 from torch import nn
 
-__all__ = ["SafeUnpickler", "UnsafePickleError", "is_allowed", "restricted_load_from_bytes"]
+from spikekit_convert import safe_globals
+from spikekit_convert.safe_calls import CHECKED, check, is_int
+from spikekit_convert.safe_globals import Limits, UnsafePickleError, is_allowed
+from spikekit_convert.safe_table import CALL, NEW, TABLE
+
+__all__ = ["Limits", "SafeUnpickler", "UnsafePickleError", "is_allowed", "restricted_load_from_bytes"]
+
+_OPNAMES = {op.code.encode("latin-1")[0]: op.name for op in pickletools.opcodes}
+#: the pure-Python unpickler of the standard library (``pickle.Unpickler`` is its C twin, whose opcodes are fixed)
+_PyUnpickler: Any = pickle._Unpickler
+_BASE = _PyUnpickler.dispatch
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asks for a callable or class that safe loading does not allow; the message names it."""
+def _opcode(name: str) -> int:
+    return next(code for code, n in _OPNAMES.items() if n == name)
 
 
 def restricted_load_from_bytes(data: bytes) -> Any:
-    """What a storage pickled with ``pickle.dumps`` is rebuilt with: torch's own ``weights_only`` loader."""
-    return torch.load(io.BytesIO(data), weights_only=True)
+    """Deprecated: use :func:`spikekit_convert.safe_archive.safe_load` (what this now calls)."""
+    import warnings
+
+    from spikekit_convert.safe_archive import safe_load
+
+    warnings.warn(
+        "spikekit_convert.safe_unpickler.restricted_load_from_bytes is deprecated; use "
+        "spikekit_convert.safe_archive.safe_load",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return safe_load(data)
 
 
-_TORCH_REBUILDERS = {
-    "_rebuild_tensor",
-    "_rebuild_tensor_v2",
-    "_rebuild_tensor_v3",
-    "_rebuild_parameter",
-    "_rebuild_parameter_with_state",
-    "_rebuild_device_tensor_from_numpy",
-    "_rebuild_device_tensor_from_cpu_tensor",
-    "_rebuild_meta_tensor_no_storage",
-    "_rebuild_sparse_tensor",
-    "_rebuild_nested_tensor",
-    "_rebuild_qtensor",
-    "_rebuild_wrapper_subclass",
-    "_rebuild_from_type_v2",
-}
+class _CallToken:
+    """What a file gets for a function it may call: ``REDUCE`` on it runs the checked call, and nothing else can.
 
-_TORCH_TENSOR_REBUILDERS = {("torch._tensor", "_rebuild_from_type_v2")}
-
-_EXACT: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "slice"): slice,
-    ("builtins", "complex"): complex,
-    ("builtins", "range"): range,
-    ("builtins", "bytearray"): bytearray,
-    ("__builtin__", "set"): set,  # protocol 2 (torch.save) spells builtins this way
-    ("__builtin__", "frozenset"): frozenset,
-    ("__builtin__", "slice"): slice,
-    ("__builtin__", "complex"): complex,
-    ("torch.utils.hooks", "RemovableHandle"): torch.utils.hooks.RemovableHandle,
-    ("torch", "Size"): torch.Size,
-    ("torch", "device"): torch.device,
-    ("torch.storage", "_load_from_bytes"): restricted_load_from_bytes,
-    ("torch.storage", "UntypedStorage"): torch.UntypedStorage,
-    ("torch", "UntypedStorage"): torch.UntypedStorage,
-}
-
-_NUMPY_CALLABLES = {"_reconstruct", "scalar"}
-_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
-
-
-def _spikekit_module(module: str) -> bool:
-    top = module.split(".", 1)[0]
-    return top == "spikekit" or top.startswith("spikekit_")
-
-
-# Modules whose classes and functions a model can hold as hooks (synop / firing-rate counting).
-_HOOK_MODULES = ("spikekit_convert.hooks", "spikekit_convert.synopcounter")
-
-
-def _allowed_spikekit_object(obj: Any) -> bool:
-    module = getattr(obj, "__module__", "") or ""
-    if module in _HOOK_MODULES and callable(obj):
-        return True
-    if isinstance(obj, type):
-        return issubclass(obj, (nn.Module, torch.autograd.Function)) or dataclasses.is_dataclass(obj)
-    return False
-
-
-def _torch_value(module: str, name: str) -> Any:
-    """dtypes (``torch.float32``), layouts and memory formats, which pickles name as ``torch.<name>``."""
-    if module != "torch":
-        return None
-    value = getattr(torch, name, None)
-    if isinstance(value, (torch.dtype, torch.layout, torch.memory_format)):
-        return value
-    if isinstance(value, type) and name.endswith("Storage"):  # torch.FloatStorage & co (legacy typed storages)
-        return value
-    return None
-
-
-def _numpy_object(module: str, name: str) -> Any:
-    if not (module == "numpy" or module.startswith("numpy.")):
-        return None
-    np = importlib.import_module("numpy")
-    if module in _NUMPY_MODULES and name in _NUMPY_CALLABLES:
-        return getattr(importlib.import_module(module), name)
-    if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
-        return getattr(np, name)
-    if module == "numpy.dtypes":  # numpy >= 1.25 names dtype classes here
-        value = getattr(importlib.import_module(module), name, None)
-        return value if isinstance(value, type) and issubclass(value, np.dtype) else None
-    return None
-
-
-def is_allowed(module: str, name: str) -> Any:
-    """The object ``module.name`` stands for when safe loading allows it, else None (never imports other code)."""
-    if (module, name) in _EXACT:
-        return _EXACT[module, name]
-    if (module, name) in _TORCH_TENSOR_REBUILDERS or (module == "torch._utils" and name in _TORCH_REBUILDERS):
-        return getattr(importlib.import_module(module), name)
-    value = _torch_value(module, name) or _numpy_object(module, name)
-    if value is not None:
-        return value
-    if module.startswith("torch.nn.modules.") and "." not in name:
-        cls = getattr(importlib.import_module(module), name, None)
-        return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
-    if _spikekit_module(module):
-        obj = _resolve(module, name)
-        return obj if obj is not None and _allowed_spikekit_object(obj) else None
-    return None
-
-
-def _resolve(module: str, name: str) -> Any:
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in name.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
-        return None
-    return obj
-
-
-def _sinabs_object(module: str, name: str) -> Any:
-    from spikekit_convert.sinabs_pickle import map_sinabs_global
-
-    obj = map_sinabs_global(module, name)
-    if not _allowed_spikekit_object(obj):
-        raise UnsafePickleError(
-            f"safe loading refuses {module}.{name} (spikekit's {_qualname(obj)}): only layer classes, activation "
-            "and surrogate classes and hook functions are allowed; pass weights_only=False for a file you trust"
-        )
-    return obj
-
-
-def _qualname(obj: Any) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
-
-
-class SafeUnpickler(pickle.Unpickler):
-    """A :class:`pickle.Unpickler` that resolves only allow-listed names (``sinabs.*`` mapped to spikekit).
-
-    Raises:
-        UnsafePickleError: for any other name, before anything of it is imported or called.
+    Were the function itself pushed, a file could store, say, ``torch.storage._load_from_bytes`` (an unrestricted
+    ``torch.load``) as a layer's attribute for spikekit to call later; a token is not callable.
     """
 
+    __slots__ = ("pair",)
+
+    def __init__(self, pair: tuple[str, str]) -> None:
+        self.pair = pair
+
+    def __repr__(self) -> str:
+        return f"<safe loading's token for {self.pair[0]}.{self.pair[1]}>"
+
+
+_TOKENS: dict[tuple[str, str], _CallToken] = {}
+
+
+def _token(entry: tuple[str, str, str]) -> _CallToken:
+    pair = (entry[0], entry[1])
+    return _TOKENS.setdefault(pair, _CallToken(pair))
+
+
+# ------------------------------------------------------------------------------------------ the unpickler
+def _plain_state(inst: Any, state: Any) -> None:
+    """BUILD: only ``str``-keyed dicts on instances of the table's classes; their own ``__setstate__`` only when
+    torch defines it (``nn.Module`` and a few layers)."""
+    cls = type(inst)
+    if cls is torch.utils.hooks.RemovableHandle:
+        ok = type(state) is tuple and len(state) in (2, 3) and is_int(state[1])
+        ok = ok and (state[0] is None or type(state[0]) in (dict, collections.OrderedDict))
+        check(ok and (len(state) == 2 or state[2] is None or type(state[2]) is tuple), "a RemovableHandle state")
+        if len(state) == 3 and state[2] is not None:
+            check(all(type(d) in (dict, collections.OrderedDict) for d in state[2]), "a RemovableHandle state")
+        inst.__setstate__(state)
+        return
+    check(type(state) is dict, f"BUILD of {cls.__qualname__} with a {type(state).__name__} state (a dict expected)")
+    bad = next((k for k in state if type(k) is not str or k.startswith("__")), None)
+    check(bad is None, f"BUILD of {cls.__qualname__} setting the attribute {bad!r:.60}")
+    setstate: Any = getattr(cls, "__setstate__", None)
+    if isinstance(inst, nn.Module):
+        check(setstate is not None and setstate.__module__.startswith("torch.nn."), f"{cls.__qualname__}.__setstate__")
+        setstate(inst, state)
+    else:
+        check(setstate is None or setstate is object.__dict__.get("__setstate__"), f"{cls.__qualname__}.__setstate__")
+        inst.__dict__.update(state)
+
+
+class SafeUnpickler(_PyUnpickler):
+    """A pure-Python unpickler that only does what a sinabs / spikekit model file needs (see the module docs).
+
+    Raises:
+        UnsafePickleError: for anything else, before anything of it is imported, called or changed.
+    """
+
+    limits = Limits()
+    nesting = 0
+    map_location: Any = None
+
     def find_class(self, module: str, name: str) -> Any:
-        if module == "sinabs" or module.startswith("sinabs."):
-            return _sinabs_object(module, name)
-        obj = is_allowed(module, name)
-        if obj is None:
-            raise UnsafePickleError(
-                f"safe loading refuses {module}.{name}: it is not a class or function a sinabs or spikekit model "
-                "needs, and unpickling it could run code; pass weights_only=False only for a file you trust"
-            )
+        obj, kind = safe_globals.resolve(module, name)
+        if kind == CALL:  # the file gets a token for the call, never the function itself (see _CallToken)
+            obj = _token(TABLE[module, name])
+        self._kinds[id(obj)] = (obj, kind, (module, name))
         return obj
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError(f"safe loading refuses the opcode BINPERSID here (persistent id {pid!r:.60})")
+
+    def load(self) -> Any:
+        self._kinds: dict[int, tuple[Any, str, tuple[str, str]]] = {}
+        try:
+            return super().load()
+        except RecursionError as exc:
+            raise UnsafePickleError("safe loading refuses objects nested this deeply") from exc
+
+    # -- opcode handlers (self is the unpickler; each reads what the standard one reads)
+    def _entry(self, obj: Any) -> tuple[str, tuple[str, str]] | None:
+        found = self._kinds.get(id(obj))
+        return (found[1], found[2]) if found is not None and found[0] is obj else None
+
+    def _reduce(self) -> None:
+        args = self.stack.pop()
+        func = self.stack[-1]
+        entry = self._entry(func)
+        check(entry is not None and entry[0] == CALL, f"REDUCE (a call) of {_describe(func, entry)}")
+        assert entry is not None
+        check(type(args) is tuple, f"REDUCE of {entry[1][0]}.{entry[1][1]} with {type(args).__name__} arguments")
+        target = TABLE[entry[1]]
+        self.stack[-1] = CHECKED[target[0], target[1]](self, args)
+
+    def _newobj(self) -> None:
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        entry = self._entry(cls)
+        check(entry is not None and entry[0] == NEW and isinstance(cls, type), f"NEWOBJ of {_describe(cls, entry)}")
+        check(args == (), f"NEWOBJ of {cls.__qualname__} with arguments {args!r:.60}")
+        self.append(cls.__new__(cls))
+
+    def _build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        check(not isinstance(inst, type), f"BUILD on the class {_describe(inst, self._entry(inst))} (never on classes)")
+        entry = self._entry(type(inst))
+        check(entry is not None and entry[0] == NEW, f"BUILD on an instance of {type(inst).__qualname__}")
+        _plain_state(inst, state)
+
+    def _bounded(self, n: int, what: str) -> None:
+        if n > self.limits.max_items:
+            raise UnsafePickleError(f"safe loading refuses a {what} of {n} items (limit {self.limits.max_items})")
+
+    def _appends(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        check(type(target) is list, f"APPENDS to a {type(target).__name__}")
+        self._bounded(len(target) + len(items), "list")
+        target.extend(items)
+
+    def _append(self) -> None:
+        value = self.stack.pop()
+        target = self.stack[-1]
+        check(type(target) is list, f"APPEND to a {type(target).__name__}")
+        self._bounded(len(target) + 1, "list")
+        target.append(value)
+
+    def _setitems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        check(type(target) in (dict, collections.OrderedDict), f"SETITEMS on a {type(target).__name__}")
+        self._bounded(len(target) + len(items) // 2, "dict")
+        for i in range(0, len(items) - 1, 2):
+            target[items[i]] = items[i + 1]
+
+    def _setitem(self) -> None:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        target = self.stack[-1]
+        check(type(target) in (dict, collections.OrderedDict), f"SETITEM on a {type(target).__name__}")
+        self._bounded(len(target) + 1, "dict")
+        target[key] = value
+
+    def _additems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        check(type(target) is set, f"ADDITEMS on a {type(target).__name__}")
+        self._bounded(len(target) + len(items), "set")
+        target.update(items)
+
+
+def _marked(name: str) -> Callable[[SafeUnpickler], None]:
+    """TUPLE / LIST / DICT: the standard handler after bounding the items since the mark."""
+    base = _BASE[_opcode(name)]
+
+    def handler(u: SafeUnpickler) -> None:
+        u._bounded(len(u.stack), name.lower())
+        base(u)
+
+    return handler
+
+
+def _describe(obj: Any, entry: tuple[str, tuple[str, str]] | None) -> str:
+    if entry is not None:
+        return f"{entry[1][0]}.{entry[1][1]}"
+    return f"a {type(obj).__name__} object" if not isinstance(obj, type) else f"the class {obj.__qualname__}"
+
+
+_PLAIN = (
+    "PROTO FRAME STOP MARK POP POP_MARK NONE NEWTRUE NEWFALSE BININT BININT1 BININT2 LONG1 BINFLOAT BINUNICODE "
+    "SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 EMPTY_TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_LIST "
+    "EMPTY_DICT EMPTY_SET GLOBAL STACK_GLOBAL BINPERSID BINGET LONG_BINGET BINPUT LONG_BINPUT MEMOIZE"
+).split()
+_OWN = {
+    "REDUCE": SafeUnpickler._reduce,
+    "NEWOBJ": SafeUnpickler._newobj,
+    "BUILD": SafeUnpickler._build,
+    "APPENDS": SafeUnpickler._appends,
+    "APPEND": SafeUnpickler._append,
+    "SETITEMS": SafeUnpickler._setitems,
+    "SETITEM": SafeUnpickler._setitem,
+    "ADDITEMS": SafeUnpickler._additems,
+}
+
+
+class _Dispatch(dict[int, Callable[["SafeUnpickler"], None]]):
+    def __missing__(self, code: int) -> Callable[[SafeUnpickler], None]:
+        name = _OPNAMES.get(code, f"0x{code:02x} (not an opcode)")
+
+        def refuse(u: SafeUnpickler) -> None:
+            raise UnsafePickleError(f"safe loading refuses the opcode {name}: a model file never needs it")
+
+        return refuse
+
+
+def _dispatch() -> dict[int, Callable[[SafeUnpickler], None]]:
+    table = _Dispatch({_opcode(n): _BASE[_opcode(n)] for n in _PLAIN})
+    table.update({_opcode(n): f for n, f in _OWN.items()})
+    table.update({_opcode(n): _marked(n) for n in ("TUPLE", "LIST", "DICT")})
+    return table
+
+
+SafeUnpickler.dispatch = _dispatch()

@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import torch
 
+from spikekit_convert.safe_archive import check_map_location, safe_load
 from spikekit_convert.safe_unpickler import SafeUnpickler, UnsafePickleError
 
 __all__ = [
@@ -144,7 +145,18 @@ def _read(path_or_file: str | os.PathLike[str] | IO[bytes]) -> tuple[bytes, str]
     return path_or_file.read(), getattr(path_or_file, "name", None) or type(path_or_file).__name__
 
 
-_CORRUPT = (EOFError, ValueError, RuntimeError, IndexError, KeyError, TypeError, zipfile.BadZipFile, struct.error)
+_CORRUPT = (
+    EOFError,
+    ValueError,
+    RuntimeError,
+    IndexError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+    zipfile.BadZipFile,
+    struct.error,
+)
 
 
 def load_sinabs_model(
@@ -162,39 +174,39 @@ def load_sinabs_model(
         path_or_file: a path or a binary file object.
         map_location: as for :func:`torch.load`.
         weights_only: ``True`` (the default, like :func:`torch.load`'s): safe loading. Only what a sinabs or
-            spikekit model needs is rebuilt (tensors, torch and spikekit layers, activations, surrogates, hooks,
-            containers; see :mod:`spikekit_convert.safe_unpickler`); any other class or function in the file is
-            refused with :class:`~spikekit_convert.safe_unpickler.UnsafePickleError` naming it, before it runs.
-            ``False``: unrestricted unpickling, which runs any code the file contains. Only for files you trust.
-        **torch_load_kwargs: passed to :func:`torch.load` (for files written by ``torch.save``).
+            spikekit model needs is rebuilt (dense tensors, the torch and spikekit layers, activations, surrogates
+            and hooks of :mod:`spikekit_convert.safe_table`, plain containers of bounded size); the file is read
+            by spikekit (:mod:`spikekit_convert.safe_archive`), never by :func:`torch.load`, and anything else in
+            it is refused with :class:`~spikekit_convert.safe_unpickler.UnsafePickleError` naming the global or
+            opcode, before it runs. ``False``: unrestricted unpickling, which runs any code the file contains.
+            Only for files you trust.
+        **torch_load_kwargs: passed to :func:`torch.load`; with ``weights_only=False`` only (a ``TypeError``
+            otherwise).
 
     Raises:
-        UnsafePickleError: safe loading met a name outside the allow-list.
+        UnsafePickleError: safe loading refused a global, an opcode or a size, or the file asks for more memory
+            than the process has.
         pickle.UnpicklingError: the file is truncated, corrupt or not a pickle (the message names the file).
 
     Example:
         >>> model = load_sinabs_model("sinabs_model.pth")  # saved by sinabs; IAFSqueeze etc. become spikekit's
         >>> out = model(x)
     """
+    if weights_only:
+        _no_torch_kwargs(torch_load_kwargs)
+        check_map_location(map_location)
     data, where = _read(path_or_file)
-    module = _pickle_module(bool(weights_only))
-    torch_load_kwargs.pop("pickle_module", None)
-
-    def with_torch() -> Any:
-        # torch refuses a pickle module together with its own weights_only; the allow-list is applied by ours.
-        return torch.load(
-            io.BytesIO(data), map_location=map_location, pickle_module=module, weights_only=False, **torch_load_kwargs
-        )
-
     try:
-        if data[:2] == b"PK":  # torch.save's zip archive
-            return with_torch()
-        obj = module.load(io.BytesIO(data))
-        if isinstance(obj, int) and obj == _LEGACY_TORCH_MAGIC:  # torch.save(..., _use_new_zipfile_serialization=False)
-            return with_torch()
-        return obj  # a plain pickle
+        if weights_only:
+            return safe_load(data, map_location)
+        return _trusting_load(data, map_location, torch_load_kwargs)
     except UnsafePickleError as exc:
         raise UnsafePickleError(f"load_sinabs_model({where!r}): {exc}") from None
+    except MemoryError:
+        raise UnsafePickleError(
+            f"load_sinabs_model({where!r}): the file asks for more memory than this process has ({len(data)} bytes "
+            "read); refused"
+        ) from None
     except pickle.UnpicklingError as exc:
         raise pickle.UnpicklingError(f"load_sinabs_model({where!r}): {exc}") from exc
     except _CORRUPT as exc:
@@ -202,3 +214,30 @@ def load_sinabs_model(
             f"load_sinabs_model({where!r}): the file is truncated, corrupt or not a model saved with torch.save / "
             f"pickle ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _no_torch_kwargs(kwargs: dict[str, Any]) -> None:
+    kwargs.pop("pickle_module", None)
+    if kwargs:
+        raise TypeError(
+            f"load_sinabs_model: safe loading reads the file itself and takes no torch.load arguments (got "
+            f"{sorted(kwargs)}); they apply with weights_only=False only"
+        )
+
+
+def _trusting_load(data: bytes, map_location: Any, torch_load_kwargs: dict[str, Any]) -> Any:
+    """weights_only=False: torch.load / pickle with every global resolved (sinabs paths mapped to spikekit)."""
+    module = _pickle_module(False)
+    torch_load_kwargs.pop("pickle_module", None)
+
+    def with_torch() -> Any:
+        return torch.load(
+            io.BytesIO(data), map_location=map_location, pickle_module=module, weights_only=False, **torch_load_kwargs
+        )
+
+    if data[:2] == b"PK":  # torch.save's zip archive
+        return with_torch()
+    obj = module.load(io.BytesIO(data))
+    if isinstance(obj, int) and obj == _LEGACY_TORCH_MAGIC:  # torch.save(..., _use_new_zipfile_serialization=False)
+        return with_torch()
+    return obj  # a plain pickle

@@ -7,7 +7,11 @@ reading a single value, :func:`read_nir` walks the file's links and datasets (me
   another local file's bytes);
 * a dataset whose declared size exceeds ``max_bytes``, or datasets whose declared sizes add up to more (a 24 KB
   file with compressed or unwritten datasets can declare hundreds of GiB);
-* graphs nested deeper than ``max_depth``, and more than :data:`MAX_OBJECTS` groups and datasets.
+* graphs nested deeper than ``max_depth``, more than ``max_nodes`` NIR nodes, and more than :data:`MAX_OBJECTS`
+  groups and datasets;
+* a second hard link to an object already seen. HDF5 objects can be linked from many places, so a file of a few
+  KB whose groups link each other's children (a DAG) holds exponentially many *paths* to few *objects*; reading each
+  object once, by its address, keeps the cost of a file linear in its size.
 
 Then it builds the NIR nodes itself, field by field, so that a missing, unknown or malformed field is refused with
 :class:`~spikekit_nir.conventions.ConversionError` naming the file, the node and the field, instead of the bare
@@ -25,12 +29,14 @@ import numpy as np
 
 from spikekit_nir.conventions import ConversionError
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "MAX_OBJECTS", "read_nir"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_NODES", "MAX_OBJECTS", "read_nir"]
 
 #: Default bound on the data a ``.nir`` file may make :func:`read_nir` allocate: 1 GiB (a 250M-parameter model).
 DEFAULT_MAX_BYTES = 1 << 30
 #: Default bound on the nesting of subgraphs.
 DEFAULT_MAX_DEPTH = 32
+#: Default bound on the number of NIR nodes in a file, subgraphs' nodes included.
+DEFAULT_MAX_NODES = 10_000
 #: Bound on the number of groups and datasets in a file.
 MAX_OBJECTS = 1_000_000
 
@@ -44,10 +50,36 @@ def _fail(where: str, node: str, field: str | None, why: str) -> ConversionError
 
 # ----------------------------------------------------------------------------------------- structure checks
 class _Budget:
-    def __init__(self, where: str, max_bytes: int, max_depth: int) -> None:
-        self.where, self.max_bytes, self.max_depth = where, max_bytes, max_depth
+    def __init__(self, where: str, max_bytes: int, max_depth: int, max_nodes: int) -> None:
+        self.where, self.max_bytes, self.max_depth, self.max_nodes = where, max_bytes, max_depth, max_nodes
         self.total = 0
         self.objects = 0
+        self.nodes = 0
+        self.seen: dict[int, str] = {}  # object address -> the path it was first read at
+
+    def visit(self, obj: Any, path: str) -> None:
+        """Refuse a second hard link to one object: every object is read once."""
+        import h5py
+
+        address = h5py.h5o.get_info(obj.id).addr
+        if address in self.seen:
+            raise _refuse(
+                self,
+                path,
+                f"a second hard link to the HDF5 object already read at {self.seen[address] or '/'!r}; a .nir file "
+                "links each object once (shared links let a small file cost exponential time)",
+            )
+        self.seen[address] = path
+
+    def count_nodes(self, group: Any, path: str) -> None:
+        self.nodes += len(group)
+        if self.nodes > self.max_nodes:
+            raise _refuse(
+                self,
+                path,
+                f"the file holds at least {self.nodes} NIR nodes, more than max_nodes={self.max_nodes}; pass a larger "
+                "max_nodes to from_nir / load if you trust the file",
+            )
 
 
 def _locate(path: str) -> tuple[str, str | None]:
@@ -93,6 +125,8 @@ def _check_group(group: Any, path: str, depth: int, budget: _Budget) -> None:
 
     if depth > 2 * budget.max_depth + 4:  # a graph level is two groups: <node>/nodes/<child>
         raise _refuse(budget, path, f"graphs are nested deeper than max_depth={budget.max_depth}")
+    if path == "node/nodes" or path.endswith("/nodes"):
+        budget.count_nodes(group, path)
     for name in group:
         child_path = f"{path}/{name}" if path else name
         budget.objects += 1
@@ -104,6 +138,7 @@ def _check_group(group: Any, path: str, depth: int, budget: _Budget) -> None:
         if isinstance(link, h5py.SoftLink):
             raise _refuse(budget, child_path, f"soft link to {link.path}; refused")
         obj = group[name]
+        budget.visit(obj, child_path)
         if isinstance(obj, h5py.Dataset):
             _check_dataset(obj, child_path, budget)
         elif isinstance(obj, h5py.Group):
@@ -232,7 +267,11 @@ def _edges(group: Any, name: str, where: str) -> list[tuple[str, str]]:
 
 
 def read_nir(
-    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
 ) -> Any:
     """Read the NIR graph of a ``.nir`` file after checking its structure (see the module docstring).
 
@@ -240,6 +279,7 @@ def read_nir(
         path: the file.
         max_bytes: the most data (declared dataset sizes, summed) the file may make this process allocate.
         max_depth: the deepest nesting of subgraphs accepted.
+        max_nodes: the most NIR nodes (subgraphs' nodes included) accepted.
 
     Returns:
         a ``nir.NIRGraph`` (type checking off, as spikekit checks the graph when it builds the model).
@@ -254,6 +294,8 @@ def read_nir(
         raise ValueError(f"read_nir: max_bytes must be a positive int, got {max_bytes!r}")
     if not isinstance(max_depth, int) or max_depth < 1:
         raise ValueError(f"read_nir: max_depth must be a positive int, got {max_depth!r}")
+    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
+        raise ValueError(f"read_nir: max_nodes must be a positive int, got {max_nodes!r}")
     if not Path(where).is_file():
         raise FileNotFoundError(f"from_nir: no such file: {where!r}")
     try:
@@ -261,7 +303,8 @@ def read_nir(
     except OSError as exc:
         raise ConversionError(f"from_nir({where!r}): not a readable HDF5 / .nir file ({exc})") from exc
     with f:
-        budget = _Budget(where, max_bytes, max_depth)
+        budget = _Budget(where, max_bytes, max_depth, max_nodes)
+        budget.visit(f, "")
         _check_group(f, "", 0, budget)
         if "node" not in f or not isinstance(f["node"], h5py.Group):
             raise _fail(where, "", "node", "missing (a .nir file keeps its graph in the group 'node')")

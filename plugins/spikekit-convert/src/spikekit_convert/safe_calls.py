@@ -1,0 +1,121 @@
+"""The functions a model file may call (``REDUCE``), each behind a check of its arguments: dense tensors whose view
+lies inside their storage, bounded sets and sizes, the bytes helpers of protocol 2, nested storages.
+
+Each check takes the unpickler (for its limits) and the argument tuple, and raises
+:class:`~spikekit_convert.safe_globals.UnsafePickleError` naming the function and what it refused.
+"""
+
+from __future__ import annotations
+
+import _codecs
+import collections
+import re
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from spikekit_convert.safe_globals import UnsafePickleError
+
+__all__ = ["CHECKED", "check", "is_int"]
+
+
+def check(ok: bool, what: str) -> None:
+    if not ok:
+        raise UnsafePickleError(f"safe loading refuses {what}")
+
+
+def is_int(x: Any, low: int = 0, high: int = 1 << 62) -> bool:
+    return type(x) is int and low <= x <= high
+
+
+def _empty_hooks(hooks: Any) -> bool:
+    return type(hooks) in (dict, collections.OrderedDict) and not hooks
+
+
+def _rebuild_tensor_v2(u: Any, args: tuple[Any, ...]) -> Any:
+    check(len(args) in (6, 7), f"torch._utils._rebuild_tensor_v2 with {len(args)} arguments")
+    storage, offset, size, stride, requires_grad, hooks = args[:6]
+    metadata = args[6] if len(args) == 7 else None
+    what = "torch._utils._rebuild_tensor_v2"
+    check(isinstance(storage, torch.storage.TypedStorage), f"{what} on a {type(storage).__name__}, not a storage")
+    dims_ok = type(size) in (tuple, torch.Size) and type(stride) in (tuple, torch.Size) and len(size) == len(stride)
+    check(dims_ok and len(size) <= 64, f"{what} with size {size!r:.80} and stride {stride!r:.80}")
+    check(all(is_int(n) for n in size) and all(is_int(s) for s in stride), f"{what}: size {size} stride {stride}")
+    check(is_int(offset) and type(requires_grad) is bool, f"{what}: offset {offset!r:.40}")
+    check(_empty_hooks(hooks) and (metadata is None or metadata == {}), f"{what} with hooks or metadata")
+    numel = 1
+    for n in size:
+        numel *= n
+    check(
+        numel <= u.limits.max_tensor_elements,
+        f"{what}: a tensor of {numel} elements (limit {u.limits.max_tensor_elements})",
+    )
+    extent = offset + (sum((n - 1) * s for n, s in zip(size, stride)) + 1 if numel else 0)
+    held = storage.size()
+    check(extent <= held, f"{what}: a tensor reaching element {extent} of a storage of {held} elements (out of range)")
+    return torch._utils._rebuild_tensor_v2(storage, offset, tuple(size), tuple(stride), requires_grad, hooks)
+
+
+def _rebuild_parameter(u: Any, args: tuple[Any, ...]) -> Any:
+    check(len(args) == 3, f"torch._utils._rebuild_parameter with {len(args)} arguments")
+    data, requires_grad, hooks = args
+    check(type(data) is torch.Tensor and data.layout == torch.strided, "a parameter that is not a dense tensor")
+    check(type(requires_grad) is bool and _empty_hooks(hooks), "a parameter with backward hooks")
+    return torch._utils._rebuild_parameter(data, requires_grad, collections.OrderedDict())
+
+
+def _ordered_dict(u: Any, args: tuple[Any, ...]) -> Any:
+    check(args == () or (len(args) == 1 and type(args[0]) is list), "collections.OrderedDict with arguments")
+    return collections.OrderedDict(args[0] if args else ())
+
+
+def _set(u: Any, args: tuple[Any, ...]) -> Any:
+    check(args == () or (len(args) == 1 and type(args[0]) is list), "builtins.set of anything but a list")
+    return set(args[0] if args else ())  # the list is already bounded by max_items
+
+
+def _encode(u: Any, args: tuple[Any, ...]) -> Any:
+    check(len(args) == 2 and type(args[0]) is str and args[1] == "latin1", "_codecs.encode but for latin1 text")
+    return _codecs.encode(args[0], "latin1")
+
+
+def _bytes(u: Any, args: tuple[Any, ...]) -> Any:
+    check(args == (), "builtins.bytes with arguments (a protocol 2 file calls it only for empty bytes)")
+    return b""
+
+
+def _size(u: Any, args: tuple[Any, ...]) -> Any:
+    ok = len(args) == 1 and type(args[0]) is tuple and len(args[0]) <= 64 and all(is_int(n) for n in args[0])
+    check(ok, f"torch.Size{args!r:.80}")
+    return torch.Size(args[0])
+
+
+_DEVICE = re.compile(r"[a-z]{2,16}(:\d{1,4})?")
+
+
+def _device(u: Any, args: tuple[Any, ...]) -> Any:
+    ok = len(args) in (1, 2) and type(args[0]) is str and _DEVICE.fullmatch(args[0]) is not None
+    check(ok and (len(args) == 1 or is_int(args[1], 0, 1 << 16)), f"torch.device{args!r:.80}")
+    return torch.device(*args)
+
+
+def _load_from_bytes(u: Any, args: tuple[Any, ...]) -> Any:
+    from spikekit_convert.safe_archive import load_nested_storage
+
+    check(len(args) == 1 and type(args[0]) is bytes, "torch.storage._load_from_bytes of anything but bytes")
+    return load_nested_storage(args[0], u)
+
+
+#: (module, qualname) of a callable of the table -> the check that calls it
+CHECKED: dict[tuple[str, str], Callable[[Any, tuple[Any, ...]], Any]] = {
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("collections", "OrderedDict"): _ordered_dict,
+    ("builtins", "set"): _set,
+    ("_codecs", "encode"): _encode,
+    ("builtins", "bytes"): _bytes,
+    ("torch", "Size"): _size,
+    ("torch", "device"): _device,
+    ("torch.storage", "_load_from_bytes"): _load_from_bytes,
+}
