@@ -84,9 +84,11 @@ class DynapcnnNetwork(nn.Module):
             from spikekit.utils import get_smallest_compatible_time_dimension
 
             batch_size = get_smallest_compatible_time_dimension(snn)
+        # As sinabs, the graph is traced with a random input of this shape (only its shape is used here); drawing it
+        # keeps every later random draw of a seeded program the same as under sinabs.
         self._graph_extractor = GraphExtractor(
             snn,
-            torch.zeros((max(1, batch_size), *self.input_shape)),
+            torch.randn((batch_size, *self.input_shape)),
             self.dvs_input,
             ignore_node_types=COMPLETELY_IGNORED_LAYER_TYPES,
         )
@@ -177,6 +179,11 @@ class DynapcnnNetwork(nn.Module):
 
         from spikekit_speck.dynapcnn import _samna
 
+        if getattr(self, "samna_output_buffer", None) is None:
+            raise AttributeError(
+                f"the network is not deployed on {self.device!r} (its deployment failed or was never made): "
+                "call .to(...) with the chip again, or .to('cpu') to run it in torch"
+            )
         io = _samna.io_module()
         _ = self.samna_output_buffer.get_events()
         io.reset_timestamps(self.device)
@@ -265,6 +272,9 @@ class DynapcnnNetwork(nn.Module):
         if isinstance(device, str) and parse_device_id(device)[0] in SUPPORTED_DEVICES:
             from spikekit_speck.dynapcnn import _samna
 
+            # As sinabs, the device is recorded before the deployment is tried: after a failure the network still
+            # names the chip (and `forward` says that it is not deployed).
+            self.device = device
             config = self.make_config(
                 layer2core_map=layer2core_map,
                 chip_layers_ordering=chip_layers_ordering,

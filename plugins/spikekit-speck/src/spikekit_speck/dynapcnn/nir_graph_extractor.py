@@ -32,7 +32,7 @@ from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.dynapcnnnetwork_module import DynapcnnNetworkModule
 from spikekit_speck.dynapcnn.exceptions import InvalidEdge, InvalidGraphStructure, UnsupportedLayerType
 from spikekit_speck.errors import LayerShapeError, SpeckModelError
-from spikekit_speck.graph import INPUT, NetworkPlan, _leaves, _trace, plan_network, rescale_method_1
+from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, _leaves, _trace, plan_network, rescale_method_1
 
 __all__ = ["GraphExtractor"]
 
@@ -110,6 +110,34 @@ def verify_node_types(model: nn.Module) -> None:
         "Conv2d, Linear, IAFSqueeze, SumPool2d, AvgPool2d, DVSLayer (plus Flatten, Merge, Identity, Dropout and "
         "BatchNorm after a weight layer)."
     )
+
+
+def _weight_module(layer: LayerPlan, linear: bool) -> nn.Module:
+    """The (BatchNorm-folded, not yet rescaled) weight layer of a planned chip layer, built without drawing random
+    numbers; a ``Linear`` stays one, so that :class:`DynapcnnLayer` turns it into a Conv2d as sinabs does (drawing
+    the Conv2d's initial values, as sinabs's conversion does, and giving the neuron state its ``(N, C, 1, 1)``
+    shape)."""
+    weight = layer.unscaled_weight if layer.unscaled_weight is not None else layer.weight
+    bias = layer.bias is not None
+    module: nn.Module
+    if linear:
+        module = nn.utils.skip_init(nn.Linear, weight[0].numel(), weight.shape[0], bias=bias)
+        module.weight.data = weight.reshape(weight.shape[0], -1).clone()
+    else:
+        kernel = (int(weight.shape[-2]), int(weight.shape[-1]))
+        module = nn.utils.skip_init(
+            nn.Conv2d,
+            layer.input_shape[0],
+            weight.shape[0],
+            kernel,
+            stride=layer.stride,
+            padding=layer.padding,
+            bias=bias,
+        )
+        module.weight.data = weight.clone()
+    if layer.bias is not None:
+        module.bias.data = layer.bias.clone()
+    return module
 
 
 class GraphExtractor:
@@ -279,22 +307,10 @@ class GraphExtractor:
         layers: dict[int, DynapcnnLayer] = {}
         destination_map: dict[Any, list[int]] = {}
         for layer in plan.layers:
-            weight = layer.unscaled_weight if layer.unscaled_weight is not None else layer.weight
-            conv = nn.Conv2d(
-                layer.input_shape[0],
-                weight.shape[0],
-                kernel_size=(int(weight.shape[-2]), int(weight.shape[-1])),
-                stride=layer.stride,
-                padding=layer.padding,
-                bias=layer.bias is not None,
-            )
-            conv.weight.data = weight.clone()
-            if layer.bias is not None:
-                assert conv.bias is not None  # built with bias=True just above
-                conv.bias.data = layer.bias.clone()
+            weight_layer = _weight_module(layer, isinstance(modules[layer.name], nn.Linear))
             pools = [[d.pooling, d.pooling] for d in layer.destinations]
             layers[layer.index] = DynapcnnLayer(
-                conv, modules[layer.neuron_name], layer.input_shape, pools, discretize, layer.rescale_factor
+                weight_layer, modules[layer.neuron_name], layer.input_shape, pools, discretize, layer.rescale_factor
             )
             exits = iter(range(-1, -len(layer.destinations) - 1, -1))
             destination_map[layer.index] = [next(exits) if d.target is None else d.target for d in layer.destinations]

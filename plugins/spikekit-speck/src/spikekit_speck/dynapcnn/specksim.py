@@ -118,8 +118,20 @@ def convert_iaf_layer(layer: nn.Module, input_shape: Sequence[int]) -> tuple[Any
 
 
 def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers specksim runs, in order; refuses ReLU and warns about (and skips) unknown layers."""
-    kept = []
+    """The layers specksim runs, in order; refuses ReLU and warns about (and skips) unknown layers.
+
+    The layers of a ``DynapcnnNetwork`` are taken in their index order, each with the sum pooling it applies to its
+    output (a DynapcnnLayer holds its pooling as a size, not as a module: sinabs's walk drops it, so that each
+    later layer is fed an unpooled input; see the specksim section of the spikekit-speck docs).
+    """
+    from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+
+    kept: list[tuple[str, nn.Module]] = []
+    chip_layers = getattr(network, "dynapcnn_layers", None)
+    if isinstance(chip_layers, dict) and all(isinstance(m, DynapcnnLayer) for m in chip_layers.values()):
+        for index, layer in chip_layers.items():
+            kept += _chip_layer_parts(f"dynapcnn_layers.{index}", layer)
+        return kept
     for name, layer in network.named_modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear, sl.SumPool2d, nn.AvgPool2d, sl.IAF, sl.IAFSqueeze, nn.Flatten)):
             kept.append((name, layer))
@@ -128,7 +140,7 @@ def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
                 f"ReLU layer with name: {name} found! Convert the model to a spiking model before specksim."
             )
         elif list(layer.children()):
-            continue  # containers (Sequential, DynapcnnNetwork, ...): their layers come next
+            continue  # containers (Sequential, ...): their layers come next
         else:
             warnings.warn(
                 f"Layer with name: {name} of type: {type(layer)} is ignored and will not be included; "
@@ -136,6 +148,21 @@ def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
                 stacklevel=3,
             )
     return kept
+
+
+def _chip_layer_parts(name: str, layer: nn.Module) -> list[tuple[str, nn.Module]]:
+    """conv, neuron and (when it pools) the sum pooling of one DynapcnnLayer that sends to one destination."""
+    if len(layer.pool) != 1:
+        raise ValueError(
+            f"specksim runs a chain of layers, but DynapcnnLayer {name!r} sends its output to {len(layer.pool)} "
+            "destinations"
+        )
+    (pool,) = layer.pool
+    size = (pool, pool) if isinstance(pool, int) else tuple(int(p) for p in pool)
+    parts: list[tuple[str, nn.Module]] = [(f"{name}.conv", layer.conv_layer), (f"{name}.spk", layer.spk_layer)]
+    if size != (1, 1):
+        parts.append((f"{name}.pool", sl.SumPool2d(size)))
+    return parts
 
 
 def _samna_graph(layers: list[tuple[str, nn.Module]], input_shape: Sequence[int]) -> SpecksimNetwork:
