@@ -29,19 +29,18 @@ Format ``spikekit-speck``, version 1 (see ``docs/speck/config-format.md`` for ev
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import torch
 
-from spikekit_speck.chip import ChipSpec
+from spikekit_speck.chip import CHIP_NAMES, SPECK, ChipSpec, chip_spec
+from spikekit_speck.config_check import FORMAT, VERSION, check_config
 from spikekit_speck.discretize import DiscreteLayerParams
 from spikekit_speck.graph import NetworkPlan
 from spikekit_speck.mapping import MemoryReport
 
 __all__ = ["FORMAT", "VERSION", "build_config", "to_json", "from_json", "validate_config"]
-
-FORMAT = "spikekit-speck"
-VERSION = 1
 
 
 def _ints(t: torch.Tensor) -> Any:
@@ -115,37 +114,18 @@ def build_config(
     return config
 
 
-_LAYER_KEYS = (
-    "index", "core", "dimensions", "weights", "biases", "leak_enable", "threshold_high", "threshold_low",
-    "return_to_zero", "destinations", "outputs", "spike_mode",
-)  # fmt: skip
+def validate_config(config: Any) -> None:
+    """Raise ``ValueError`` naming the field unless ``config`` is a valid version-1 configuration (every field's
+    type and range, and how the layers fit together: see :mod:`spikekit_speck.config_check`)."""
+    check_config(config, chip_spec(config["device"]) if _names_device(config) else SPECK)
 
 
-def validate_config(config: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming the field if ``config`` is not a valid version-1 configuration."""
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} configuration (field 'format' is {config.get('format')!r})")
-    if config.get("version") != VERSION:
-        raise ValueError(f"unsupported {FORMAT} configuration version {config.get('version')!r}; expected {VERSION}")
-    for key in ("device", "input_shape", "input_layers", "dvs", "layers"):
-        if key not in config:
-            raise ValueError(f"configuration is missing field {key!r}")
-    cores = set()
-    for i, layer in enumerate(config["layers"]):
-        for key in _LAYER_KEYS:
-            if key not in layer:
-                raise ValueError(f"configuration layer {i} is missing field {key!r}")
-        if layer["index"] != i:
-            raise ValueError(f"configuration layer {i} has index {layer['index']}; layers must be in order")
-        if layer["core"] in cores:
-            raise ValueError(f"configuration layer {i} reuses core {layer['core']}")
-        cores.add(layer["core"])
-        if layer["threshold_high"] <= 0:
-            raise ValueError(f"configuration layer {i}: threshold_high must be positive, got {layer['threshold_high']}")
-        if len(layer["destinations"]) > 2:
-            raise ValueError(f"configuration layer {i} has {len(layer['destinations'])} destinations; at most 2")
-        if layer["spike_mode"] not in ("multi", "single", "max"):
-            raise ValueError(f"configuration layer {i}: unknown spike_mode {layer['spike_mode']!r}")
+def _names_device(config: Any) -> bool:
+    return (
+        isinstance(config, dict)
+        and isinstance(config.get("device"), str)
+        and config["device"].split(":")[0] in CHIP_NAMES
+    )
 
 
 def to_json(config: dict[str, Any], path: str | None = None, indent: int | None = None) -> str:
@@ -157,12 +137,31 @@ def to_json(config: dict[str, Any], path: str | None = None, indent: int | None 
     return text
 
 
-def from_json(text_or_path: str) -> dict[str, Any]:
-    """Read a configuration from JSON text or a file path, and validate it."""
-    text = text_or_path
-    if not text_or_path.lstrip().startswith("{"):
-        with open(text_or_path, encoding="utf-8") as fh:
+def from_json(text_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a configuration from JSON text or a file path, and validate it.
+
+    A string that names an existing file is read from it; any other string is parsed as JSON text.
+
+    Raises:
+        ValueError: the text is not JSON (NaN and infinities included) or not a valid configuration; the message
+            names the field.
+        OSError: the file cannot be read.
+    """
+    text = os.fspath(text_or_path)
+    if not isinstance(text, str):
+        raise TypeError(f"from_json expects JSON text or a file path, got {type(text_or_path).__name__}")
+    if os.path.isfile(text):
+        with open(text, encoding="utf-8") as fh:
             text = fh.read()
-    config = json.loads(text)
+    try:
+        config = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("the configuration is nested too deeply to be read") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the configuration is not JSON text (nor a file path): {exc}") from None
     validate_config(config)
     return config
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"the configuration holds {name}, which is not a number JSON allows")
