@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from spikekit_speck.dynapcnn.discretize import discretize_conv_spike_
+from spikekit_speck.layers import linear_to_conv
 
 if TYPE_CHECKING:
     from spikekit.state import StatefulLayer
@@ -25,18 +26,7 @@ sum_pool2d = partial(nn.functional.lp_pool2d, norm_type=1)
 
 def convert_linear_to_conv(lin: nn.Linear, input_shape: tuple[int, int, int]) -> nn.Conv2d:
     """A Conv2d whose kernel covers the whole ``(C, H, W)`` input and computes what ``lin`` computes on it."""
-    in_chan, in_h, in_w = input_shape
-    if lin.in_features != in_chan * in_h * in_w:
-        raise ValueError(
-            f"Shape of linear layer weight does not match provided input shape: {lin} expects {lin.in_features} "
-            f"inputs, the input shape {tuple(input_shape)} has {in_chan * in_h * in_w}"
-        )
-    layer = nn.Conv2d(in_chan, lin.out_features, kernel_size=(in_h, in_w), padding=0, bias=lin.bias is not None)
-    if lin.bias is not None:
-        assert layer.bias is not None  # built with bias=True just above
-        layer.bias.data = lin.bias.data.clone().detach()
-    layer.weight.data = lin.weight.data.clone().detach().reshape(lin.out_features, in_chan, in_h, in_w)
-    return layer
+    return linear_to_conv(lin, input_shape)
 
 
 def _pool_pair(pool: Any) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.dynapcnnnetwork_module import DynapcnnNetworkModule
 from spikekit_speck.dynapcnn.exceptions import InvalidEdge, InvalidGraphStructure, UnsupportedLayerType
 from spikekit_speck.errors import LayerShapeError, SpeckModelError
-from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, _leaves, _trace, plan_network, rescale_method_1
+from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, leaves, plan_network, rescale_method_1, trace
 
 __all__ = ["GraphExtractor"]
 
@@ -75,7 +75,7 @@ def _type_of(namespace_name: str) -> type | None:
 
 def verify_node_types(model: nn.Module) -> None:
     """Raise :class:`UnsupportedLayerType` naming every layer of ``model`` that the chip cannot run."""
-    unsupported = [(name, module) for name, module, kind in _leaves(model) if kind == "unsupported"]
+    unsupported = [(name, module) for name, module, kind in leaves(model) if kind == "unsupported"]
     if not unsupported:
         return
 
@@ -162,7 +162,7 @@ class GraphExtractor:
         verify_node_types(spiking_model)
         self._model = self._with_dvs(spiking_model, dvs_input)
         try:
-            nodes, out_nodes = _trace(self._model, self._input_shape)
+            nodes, out_nodes = trace(self._model, self._input_shape)
         except SpeckModelError as exc:
             raise InvalidGraphStructure(str(exc)) from exc
         self._nodes = nodes

@@ -28,6 +28,7 @@ from torch import nn
 import spikekit.layers as sl
 from spikekit_speck.chip import SPECK
 from spikekit_speck.dynapcnn._samna import optional_samna, require_samna
+from spikekit_speck.layers import linear_to_conv
 from spikekit_speck.recognise import number_of, threshold_of
 from spikekit_speck.simulator import STATE_MAX, STATE_MIN, ChipSimulator
 
@@ -57,14 +58,7 @@ def convert_linear_to_convolutional(layer: nn.Linear, input_shape: Sequence[int]
     Raises:
         ValueError: ``layer.in_features`` is not ``C * H * W``.
     """
-    c, h, w = (int(n) for n in input_shape)
-    if layer.in_features != c * h * w:
-        raise ValueError(
-            f"Linear layer has {layer.in_features} input features, but its input of shape {(c, h, w)} has {c * h * w}"
-        )
-    conv = nn.Conv2d(c, layer.out_features, kernel_size=(h, w), padding=0, bias=False)
-    conv.weight.data = layer.weight.data.clone().detach().reshape(layer.out_features, c, h, w)
-    return conv
+    return linear_to_conv(layer, input_shape, bias=False)
 
 
 def calculate_weight_scale(layer: nn.AvgPool2d) -> float:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import warnings
 from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from spikekit_speck.dynapcnn.crop2d import Crop2d
-from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
+from spikekit_speck.dvs import Crop2d, DVSLayer
 from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
+from spikekit_speck.layers import merge_bn
 
 if TYPE_CHECKING:
     from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
@@ -48,7 +48,6 @@ def __getattr__(name: str) -> Any:
 
 
 Edge = tuple[int, int]
-WeightLayer = TypeVar("WeightLayer", bound=nn.Linear | nn.Conv2d)
 
 
 def parse_device_id(device_id: str) -> tuple[str, int]:
@@ -109,33 +108,6 @@ def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, 
     h, w = input_shape
     top, bottom, left, right = (int(getattr(layer, f"{side}_crop")) for side in ("top", "bottom", "left", "right"))
     return Crop2d(((top, h - bottom), (left, w - right)))
-
-
-def merge_bn(weight_layer: WeightLayer, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> WeightLayer:
-    """A copy of a Conv2d / Linear with a following BatchNorm folded into its weight and bias.
-
-    As sinabs: ``factor = gamma / sqrt(running_var)`` (the BatchNorm's ``eps`` is not added),
-    ``bias' = beta + (bias - running_mean) * factor``, ``weight' = weight * factor`` per output channel.
-    """
-    mu, var = bn.running_mean, bn.running_var
-    if mu is None or var is None:
-        raise ValueError(
-            f"{type(bn).__name__} keeps no running statistics (track_running_stats=False): nothing to fold into "
-            f"{type(weight_layer).__name__}"
-        )
-    gamma, beta = (bn.weight, bn.bias) if bn.affine else (1.0, 0.0)
-    factor = gamma / var.sqrt()
-    weight = weight_layer.weight.data.clone().detach()
-    bias = 0.0 if weight_layer.bias is None else weight_layer.bias.data.clone().detach()
-    weight_layer = copy.deepcopy(weight_layer)
-    new_bias = beta + (bias - mu) * factor
-    if weight_layer.bias is None:
-        weight_layer.bias = nn.Parameter(new_bias)
-    else:
-        weight_layer.bias.data = new_bias
-    factor = factor.reshape(*factor.shape, *([1] * (weight.ndim - factor.ndim)))
-    weight_layer.weight.data = weight * factor
-    return weight_layer
 
 
 def merge_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
