@@ -44,9 +44,12 @@ _DESCRIPTION = "SynSense {} (DYNAP-CNN core array): checks, discretisation, core
 
 @hookimpl
 def spikekit_targets() -> list[TargetSpec]:
+    from spikekit_speck.chip import CHIP_NAMES
+
     records = [TargetSpec("speck2f", "spikekit_speck.target:SpeckTarget", _DESCRIPTION.format("Speck 2f"))]
-    for name in ("speck2e", "speck2edevkit", "speck2fmodule", "speck2fdevkit", "dynapcnn"):
-        records.append(TargetSpec(name, f"spikekit_speck.target:{name}", _DESCRIPTION.format(name)))
+    for name in CHIP_NAMES:
+        if name != "speck2f":
+            records.append(TargetSpec(name, f"spikekit_speck.target:{name}", _DESCRIPTION.format(name)))
     return records
 
 

@@ -8,19 +8,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from spikekit_speck.chip import DEVICES
 from spikekit_speck.config import validate_config
 
 __all__ = ["to_samna_config", "SAMNA_MODULES"]
 
-#: samna sub-package per device family.
-SAMNA_MODULES = {
-    "speck2e": "speck2e",
-    "speck2edevkit": "speck2e",
-    "speck2f": "speck2f",
-    "speck2fmodule": "speck2f",
-    "speck2fdevkit": "speck2f",
-    "dynapcnn": "dynapcnn",
-}
+#: samna sub-package per device name (from :data:`spikekit_speck.chip.DEVICES`).
+SAMNA_MODULES = {name: d.samna_family for name, d in DEVICES.items()}
 
 
 def _load_samna_module(device: str) -> Any:

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikekit_speck.chip import parse_device_id
 from spikekit_speck.dynapcnn._samna import optional_samna
 from spikekit_speck.dynapcnn.chips import BUILDERS
 from spikekit_speck.dynapcnn.chips.speck2e import Speck2EConfigBuilder
 from spikekit_speck.dynapcnn.chips.speck2f import Speck2FConfigBuilder
 from spikekit_speck.dynapcnn.config_builder import ConfigBuilder
-from spikekit_speck.dynapcnn.io import parse_device_id
 from spikekit_speck.events import Spike
 from spikekit_speck.events import events_to_raster as _bin_events
 

@@ -20,16 +20,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikekit_speck.chip import CONFIGURABLE_DEVICES, parse_device_id
 from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.nir_graph_extractor import GraphExtractor
-from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape, parse_device_id
+from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape
 from spikekit_speck.graph import rescale_method_1
 
 __all__ = ["DynapcnnNetwork", "DynapcnnCompatibleNetwork"]
 
 #: The chips a configuration can be made for (sinabs's ``ChipFactory.supported_devices``).
-SUPPORTED_DEVICES = ("speck2e", "speck2edevkit", "speck2fmodule", "speck2fdevkit")
+SUPPORTED_DEVICES = CONFIGURABLE_DEVICES
 
 
 def _unwrap(snn: nn.Module) -> nn.Module:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from spikekit_speck.chip import get_device_id, parse_device_id, standardize_device_id
 from spikekit_speck.dvs import Crop2d, DVSLayer
 from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
 from spikekit_speck.layers import merge_bn
@@ -48,26 +49,6 @@ def __getattr__(name: str) -> Any:
 
 
 Edge = tuple[int, int]
-
-
-def parse_device_id(device_id: str) -> tuple[str, int]:
-    """``"speck2fdevkit:1"`` -> ``("speck2fdevkit", 1)``; without an index the index is 0."""
-    parts = device_id.split(sep=":")
-    if len(parts) == 1:
-        return parts[0], 0
-    if len(parts) == 2:
-        return parts[0], int(parts[1])
-    raise Exception(f"Device id not understood. A string of form `device_type:index` expected, got {device_id!r}.")
-
-
-def get_device_id(device_type: str, index: int) -> str:
-    """``("speck2fdevkit", 0)`` -> ``"speck2fdevkit:0"``."""
-    return f"{device_type}:{index}"
-
-
-def standardize_device_id(device_id: str) -> str:
-    """``"speck2fdevkit"`` -> ``"speck2fdevkit:0"``."""
-    return get_device_id(*parse_device_id(device_id))
 
 
 def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
