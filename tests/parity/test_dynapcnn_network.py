@@ -522,3 +522,30 @@ def test_device_after_a_failed_deployment_names_the_chip():
         ours(torch.zeros(1, 2, 8, 8))
     ours.to("cpu")
     assert ours.device == "cpu" and ours(torch.zeros(1, 2, 8, 8)).shape == (1, 10, 1, 1)
+
+
+# -- Every route to the chip places the same layer on the same core, sinabs's -----------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_every_route_gives_sinabs_cores(name):
+    """sinabs's placement, DynapcnnNetwork's (make_config's builder), make_json_config's and spikekit.deploy's (by
+    weight layer name). sinabs numbers parallel branches either way round from run to run (its placement follows
+    the numbering), so sinabs is compared in the runs where its numbering is ours."""
+    import spikekit
+
+    theirs, ours = _pair(name)
+    if any(len([d for d in ds if d >= 0]) > 2 for ds in theirs.layer_destination_map.values()):
+        pytest.skip("no chip configuration has more than two destinations")
+    to_ours = _correspondence(theirs, ours)
+    expected = builder_for("speck2fdevkit:0").map_layers_to_cores(ours.dynapcnn_layers)
+    if to_ours == {i: i for i in to_ours}:  # else sinabs numbered parallel branches the other way round this run
+        assert Speck2FConfigBuilder.map_layers_to_cores(theirs.dynapcnn_layers) == expected
+    config = ours.make_json_config(device="speck2fdevkit:0")
+    assert ours.layer2core_map == expected
+    by_name = {layer["name"]: layer["core"] for layer in config["layers"]}
+    assert sorted(by_name.values()) == sorted(expected.values())
+    _, _, kwargs = _models(kl, KDVS)[name]
+    if "dvs_input" in kwargs:
+        return  # the network adds or changes a DVS layer that the model itself does not have
+    model, shape, _ = _build(kl, KDVS, name)
+    deployed = spikekit.deploy(model, "speck2fdevkit", input_shape=shape or ours.input_shape)
+    assert {layer["name"]: layer["core"] for layer in deployed.config["layers"]} == by_name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -14,6 +13,7 @@ from spikekit_speck.chip import get_device_id, parse_device_id, standardize_devi
 from spikekit_speck.dvs import Crop2d, DVSLayer
 from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
 from spikekit_speck.layers import merge_bn
+from spikekit_speck.mapping import topological_sorting
 
 if TYPE_CHECKING:
     from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
@@ -49,39 +49,6 @@ def __getattr__(name: str) -> Any:
 
 
 Edge = tuple[int, int]
-
-
-def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
-    """Kahn's algorithm over ``edges`` (visited in sorted order); entry nodes are flagged by edges ``("input", X)``.
-
-    Raises:
-        ValueError: the graph has a cycle.
-    """
-    graph: dict[Any, list[Any]] = defaultdict(list)
-    in_degree: dict[Any, int] = defaultdict(int)
-    # In a fixed order (sinabs iterates the set, whose order depends on Python's string hash seed when the edges
-    # hold "input" or "dvs"), so that parallel branches are numbered the same way in every run.
-    for u, v in sorted(edges, key=_edge_key):
-        if u != "input":
-            graph[u].append(v)
-            in_degree[v] += 1
-        in_degree.setdefault(v, 0)
-    queue = deque(node for node, degree in in_degree.items() if degree == 0)
-    order = []
-    while queue:
-        node = queue.popleft()
-        order.append(node)
-        for neighbour in graph[node]:
-            in_degree[neighbour] -= 1
-            if in_degree[neighbour] == 0:
-                queue.append(neighbour)
-    if len(order) != len(in_degree):
-        raise ValueError("The graph has a cycle and cannot be topologically sorted.")
-    return order
-
-
-def _edge_key(edge: tuple[Any, Any]) -> tuple[tuple[int, int, str], ...]:
-    return tuple((0, v, "") if isinstance(v, int) else (1, 0, str(v)) for v in edge)
 
 
 def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, int]) -> Crop2d:
