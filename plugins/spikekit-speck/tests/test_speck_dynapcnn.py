@@ -416,3 +416,21 @@ def test_a_core_order_given_as_a_string_other_than_auto_is_refused():
     net = net_cls()(seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf())), input_shape=(2, 8, 8))
     with pytest.raises(ValueError, match="chip_layers_ordering must be 'auto'"):
         net.make_json_config(chip_layers_ordering="01")
+
+
+def test_the_model_is_traced_once_per_network():
+    """DynapcnnNetwork runs the model once (its trace); the plan it keeps serves make_json_config and to_json."""
+    model = seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf(), sl.SumPool2d(2), nn.Flatten(), nn.Linear(36, 3), iaf()))
+    calls = []
+    model[0].register_forward_pre_hook(lambda module, args: calls.append(1))  # copied with the model into the trace
+    net = net_cls()(model, input_shape=(2, 8, 8))
+    assert len(calls) == 1
+    first = net.make_json_config()
+    net.make_json_config(layer2core_map=first_cores(first))
+    net.to_json()
+    assert len(calls) == 1
+    assert net.plan is net.plan and [layer.name for layer in net.plan.layers] == ["0", "4"]
+
+
+def first_cores(config):
+    return {i: layer["core"] for i, layer in enumerate(config["layers"])}

@@ -366,6 +366,7 @@ def plan_network(
     input_shape: Sequence[int],
     chip: ChipSpec,
     weight_rescaling_fn: Callable[[Iterable[float]], float] = rescale_method_1,
+    traced: tuple[list[TracedNode], list[int]] | None = None,
 ) -> NetworkPlan:
     """Trace ``model`` and return its chip layers, raising :class:`SpeckModelError` naming the layer on any rule
     the chip cannot follow.
@@ -375,12 +376,15 @@ def plan_network(
         input_shape: ``(C, H, W)`` of one time step (without batch/time).
         chip: the chip's constraints.
         weight_rescaling_fn: combines conflicting AvgPool rescale factors that reach one layer.
+        traced: what :func:`trace` returned for ``model`` and ``input_shape``, so that the model is not run again
+            (left unchanged).
     """
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3:
         raise SpeckModelError(f"input_shape must be (channels, height, width), got {shape}")
     shape3 = (shape[0], shape[1], shape[2])
-    nodes, out_nodes = trace(model, shape)
+    nodes, out_nodes = trace(model, shape) if traced is None else traced
+    nodes = [dataclasses.replace(node, sources=list(node.sources)) for node in nodes]  # _contract rewrites them
     folded = _fold_batchnorms(nodes)
     graph = _contract(nodes, out_nodes)
     layers = [_plan_layer(graph, k, chip) for k in range(len(graph.weight_nodes))]

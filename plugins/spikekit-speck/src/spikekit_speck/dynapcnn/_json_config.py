@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from spikekit_speck.chip import chip_spec
@@ -21,7 +22,7 @@ def json_config(network: Any, layer2core: dict[int, int], device: str, monitored
     naming the layer.
     """
     chip = chip_spec(device)
-    plan = network._graph_extractor.plan(network._weight_rescaling_fn)
+    plan = copy.deepcopy(network.plan)  # the network's own plan, filled in below with its layers' parameters
     to_plan = network._plan_index
     from_plan = {old: new for new, old in to_plan.items()}
     params, placement = [], {}

@@ -25,7 +25,7 @@ from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.nir_graph_extractor import GraphExtractor
 from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape
-from spikekit_speck.graph import rescale_method_1
+from spikekit_speck.graph import NetworkPlan, rescale_method_1
 
 __all__ = ["DynapcnnNetwork", "DynapcnnCompatibleNetwork"]
 
@@ -102,6 +102,11 @@ class DynapcnnNetwork(nn.Module):
         # DynapcnnLayer index -> index of the same layer in the graph extractor's plan (for the JSON config).
         new_index = {id(layer): i for i, layer in self._dynapcnn_module.dynapcnn_layers.items()}
         self._plan_index = {new_index[id(layer)]: old for old, layer in by_plan_index.items()}
+
+    @property
+    def plan(self) -> NetworkPlan:
+        """The engine's plan of the chip layers, made once from the one trace of the model (read-only)."""
+        return self._graph_extractor.plan(self._weight_rescaling_fn)
 
     # -- sinabs's attributes ---------------------------------------------------------------------------------------
     @property

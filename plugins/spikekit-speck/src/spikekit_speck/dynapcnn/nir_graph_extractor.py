@@ -166,6 +166,8 @@ class GraphExtractor:
         except SpeckModelError as exc:
             raise InvalidGraphStructure(str(exc)) from exc
         self._nodes = nodes
+        self._out_nodes = out_nodes
+        self._plans: dict[Any, NetworkPlan] = {}
         self._name_2_indx_map = {node.name: i for i, node in enumerate(nodes)}
         self._edges = {(s, i) for i, node in enumerate(nodes) for s in node.sources if s != INPUT}
         self._entry_nodes = {i for i, node in enumerate(nodes) if INPUT in node.sources}
@@ -288,11 +290,17 @@ class GraphExtractor:
         """Accepted for sinabs compatibility: Flatten and Merge nodes are always looked through when layers are made."""
 
     def plan(self, weight_rescaling_fn: Callable[[Iterable[float]], float] | None = None) -> NetworkPlan:
-        """The chip layers of the model (structure checked, chip limits not)."""
+        """The chip layers of the model (structure checked, chip limits not), planned from the trace made when the
+        extractor was built and kept (the model runs once); treat it as read-only."""
+        fn = weight_rescaling_fn or rescale_method_1
+        if fn not in self._plans:
+            self._plans[fn] = self._plan(fn)
+        return self._plans[fn]
+
+    def _plan(self, weight_rescaling_fn: Callable[[Iterable[float]], float]) -> NetworkPlan:
         try:
-            return plan_network(
-                self._model, self._input_shape, _STRUCTURE_ONLY, weight_rescaling_fn or rescale_method_1
-            )
+            traced = (self._nodes, self._out_nodes)
+            return plan_network(self._model, self._input_shape, _STRUCTURE_ONLY, weight_rescaling_fn, traced)
         except LayerShapeError as exc:  # sinabs: ValueError from DynapcnnLayer / the pooling conversion
             raise ValueError(str(exc)) from exc
         except SpeckModelError as exc:
