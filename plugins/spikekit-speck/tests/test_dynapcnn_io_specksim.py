@@ -16,7 +16,6 @@ import spikekit.layers as sl
 from spikekit_speck.dynapcnn.specksim import (
     OUTPUT_DTYPE,
     OfflineSpecksimNetwork,
-    _StatefulSimulator,
     from_sequential,
 )
 from spikekit_speck.simulator import ChipSimulator
@@ -162,7 +161,7 @@ def test_refusals_as_sinabs():
 
 def test_stateful_simulator_resets():
     sim = from_sequential(make_net(), SHAPE)
-    assert isinstance(sim.simulator, _StatefulSimulator)
+    assert isinstance(sim.simulator, ChipSimulator) and sim.simulator.keep_state
     sim(random_events(seed=2))
     assert sim.simulator.states
     sim.reset_states()

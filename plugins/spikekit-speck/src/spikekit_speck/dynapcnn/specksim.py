@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import spikekit.layers as sl
@@ -30,7 +29,7 @@ from spikekit_speck.chip import SPECK
 from spikekit_speck.dynapcnn._samna import optional_samna, require_samna
 from spikekit_speck.layers import linear_to_conv
 from spikekit_speck.recognise import number_of, threshold_of
-from spikekit_speck.simulator import STATE_MAX, STATE_MIN, ChipSimulator
+from spikekit_speck.simulator import ChipSimulator
 
 __all__ = [
     "to_tuple",
@@ -333,42 +332,6 @@ def _as_squeeze(layer: nn.Module) -> nn.Module:
     )
 
 
-class _StatefulSimulator(ChipSimulator):
-    """The integer simulator, keeping each layer's states from one run to the next (as specksim's filters do)."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config, saturate=True)
-        for index, spec in enumerate(self._layers):
-            spec["index"] = index
-        self.states: dict[int, torch.Tensor] = {}
-
-    def reset(self) -> None:
-        self.states = {}
-
-    def _run_layer(self, spec: dict[str, Any], s_in: torch.Tensor) -> torch.Tensor:
-        # The parent's update (the chip's rules) from the kept state; then the state it ends in.
-        index, init = spec["index"], spec["init"]
-        state = self.states.get(index, init)
-        spec["init"] = state
-        try:
-            spikes = ChipSimulator._run_layer(self, spec, s_in)
-        finally:
-            spec["init"] = init
-        self.states[index] = self._final_state(spec, state, s_in[0], spikes[0])
-        return spikes
-
-    @staticmethod
-    def _final_state(spec: dict[str, Any], v: torch.Tensor, s_in: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """The state after the steps of ``s_in`` (T, C, H, W) from ``v``, given the spikes ``n`` they produced."""
-        drive = F.conv2d(s_in.to(torch.float64), spec["weight"], stride=spec["stride"], padding=spec["padding"])
-        drive = torch.round(drive).to(torch.int64) + spec["bias"].view(-1, 1, 1)
-        for step in range(drive.shape[0]):
-            v = (v + drive[step]).clamp(STATE_MIN, STATE_MAX)
-            v = torch.where(n[step] > 0, torch.zeros_like(v), v) if spec["zero"] else v - n[step] * spec["thr"]
-            v = torch.clamp(v, min=spec["low"])
-        return v
-
-
 class OfflineSpecksimNetwork(SpecksimNetwork):
     """specksim's call shape without samna: the network discretised and run by spikekit's integer simulator.
 
@@ -387,7 +350,7 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
         model = nn.Sequential(*(_as_squeeze(m) if isinstance(m, sl.IAF) else m for _, m in layers))
         self.input_shape = tuple(int(n) for n in input_shape)
         self.deployment = compile_model(model, self.input_shape, SPECK, "speck2f")
-        self.simulator = _StatefulSimulator(self.deployment.config)
+        self.simulator = ChipSimulator(self.deployment.config, keep_state=True)
         self.monitors = {}
         self._last: tuple[np.ndarray, dict[int, torch.Tensor]] | None = None
         self.network, self.members = None, []
@@ -434,7 +397,7 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
         return self._events(out[0], times)
 
     def reset_states(self) -> None:
-        self.simulator.reset()
+        self.simulator.reset_states()
 
     def get_nth_spiking_layer(self, spike_layer_number: int) -> dict[str, Any]:
         """The configuration of the ``spike_layer_number``-th spiking layer (0-based; spikekit's JSON form)."""
@@ -460,5 +423,6 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
         """States of a spiking layer as nested lists ``(channel, y, x)``, in the float model's units (the integer
         state divided by the layer's discretisation scale)."""
         layer = self.get_nth_spiking_layer(spike_layer_number)
-        state = self.simulator.states.get(spike_layer_number, self.simulator._layers[spike_layer_number]["init"])
+        kept = self.simulator.states.get(spike_layer_number)
+        state = torch.tensor(layer["neurons_initial_value"]).transpose(1, 2) if kept is None else kept[0]
         return (state.to(torch.float64) / layer["scale"]).tolist()
