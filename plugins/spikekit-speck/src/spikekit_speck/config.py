@@ -40,16 +40,98 @@ from spikekit_speck.discretize import DiscreteLayerParams
 from spikekit_speck.graph import NetworkPlan
 from spikekit_speck.mapping import MemoryReport
 
-__all__ = ["FORMAT", "VERSION", "build_config", "to_json", "from_json", "validate_config"]
+__all__ = ["FORMAT", "VERSION", "build_config", "core_settings", "to_json", "from_json", "validate_config"]
 
 
-def _ints(t: torch.Tensor) -> Any:
-    return torch.round(t).to(torch.int64).tolist()
+def _as_int(t: torch.Tensor) -> torch.Tensor:
+    return torch.round(t).to(torch.int64)
 
 
 def _shape_dict(shape: tuple[int, int, int]) -> dict[str, Any]:
     c, h, w = shape
     return {"size": {"x": int(w), "y": int(h)}, "feature_count": int(c)}
+
+
+def core_settings(
+    in_shape: tuple[int, int, int],
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    thresholds: tuple[int, int],
+    return_to_zero: bool,
+    state: torch.Tensor,
+    destinations: list[dict[str, Any]],
+    leak_enable: bool | None = None,
+) -> dict[str, Any]:
+    """The settings of one core, as the chip's configuration names them (plain Python values): what the JSON
+    configuration holds for each layer and what is written into samna's core configuration.
+
+    Args:
+        in_shape: ``(C, H, W)`` arriving at the core.
+        weight: integer ``(C_out, C_in, k, k)`` (y before x); written x before y, the vendor's layout.
+        bias: integer ``(C_out,)``; the leak is enabled when any is non-zero.
+        stride, padding: ``(y, x)``.
+        thresholds: ``(threshold_high, threshold_low)``.
+        return_to_zero: reset to zero (else subtract the threshold).
+        state: integer ``(C_out, H', W')`` initial neuron states; written ``[C][W][H]``.
+        destinations: ``{"layer": core, "enable": True, "pooling": p}`` each.
+        leak_enable: default: any bias is non-zero.
+    """
+    c_out, h, w = state.shape
+    return {
+        "dimensions": {
+            "input_shape": _shape_dict(in_shape),
+            "output_shape": _shape_dict((c_out, h, w)),
+            "padding": {"x": int(padding[1]), "y": int(padding[0])},
+            "stride": {"x": int(stride[1]), "y": int(stride[0])},
+            "kernel_size": int(weight.shape[-1]),
+        },
+        "weights": weight.transpose(2, 3).tolist(),
+        "biases": bias.tolist(),
+        "leak_enable": bool((bias != 0).any()) if leak_enable is None else bool(leak_enable),
+        "return_to_zero": bool(return_to_zero),
+        "threshold_high": int(thresholds[0]),
+        "threshold_low": int(thresholds[1]),
+        "monitor_enable": False,
+        "neurons_initial_value": state.transpose(1, 2).tolist(),
+        "destinations": destinations,
+    }
+
+
+def _layer_entry(layer: Any, p: DiscreteLayerParams, layer2core: dict[int, int]) -> dict[str, Any]:
+    """One layer of the JSON configuration: its core's settings plus what the simulator and the report read."""
+    c, h, w = layer.neuron_shape
+    state = torch.zeros(c, h, w) if p.v_mem is None else p.v_mem.reshape(c, h, w)
+    destinations = [
+        {"layer": layer2core[d.target], "enable": True, "pooling": d.pooling}
+        for d in layer.destinations
+        if d.target is not None
+    ]
+    settings = core_settings(
+        layer.input_shape,
+        _as_int(p.weight),
+        _as_int(p.bias),
+        layer.stride,
+        layer.padding,
+        (p.threshold, p.min_v_mem),
+        layer.return_to_zero,
+        _as_int(state),
+        destinations,
+    )
+    outputs = [{"pooling": d.pooling} for d in layer.destinations if d.target is None]
+    return {
+        "index": layer.index,
+        "name": layer.name,
+        "neuron_name": layer.neuron_name,
+        "core": layer2core[layer.index],
+        **settings,
+        "outputs": outputs,
+        "spike_mode": layer.spike_mode,
+        "max_spikes": layer.max_spikes,
+        "scale": p.scale,
+        "monitor_enable": bool(outputs),
+    }
 
 
 def build_config(
@@ -60,42 +142,7 @@ def build_config(
     device: str,
 ) -> dict[str, Any]:
     """The configuration dict of a planned, discretised and mapped network (JSON-serialisable)."""
-    layers = []
-    for layer, p in zip(plan.layers, params):
-        c, h, w = layer.neuron_shape
-        state = torch.zeros(c, h, w) if p.v_mem is None else p.v_mem.reshape(c, h, w)
-        layers.append(
-            {
-                "index": layer.index,
-                "name": layer.name,
-                "neuron_name": layer.neuron_name,
-                "core": layer2core[layer.index],
-                "dimensions": {
-                    "input_shape": _shape_dict(layer.input_shape),
-                    "output_shape": _shape_dict(layer.neuron_shape),
-                    "padding": {"x": layer.padding[1], "y": layer.padding[0]},
-                    "stride": {"x": layer.stride[1], "y": layer.stride[0]},
-                    "kernel_size": layer.kernel_size,
-                },
-                "weights": _ints(p.weight.transpose(2, 3)),
-                "biases": _ints(p.bias),
-                "leak_enable": bool((p.bias != 0).any()),
-                "threshold_high": p.threshold,
-                "threshold_low": p.min_v_mem,
-                "return_to_zero": layer.return_to_zero,
-                "neurons_initial_value": _ints(state.transpose(1, 2)),
-                "destinations": [
-                    {"layer": layer2core[d.target], "enable": True, "pooling": d.pooling}
-                    for d in layer.destinations
-                    if d.target is not None
-                ],
-                "outputs": [{"pooling": d.pooling} for d in layer.destinations if d.target is None],
-                "spike_mode": layer.spike_mode,
-                "max_spikes": layer.max_spikes,
-                "scale": p.scale,
-                "monitor_enable": any(d.target is None for d in layer.destinations),
-            }
-        )
+    layers = [_layer_entry(layer, p, layer2core) for layer, p in zip(plan.layers, params)]
     dvs = None
     if plan.dvs is not None:
         dvs = {"input_shape": list(plan.dvs.input_shape), **plan.dvs.get_config_dict()}
