@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from spikekit_speck.chip import CONFIGURABLE_DEVICES, parse_device_id
-from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
+from spikekit_speck.dvs import DVSLayer
+from spikekit_speck.dynapcnn.chips import builder_for
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.nir_graph_extractor import GraphExtractor
 from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape
@@ -249,8 +250,6 @@ class DynapcnnNetwork(nn.Module):
     def reset_states(self, randomize: bool = False) -> None:
         """Reset the neurons' states (to zero, or random values with ``randomize``); on a chip, through samna."""
         if self.is_deployed_on_dynapcnn_device:
-            from spikekit_speck.dynapcnn.config_builder import builder_for
-
             builder = builder_for(str(self.device))  # a chip id (is_deployed_on_dynapcnn_device)
             builder.reset_states(self.samna_config, randomize=randomize)
             self.samna_device.get_model().apply_configuration(self.samna_config)
@@ -288,7 +287,7 @@ class DynapcnnNetwork(nn.Module):
                 monitor_layers=monitor_layers,
                 config_modifier=config_modifier,
             )
-            _samna.deploy(self, device, config, slow_clk_frequency)
+            _samna.deploy(self, device, config, slow_clk_frequency, builder_for(device))
             self.device = device
             return self
         if isinstance(device, (str, torch.device)):
@@ -305,8 +304,6 @@ class DynapcnnNetwork(nn.Module):
         device: str,
     ) -> dict[int, int]:
         """sinabs's rules for ``layer2core_map`` / the deprecated ``chip_layers_ordering``; "auto" searches."""
-        from spikekit_speck.dynapcnn.config_builder import builder_for
-
         if chip_layers_ordering is not None:
             if layer2core_map != "auto":
                 warnings.warn(
@@ -386,8 +383,6 @@ class DynapcnnNetwork(nn.Module):
             ImportError: samna is not installed.
             ValueError: no placement fits, or samna finds the configuration invalid.
         """
-        from spikekit_speck.dynapcnn.config_builder import builder_for
-
         builder = builder_for(device)
         self._check_destinations()
         self._layer2core_map = self._resolve_layer2core(layer2core_map, chip_layers_ordering, device)
@@ -435,8 +430,6 @@ class DynapcnnNetwork(nn.Module):
 
     def is_compatible_with(self, device_type: str) -> bool:
         """True if the network's layers can be placed on ``device_type``'s cores."""
-        from spikekit_speck.dynapcnn.config_builder import builder_for
-
         try:
             builder_for(device_type).map_layers_to_cores(self.dynapcnn_layers)
         except ValueError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,9 +14,6 @@ from spikekit_speck.dvs import Crop2d, DVSLayer
 from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
 from spikekit_speck.layers import merge_bn
 from spikekit_speck.mapping import topological_sorting
-
-if TYPE_CHECKING:
-    from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
 
 __all__ = [
     "COMPLETELY_IGNORED_LAYER_TYPES",
@@ -64,7 +61,7 @@ def merge_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return merge_bn(conv, bn)
 
 
-def extend_readout_layer(model: DynapcnnNetwork) -> DynapcnnNetwork:
+def extend_readout_layer(model: Any) -> Any:
     """A copy of ``model`` whose exit layers have ``4 * (n - 1) + 1`` output channels, channel ``i`` moved to
     ``4 * i`` (Speck 2E / 2F read out every fourth channel)."""
     model = copy.deepcopy(model)

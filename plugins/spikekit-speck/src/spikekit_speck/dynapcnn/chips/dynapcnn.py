@@ -16,7 +16,7 @@ import torch
 from spikekit_speck.chip import SPECK
 from spikekit_speck.config import core_settings
 from spikekit_speck.dvs import DVSLayer
-from spikekit_speck.dynapcnn.config_builder import ConfigBuilder
+from spikekit_speck.dynapcnn._builder import ConfigBuilder
 from spikekit_speck.dynapcnn.mapping import LayerConstraints
 from spikekit_speck.recognise import reset_mode_of
 from spikekit_speck.samna_export import write_core, write_dvs
