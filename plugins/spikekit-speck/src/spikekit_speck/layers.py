@@ -11,7 +11,7 @@ from torch import nn
 
 __all__ = ["linear_to_conv", "merge_bn"]
 
-WeightLayer = TypeVar("WeightLayer", nn.Linear, nn.Conv2d)
+WeightLayer = TypeVar("WeightLayer", bound=nn.Linear | nn.Conv2d)
 
 
 def linear_to_conv(

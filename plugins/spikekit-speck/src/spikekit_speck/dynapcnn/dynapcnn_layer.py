@@ -55,7 +55,7 @@ class DynapcnnLayer(nn.Module):
 
     def __init__(
         self,
-        conv: nn.Conv2d,
+        conv: nn.Conv2d | nn.Linear,
         spk: nn.Module,
         in_shape: tuple[int, int, int],
         pool: Sequence[int | Sequence[int]],
@@ -75,9 +75,10 @@ class DynapcnnLayer(nn.Module):
         spk = copy.deepcopy(spk)
         if isinstance(conv, nn.Linear):
             conv = convert_linear_to_conv(conv, in_shape)
-            if spk.is_state_initialised() and spk.v_mem.ndim < 4:
-                # A Linear's (N, F) state becomes the conv's (N, F, 1, 1).
-                spk.v_mem = spk.v_mem.data.reshape(*spk.v_mem.shape, *([1] * (4 - spk.v_mem.ndim)))
+            v_mem = getattr(spk, "v_mem", None)
+            if isinstance(v_mem, torch.Tensor) and spk.is_state_initialised() and v_mem.ndim < 4:
+                # A Linear's (N, F) state becomes the conv's (N, F, 1, 1), as in sinabs.
+                spk.v_mem = v_mem.data.reshape(*v_mem.shape, *([1] * (4 - v_mem.ndim)))
         else:
             conv = copy.deepcopy(conv)
         if self._rescale_weights != 1:

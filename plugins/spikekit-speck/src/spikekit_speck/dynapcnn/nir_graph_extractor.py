@@ -112,14 +112,14 @@ def verify_node_types(model: nn.Module) -> None:
     )
 
 
-def _weight_module(layer: LayerPlan, linear: bool) -> nn.Module:
+def _weight_module(layer: LayerPlan, linear: bool) -> nn.Conv2d | nn.Linear:
     """The (BatchNorm-folded, not yet rescaled) weight layer of a planned chip layer, built without drawing random
     numbers; a ``Linear`` stays one, so that :class:`DynapcnnLayer` turns it into a Conv2d as sinabs does (drawing
     the Conv2d's initial values, as sinabs's conversion does, and giving the neuron state its ``(N, C, 1, 1)``
     shape)."""
     weight = layer.unscaled_weight if layer.unscaled_weight is not None else layer.weight
     bias = layer.bias is not None
-    module: nn.Module
+    module: nn.Conv2d | nn.Linear
     if linear:
         module = nn.utils.skip_init(nn.Linear, weight[0].numel(), weight.shape[0], bias=bias)
         module.weight.data = weight.reshape(weight.shape[0], -1).clone()
@@ -136,6 +136,7 @@ def _weight_module(layer: LayerPlan, linear: bool) -> nn.Module:
         )
         module.weight.data = weight.clone()
     if layer.bias is not None:
+        assert module.bias is not None  # built with a bias because the layer has one
         module.bias.data = layer.bias.clone()
     return module
 

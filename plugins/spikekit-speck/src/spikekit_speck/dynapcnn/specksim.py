@@ -143,7 +143,7 @@ def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
     return kept
 
 
-def _chip_layer_parts(name: str, layer: nn.Module) -> list[tuple[str, nn.Module]]:
+def _chip_layer_parts(name: str, layer: Any) -> list[tuple[str, nn.Module]]:
     """conv, neuron and (when it pools) the sum pooling of one DynapcnnLayer that sends to one destination."""
     if len(layer.pool) != 1:
         raise ValueError(
