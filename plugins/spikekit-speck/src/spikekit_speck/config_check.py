@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from spikekit_speck.chip import SPECK, ChipSpec
+from spikekit_speck.mapping import memory_of
 
 __all__ = ["check_config", "FORMAT", "VERSION"]
 
@@ -190,13 +191,14 @@ def _check_dimensions(value: Any, p: str, chip: ChipSpec) -> tuple[tuple[int, in
 
 def _check_memory_fits(in_shape: Any, out_shape: Any, k: int, core: int, p: str, chip: ChipSpec) -> None:
     c_out, h, w = out_shape
-    kernel = in_shape[0] * 2 ** (math.ceil(math.log2(k * k)) + math.ceil(math.log2(c_out)))
-    neuron = c_out * 2 ** (math.ceil(math.log2(h)) + math.ceil(math.log2(w)))
+    need = memory_of(in_shape[0], c_out, (k, k), (h, w), True)
     limits = chip.cores[core]
-    if kernel > limits.kernel_memory or neuron > limits.neuron_memory or c_out > limits.bias_memory:
+    have = {"kernel": limits.kernel_memory, "neuron": limits.neuron_memory, "bias": limits.bias_memory}
+    if any(need[key] > have[key] for key in have):
         raise ValueError(
-            f"configuration field {p!r}: the layer needs kernel memory {kernel}, neuron memory {neuron} and "
-            f"{c_out} biases; core {core} has {limits.kernel_memory}, {limits.neuron_memory} and {limits.bias_memory}"
+            f"configuration field {p!r}: the layer needs kernel memory {need['kernel']}, neuron memory "
+            f"{need['neuron']} and {need['bias']} biases; core {core} has {have['kernel']}, {have['neuron']} and "
+            f"{have['bias']}"
         )
 
 

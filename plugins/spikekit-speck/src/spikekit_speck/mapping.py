@@ -29,6 +29,7 @@ from spikekit_speck.errors import MappingError
 
 __all__ = [
     "layer_memory",
+    "memory_of",
     "fitting_cores",
     "find_matching",
     "map_layers",
@@ -41,15 +42,20 @@ __all__ = [
 ]
 
 
+def memory_of(c_in: int, c_out: int, kernel: tuple[int, int], neurons: tuple[int, int], bias: bool) -> dict[str, int]:
+    """``{"kernel", "neuron", "bias"}`` memory (words / entries) of a core running ``c_in -> c_out`` channels with a
+    ``kernel`` ``(k_y, k_x)`` on ``neurons`` ``(H, W)`` neurons per channel (the formulas in the module docstring)."""
+    kernel_words = c_in * 2 ** (math.ceil(math.log2(kernel[0] * kernel[1])) + math.ceil(math.log2(c_out)))
+    neuron_words = c_out * 2 ** (math.ceil(math.log2(neurons[0])) + math.ceil(math.log2(neurons[1])))
+    return {"kernel": int(kernel_words), "neuron": int(neuron_words), "bias": c_out if bias else 0}
+
+
 def layer_memory(layer: Any) -> dict[str, int]:
     """``{"kernel", "neuron", "bias"}`` memory of a layer with ``weight (C_out, C_in, k, k)``, ``neuron_shape``
     ``(C_out, H, W)`` and ``bias`` (words / entries)."""
     c_out, c_in, kh, kw = (int(s) for s in layer.weight.shape)
     _, h, w = layer.neuron_shape
-    kernel = c_in * 2 ** (math.ceil(math.log2(kh * kw)) + math.ceil(math.log2(c_out)))
-    neuron = c_out * 2 ** (math.ceil(math.log2(h)) + math.ceil(math.log2(w)))
-    bias = 0 if layer.bias is None else c_out
-    return {"kernel": int(kernel), "neuron": int(neuron), "bias": int(bias)}
+    return memory_of(c_in, c_out, (kh, kw), (int(h), int(w)), layer.bias is not None)
 
 
 def fitting_cores(memory: dict[str, int], chip: ChipSpec) -> list[int]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from torch import nn
 
 from spikekit_speck.dynapcnn.discretize import discretize_conv_spike_
 from spikekit_speck.layers import linear_to_conv
+from spikekit_speck.mapping import memory_of
 
 if TYPE_CHECKING:
     from spikekit.state import StatefulLayer
@@ -153,12 +153,9 @@ class DynapcnnLayer(nn.Module):
         ``neuron = f * 2**(ceil(log2(h)) + ceil(log2(w)))``, ``bias = f`` (0 without bias).
         """
         f, c, h, w = self.summary()["kernel"]
-        f, neuron_h, neuron_w = self._get_conv_output_shape()
-        return {
-            "kernel": c * pow(2, math.ceil(math.log2(h * w)) + math.ceil(math.log2(f))) * 1.0,
-            "neuron": f * pow(2, math.ceil(math.log2(neuron_h)) + math.ceil(math.log2(neuron_w))) * 1.0,
-            "bias": 0 if self.conv.bias is None else len(self.conv.bias),
-        }
+        _, neuron_h, neuron_w = self._get_conv_output_shape()
+        memory = memory_of(c, f, (h, w), (neuron_h, neuron_w), self.conv.bias is not None)
+        return {"kernel": float(memory["kernel"]), "neuron": float(memory["neuron"]), "bias": memory["bias"]}
 
     def _get_conv_output_shape(self) -> tuple[int, int, int]:
         conv = self.conv
