@@ -434,3 +434,24 @@ def test_the_model_is_traced_once_per_network():
 
 def first_cores(config):
     return {i: layer["core"] for i, layer in enumerate(config["layers"])}
+
+
+def test_json_and_samna_routes_write_the_same_core_settings():
+    """make_json_config's layers and the builder's per-core settings (what make_config writes into samna) agree,
+    states after a forward pass included: one builder (config.core_settings) serves both."""
+    from spikekit.backend.dynapcnn.config_builder import builder_for
+
+    model = seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf(), sl.SumPool2d(2), nn.Flatten(), nn.Linear(36, 3), iaf()))
+    net = net_cls()(model, input_shape=(2, 8, 8))
+    net(torch.randint(0, 3, (2, 2, 8, 8)).float())
+    config = net.make_json_config(device="speck2fdevkit")
+    builder = builder_for("speck2fdevkit")
+    for index, layer in net.dynapcnn_layers.items():
+        settings = builder.get_dynapcnn_layer_config_dict(layer, net.layer2core_map, net.layer_destination_map[index])
+        entry = config["layers"][index]
+        assert {key: entry[key] for key in settings if key != "monitor_enable"} == {
+            key: value for key, value in settings.items() if key != "monitor_enable"
+        }
+    assert any(
+        any(v != 0 for row in entry["neurons_initial_value"] for col in row for v in col) for entry in config["layers"]
+    )
