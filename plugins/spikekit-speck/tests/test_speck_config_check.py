@@ -176,3 +176,9 @@ def test_edited_configurations_load_and_run_or_raise_value_error(edits):
         except (KeyError, IndexError, TypeError):
             continue  # an earlier edit removed or replaced this path
     _load_or_refuse(json.dumps(config))
+
+
+def test_channel_counts_above_the_chips_are_refused():
+    text = _edited(("layers", 0, "dimensions", "input_shape", "feature_count"), 1025)
+    with pytest.raises(ValueError, match=r"layers\[0\]\.dimensions\.input_shape\.feature_count.*\[1, 1024\]"):
+        from_json(text)

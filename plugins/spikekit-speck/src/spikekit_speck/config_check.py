@@ -19,7 +19,7 @@ __all__ = ["check_config", "FORMAT", "VERSION"]
 
 FORMAT = "spikekit-speck"
 VERSION = 1
-_MAX_SIZE = 1 << 12  # largest input height / width / channel count a configuration may declare
+_MAX_SIZE = 1 << 12  # largest height / width (and network input channel count) a configuration may declare
 _SPIKE_MODES = ("multi", "single", "max")
 
 
@@ -67,11 +67,11 @@ def _xy(value: Any, path: str, low: int, high: int) -> tuple[int, int]:
     return _int(d["y"], f"{path}.y", low, high), _int(d["x"], f"{path}.x", low, high)
 
 
-def _shape(value: Any, path: str) -> tuple[int, int, int]:
+def _shape(value: Any, path: str, max_features: int) -> tuple[int, int, int]:
     """``{"size": {"x", "y"}, "feature_count"}`` -> ``(C, H, W)``."""
     d = _dict(value, path, ("size", "feature_count"))
     h, w = _xy(d["size"], f"{path}.size", 1, _MAX_SIZE)
-    return _int(d["feature_count"], f"{path}.feature_count", 1, _MAX_SIZE), h, w
+    return _int(d["feature_count"], f"{path}.feature_count", 1, max_features), h, w
 
 
 def _ints(value: Any, path: str, dims: tuple[int, ...], low: int, high: int) -> None:
@@ -171,8 +171,8 @@ def _check_layer(value: Any, i: int, chip: ChipSpec) -> tuple[tuple[int, int, in
 def _check_dimensions(value: Any, p: str, chip: ChipSpec) -> tuple[tuple[int, int, int], tuple[int, int, int], int]:
     dims = _dict(value, p, ("input_shape", "output_shape", "padding", "stride", "kernel_size"))
     in_shape, out_shape = (
-        _shape(dims["input_shape"], f"{p}.input_shape"),
-        _shape(dims["output_shape"], f"{p}.output_shape"),
+        _shape(dims["input_shape"], f"{p}.input_shape", chip.max_feature_count),
+        _shape(dims["output_shape"], f"{p}.output_shape", chip.max_feature_count),
     )
     k = _int(dims["kernel_size"], f"{p}.kernel_size", 1, chip.max_kernel_size)
     padding = _xy(dims["padding"], f"{p}.padding", 0, chip.max_kernel_size)
