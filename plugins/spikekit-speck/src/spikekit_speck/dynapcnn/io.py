@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
-from spikekit_speck.chip import DEVICES, get_device_id, parse_device_id, standardize_device_id
+from spikekit_speck.chip import CONFIGURABLE_DEVICES, DEVICES, get_device_id, parse_device_id, standardize_device_id
 from spikekit_speck.dynapcnn._samna import SamnaRequiredError, optional_samna, require_samna
 from spikekit_speck.events import Spike
 
@@ -211,7 +211,7 @@ def _spike_classes() -> tuple[type, ...]:
     classes: list[type] = [Spike]
     samna = optional_samna()
     if samna is not None:
-        for family in ("speck2e", "speck2f"):
+        for family in sorted({DEVICES[name].samna_family for name in CONFIGURABLE_DEVICES}):
             event = getattr(getattr(samna, family, None), "event", None)
             if event is not None and hasattr(event, "Spike"):
                 classes.append(event.Spike)

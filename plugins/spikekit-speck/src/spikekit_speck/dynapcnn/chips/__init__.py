@@ -8,7 +8,9 @@ from spikekit_speck.dynapcnn.chips.speck2f import Speck2FConfigBuilder
 
 __all__ = ["DynapcnnConfigBuilder", "Speck2EConfigBuilder", "Speck2FConfigBuilder", "BUILDERS", "builder_for"]
 
-_FAMILY_BUILDERS: dict[str, type[ConfigBuilder]] = {"speck2e": Speck2EConfigBuilder, "speck2f": Speck2FConfigBuilder}
+_FAMILY_BUILDERS: dict[str, type[ConfigBuilder]] = {
+    b.samna_family: b for b in (Speck2EConfigBuilder, Speck2FConfigBuilder)
+}
 
 #: Device name -> builder (sinabs's ``ChipFactory.supported_devices``), from :data:`spikekit_speck.chip.DEVICES`.
 BUILDERS: dict[str, type[ConfigBuilder]] = {
