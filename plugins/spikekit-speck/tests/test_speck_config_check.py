@@ -39,7 +39,20 @@ def _valid_config() -> dict:
     return json.loads(to_json(spikekit.deploy(model, "speck2f", input_shape=(2, 8, 8)).config))
 
 
+def _valid_dvs_config() -> dict:
+    from spikekit_speck.dvs import DVSLayer
+
+    torch.manual_seed(1)
+    model = nn.Sequential(
+        DVSLayer((8, 8), pool=(2, 2), crop=((0, 3), (1, 4)), flip_x=True),
+        nn.Conv2d(2, 2, 2),
+        sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
+    )
+    return json.loads(to_json(spikekit.deploy(model, "speck2f", input_shape=(2, 8, 8)).config))
+
+
 VALID = _valid_config()
+VALID_DVS = _valid_dvs_config()
 
 
 def _edited(path: tuple, value: object) -> str:
@@ -95,6 +108,9 @@ BAD = [
     (_edited(("input_layers",), [3]), "input_layers[0]"),
     (_edited(("input_layers",), []), "layers[0]"),
     (_edited(("dvs",), []), "dvs"),
+    (json.dumps({**VALID_DVS, "dvs": {**VALID_DVS["dvs"], "cut": {"x": 9, "y": 2}}}), "dvs.cut"),
+    (json.dumps({**VALID_DVS, "dvs": {**VALID_DVS["dvs"], "merge": 1}}), "dvs.merge"),
+    (json.dumps({**VALID_DVS, "dvs": {**VALID_DVS["dvs"], "destinations": [5]}}), "dvs.destinations[0]"),
     (_edited(("version",), "1"), "version"),
     (_edited(("device",), 5), "device"),
     (_edited(("memory", "layers", 0), "row"), "memory.layers[0]"),
@@ -112,6 +128,7 @@ def test_a_valid_document_loads_from_text_and_from_a_file(tmp_path):
     path = tmp_path / "net.json"
     path.write_text(json.dumps(VALID))
     assert from_json(json.dumps(VALID)) == VALID
+    assert from_json(json.dumps(VALID_DVS)) == VALID_DVS and VALID_DVS["dvs"] is not None
     assert from_json(str(path)) == VALID
     assert from_json(path) == VALID
 
@@ -156,15 +173,16 @@ def _paths(value, prefix=()):
             yield from _paths(item, (*prefix, i))
 
 
-PATHS = [p for p in _paths(VALID) if p]
+BASES = (VALID, VALID_DVS)
+PATHS = [(b, p) for b, base in enumerate(BASES) for p in _paths(base) if p]
 _small = st.integers(-3, 12) | st.sampled_from([-(2**15) - 1, 2**15, 127, 128, -129, 2**31])
 
 
 @SETTINGS
 @given(st.lists(st.tuples(st.sampled_from(PATHS), _json | _small | st.just(_DELETE)), min_size=1, max_size=3))
 def test_edited_configurations_load_and_run_or_raise_value_error(edits):
-    config = copy.deepcopy(VALID)
-    for path, value in edits:
+    config = copy.deepcopy(BASES[edits[0][0][0]])
+    for (_, path), value in edits:
         target = config
         try:
             for key in path[:-1]:
