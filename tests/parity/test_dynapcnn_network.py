@@ -434,3 +434,118 @@ def test_same_core_settings_in_the_chip_configuration(pair):
         x = _input(theirs)
         with torch.no_grad():
             theirs(x), ours(x)
+
+
+# -- Where spikekit's DynapcnnNetwork once differed from sinabs's --------------------------------------------------
+# A model whose Linear already ran keeps the Linear's (N, F) state: the chip layer gives it the conv's (N, F, 1, 1)
+# shape, as sinabs, instead of dropping it at the next call; __init__ draws the random numbers sinabs draws (its
+# random trace input, and the initial values of the Conv2d a Linear becomes), so a seeded program draws the same
+# numbers afterwards; after a failed .to(chip) the network names the chip, as sinabs's does.
+
+
+def _linear_model(lib):
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3),
+        lib.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
+        lib.SumPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 3 * 3, 10),
+        lib.IAFSqueeze(batch_size=1, min_v_mem=-1.0),
+    )
+
+
+def _quiet(factory, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return factory(*args, **kwargs)
+
+
+@pytest.mark.parametrize("discretize", [True, False])
+def test_state_of_a_linear_that_already_ran_is_kept_with_sinabs_shape(discretize):
+    g = torch.Generator().manual_seed(5)
+    xs = [torch.randint(0, 4, (1, 2, 8, 8), generator=g).float() for _ in range(3)]
+    results = []
+    for lib, net_cls in ((sl, SNet), (kl, KNet)):
+        model = _linear_model(lib)
+        with torch.no_grad():
+            model(xs[0])  # the Linear's neuron state is now (1, 10)
+        net = _quiet(net_cls, model, input_shape=(2, 8, 8), discretize=discretize)
+        shapes = [tuple(layer.spk_layer.v_mem.shape) for layer in net.dynapcnn_layers.values()]
+        with torch.no_grad():
+            outs = [net(x) for x in xs]
+        results.append((shapes, outs))
+    (s_shapes, s_outs), (k_shapes, k_outs) = results
+    assert k_shapes == s_shapes == [(1, 4, 6, 6), (1, 10, 1, 1)]
+    for call, (a, b) in enumerate(zip(s_outs, k_outs)):
+        assert torch.equal(a, b), f"call {call}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_init_draws_the_random_numbers_sinabs_draws(name):
+    after = []
+    for lib, dvs, net_cls in ((sl, SDVS, SNet), (kl, KDVS, KNet)):
+        model, shape, kwargs = _build(lib, dvs, name)
+        torch.manual_seed(7)
+        _quiet(net_cls, model, input_shape=shape, **kwargs)
+        after.append(torch.rand(4))
+    assert torch.equal(after[0], after[1])
+
+
+def test_init_draws_for_the_linear_conversion_too():
+    """A network with a Linear: sinabs also draws the initial values of the Conv2d the Linear becomes."""
+    after = []
+    for lib, net_cls in ((sl, SNet), (kl, KNet)):
+        model = _linear_model(lib)
+        torch.manual_seed(11)
+        _quiet(net_cls, model, input_shape=(2, 8, 8))
+        after.append(torch.rand(4))
+    assert torch.equal(after[0], after[1])
+
+
+def test_device_after_a_failed_deployment_names_the_chip():
+    """Without the vendor SDK the deployment fails on both sides (the stand-in samna lacks what it needs); both
+    networks then name the chip as their device, and ours says it is not deployed when run."""
+    devices, errors = [], []
+    for lib, net_cls in ((sl, SNet), (kl, KNet)):
+        net = _quiet(net_cls, _linear_model(lib), input_shape=(2, 8, 8))
+        with pytest.raises(Exception) as exc:
+            net.to("speck2fdevkit:0")
+        devices.append(net.device)
+        errors.append(type(exc.value))
+    assert devices[0] == devices[1] == "speck2fdevkit:0"
+    assert errors[0] is errors[1]
+    ours = _quiet(KNet, _linear_model(kl), input_shape=(2, 8, 8))
+    with pytest.raises(Exception):
+        ours.to("speck2fdevkit:0")
+    with pytest.raises(AttributeError, match="not deployed on 'speck2fdevkit:0'"):
+        ours(torch.zeros(1, 2, 8, 8))
+    ours.to("cpu")
+    assert ours.device == "cpu" and ours(torch.zeros(1, 2, 8, 8)).shape == (1, 10, 1, 1)
+
+
+# -- Every route to the chip places the same layer on the same core, sinabs's -----------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_every_route_gives_sinabs_cores(name):
+    """sinabs's placement, DynapcnnNetwork's (make_config's builder), make_json_config's and spikekit.deploy's (by
+    weight layer name). sinabs numbers parallel branches either way round from run to run (its placement follows
+    the numbering), so sinabs is compared in the runs where its numbering is ours."""
+    import spikekit
+
+    theirs, ours = _pair(name)
+    if any(len([d for d in ds if d >= 0]) > 2 for ds in theirs.layer_destination_map.values()):
+        pytest.skip("no chip configuration has more than two destinations")
+    to_ours = _correspondence(theirs, ours)
+    expected = builder_for("speck2fdevkit:0").map_layers_to_cores(ours.dynapcnn_layers)
+    if to_ours == {i: i for i in to_ours}:  # else sinabs numbered parallel branches the other way round this run
+        assert Speck2FConfigBuilder.map_layers_to_cores(theirs.dynapcnn_layers) == expected
+    config = ours.make_json_config(device="speck2fdevkit:0")
+    assert ours.layer2core_map == expected
+    by_name = {layer["name"]: layer["core"] for layer in config["layers"]}
+    assert sorted(by_name.values()) == sorted(expected.values())
+    _, _, kwargs = _models(kl, KDVS)[name]
+    if "dvs_input" in kwargs:
+        return  # the network adds or changes a DVS layer that the model itself does not have
+    model, shape, _ = _build(kl, KDVS, name)
+    deployed = spikekit.deploy(model, "speck2fdevkit", input_shape=shape or ours.input_shape)
+    assert {layer["name"]: layer["core"] for layer in deployed.config["layers"]} == by_name

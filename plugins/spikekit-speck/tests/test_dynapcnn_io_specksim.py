@@ -16,7 +16,6 @@ import spikekit.layers as sl
 from spikekit_speck.dynapcnn.specksim import (
     OUTPUT_DTYPE,
     OfflineSpecksimNetwork,
-    _StatefulSimulator,
     from_sequential,
 )
 from spikekit_speck.simulator import ChipSimulator
@@ -162,9 +161,64 @@ def test_refusals_as_sinabs():
 
 def test_stateful_simulator_resets():
     sim = from_sequential(make_net(), SHAPE)
-    assert isinstance(sim.simulator, _StatefulSimulator)
+    assert isinstance(sim.simulator, ChipSimulator) and sim.simulator.keep_state
     sim(random_events(seed=2))
     assert sim.simulator.states
     sim.reset_states()
     assert sim.simulator.states == {}
     assert np.all(np.array(sim.read_spiking_layer_states(0)) == 0)
+
+
+def _mnist_like_snn():
+    """sinabs's specksim example's network (smaller): three conv + pool stages, then two Linear layers."""
+    iaf = functools.partial(sl.IAFSqueeze, batch_size=1, min_v_mem=-1.0)
+    return nn.Sequential(
+        ternary(nn.Conv2d(1, 8, 5, bias=False)), iaf(), sl.SumPool2d(2),
+        ternary(nn.Conv2d(8, 16, 5, bias=False)), iaf(), sl.SumPool2d(2),
+        ternary(nn.Conv2d(16, 32, 3, bias=False)), iaf(), sl.SumPool2d(2),
+        nn.Flatten(),
+        ternary(nn.Linear(32, 64, bias=False)), iaf(),
+        ternary(nn.Linear(64, 10, bias=False)), iaf(),
+    )  # fmt: skip
+
+
+def test_a_dynapcnn_network_runs_with_the_pooling_its_layers_hold():
+    """sinabs's example converts a DynapcnnNetwork: its layers keep their pooling as a size, which the walk must
+    count (without it the layers after the first pooling see 4x larger maps, and the last fits no core)."""
+    from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
+
+    torch.manual_seed(3)
+    snn = _mnist_like_snn()
+    chip_net = DynapcnnNetwork(snn, input_shape=(1, 28, 28), dvs_input=False, discretize=True)
+    rng = np.random.default_rng(0)
+    ev = np.zeros(3000, dtype=OUTPUT_DTYPE)
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, 28, 3000), rng.integers(0, 28, 3000), 0
+    ev["t"] = np.sort(rng.integers(0, 30, 3000)) * 1000
+    from_chip_net = from_sequential(chip_net, (1, 28, 28))
+    from_snn = from_sequential(snn, (1, 28, 28))
+
+    def memory(net):
+        return [{k: v for k, v in row.items() if k != "name"} for row in net.deployment.config["memory"]["layers"]]
+
+    assert memory(from_chip_net) == memory(from_snn)
+    layers = from_chip_net.deployment.config["layers"]
+    assert [len(layer["destinations"]) + len(layer["outputs"]) for layer in layers] == [1] * 5
+    assert [d["pooling"] for layer in layers for d in layer["destinations"]] == [2, 2, 2, 1]
+    first, second = from_chip_net(ev), from_snn(ev)
+    assert len(first) > 0 and np.array_equal(first, second)
+
+
+def test_a_dynapcnn_layer_with_two_destinations_is_refused():
+    from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = DynapcnnLayer(nn.Conv2d(2, 2, 1, bias=False), sl.IAFSqueeze(batch_size=1), (2, 4, 4), [1, 2])
+
+        @property
+        def dynapcnn_layers(self):
+            return {0: self.layer}
+
+    with pytest.raises(ValueError, match="sends its output to 2 destinations"):
+        from_sequential(Holder(), (2, 4, 4))

@@ -65,9 +65,10 @@ def test_from_imports_and_nested_submodules():
     from spikekit.backend.dynapcnn.chips.speck2f import Speck2FConfigBuilder
     from spikekit.backend.dynapcnn.dvs_layer import DVSLayer
     from spikekit.backend.dynapcnn.exceptions import InvalidEdge
+    from spikekit_speck.dvs import DVSLayer as EngineDVSLayer
     from spikekit_speck.dynapcnn.chips.speck2f import Speck2FConfigBuilder as Same
 
-    assert Speck2FConfigBuilder is Same and DVSLayer.__module__ == "spikekit_speck.dynapcnn.dvs_layer"
+    assert Speck2FConfigBuilder is Same and DVSLayer is EngineDVSLayer  # the façade names the engine's class
     assert issubclass(InvalidEdge, Exception)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("spikekit.backend.dynapcnn.no_such_module")
@@ -415,3 +416,42 @@ def test_a_core_order_given_as_a_string_other_than_auto_is_refused():
     net = net_cls()(seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf())), input_shape=(2, 8, 8))
     with pytest.raises(ValueError, match="chip_layers_ordering must be 'auto'"):
         net.make_json_config(chip_layers_ordering="01")
+
+
+def test_the_model_is_traced_once_per_network():
+    """DynapcnnNetwork runs the model once (its trace); the plan it keeps serves make_json_config and to_json."""
+    model = seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf(), sl.SumPool2d(2), nn.Flatten(), nn.Linear(36, 3), iaf()))
+    calls = []
+    model[0].register_forward_pre_hook(lambda module, args: calls.append(1))  # copied with the model into the trace
+    net = net_cls()(model, input_shape=(2, 8, 8))
+    assert len(calls) == 1
+    first = net.make_json_config()
+    net.make_json_config(layer2core_map=first_cores(first))
+    net.to_json()
+    assert len(calls) == 1
+    assert net.plan is net.plan and [layer.name for layer in net.plan.layers] == ["0", "4"]
+
+
+def first_cores(config):
+    return {i: layer["core"] for i, layer in enumerate(config["layers"])}
+
+
+def test_json_and_samna_routes_write_the_same_core_settings():
+    """make_json_config's layers and the builder's per-core settings (what make_config writes into samna) agree,
+    states after a forward pass included: one builder (config.core_settings) serves both."""
+    from spikekit.backend.dynapcnn.config_builder import builder_for
+
+    model = seeded(nn.Sequential(nn.Conv2d(2, 4, 3), iaf(), sl.SumPool2d(2), nn.Flatten(), nn.Linear(36, 3), iaf()))
+    net = net_cls()(model, input_shape=(2, 8, 8))
+    net(torch.randint(0, 3, (2, 2, 8, 8)).float())
+    config = net.make_json_config(device="speck2fdevkit")
+    builder = builder_for("speck2fdevkit")
+    for index, layer in net.dynapcnn_layers.items():
+        settings = builder.get_dynapcnn_layer_config_dict(layer, net.layer2core_map, net.layer_destination_map[index])
+        entry = config["layers"][index]
+        assert {key: entry[key] for key in settings if key != "monitor_enable"} == {
+            key: value for key, value in settings.items() if key != "monitor_enable"
+        }
+    assert any(
+        any(v != 0 for row in entry["neurons_initial_value"] for col in row for v in col) for entry in config["layers"]
+    )

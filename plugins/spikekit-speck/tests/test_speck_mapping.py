@@ -98,3 +98,21 @@ def test_check_returns_problems():
     problems = speck.check(nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU()), (1, 4, 4))
     assert len(problems) == 1 and "ReLU" in problems[0]
     torch.manual_seed(0)
+
+
+def test_deploy_and_dynapcnn_network_place_alike_in_sinabs_order():
+    """Layers that fit every core: sinabs's placement (augmenting flow, layers and cores in index order) puts layer
+    k on core k; spikekit.deploy, make_json_config and the builder's map_layers_to_cores agree."""
+    from spikekit.backend.dynapcnn import DynapcnnNetwork
+    from spikekit.backend.dynapcnn.config_builder import builder_for
+
+    def model():
+        torch.manual_seed(0)
+        iaf = lambda: sl.IAFSqueeze(batch_size=1, min_v_mem=-1.0)
+        return nn.Sequential(nn.Conv2d(2, 4, 3), iaf(), nn.Conv2d(4, 4, 3), iaf(), nn.Conv2d(4, 2, 3), iaf())
+
+    deployed = spikekit.deploy(model(), "speck2fdevkit", input_shape=(2, 10, 10))
+    net = DynapcnnNetwork(model(), input_shape=(2, 10, 10))
+    assert deployed.layer2core == {0: 0, 1: 1, 2: 2}
+    assert builder_for("speck2fdevkit").map_layers_to_cores(net.dynapcnn_layers) == {0: 0, 1: 1, 2: 2}
+    assert {layer["index"]: layer["core"] for layer in net.make_json_config()["layers"]} == {0: 0, 1: 1, 2: 2}

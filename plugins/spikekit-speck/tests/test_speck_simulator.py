@@ -9,7 +9,7 @@ from torch import nn
 import spikekit
 import spikekit.activation as sa
 import spikekit.layers as sl
-from spikekit_speck import SpeckDeployment, events_to_raster, raster_to_events
+from spikekit_speck import ChipSimulator, SpeckDeployment, events_to_raster, raster_to_events
 
 
 def one_neuron(weight, bias=0.0, threshold=1.0, min_v_mem=None, **kwargs):
@@ -167,3 +167,19 @@ def test_events_round_trip():
     assert torch.equal(back, raster[: back.shape[0]]) and back.shape[0] == 5 - int((raster[-1] == 0).all())
     once = raster_to_events(raster, layer=0, truncate=True)
     assert len(once) == int((raster > 0).sum())
+
+
+def test_kept_states_make_two_runs_one():
+    """With keep_state the simulator carries the states from run to run: two halves give the whole run's spikes."""
+    dep = spikekit.deploy(integer_model(2), "speck2f", input_shape=(2, 8, 8))
+    x = torch.randint(0, 3, (2, 8, 2, 8, 8))
+    whole = ChipSimulator(dep.config).run(x)
+    halves = ChipSimulator(dep.config, keep_state=True)
+    first, second = halves.run(x[:, :4]), halves.run(x[:, 4:])
+    for index, outs in whole.items():
+        for k, out in enumerate(outs):
+            assert torch.equal(torch.cat([first[index][k], second[index][k]], dim=1), out)
+    with pytest.raises(ValueError, match="batch of 2, but got a batch of 1"):
+        halves.run(x[:1])
+    halves.reset_states()
+    assert halves.states == {} and torch.equal(halves.run(x)[index][0], whole[index][0])

@@ -35,7 +35,7 @@ _SOURCE = {
     **dict.fromkeys(("Spike", "events_to_raster", "raster_to_events"), "events"),
     **dict.fromkeys(("rescale_method_1", "rescale_method_2"), "graph"),
     **dict.fromkeys(("MemoryReport", "find_matching", "layer_memory"), "mapping"),
-    **dict.fromkeys(("DynapcnnNetwork", "DynapcnnCompatibleNetwork"), "network"),
+    **dict.fromkeys(("DynapcnnNetwork", "DynapcnnCompatibleNetwork"), "dynapcnn.dynapcnn_network"),
     "ChipSimulator": "simulator",
     **dict.fromkeys(("SpeckDeployment", "SpeckTarget"), "target"),
     **dict.fromkeys(("ValidateMapping", "validate_memory_mapping_speck"), "validate_memory"),

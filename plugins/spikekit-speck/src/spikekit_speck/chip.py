@@ -21,7 +21,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-__all__ = ["CoreLimits", "ChipSpec", "SPECK", "CHIP_NAMES", "chip_spec"]
+__all__ = [
+    "CoreLimits",
+    "ChipSpec",
+    "SPECK",
+    "Device",
+    "DEVICES",
+    "CHIP_NAMES",
+    "CONFIGURABLE_DEVICES",
+    "chip_spec",
+    "parse_device_id",
+    "get_device_id",
+    "standardize_device_id",
+]
 
 KI = 1024
 
@@ -76,20 +88,67 @@ SPECK = ChipSpec(
     cores=tuple(CoreLimits(k * KI, n * KI, 1024) for k, n in zip(_KERNEL_KI, _NEURON_KI)),
 )
 
+
+@dataclasses.dataclass(frozen=True)
+class Device:
+    """One device name: its samna sub-package, its board name in samna (None for the generic names), and whether
+    sinabs's ``ChipFactory`` builds configurations for it."""
+
+    name: str
+    samna_family: str
+    board: str | None = None
+    configurable: bool = False
+
+
+#: Every device name the plugin knows, the one table every route reads (targets, builders, samna, device ids).
+DEVICES: dict[str, Device] = {
+    d.name: d
+    for d in (
+        Device("speck2f", "speck2f"),
+        Device("speck2e", "speck2e", "Speck2eTestBoard", configurable=True),
+        Device("speck2edevkit", "speck2e", "Speck2eDevKit", configurable=True),
+        Device("speck2fmodule", "speck2f", "Speck2fModuleDevKit", configurable=True),
+        Device("speck2fdevkit", "speck2f", "Speck2fDevKit", configurable=True),
+        Device("dynapcnn", "dynapcnn"),
+    )
+}
+
 #: Device names accepted by the target (sinabs's ChipFactory names plus the generic ones).
-CHIP_NAMES: tuple[str, ...] = (
-    "speck2f",
-    "speck2e",
-    "speck2edevkit",
-    "speck2fmodule",
-    "speck2fdevkit",
-    "dynapcnn",
-)
+CHIP_NAMES: tuple[str, ...] = tuple(DEVICES)
+
+#: The devices sinabs's ``ChipFactory`` (and ``DynapcnnNetwork.to`` / ``make_config``) configure.
+CONFIGURABLE_DEVICES: tuple[str, ...] = tuple(name for name, d in DEVICES.items() if d.configurable)
+
+
+def parse_device_id(device_id: str) -> tuple[str, int]:
+    """``"speck2fdevkit:1"`` -> ``("speck2fdevkit", 1)``; without an index the index is 0.
+
+    Raises:
+        ValueError: more than one ``:`` (sinabs raises a plain ``Exception``; a ``ValueError`` is one), or an index
+            that is not an integer.
+    """
+    parts = device_id.split(":")
+    if len(parts) > 2:
+        raise ValueError(
+            f"device id {device_id!r} not understood: expected 'device_type' or 'device_type:index' "
+            "(e.g. 'speck2fdevkit:0')"
+        )
+    return parts[0], int(parts[1]) if len(parts) == 2 else 0
+
+
+def get_device_id(device_type: str, index: int) -> str:
+    """``("speck2fdevkit", 0)`` -> ``"speck2fdevkit:0"``."""
+    return f"{device_type}:{index}"
+
+
+def standardize_device_id(device_id: str) -> str:
+    """``"speck2fdevkit"`` -> ``"speck2fdevkit:0"``; ``"speck2fdevkit:01"`` -> ``"speck2fdevkit:1"``."""
+    return get_device_id(*parse_device_id(device_id))
 
 
 def chip_spec(name: str) -> ChipSpec:
     """The :class:`ChipSpec` of a device name such as ``"speck2fdevkit"`` or ``"speck2fdevkit:0"``."""
     base = name.split(":")[0]
-    if base not in CHIP_NAMES:
+    if base not in DEVICES:
         raise ValueError(f"unknown Speck device {name!r}; expected one of {', '.join(CHIP_NAMES)}")
     return dataclasses.replace(SPECK, name=base)

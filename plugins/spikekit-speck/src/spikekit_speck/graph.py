@@ -23,9 +23,22 @@ from torch import nn
 from spikekit_speck.chip import ChipSpec
 from spikekit_speck.dvs import DVSLayer
 from spikekit_speck.errors import LayerShapeError, SpeckModelError, UnsupportedLayerError
+from spikekit_speck.layers import linear_to_conv, merge_bn
 from spikekit_speck.recognise import is_instance_of, reset_mode_of, spike_mode_of
 
-__all__ = ["Destination", "LayerPlan", "NetworkPlan", "plan_network", "rescale_method_1", "rescale_method_2"]
+__all__ = [
+    "INPUT",
+    "Destination",
+    "LayerPlan",
+    "NetworkPlan",
+    "TracedNode",
+    "check_core_geometry",
+    "leaves",
+    "plan_network",
+    "rescale_method_1",
+    "rescale_method_2",
+    "trace",
+]
 
 INPUT = -1  # node index of the model input
 
@@ -115,7 +128,7 @@ class NetworkPlan:
 
 
 @dataclasses.dataclass
-class _Node:
+class TracedNode:
     name: str
     module: nn.Module
     kind: str
@@ -177,7 +190,8 @@ def _unsupported_message(name: str, module: nn.Module) -> str:
     return f"layer {name!r} ({kind}) cannot run on the chip: {hint}"
 
 
-def _leaves(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+def leaves(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """``(name, module, kind)`` of every module the trace records (containers are looked into)."""
     found: list[tuple[str, nn.Module, str]] = []
 
     def visit(prefix: str, module: nn.Module) -> None:
@@ -193,11 +207,11 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
 
 
 class _Recorder:
-    """The forward hook of a trace: records each leaf call as a :class:`_Node` and which tensor each node produced."""
+    """The forward hook of a trace: records each leaf call as a :class:`TracedNode` and which tensor each node produced."""
 
     def __init__(self, names: dict[int, tuple[str, str]]) -> None:
         self.names = names  # id(module) -> (name, kind)
-        self.nodes: list[_Node] = []
+        self.nodes: list[TracedNode] = []
         self.producers: dict[int, tuple[int, torch.Tensor]] = {}
         self.seen: set[int] = set()
 
@@ -229,7 +243,7 @@ class _Recorder:
         if not isinstance(output, torch.Tensor):
             raise SpeckModelError(f"layer {name!r} ({type(module).__name__}) must return one tensor")
         first = next(a for a in args if isinstance(a, torch.Tensor))
-        self.nodes.append(_Node(name, module, kind, sources, tuple(first.shape[1:]), tuple(output.shape[1:])))
+        self.nodes.append(TracedNode(name, module, kind, sources, tuple(first.shape[1:]), tuple(output.shape[1:])))
         self.producers[id(output)] = (len(self.nodes) - 1, output)
 
     def output_nodes(self, out: Any) -> list[int]:
@@ -247,7 +261,7 @@ def _run_hooked(model: nn.Module, input_shape: tuple[int, ...], recorder: _Recor
     """Run ``model`` once on zeros with ``recorder`` hooked on every leaf; its output."""
     from spikekit.utils import get_smallest_compatible_time_dimension
 
-    handles = [m.register_forward_hook(recorder) for _, m, _ in _leaves(model)]
+    handles = [m.register_forward_hook(recorder) for _, m, _ in leaves(model)]
     n = max(1, get_smallest_compatible_time_dimension(model))
     x = torch.zeros(n, *input_shape)
     recorder.producers[id(x)] = (INPUT, x)
@@ -266,18 +280,18 @@ def _run_hooked(model: nn.Module, input_shape: tuple[int, ...], recorder: _Recor
             h.remove()
 
 
-def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Node], list[int]]:
+def trace(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[TracedNode], list[int]]:
     """Run ``model`` once with hooks; return the nodes in call order and the nodes producing the output."""
-    leaves = _leaves(model)
-    for name, module, kind in leaves:
+    found = leaves(model)
+    for name, module, kind in found:
         if kind == "unsupported":
             raise UnsupportedLayerError(_unsupported_message(name, module))
     copied = copy.deepcopy(model)
-    recorder = _Recorder({id(m): (n, k) for n, m, k in _leaves(copied)})
+    recorder = _Recorder({id(m): (n, k) for n, m, k in leaves(copied)})
     out = _run_hooked(copied, input_shape, recorder)
     out_nodes = recorder.output_nodes(out)
     # Map traced copies back to the user's modules (same names), so plans refer to the original parameters.
-    originals = {n: m for n, m, _ in leaves}
+    originals = {n: m for n, m, _ in found}
     for node in recorder.nodes:
         node.module = originals[node.name]
     return recorder.nodes, out_nodes
@@ -352,6 +366,7 @@ def plan_network(
     input_shape: Sequence[int],
     chip: ChipSpec,
     weight_rescaling_fn: Callable[[Iterable[float]], float] = rescale_method_1,
+    traced: tuple[list[TracedNode], list[int]] | None = None,
 ) -> NetworkPlan:
     """Trace ``model`` and return its chip layers, raising :class:`SpeckModelError` naming the layer on any rule
     the chip cannot follow.
@@ -361,12 +376,15 @@ def plan_network(
         input_shape: ``(C, H, W)`` of one time step (without batch/time).
         chip: the chip's constraints.
         weight_rescaling_fn: combines conflicting AvgPool rescale factors that reach one layer.
+        traced: what :func:`trace` returned for ``model`` and ``input_shape``, so that the model is not run again
+            (left unchanged).
     """
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3:
         raise SpeckModelError(f"input_shape must be (channels, height, width), got {shape}")
     shape3 = (shape[0], shape[1], shape[2])
-    nodes, out_nodes = _trace(model, shape)
+    nodes, out_nodes = trace(model, shape) if traced is None else traced
+    nodes = [dataclasses.replace(node, sources=list(node.sources)) for node in nodes]  # _contract rewrites them
     folded = _fold_batchnorms(nodes)
     graph = _contract(nodes, out_nodes)
     layers = [_plan_layer(graph, k, chip) for k in range(len(graph.weight_nodes))]
@@ -387,7 +405,7 @@ _Reach = tuple[int | None, int, float]
 class _Graph:
     """The traced nodes with pass-through nodes contracted, and the indexes the planning steps share."""
 
-    nodes: list[_Node]
+    nodes: list[TracedNode]
     out_nodes: list[int]
     successors: dict[int, list[int]]  # node (or INPUT) -> the active nodes it feeds
     weight_nodes: list[int]  # chip layer -> its Conv2d / Linear node, in topological order
@@ -396,7 +414,7 @@ class _Graph:
 
 
 # Contract pass-through nodes (Identity, Dropout, Flatten, folded BatchNorm) into their source.
-def _real_source(nodes: list[_Node], i: int) -> int:
+def _real_source(nodes: list[TracedNode], i: int) -> int:
     while i != INPUT and nodes[i].kind in _PASS_THROUGH:
         if nodes[i].kind == "flatten":
             node = nodes[i]
@@ -409,7 +427,7 @@ def _real_source(nodes: list[_Node], i: int) -> int:
     return i
 
 
-def _contract(nodes: list[_Node], out_nodes: list[int]) -> _Graph:
+def _contract(nodes: list[TracedNode], out_nodes: list[int]) -> _Graph:
     for node in nodes:
         node.sources = [_real_source(nodes, s) for s in node.sources]
     out_nodes = [_real_source(nodes, o) for o in out_nodes]
@@ -649,20 +667,18 @@ def _shape_layer(
     if out_h < 1 or out_w < 1:
         raise SpeckModelError(f"layer {layer.name!r}: kernel {k_size} does not fit its input {in_shape}")
     layer.neuron_shape = (int(weight.shape[0]), out_h, out_w)
-    _check_core_geometry(layer, module, chip)
+    check_core_geometry(layer, module, chip)
     for dest in layer.destinations:
         if dest.target is not None:
             c, h, w = layer.neuron_shape
             arriving[dest.target].append((k, (c, h // dest.pooling, w // dest.pooling)))
 
 
-def _fold_batchnorms(nodes: list[_Node]) -> dict[int, nn.Module]:
+def _fold_batchnorms(nodes: list[TracedNode]) -> dict[int, nn.Module]:
     """Each BatchNorm folded into the Conv2d / Linear it follows (sinabs's ``merge_bn``): ``{weight node: folded}``.
 
     A BatchNorm must take the output of a weight layer that feeds nothing else.
     """
-    from spikekit_speck.dynapcnn.utils import merge_bn
-
     folded: dict[int, nn.Module] = {}
     for node in nodes:
         if node.kind != "bn":
@@ -692,13 +708,12 @@ def _as_conv(
     """Weight ``(C_out, C_in, k, k)``, bias, stride and padding of a Conv2d, or of a Linear seen as a Conv2d."""
     c, h, w = in_shape
     if isinstance(module, nn.Linear):
-        if module.in_features != c * h * w:
-            raise SpeckModelError(
-                f"Linear {name!r} expects {module.in_features} inputs but receives {c}x{h}x{w} = {c * h * w}"
-            )
-        weight = module.weight.detach().reshape(module.out_features, c, h, w).clone()
-        bias: torch.Tensor | None = None if module.bias is None else module.bias.detach().clone()
-        return weight, bias, (1, 1), (0, 0)
+        try:
+            conv = linear_to_conv(module, in_shape, name=name, init=False)
+        except ValueError as exc:
+            raise SpeckModelError(str(exc)) from None
+        bias: torch.Tensor | None = None if conv.bias is None else conv.bias.detach()
+        return conv.weight.detach(), bias, (1, 1), (0, 0)
     assert isinstance(module, nn.Conv2d)
     if module.in_channels != c:
         raise SpeckModelError(f"Conv2d {name!r} expects {module.in_channels} input channels but receives {c}")
@@ -714,7 +729,8 @@ def _as_conv(
     return module.weight.detach().clone(), bias, _pair(module.stride), _pair(module.padding)
 
 
-def _check_core_geometry(layer: LayerPlan, module: nn.Module, chip: ChipSpec) -> None:
+def check_core_geometry(layer: LayerPlan, module: nn.Module, chip: ChipSpec) -> None:
+    """Raise :class:`SpeckModelError` naming the layer if its kernel, strides or channel counts exceed the chip's."""
     kind = type(module).__name__
     k = layer.kernel_size
     if k > chip.max_kernel_size:

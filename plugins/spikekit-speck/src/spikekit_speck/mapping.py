@@ -7,13 +7,18 @@ Memory a layer needs (``C_in``/``C_out`` channels, ``k`` kernel, ``H x W`` neuro
     bias   = C_out (0 for a layer without bias)
 
 A layer *fits* a core when all three are within the core's memories. Placement is a bipartite matching between
-layers and the cores each fits, found with augmenting paths (Kuhn's algorithm), so it finds a placement whenever
-one exists, which a first-fit assignment does not. When none exists, Hall's theorem names the culprit: a set of
-layers whose usable cores are fewer than the layers themselves.
+layers and the cores each fits, found as sinabs finds it, so that every route gives sinabs's cores: a maximum flow
+(source -> layers -> cores -> sink, unit capacities) grown by breadth-first augmenting paths (Edmonds-Karp), with
+the layers taken in sinabs's order (:func:`topological_sorting` of the layer graph, the numbering of
+``DynapcnnNetwork``) and the cores in index order. It finds a placement whenever one exists, which a first-fit
+assignment does not. When none exists, Hall's theorem names the culprit: a set of layers whose usable cores are
+fewer than the layers themselves.
 """
 
 from __future__ import annotations
 
+import collections
+import copy
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -22,7 +27,27 @@ from typing import Any
 from spikekit_speck.chip import ChipSpec
 from spikekit_speck.errors import MappingError
 
-__all__ = ["layer_memory", "fitting_cores", "find_matching", "map_layers", "MemoryReport"]
+__all__ = [
+    "layer_memory",
+    "memory_of",
+    "fitting_cores",
+    "find_matching",
+    "map_layers",
+    "placement_order",
+    "topological_sorting",
+    "FlowGraphEdge",
+    "make_flow_graph",
+    "edmonds",
+    "MemoryReport",
+]
+
+
+def memory_of(c_in: int, c_out: int, kernel: tuple[int, int], neurons: tuple[int, int], bias: bool) -> dict[str, int]:
+    """``{"kernel", "neuron", "bias"}`` memory (words / entries) of a core running ``c_in -> c_out`` channels with a
+    ``kernel`` ``(k_y, k_x)`` on ``neurons`` ``(H, W)`` neurons per channel (the formulas in the module docstring)."""
+    kernel_words = c_in * 2 ** (math.ceil(math.log2(kernel[0] * kernel[1])) + math.ceil(math.log2(c_out)))
+    neuron_words = c_out * 2 ** (math.ceil(math.log2(neurons[0])) + math.ceil(math.log2(neurons[1])))
+    return {"kernel": int(kernel_words), "neuron": int(neuron_words), "bias": c_out if bias else 0}
 
 
 def layer_memory(layer: Any) -> dict[str, int]:
@@ -30,10 +55,7 @@ def layer_memory(layer: Any) -> dict[str, int]:
     ``(C_out, H, W)`` and ``bias`` (words / entries)."""
     c_out, c_in, kh, kw = (int(s) for s in layer.weight.shape)
     _, h, w = layer.neuron_shape
-    kernel = c_in * 2 ** (math.ceil(math.log2(kh * kw)) + math.ceil(math.log2(c_out)))
-    neuron = c_out * 2 ** (math.ceil(math.log2(h)) + math.ceil(math.log2(w)))
-    bias = 0 if layer.bias is None else c_out
-    return {"kernel": int(kernel), "neuron": int(neuron), "bias": int(bias)}
+    return memory_of(c_in, c_out, (kh, kw), (int(h), int(w)), layer.bias is not None)
 
 
 def fitting_cores(memory: dict[str, int], chip: ChipSpec) -> list[int]:
@@ -48,7 +70,7 @@ def fitting_cores(memory: dict[str, int], chip: ChipSpec) -> list[int]:
 
 
 def find_matching(candidates: Sequence[Sequence[int]], num_cores: int) -> tuple[list[int | None], list[int]]:
-    """Maximum matching of layers to cores.
+    """Maximum matching of layers to cores (the maximum flow of :func:`make_flow_graph`, grown by :func:`edmonds`).
 
     Args:
         candidates: for each layer, the cores it fits.
@@ -62,38 +84,157 @@ def find_matching(candidates: Sequence[Sequence[int]], num_cores: int) -> tuple[
         >>> find_matching([[0, 1], [0]], 2)
         ([1, 0], [])
     """
-    core_owner: list[int | None] = [None] * num_cores
-
-    def augment(layer: int, visited: set[int]) -> bool:
-        for core in candidates[layer]:
-            if core in visited:
-                continue
-            visited.add(core)
-            owner = core_owner[core]
-            if owner is None or augment(owner, visited):
-                core_owner[core] = layer
-                return True
-        return False
-
-    for layer in range(len(candidates)):
-        augment(layer, set())
-    assignment: list[int | None] = [None] * len(candidates)
-    for core, owner in enumerate(core_owner):
-        if owner is not None:
-            assignment[owner] = core
+    n = len(candidates)
+    graph = edmonds(make_flow_graph([list(c) for c in candidates], num_cores), 0, n + num_cores + 1)
+    assignment: list[int | None] = [None] * n
+    for layer in range(n):
+        for edge in graph[layer + 1]:
+            if edge.flow == 1 and edge.t > n:
+                assignment[layer] = edge.t - n - 1
     unmatched = [i for i, a in enumerate(assignment) if a is None]
     if not unmatched:
         return assignment, []
+    core_owner = {core: layer for layer, core in enumerate(assignment) if core is not None}
     # Layers reachable from an unmatched layer by alternating paths: their neighbourhood is too small (König).
     reached, frontier = {unmatched[0]}, [unmatched[0]]
     while frontier:
         layer = frontier.pop()
         for core in candidates[layer]:
-            owner = core_owner[core]
+            owner = core_owner.get(core)
             if owner is not None and owner not in reached:
                 reached.add(owner)
                 frontier.append(owner)
     return assignment, sorted(reached)
+
+
+@dataclasses.dataclass(eq=False)
+class FlowGraphEdge:
+    """An edge ``s -> t`` of the flow graph with its capacity, current flow and reverse edge."""
+
+    s: int
+    t: int
+    cap: int
+    flow: int = 0
+    rev: FlowGraphEdge | None = None
+
+    def __repr__(self) -> str:
+        return f"FlowGraphEdge from {self.s} to {self.t} with capacity {self.cap} and flow {self.flow}"
+
+
+def _connect(graph: list[list[FlowGraphEdge]], s: int, t: int) -> None:
+    forward, backward = FlowGraphEdge(s, t, 1), FlowGraphEdge(t, s, 0)
+    forward.rev, backward.rev = backward, forward
+    graph[s].append(forward)
+    graph[t].append(backward)
+
+
+def make_flow_graph(layer_mapping: list[list[int]], num_layers: int = 9) -> list[list[FlowGraphEdge]]:
+    """The flow network: node 0 the source, 1..L the layers, then ``num_layers`` cores, then the sink.
+
+    Args:
+        layer_mapping: for each layer, the cores it fits.
+        num_layers: the number of cores (sinabs's name).
+    """
+    n_layers = len(layer_mapping)
+    offset = n_layers + 1
+    sink = offset + num_layers
+    graph: list[list[FlowGraphEdge]] = [[] for _ in range(sink + 1)]
+    for i in range(n_layers):
+        _connect(graph, 0, i + 1)
+    for i, cores in enumerate(layer_mapping):
+        for core in cores:
+            _connect(graph, i + 1, core + offset)
+    for core_node in range(offset, sink):
+        _connect(graph, core_node, sink)
+    return graph
+
+
+def edmonds(
+    graph: list[list[FlowGraphEdge]], source: int, sink: int, verbose: bool = False
+) -> list[list[FlowGraphEdge]]:
+    """Maximum flow by breadth-first augmenting paths, on a copy of ``graph`` (returned with its flows)."""
+    graph = copy.deepcopy(graph)
+    while True:
+        pred: list[FlowGraphEdge | None] = [None] * len(graph)
+        queue = collections.deque([source])
+        while queue:
+            node = queue.popleft()
+            for edge in graph[node]:
+                if pred[edge.t] is None and edge.t != source and edge.cap > edge.flow:
+                    pred[edge.t] = edge
+                    queue.append(edge.t)
+        if pred[sink] is None:
+            return graph
+        path = _path(pred, sink)
+        delta = min(e.cap - e.flow for e in path)
+        for edge in path:
+            edge.flow += delta
+            assert edge.rev is not None  # every edge is made with its reverse (_connect)
+            edge.rev.flow -= delta
+        if verbose:
+            print(f"augmented the flow by {delta}")
+
+
+def _path(pred: list[FlowGraphEdge | None], sink: int) -> list[FlowGraphEdge]:
+    path = []
+    edge = pred[sink]
+    while edge is not None:
+        path.append(edge)
+        edge = pred[edge.s]
+    return path
+
+
+def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
+    """Kahn's algorithm over ``edges`` (visited in sorted order); entry nodes are flagged by edges ``("input", X)``.
+
+    This is how sinabs numbers a ``DynapcnnNetwork``'s layers, and the order in which layers are placed.
+
+    Raises:
+        ValueError: the graph has a cycle.
+    """
+    graph: dict[Any, list[Any]] = collections.defaultdict(list)
+    in_degree: dict[Any, int] = collections.defaultdict(int)
+    # In a fixed order (sinabs iterates the set, whose order depends on Python's string hash seed when the edges
+    # hold "input" or "dvs"), so that parallel branches are numbered the same way in every run.
+    for u, v in sorted(edges, key=_edge_key):
+        if u != "input":
+            graph[u].append(v)
+            in_degree[v] += 1
+        in_degree.setdefault(v, 0)
+    queue = collections.deque(node for node, degree in in_degree.items() if degree == 0)
+    order = []
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        for neighbour in graph[node]:
+            in_degree[neighbour] -= 1
+            if in_degree[neighbour] == 0:
+                queue.append(neighbour)
+    if len(order) != len(in_degree):
+        raise ValueError("The graph has a cycle and cannot be topologically sorted.")
+    return order
+
+
+def _edge_key(edge: tuple[Any, Any]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, v, "") if isinstance(v, int) else (1, 0, str(v)) for v in edge)
+
+
+def placement_order(layers: Sequence[Any]) -> list[int]:
+    """Positions in ``layers`` in sinabs's order: :func:`topological_sorting` of the graph their ``sources`` make
+    (``INPUT`` = -1, ``"dvs"`` or layer indices, as in a :class:`~spikekit_speck.graph.LayerPlan`); the given order
+    for layers without ``sources``."""
+    if not all(hasattr(layer, "sources") for layer in layers):
+        return list(range(len(layers)))
+    edges: set[tuple[Any, Any]] = set()
+    for layer in layers:
+        for source in layer.sources:
+            if source == "dvs":
+                edges |= {("dvs", layer.index), ("input", "dvs")}
+            else:
+                edges.add(("input" if source == -1 else source, layer.index))
+    position = {layer.index: i for i, layer in enumerate(layers)}
+    order = [position[node] for node in topological_sorting(edges) if node in position]
+    return order + [i for i in range(len(layers)) if i not in order]
 
 
 def _ki(words: int) -> str:
@@ -137,7 +278,12 @@ def map_layers(layers: Sequence[Any], chip: ChipSpec, layer2core: dict[int, int]
                 raise MappingError(f"layers {used[core]!r} and {layer.name!r} are both placed on core {core}")
             used[core] = layer.name
         return {layer.index: layer2core[layer.index] for layer in layers}
-    assignment, violators = find_matching(candidates, chip.num_cores)
+    order = placement_order(layers)
+    found, violating = find_matching([candidates[i] for i in order], chip.num_cores)
+    assignment: list[int | None] = [None] * len(layers)
+    for k, i in enumerate(order):
+        assignment[i] = found[k]
+    violators = sorted(order[k] for k in violating)
     if violators:
         cores = sorted({c for i in violators for c in candidates[i]})
         detail = "; ".join(

@@ -29,7 +29,7 @@ _DYNAPCNN_SUBMODULES = (
 )
 
 # The names ``sinabs.backend.dynapcnn`` itself offers: name -> (submodule, description).
-_DYNAPCNN_NAMES = {
+DYNAPCNN_NAMES = {
     "DynapcnnNetwork": ("dynapcnn_network", "a spiking CNN prepared for a DYNAP-CNN / Speck chip"),
     "DynapcnnCompatibleNetwork": ("dynapcnn_network", "deprecated name of DynapcnnNetwork"),
     "DynapcnnLayer": ("dynapcnn_layer", "one chip core: conv -> IAFSqueeze -> pooling per destination"),
@@ -44,9 +44,12 @@ _DESCRIPTION = "SynSense {} (DYNAP-CNN core array): checks, discretisation, core
 
 @hookimpl
 def spikekit_targets() -> list[TargetSpec]:
+    from spikekit_speck.chip import CHIP_NAMES
+
     records = [TargetSpec("speck2f", "spikekit_speck.target:SpeckTarget", _DESCRIPTION.format("Speck 2f"))]
-    for name in ("speck2e", "speck2edevkit", "speck2fmodule", "speck2fdevkit", "dynapcnn"):
-        records.append(TargetSpec(name, f"spikekit_speck.target:{name}", _DESCRIPTION.format(name)))
+    for name in CHIP_NAMES:
+        if name != "speck2f":
+            records.append(TargetSpec(name, f"spikekit_speck.target:{name}", _DESCRIPTION.format(name)))
     return records
 
 
@@ -77,6 +80,6 @@ def _dynapcnn_exports() -> list[Export]:
         Export(name, f"spikekit_speck.dynapcnn:{name}", f"sinabs's module dynapcnn.{name}", namespace=namespace)
         for name in _DYNAPCNN_SUBMODULES
     ]
-    for name, (module, description) in _DYNAPCNN_NAMES.items():
+    for name, (module, description) in DYNAPCNN_NAMES.items():
         records.append(Export(name, f"spikekit_speck.dynapcnn.{module}:{name}", description, namespace=namespace))
     return records

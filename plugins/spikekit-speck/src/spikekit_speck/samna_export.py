@@ -8,19 +8,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from spikekit_speck.chip import DEVICES
 from spikekit_speck.config import validate_config
 
-__all__ = ["to_samna_config", "SAMNA_MODULES"]
+__all__ = ["to_samna_config", "write_core", "write_dvs", "SAMNA_MODULES"]
 
-#: samna sub-package per device family.
-SAMNA_MODULES = {
-    "speck2e": "speck2e",
-    "speck2edevkit": "speck2e",
-    "speck2f": "speck2f",
-    "speck2fmodule": "speck2f",
-    "speck2fdevkit": "speck2f",
-    "dynapcnn": "dynapcnn",
-}
+#: samna sub-package per device name (from :data:`spikekit_speck.chip.DEVICES`).
+SAMNA_MODULES = {name: d.samna_family for name, d in DEVICES.items()}
 
 
 def _load_samna_module(device: str) -> Any:
@@ -54,22 +48,42 @@ def to_samna_config(config: dict[str, Any], configuration_module: Any = None, mo
     samna_config = factory()
     samna_config.dvs_layer.pass_sensor_events = False
     for layer in config["layers"]:
-        core = samna_config.cnn_layers[layer["core"]]
-        core.dimensions = layer["dimensions"]
-        for slot, dest in enumerate(layer["destinations"]):
-            core.destinations[slot].layer = dest["layer"]
-            core.destinations[slot].enable = dest["enable"]
-            core.destinations[slot].pooling = dest["pooling"]
-        for key in ("weights", "biases", "leak_enable", "threshold_high", "threshold_low", "return_to_zero",
-                    "neurons_initial_value"):  # fmt: skip
-            setattr(core, key, layer[key])
-        core.monitor_enable = bool(monitor_outputs and layer["outputs"])
+        settings = {key: layer[key] for key in _CORE_KEYS}
+        settings["monitor_enable"] = bool(monitor_outputs and layer["outputs"])
+        write_core(samna_config.cnn_layers[layer["core"]], settings)
     dvs = config["dvs"]
     if dvs is not None:
-        target = samna_config.dvs_layer
-        for key in ("merge", "mirror", "mirror_diagonal", "cut", "origin", "pooling", "pass_sensor_events"):
-            setattr(target, key, dvs[key])
-        for slot, core_id in enumerate(dvs["destinations"]):
-            target.destinations[slot].layer = core_id
-            target.destinations[slot].enable = True
+        write_dvs(samna_config.dvs_layer, {key: dvs[key] for key in _DVS_KEYS}, dvs["destinations"])
     return samna_config
+
+
+_CORE_KEYS = (
+    "dimensions", "weights", "biases", "leak_enable", "threshold_high", "threshold_low", "return_to_zero",
+    "neurons_initial_value", "destinations",
+)  # fmt: skip
+_DVS_KEYS = ("merge", "mirror", "mirror_diagonal", "cut", "origin", "pooling", "pass_sensor_events")
+
+
+def write_core(core: Any, settings: dict[str, Any]) -> None:
+    """Write one core's settings (:func:`spikekit_speck.config.core_settings`) into samna's core configuration."""
+    settings = dict(settings)
+    core.dimensions = settings.pop("dimensions")
+    for slot, dest in enumerate(settings.pop("destinations")):
+        core.destinations[slot].layer = dest["layer"]
+        core.destinations[slot].enable = dest["enable"]
+        core.destinations[slot].pooling = dest["pooling"]
+    for key, value in settings.items():
+        try:
+            setattr(core, key, value)
+        except TypeError as exc:
+            raise TypeError(f"Unexpected parameter {key} or value. {exc}") from exc
+
+
+def write_dvs(target: Any, settings: dict[str, Any], cores: list[int]) -> None:
+    """Write the DVS layer's settings (``DVSLayer.get_config_dict()``) and destination cores into samna's DVS
+    layer configuration."""
+    for key, value in settings.items():
+        setattr(target, key, value)
+    for slot, core in enumerate(cores):
+        target.destinations[slot].layer = core
+        target.destinations[slot].enable = True

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from spikekit_speck.config import validate_config
 
-__all__ = ["ChipSimulator", "sum_pool_int"]
+__all__ = ["ChipSimulator", "neuron_update", "sum_pool_int"]
 
 STATE_MIN, STATE_MAX = -(2**15), 2**15 - 1
 
@@ -48,22 +48,51 @@ def _pad_to(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     return x
 
 
+def neuron_update(
+    v: torch.Tensor, drive: torch.Tensor, spec: dict[str, Any], saturate: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One time step of a core's neurons (the chip's rule in the module docstring): ``(spikes, new state)``.
+
+    Args:
+        v: integer states; drive: this step's integer input with the bias added.
+        spec: the layer's ``thr`` (threshold_high), ``low`` (threshold_low), ``zero`` (return_to_zero), ``mode``
+            (spike mode) and ``max`` (max_spikes).
+        saturate: clip the state to 16 bits before firing.
+    """
+    thr = spec["thr"]
+    v = v + drive
+    if saturate:
+        v = v.clamp(STATE_MIN, STATE_MAX)
+    if spec["mode"] == "single":
+        n = (v >= thr).to(torch.int64)
+    else:
+        n = torch.where(v >= thr, torch.div(v, thr, rounding_mode="floor"), torch.zeros_like(v))
+        if spec["mode"] == "max":
+            n = n.clamp(max=spec["max"])
+    v = torch.where(n > 0, torch.zeros_like(v), v) if spec["zero"] else v - n * thr
+    return n, torch.clamp(v, min=spec["low"])
+
+
 class ChipSimulator:
     """Runs a ``spikekit-speck`` configuration on CPU exactly as the chip's integer arithmetic would.
 
     Args:
         config: a configuration dict (see :mod:`spikekit_speck.config`).
         saturate: clip states to 16 bits (the chip's state width); False lets them grow (for comparisons).
+        keep_state: carry each layer's states ``(B, C, H, W)`` (``states``) from one run to the next, as the chip
+            does, until :meth:`reset_states`; False starts every run from ``neurons_initial_value``.
 
     Example:
         >>> sim = ChipSimulator(deployment.config)
         >>> out = sim(torch.randint(0, 2, (4, 20, 2, 64, 64)))   # (B, T, C, H, W) event counts
     """
 
-    def __init__(self, config: dict[str, Any], saturate: bool = True) -> None:
+    def __init__(self, config: dict[str, Any], saturate: bool = True, keep_state: bool = False) -> None:
         validate_config(config)
         self.config = config
         self.saturate = saturate
+        self.keep_state = keep_state
+        self.states: dict[int, torch.Tensor] = {}
         core_to_layer = {layer["core"]: layer["index"] for layer in config["layers"]}
         self._layers = []
         for layer in config["layers"]:
@@ -113,29 +142,34 @@ class ChipSimulator:
             x = x.transpose(-2, -1)
         return x
 
-    def _run_layer(self, spec: dict[str, Any], s_in: torch.Tensor) -> torch.Tensor:
+    def _run_layer(self, index: int, spec: dict[str, Any], s_in: torch.Tensor) -> torch.Tensor:
         b, t = s_in.shape[:2]
         flat = s_in.reshape(b * t, *s_in.shape[2:]).to(torch.float64)  # (B*T, C, H, W)
         drive = F.conv2d(flat, spec["weight"], stride=spec["stride"], padding=spec["padding"])
         drive = torch.round(drive).to(torch.int64).reshape(b, t, *drive.shape[1:])  # (B, T, C', H', W')
         bias = spec["bias"].view(-1, 1, 1)
-        thr, low = spec["thr"], spec["low"]
-        v = spec["init"].expand(b, *drive.shape[2:]).clone()
+        v = self._start_state(index, spec, b, drive.shape[2:])
         out = torch.empty_like(drive)
         for step in range(t):
-            v = v + drive[:, step] + bias
-            if self.saturate:
-                v = v.clamp(STATE_MIN, STATE_MAX)
-            if spec["mode"] == "single":
-                n = (v >= thr).to(torch.int64)
-            else:
-                n = torch.where(v >= thr, torch.div(v, thr, rounding_mode="floor"), torch.zeros_like(v))
-                if spec["mode"] == "max":
-                    n = n.clamp(max=spec["max"])
-            v = torch.where(n > 0, torch.zeros_like(v), v) if spec["zero"] else v - n * thr
-            v = torch.clamp(v, min=low)
-            out[:, step] = n
+            out[:, step], v = neuron_update(v, drive[:, step] + bias, spec, self.saturate)
+        if self.keep_state:
+            self.states[index] = v
         return out
+
+    def _start_state(self, index: int, spec: dict[str, Any], batch: int, shape: torch.Size) -> torch.Tensor:
+        kept = self.states.get(index) if self.keep_state else None
+        if kept is None:
+            return spec["init"].expand(batch, *shape).clone()
+        if kept.shape[0] != batch:
+            raise ValueError(
+                f"the simulator keeps the states of a batch of {kept.shape[0]}, but got a batch of {batch}; "
+                "call reset_states() first"
+            )
+        return kept
+
+    def reset_states(self) -> None:
+        """Forget the kept states: the next run starts from each layer's ``neurons_initial_value``."""
+        self.states = {}
 
     # ------------------------------------------------------------------------------------------------ running
     def run(self, x: torch.Tensor) -> dict[int, list[torch.Tensor]]:
@@ -169,7 +203,7 @@ class ChipSimulator:
             s_in = padded[0]
             for more in padded[1:]:
                 s_in = s_in + more
-            spikes = self._run_layer(spec, s_in)
+            spikes = self._run_layer(i, spec, s_in)
             self.layer_spikes[i] = spikes
             for target, p in spec["dests"]:
                 arriving[target].append(sum_pool_int(spikes, p))

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit_speck.chip import ChipSpec, chip_spec
+from spikekit_speck.chip import CHIP_NAMES, ChipSpec, chip_spec
 from spikekit_speck.config import build_config, from_json, to_json
 from spikekit_speck.discretize import DiscreteLayerParams, discretize_params
 from spikekit_speck.errors import SpeckModelError
@@ -96,8 +96,7 @@ class SpeckTarget:
     """SynSense Speck / DYNAP-CNN: 9 convolutional cores, 8-bit weights, 16-bit states.
 
     Args:
-        name: device name (``speck2f``, ``speck2e``, ``speck2edevkit``, ``speck2fmodule``, ``speck2fdevkit``,
-            ``dynapcnn``).
+        name: a device name of :data:`spikekit_speck.chip.CHIP_NAMES` (``speck2f``, ``speck2fdevkit``, ...).
 
     Example:
         >>> dep = spikekit.deploy(snn, "speck2f", input_shape=(2, 64, 64))
@@ -138,8 +137,10 @@ class SpeckTarget:
         return f"SpeckTarget({self.name!r})"
 
 
-speck2e = SpeckTarget("speck2e")
-speck2edevkit = SpeckTarget("speck2edevkit")
-speck2fmodule = SpeckTarget("speck2fmodule")
-speck2fdevkit = SpeckTarget("speck2fdevkit")
-dynapcnn = SpeckTarget("dynapcnn")
+def __getattr__(name: str) -> SpeckTarget:
+    """``spikekit_speck.target.speck2e`` etc.: the target of each device name (made on first use)."""
+    if name in CHIP_NAMES:
+        target = SpeckTarget(name)
+        globals()[name] = target
+        return target
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,16 +12,10 @@ import importlib.util
 import pkgutil
 from typing import Any
 
-# Names that ``sinabs.backend.dynapcnn`` itself offers, and the submodule defining each.
-_NAMES = {
-    "DVSLayer": "dvs_layer",
-    "DynapcnnLayer": "dynapcnn_layer",
-    "DynapcnnNetwork": "dynapcnn_network",
-    "DynapcnnCompatibleNetwork": "dynapcnn_network",
-    "DynapcnnNetworkModule": "dynapcnnnetwork_module",
-    "GraphExtractor": "nir_graph_extractor",
-    "DynapcnnVisualizer": "dynapcnn_visualizer",
-}
+from spikekit_speck.plugin import DYNAPCNN_NAMES
+
+# Names that ``sinabs.backend.dynapcnn`` itself offers, and the submodule defining each (the plugin's records).
+_NAMES = {name: module for name, (module, _) in DYNAPCNN_NAMES.items()}
 
 __all__ = list(_NAMES)
 

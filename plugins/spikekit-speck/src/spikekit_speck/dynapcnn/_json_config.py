@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from spikekit_speck.chip import chip_spec
 from spikekit_speck.config import build_config
 from spikekit_speck.discretize import discretize_params
 from spikekit_speck.errors import SpeckModelError
-from spikekit_speck.graph import _check_core_geometry
+from spikekit_speck.graph import check_core_geometry
 
 __all__ = ["json_config"]
 
@@ -21,7 +22,7 @@ def json_config(network: Any, layer2core: dict[int, int], device: str, monitored
     naming the layer.
     """
     chip = chip_spec(device)
-    plan = network._graph_extractor.plan(network._weight_rescaling_fn)
+    plan = copy.deepcopy(network.plan)  # the network's own plan, filled in below with its layers' parameters
     to_plan = network._plan_index
     from_plan = {old: new for new, old in to_plan.items()}
     params, placement = [], {}
@@ -34,7 +35,7 @@ def json_config(network: Any, layer2core: dict[int, int], device: str, monitored
         plan_layer.threshold = float(spk.spike_threshold)
         plan_layer.min_v_mem = None if spk.min_v_mem is None else float(spk.min_v_mem)
         try:
-            _check_core_geometry(plan_layer, conv, chip)
+            check_core_geometry(plan_layer, conv, chip)
             for dest in plan_layer.destinations:
                 if dest.pooling not in chip.poolings:
                     raise SpeckModelError(

@@ -57,10 +57,10 @@ def io_module() -> Any:
     return importlib.import_module("spikekit.backend.dynapcnn.io")
 
 
-def deploy(network: Any, device: str, config: Any, slow_clk_frequency: int | None) -> None:
-    """Apply ``config`` to ``device`` and connect samna event graphs to it, as sinabs's ``DynapcnnNetwork.to``."""
+def deploy(network: Any, device: str, config: Any, slow_clk_frequency: int | None, builder: Any) -> None:
+    """Apply ``config`` to ``device`` and connect samna event graphs (``builder``'s buffers) to it, as sinabs's
+    ``DynapcnnNetwork.to``."""
     samna = require_samna(f"DynapcnnNetwork.to({device!r})")
-    from spikekit_speck.dynapcnn.config_builder import builder_for
 
     network.samna_device = io_module().open_device(device)
     network.samna_device.get_model().apply_configuration(config)
@@ -69,7 +69,6 @@ def deploy(network: Any, device: str, config: Any, slow_clk_frequency: int | Non
         dk_io = network.samna_device.get_io_module()
         dk_io.set_slow_clk(True)
         dk_io.set_slow_clk_rate(slow_clk_frequency)
-    builder = builder_for(device)
     network.samna_input_buffer = builder.get_input_buffer()
     network.samna_output_buffer = builder.get_output_buffer()
     network.device_input_graph = samna.graph.EventFilterGraph()

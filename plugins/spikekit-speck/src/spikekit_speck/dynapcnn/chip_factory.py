@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from spikekit_speck.chip import parse_device_id
+from spikekit_speck.dynapcnn._builder import ConfigBuilder
 from spikekit_speck.dynapcnn._samna import optional_samna
-from spikekit_speck.dynapcnn.chips import BUILDERS
+from spikekit_speck.dynapcnn.chips import BUILDERS, builder_for
 from spikekit_speck.dynapcnn.chips.speck2e import Speck2EConfigBuilder
 from spikekit_speck.dynapcnn.chips.speck2f import Speck2FConfigBuilder
-from spikekit_speck.dynapcnn.config_builder import ConfigBuilder
-from spikekit_speck.dynapcnn.io import parse_device_id
 from spikekit_speck.events import Spike
 from spikekit_speck.events import events_to_raster as _bin_events
 
@@ -74,11 +74,7 @@ class ChipFactory:
 
     def __init__(self, device_str: str) -> None:
         self.device_name, self.device_id = parse_device_id(device_str)
-        if self.device_name not in self.supported_devices:
-            raise ValueError(
-                f"Builder not found for device type: {self.device_name!r} (from {device_str!r}); "
-                f"supported: {', '.join(self.supported_devices)}"
-            )
+        builder_for(device_str)  # ValueError naming the device when it has no builder
 
     def get_config_builder(self) -> ConfigBuilder:
         """The device family's :class:`ConfigBuilder` (an instance, as sinabs returns)."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,8 @@ import torch
 from torch import nn
 
 from spikekit_speck.dynapcnn.discretize import discretize_conv_spike_
+from spikekit_speck.layers import linear_to_conv
+from spikekit_speck.mapping import memory_of
 
 if TYPE_CHECKING:
     from spikekit.state import StatefulLayer
@@ -25,18 +26,7 @@ sum_pool2d = partial(nn.functional.lp_pool2d, norm_type=1)
 
 def convert_linear_to_conv(lin: nn.Linear, input_shape: tuple[int, int, int]) -> nn.Conv2d:
     """A Conv2d whose kernel covers the whole ``(C, H, W)`` input and computes what ``lin`` computes on it."""
-    in_chan, in_h, in_w = input_shape
-    if lin.in_features != in_chan * in_h * in_w:
-        raise ValueError(
-            f"Shape of linear layer weight does not match provided input shape: {lin} expects {lin.in_features} "
-            f"inputs, the input shape {tuple(input_shape)} has {in_chan * in_h * in_w}"
-        )
-    layer = nn.Conv2d(in_chan, lin.out_features, kernel_size=(in_h, in_w), padding=0, bias=lin.bias is not None)
-    if lin.bias is not None:
-        assert layer.bias is not None  # built with bias=True just above
-        layer.bias.data = lin.bias.data.clone().detach()
-    layer.weight.data = lin.weight.data.clone().detach().reshape(lin.out_features, in_chan, in_h, in_w)
-    return layer
+    return linear_to_conv(lin, input_shape)
 
 
 def _pool_pair(pool: Any) -> tuple[int, int]:
@@ -65,7 +55,7 @@ class DynapcnnLayer(nn.Module):
 
     def __init__(
         self,
-        conv: nn.Conv2d,
+        conv: nn.Conv2d | nn.Linear,
         spk: nn.Module,
         in_shape: tuple[int, int, int],
         pool: Sequence[int | Sequence[int]],
@@ -85,9 +75,10 @@ class DynapcnnLayer(nn.Module):
         spk = copy.deepcopy(spk)
         if isinstance(conv, nn.Linear):
             conv = convert_linear_to_conv(conv, in_shape)
-            if spk.is_state_initialised() and spk.v_mem.ndim < 4:
-                # A Linear's (N, F) state becomes the conv's (N, F, 1, 1).
-                spk.v_mem = spk.v_mem.data.reshape(*spk.v_mem.shape, *([1] * (4 - spk.v_mem.ndim)))
+            v_mem = getattr(spk, "v_mem", None)
+            if isinstance(v_mem, torch.Tensor) and spk.is_state_initialised() and v_mem.ndim < 4:
+                # A Linear's (N, F) state becomes the conv's (N, F, 1, 1), as in sinabs.
+                spk.v_mem = v_mem.data.reshape(*v_mem.shape, *([1] * (4 - v_mem.ndim)))
         else:
             conv = copy.deepcopy(conv)
         if self._rescale_weights != 1:
@@ -162,12 +153,9 @@ class DynapcnnLayer(nn.Module):
         ``neuron = f * 2**(ceil(log2(h)) + ceil(log2(w)))``, ``bias = f`` (0 without bias).
         """
         f, c, h, w = self.summary()["kernel"]
-        f, neuron_h, neuron_w = self._get_conv_output_shape()
-        return {
-            "kernel": c * pow(2, math.ceil(math.log2(h * w)) + math.ceil(math.log2(f))) * 1.0,
-            "neuron": f * pow(2, math.ceil(math.log2(neuron_h)) + math.ceil(math.log2(neuron_w))) * 1.0,
-            "bias": 0 if self.conv.bias is None else len(self.conv.bias),
-        }
+        _, neuron_h, neuron_w = self._get_conv_output_shape()
+        memory = memory_of(c, f, (h, w), (neuron_h, neuron_w), self.conv.bias is not None)
+        return {"kernel": float(memory["kernel"]), "neuron": float(memory["neuron"]), "bias": memory["bias"]}
 
     def _get_conv_output_shape(self) -> tuple[int, int, int]:
         conv = self.conv

@@ -20,16 +20,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
+from spikekit_speck.chip import CONFIGURABLE_DEVICES, parse_device_id
+from spikekit_speck.dvs import DVSLayer
+from spikekit_speck.dynapcnn.chips import builder_for
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.nir_graph_extractor import GraphExtractor
-from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape, parse_device_id
-from spikekit_speck.graph import rescale_method_1
+from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape
+from spikekit_speck.graph import NetworkPlan, rescale_method_1
 
 __all__ = ["DynapcnnNetwork", "DynapcnnCompatibleNetwork"]
 
 #: The chips a configuration can be made for (sinabs's ``ChipFactory.supported_devices``).
-SUPPORTED_DEVICES = ("speck2e", "speck2edevkit", "speck2fmodule", "speck2fdevkit")
+SUPPORTED_DEVICES = CONFIGURABLE_DEVICES
 
 
 def _unwrap(snn: nn.Module) -> nn.Module:
@@ -84,9 +86,11 @@ class DynapcnnNetwork(nn.Module):
             from spikekit.utils import get_smallest_compatible_time_dimension
 
             batch_size = get_smallest_compatible_time_dimension(snn)
+        # As sinabs, the graph is traced with a random input of this shape (only its shape is used here); drawing it
+        # keeps every later random draw of a seeded program the same as under sinabs.
         self._graph_extractor = GraphExtractor(
             snn,
-            torch.zeros((max(1, batch_size), *self.input_shape)),
+            torch.randn((batch_size, *self.input_shape)),
             self.dvs_input,
             ignore_node_types=COMPLETELY_IGNORED_LAYER_TYPES,
         )
@@ -99,6 +103,11 @@ class DynapcnnNetwork(nn.Module):
         # DynapcnnLayer index -> index of the same layer in the graph extractor's plan (for the JSON config).
         new_index = {id(layer): i for i, layer in self._dynapcnn_module.dynapcnn_layers.items()}
         self._plan_index = {new_index[id(layer)]: old for old, layer in by_plan_index.items()}
+
+    @property
+    def plan(self) -> NetworkPlan:
+        """The engine's plan of the chip layers, made once from the one trace of the model (read-only)."""
+        return self._graph_extractor.plan(self._weight_rescaling_fn)
 
     # -- sinabs's attributes ---------------------------------------------------------------------------------------
     @property
@@ -177,6 +186,11 @@ class DynapcnnNetwork(nn.Module):
 
         from spikekit_speck.dynapcnn import _samna
 
+        if getattr(self, "samna_output_buffer", None) is None:
+            raise AttributeError(
+                f"the network is not deployed on {self.device!r} (its deployment failed or was never made): "
+                "call .to(...) with the chip again, or .to('cpu') to run it in torch"
+            )
         io = _samna.io_module()
         _ = self.samna_output_buffer.get_events()
         io.reset_timestamps(self.device)
@@ -236,8 +250,6 @@ class DynapcnnNetwork(nn.Module):
     def reset_states(self, randomize: bool = False) -> None:
         """Reset the neurons' states (to zero, or random values with ``randomize``); on a chip, through samna."""
         if self.is_deployed_on_dynapcnn_device:
-            from spikekit_speck.dynapcnn.config_builder import builder_for
-
             builder = builder_for(str(self.device))  # a chip id (is_deployed_on_dynapcnn_device)
             builder.reset_states(self.samna_config, randomize=randomize)
             self.samna_device.get_model().apply_configuration(self.samna_config)
@@ -265,6 +277,9 @@ class DynapcnnNetwork(nn.Module):
         if isinstance(device, str) and parse_device_id(device)[0] in SUPPORTED_DEVICES:
             from spikekit_speck.dynapcnn import _samna
 
+            # As sinabs, the device is recorded before the deployment is tried: after a failure the network still
+            # names the chip (and `forward` says that it is not deployed).
+            self.device = device
             config = self.make_config(
                 layer2core_map=layer2core_map,
                 chip_layers_ordering=chip_layers_ordering,
@@ -272,7 +287,7 @@ class DynapcnnNetwork(nn.Module):
                 monitor_layers=monitor_layers,
                 config_modifier=config_modifier,
             )
-            _samna.deploy(self, device, config, slow_clk_frequency)
+            _samna.deploy(self, device, config, slow_clk_frequency, builder_for(device))
             self.device = device
             return self
         if isinstance(device, (str, torch.device)):
@@ -289,8 +304,6 @@ class DynapcnnNetwork(nn.Module):
         device: str,
     ) -> dict[int, int]:
         """sinabs's rules for ``layer2core_map`` / the deprecated ``chip_layers_ordering``; "auto" searches."""
-        from spikekit_speck.dynapcnn.config_builder import builder_for
-
         if chip_layers_ordering is not None:
             if layer2core_map != "auto":
                 warnings.warn(
@@ -370,8 +383,6 @@ class DynapcnnNetwork(nn.Module):
             ImportError: samna is not installed.
             ValueError: no placement fits, or samna finds the configuration invalid.
         """
-        from spikekit_speck.dynapcnn.config_builder import builder_for
-
         builder = builder_for(device)
         self._check_destinations()
         self._layer2core_map = self._resolve_layer2core(layer2core_map, chip_layers_ordering, device)
@@ -419,8 +430,6 @@ class DynapcnnNetwork(nn.Module):
 
     def is_compatible_with(self, device_type: str) -> bool:
         """True if the network's layers can be placed on ``device_type``'s cores."""
-        from spikekit_speck.dynapcnn.config_builder import builder_for
-
         try:
             builder_for(device_type).map_layers_to_cores(self.dynapcnn_layers)
         except ValueError as exc:

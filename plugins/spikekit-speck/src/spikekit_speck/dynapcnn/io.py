@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
+from spikekit_speck.chip import CONFIGURABLE_DEVICES, DEVICES, get_device_id, parse_device_id, standardize_device_id
 from spikekit_speck.dynapcnn._samna import SamnaRequiredError, optional_samna, require_samna
 from spikekit_speck.events import Spike
 
@@ -45,12 +46,9 @@ __all__ = [
     "SamnaRequiredError",
 ]
 
-#: sinabs's device type -> samna's ``device_type_name``.
+#: sinabs's device type -> samna's ``device_type_name`` (the chips from :data:`spikekit_speck.chip.DEVICES`).
 device_types: dict[str, str] = {
-    "speck2e": "Speck2eTestBoard",
-    "speck2edevkit": "Speck2eDevKit",
-    "speck2fmodule": "Speck2fModuleDevKit",
-    "speck2fdevkit": "Speck2fDevKit",
+    **{name: d.board for name, d in DEVICES.items() if d.board is not None},
     "davis346": "Davis 346",
     "davis240": "Davis 240",
     "dvxplorer": "DVXplorer",
@@ -66,34 +64,6 @@ device_map: dict[str, Any] = {}
 
 
 # ---------------------------------------------------------------------------------------------------- names
-def parse_device_id(device_id: str) -> tuple[str, int]:
-    """``"speck2fdevkit:1"`` -> ``("speck2fdevkit", 1)``; without an index the index is 0.
-
-    Raises:
-        Exception: more than one ``:`` (sinabs raises a plain ``Exception`` here; ours is a ``ValueError``).
-        ValueError: the index is not an integer.
-    """
-    parts = device_id.split(":")
-    if len(parts) > 2:
-        raise ValueError(
-            f"device id {device_id!r} not understood: expected 'device_type' or 'device_type:index' "
-            "(e.g. 'speck2fdevkit:0')"
-        )
-    device_type = parts[0]
-    index = int(parts[1]) if len(parts) == 2 else 0
-    return device_type, index
-
-
-def get_device_id(device_type: str, index: int) -> str:
-    """``("speck2fdevkit", 0)`` -> ``"speck2fdevkit:0"``."""
-    return f"{device_type}:{index}"
-
-
-def standardize_device_id(device_id: str) -> str:
-    """``"speck2fdevkit"`` -> ``"speck2fdevkit:0"``; ``"speck2fdevkit:01"`` -> ``"speck2fdevkit:1"``."""
-    return get_device_id(*parse_device_id(device_id))
-
-
 def is_device_type(dev_info: Any, dev_type: str) -> bool:
     """Whether a samna ``DeviceInfo`` (any object with ``device_type_name``) is of sinabs type ``dev_type``.
 
@@ -241,7 +211,7 @@ def _spike_classes() -> tuple[type, ...]:
     classes: list[type] = [Spike]
     samna = optional_samna()
     if samna is not None:
-        for family in ("speck2e", "speck2f"):
+        for family in sorted({DEVICES[name].samna_family for name in CONFIGURABLE_DEVICES}):
             event = getattr(getattr(samna, family, None), "event", None)
             if event is not None and hasattr(event, "Spike"):
                 classes.append(event.Spike)

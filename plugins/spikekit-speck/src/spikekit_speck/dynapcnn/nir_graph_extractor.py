@@ -32,7 +32,7 @@ from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.dynapcnnnetwork_module import DynapcnnNetworkModule
 from spikekit_speck.dynapcnn.exceptions import InvalidEdge, InvalidGraphStructure, UnsupportedLayerType
 from spikekit_speck.errors import LayerShapeError, SpeckModelError
-from spikekit_speck.graph import INPUT, NetworkPlan, _leaves, _trace, plan_network, rescale_method_1
+from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, leaves, plan_network, rescale_method_1, trace
 
 __all__ = ["GraphExtractor"]
 
@@ -75,7 +75,7 @@ def _type_of(namespace_name: str) -> type | None:
 
 def verify_node_types(model: nn.Module) -> None:
     """Raise :class:`UnsupportedLayerType` naming every layer of ``model`` that the chip cannot run."""
-    unsupported = [(name, module) for name, module, kind in _leaves(model) if kind == "unsupported"]
+    unsupported = [(name, module) for name, module, kind in leaves(model) if kind == "unsupported"]
     if not unsupported:
         return
 
@@ -112,6 +112,35 @@ def verify_node_types(model: nn.Module) -> None:
     )
 
 
+def _weight_module(layer: LayerPlan, linear: bool) -> nn.Conv2d | nn.Linear:
+    """The (BatchNorm-folded, not yet rescaled) weight layer of a planned chip layer, built without drawing random
+    numbers; a ``Linear`` stays one, so that :class:`DynapcnnLayer` turns it into a Conv2d as sinabs does (drawing
+    the Conv2d's initial values, as sinabs's conversion does, and giving the neuron state its ``(N, C, 1, 1)``
+    shape)."""
+    weight = layer.unscaled_weight if layer.unscaled_weight is not None else layer.weight
+    bias = layer.bias is not None
+    module: nn.Conv2d | nn.Linear
+    if linear:
+        module = nn.utils.skip_init(nn.Linear, weight[0].numel(), weight.shape[0], bias=bias)
+        module.weight.data = weight.reshape(weight.shape[0], -1).clone()
+    else:
+        kernel = (int(weight.shape[-2]), int(weight.shape[-1]))
+        module = nn.utils.skip_init(
+            nn.Conv2d,
+            layer.input_shape[0],
+            weight.shape[0],
+            kernel,
+            stride=layer.stride,
+            padding=layer.padding,
+            bias=bias,
+        )
+        module.weight.data = weight.clone()
+    if layer.bias is not None:
+        assert module.bias is not None  # built with a bias because the layer has one
+        module.bias.data = layer.bias.clone()
+    return module
+
+
 class GraphExtractor:
     """The graph of a spiking model, checked against the chip's rules, and the DynapcnnLayers made from it.
 
@@ -134,10 +163,12 @@ class GraphExtractor:
         verify_node_types(spiking_model)
         self._model = self._with_dvs(spiking_model, dvs_input)
         try:
-            nodes, out_nodes = _trace(self._model, self._input_shape)
+            nodes, out_nodes = trace(self._model, self._input_shape)
         except SpeckModelError as exc:
             raise InvalidGraphStructure(str(exc)) from exc
         self._nodes = nodes
+        self._out_nodes = out_nodes
+        self._plans: dict[Any, NetworkPlan] = {}
         self._name_2_indx_map = {node.name: i for i, node in enumerate(nodes)}
         self._edges = {(s, i) for i, node in enumerate(nodes) for s in node.sources if s != INPUT}
         self._entry_nodes = {i for i, node in enumerate(nodes) if INPUT in node.sources}
@@ -260,11 +291,17 @@ class GraphExtractor:
         """Accepted for sinabs compatibility: Flatten and Merge nodes are always looked through when layers are made."""
 
     def plan(self, weight_rescaling_fn: Callable[[Iterable[float]], float] | None = None) -> NetworkPlan:
-        """The chip layers of the model (structure checked, chip limits not)."""
+        """The chip layers of the model (structure checked, chip limits not), planned from the trace made when the
+        extractor was built and kept (the model runs once); treat it as read-only."""
+        fn = weight_rescaling_fn or rescale_method_1
+        if fn not in self._plans:
+            self._plans[fn] = self._plan(fn)
+        return self._plans[fn]
+
+    def _plan(self, weight_rescaling_fn: Callable[[Iterable[float]], float]) -> NetworkPlan:
         try:
-            return plan_network(
-                self._model, self._input_shape, _STRUCTURE_ONLY, weight_rescaling_fn or rescale_method_1
-            )
+            traced = (self._nodes, self._out_nodes)
+            return plan_network(self._model, self._input_shape, _STRUCTURE_ONLY, weight_rescaling_fn, traced)
         except LayerShapeError as exc:  # sinabs: ValueError from DynapcnnLayer / the pooling conversion
             raise ValueError(str(exc)) from exc
         except SpeckModelError as exc:
@@ -279,22 +316,10 @@ class GraphExtractor:
         layers: dict[int, DynapcnnLayer] = {}
         destination_map: dict[Any, list[int]] = {}
         for layer in plan.layers:
-            weight = layer.unscaled_weight if layer.unscaled_weight is not None else layer.weight
-            conv = nn.Conv2d(
-                layer.input_shape[0],
-                weight.shape[0],
-                kernel_size=(int(weight.shape[-2]), int(weight.shape[-1])),
-                stride=layer.stride,
-                padding=layer.padding,
-                bias=layer.bias is not None,
-            )
-            conv.weight.data = weight.clone()
-            if layer.bias is not None:
-                assert conv.bias is not None  # built with bias=True just above
-                conv.bias.data = layer.bias.clone()
+            weight_layer = _weight_module(layer, isinstance(modules[layer.name], nn.Linear))
             pools = [[d.pooling, d.pooling] for d in layer.destinations]
             layers[layer.index] = DynapcnnLayer(
-                conv, modules[layer.neuron_name], layer.input_shape, pools, discretize, layer.rescale_factor
+                weight_layer, modules[layer.neuron_name], layer.input_shape, pools, discretize, layer.rescale_factor
             )
             exits = iter(range(-1, -len(layer.destinations) - 1, -1))
             destination_map[layer.index] = [next(exits) if d.target is None else d.target for d in layer.destinations]

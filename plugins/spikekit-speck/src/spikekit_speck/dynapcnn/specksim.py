@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import spikekit.layers as sl
 from spikekit_speck.chip import SPECK
 from spikekit_speck.dynapcnn._samna import optional_samna, require_samna
+from spikekit_speck.layers import linear_to_conv
 from spikekit_speck.recognise import number_of, threshold_of
-from spikekit_speck.simulator import STATE_MAX, STATE_MIN, ChipSimulator
+from spikekit_speck.simulator import ChipSimulator
 
 __all__ = [
     "to_tuple",
@@ -57,14 +57,7 @@ def convert_linear_to_convolutional(layer: nn.Linear, input_shape: Sequence[int]
     Raises:
         ValueError: ``layer.in_features`` is not ``C * H * W``.
     """
-    c, h, w = (int(n) for n in input_shape)
-    if layer.in_features != c * h * w:
-        raise ValueError(
-            f"Linear layer has {layer.in_features} input features, but its input of shape {(c, h, w)} has {c * h * w}"
-        )
-    conv = nn.Conv2d(c, layer.out_features, kernel_size=(h, w), padding=0, bias=False)
-    conv.weight.data = layer.weight.data.clone().detach().reshape(layer.out_features, c, h, w)
-    return conv
+    return linear_to_conv(layer, input_shape, bias=False)
 
 
 def calculate_weight_scale(layer: nn.AvgPool2d) -> float:
@@ -118,8 +111,20 @@ def convert_iaf_layer(layer: nn.Module, input_shape: Sequence[int]) -> tuple[Any
 
 
 def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers specksim runs, in order; refuses ReLU and warns about (and skips) unknown layers."""
-    kept = []
+    """The layers specksim runs, in order; refuses ReLU and warns about (and skips) unknown layers.
+
+    The layers of a ``DynapcnnNetwork`` are taken in their index order, each with the sum pooling it applies to its
+    output (a DynapcnnLayer holds its pooling as a size, not as a module: sinabs's walk drops it, so that each
+    later layer is fed an unpooled input; see the specksim section of the spikekit-speck docs).
+    """
+    from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+
+    kept: list[tuple[str, nn.Module]] = []
+    chip_layers = getattr(network, "dynapcnn_layers", None)
+    if isinstance(chip_layers, dict) and all(isinstance(m, DynapcnnLayer) for m in chip_layers.values()):
+        for index, layer in chip_layers.items():
+            kept += _chip_layer_parts(f"dynapcnn_layers.{index}", layer)
+        return kept
     for name, layer in network.named_modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear, sl.SumPool2d, nn.AvgPool2d, sl.IAF, sl.IAFSqueeze, nn.Flatten)):
             kept.append((name, layer))
@@ -128,7 +133,7 @@ def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
                 f"ReLU layer with name: {name} found! Convert the model to a spiking model before specksim."
             )
         elif list(layer.children()):
-            continue  # containers (Sequential, DynapcnnNetwork, ...): their layers come next
+            continue  # containers (Sequential, ...): their layers come next
         else:
             warnings.warn(
                 f"Layer with name: {name} of type: {type(layer)} is ignored and will not be included; "
@@ -136,6 +141,21 @@ def _walk(network: nn.Module) -> list[tuple[str, nn.Module]]:
                 stacklevel=3,
             )
     return kept
+
+
+def _chip_layer_parts(name: str, layer: Any) -> list[tuple[str, nn.Module]]:
+    """conv, neuron and (when it pools) the sum pooling of one DynapcnnLayer that sends to one destination."""
+    if len(layer.pool) != 1:
+        raise ValueError(
+            f"specksim runs a chain of layers, but DynapcnnLayer {name!r} sends its output to {len(layer.pool)} "
+            "destinations"
+        )
+    (pool,) = layer.pool
+    size = (pool, pool) if isinstance(pool, int) else tuple(int(p) for p in pool)
+    parts: list[tuple[str, nn.Module]] = [(f"{name}.conv", layer.conv_layer), (f"{name}.spk", layer.spk_layer)]
+    if size != (1, 1):
+        parts.append((f"{name}.pool", sl.SumPool2d(size)))
+    return parts
 
 
 def _samna_graph(layers: list[tuple[str, nn.Module]], input_shape: Sequence[int]) -> SpecksimNetwork:
@@ -312,42 +332,6 @@ def _as_squeeze(layer: nn.Module) -> nn.Module:
     )
 
 
-class _StatefulSimulator(ChipSimulator):
-    """The integer simulator, keeping each layer's states from one run to the next (as specksim's filters do)."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config, saturate=True)
-        for index, spec in enumerate(self._layers):
-            spec["index"] = index
-        self.states: dict[int, torch.Tensor] = {}
-
-    def reset(self) -> None:
-        self.states = {}
-
-    def _run_layer(self, spec: dict[str, Any], s_in: torch.Tensor) -> torch.Tensor:
-        # The parent's update (the chip's rules) from the kept state; then the state it ends in.
-        index, init = spec["index"], spec["init"]
-        state = self.states.get(index, init)
-        spec["init"] = state
-        try:
-            spikes = ChipSimulator._run_layer(self, spec, s_in)
-        finally:
-            spec["init"] = init
-        self.states[index] = self._final_state(spec, state, s_in[0], spikes[0])
-        return spikes
-
-    @staticmethod
-    def _final_state(spec: dict[str, Any], v: torch.Tensor, s_in: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """The state after the steps of ``s_in`` (T, C, H, W) from ``v``, given the spikes ``n`` they produced."""
-        drive = F.conv2d(s_in.to(torch.float64), spec["weight"], stride=spec["stride"], padding=spec["padding"])
-        drive = torch.round(drive).to(torch.int64) + spec["bias"].view(-1, 1, 1)
-        for step in range(drive.shape[0]):
-            v = (v + drive[step]).clamp(STATE_MIN, STATE_MAX)
-            v = torch.where(n[step] > 0, torch.zeros_like(v), v) if spec["zero"] else v - n[step] * spec["thr"]
-            v = torch.clamp(v, min=spec["low"])
-        return v
-
-
 class OfflineSpecksimNetwork(SpecksimNetwork):
     """specksim's call shape without samna: the network discretised and run by spikekit's integer simulator.
 
@@ -366,7 +350,7 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
         model = nn.Sequential(*(_as_squeeze(m) if isinstance(m, sl.IAF) else m for _, m in layers))
         self.input_shape = tuple(int(n) for n in input_shape)
         self.deployment = compile_model(model, self.input_shape, SPECK, "speck2f")
-        self.simulator = _StatefulSimulator(self.deployment.config)
+        self.simulator = ChipSimulator(self.deployment.config, keep_state=True)
         self.monitors = {}
         self._last: tuple[np.ndarray, dict[int, torch.Tensor]] | None = None
         self.network, self.members = None, []
@@ -413,7 +397,7 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
         return self._events(out[0], times)
 
     def reset_states(self) -> None:
-        self.simulator.reset()
+        self.simulator.reset_states()
 
     def get_nth_spiking_layer(self, spike_layer_number: int) -> dict[str, Any]:
         """The configuration of the ``spike_layer_number``-th spiking layer (0-based; spikekit's JSON form)."""
@@ -439,5 +423,6 @@ class OfflineSpecksimNetwork(SpecksimNetwork):
         """States of a spiking layer as nested lists ``(channel, y, x)``, in the float model's units (the integer
         state divided by the layer's discretisation scale)."""
         layer = self.get_nth_spiking_layer(spike_layer_number)
-        state = self.simulator.states.get(spike_layer_number, self.simulator._layers[spike_layer_number]["init"])
+        kept = self.simulator.states.get(spike_layer_number)
+        state = torch.tensor(layer["neurons_initial_value"]).transpose(1, 2) if kept is None else kept[0]
         return (state.to(torch.float64) / layer["scale"]).tolist()

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
 
-from spikekit_speck.dynapcnn.crop2d import Crop2d
-from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
+from spikekit_speck.chip import get_device_id, parse_device_id, standardize_device_id
+from spikekit_speck.dvs import Crop2d, DVSLayer
 from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
-
-if TYPE_CHECKING:
-    from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
+from spikekit_speck.layers import merge_bn
+from spikekit_speck.mapping import topological_sorting
 
 __all__ = [
     "COMPLETELY_IGNORED_LAYER_TYPES",
@@ -48,60 +46,6 @@ def __getattr__(name: str) -> Any:
 
 
 Edge = tuple[int, int]
-WeightLayer = TypeVar("WeightLayer", bound=nn.Linear | nn.Conv2d)
-
-
-def parse_device_id(device_id: str) -> tuple[str, int]:
-    """``"speck2fdevkit:1"`` -> ``("speck2fdevkit", 1)``; without an index the index is 0."""
-    parts = device_id.split(sep=":")
-    if len(parts) == 1:
-        return parts[0], 0
-    if len(parts) == 2:
-        return parts[0], int(parts[1])
-    raise Exception(f"Device id not understood. A string of form `device_type:index` expected, got {device_id!r}.")
-
-
-def get_device_id(device_type: str, index: int) -> str:
-    """``("speck2fdevkit", 0)`` -> ``"speck2fdevkit:0"``."""
-    return f"{device_type}:{index}"
-
-
-def standardize_device_id(device_id: str) -> str:
-    """``"speck2fdevkit"`` -> ``"speck2fdevkit:0"``."""
-    return get_device_id(*parse_device_id(device_id))
-
-
-def topological_sorting(edges: set[tuple[Any, Any]]) -> list[Any]:
-    """Kahn's algorithm over ``edges`` (visited in sorted order); entry nodes are flagged by edges ``("input", X)``.
-
-    Raises:
-        ValueError: the graph has a cycle.
-    """
-    graph: dict[Any, list[Any]] = defaultdict(list)
-    in_degree: dict[Any, int] = defaultdict(int)
-    # In a fixed order (sinabs iterates the set, whose order depends on Python's string hash seed when the edges
-    # hold "input" or "dvs"), so that parallel branches are numbered the same way in every run.
-    for u, v in sorted(edges, key=_edge_key):
-        if u != "input":
-            graph[u].append(v)
-            in_degree[v] += 1
-        in_degree.setdefault(v, 0)
-    queue = deque(node for node, degree in in_degree.items() if degree == 0)
-    order = []
-    while queue:
-        node = queue.popleft()
-        order.append(node)
-        for neighbour in graph[node]:
-            in_degree[neighbour] -= 1
-            if in_degree[neighbour] == 0:
-                queue.append(neighbour)
-    if len(order) != len(in_degree):
-        raise ValueError("The graph has a cycle and cannot be topologically sorted.")
-    return order
-
-
-def _edge_key(edge: tuple[Any, Any]) -> tuple[tuple[int, int, str], ...]:
-    return tuple((0, v, "") if isinstance(v, int) else (1, 0, str(v)) for v in edge)
 
 
 def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, int]) -> Crop2d:
@@ -111,40 +55,13 @@ def convert_cropping2dlayer_to_crop2d(layer: nn.Module, input_shape: tuple[int, 
     return Crop2d(((top, h - bottom), (left, w - right)))
 
 
-def merge_bn(weight_layer: WeightLayer, bn: nn.BatchNorm1d | nn.BatchNorm2d) -> WeightLayer:
-    """A copy of a Conv2d / Linear with a following BatchNorm folded into its weight and bias.
-
-    As sinabs: ``factor = gamma / sqrt(running_var)`` (the BatchNorm's ``eps`` is not added),
-    ``bias' = beta + (bias - running_mean) * factor``, ``weight' = weight * factor`` per output channel.
-    """
-    mu, var = bn.running_mean, bn.running_var
-    if mu is None or var is None:
-        raise ValueError(
-            f"{type(bn).__name__} keeps no running statistics (track_running_stats=False): nothing to fold into "
-            f"{type(weight_layer).__name__}"
-        )
-    gamma, beta = (bn.weight, bn.bias) if bn.affine else (1.0, 0.0)
-    factor = gamma / var.sqrt()
-    weight = weight_layer.weight.data.clone().detach()
-    bias = 0.0 if weight_layer.bias is None else weight_layer.bias.data.clone().detach()
-    weight_layer = copy.deepcopy(weight_layer)
-    new_bias = beta + (bias - mu) * factor
-    if weight_layer.bias is None:
-        weight_layer.bias = nn.Parameter(new_bias)
-    else:
-        weight_layer.bias.data = new_bias
-    factor = factor.reshape(*factor.shape, *([1] * (weight.ndim - factor.ndim)))
-    weight_layer.weight.data = weight * factor
-    return weight_layer
-
-
 def merge_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """Deprecated name of :func:`merge_bn`."""
     warnings.warn("`merge_conv_bn` is deprecated. Use `merge_bn` instead.", DeprecationWarning, stacklevel=2)
     return merge_bn(conv, bn)
 
 
-def extend_readout_layer(model: DynapcnnNetwork) -> DynapcnnNetwork:
+def extend_readout_layer(model: Any) -> Any:
     """A copy of ``model`` whose exit layers have ``4 * (n - 1) + 1`` output channels, channel ``i`` moved to
     ``4 * i`` (Speck 2E / 2F read out every fourth channel)."""
     model = copy.deepcopy(model)

@@ -14,8 +14,12 @@ from typing import Any
 import torch
 
 from spikekit_speck.chip import SPECK
-from spikekit_speck.dynapcnn.config_builder import ConfigBuilder
+from spikekit_speck.config import core_settings
+from spikekit_speck.dvs import DVSLayer
+from spikekit_speck.dynapcnn._builder import ConfigBuilder
 from spikekit_speck.dynapcnn.mapping import LayerConstraints
+from spikekit_speck.recognise import reset_mode_of
+from spikekit_speck.samna_export import write_core, write_dvs
 
 __all__ = ["DynapcnnConfigBuilder"]
 
@@ -65,44 +69,28 @@ class DynapcnnConfigBuilder(ConfigBuilder):
         cls, layer: Any, layer2core_map: dict[int, int], destination_indices: list[int], chip_layer: Any
     ) -> None:
         """Write a DVSLayer's settings and destinations into samna's DVS layer configuration (in place)."""
-        for param, value in layer.get_config_dict().items():
-            setattr(chip_layer, param, value)
-        for k, dest in enumerate(d for d in destination_indices if d >= 0):
-            chip_layer.destinations[k].layer = layer2core_map[dest]
-            chip_layer.destinations[k].enable = True
-        chip_layer.pass_sensor_events = not layer.disable_pixel_array
-        if layer.merge_polarities:
-            chip_layer.merge = True
+        cores = [layer2core_map[dest] for dest in destination_indices if dest >= 0]
+        write_dvs(chip_layer, layer.get_config_dict(), cores)
 
     @classmethod
     def get_dynapcnn_layer_config_dict(
         cls, layer: Any, layer2core_map: dict[int, int], destination_indices: list[int]
     ) -> dict[str, Any]:
-        """The settings of one core for ``layer`` (a DynapcnnLayer), as plain Python values."""
+        """The settings of one core for ``layer`` (a DynapcnnLayer), as plain Python values (the engine's
+        :func:`~spikekit_speck.config.core_settings`, with sinabs's integer conversion: truncation)."""
         conv, spk = layer.conv_layer, layer.spk_layer
-        channels, in_h, in_w = layer.in_shape
         f, h, w = layer.get_neuron_shape()
         if conv.kernel_size[0] != conv.kernel_size[1]:
             raise ValueError(
                 f"Conv2d: Kernel must have same height and width, got {tuple(conv.kernel_size)} in {conv}."
             )
-        dimensions = {
-            "input_shape": {"size": {"x": in_w, "y": in_h}, "feature_count": channels},
-            "output_shape": {"size": {"x": w, "y": h}, "feature_count": f},
-            "padding": {"x": conv.padding[1], "y": conv.padding[0]},
-            "stride": {"x": conv.stride[1], "y": conv.stride[0]},
-            "kernel_size": conv.kernel_size[0],
-        }
-        weights = conv.weight.detach()
         biases = torch.zeros(conv.out_channels) if conv.bias is None else conv.bias.detach()
         if not spk.is_state_initialised():
-            state = torch.zeros(f, w, h)
+            state = torch.zeros(f, h, w)
         elif spk.v_mem.dim() == 4:
-            state = spk.v_mem.detach().transpose(2, 3)[0]
+            state = spk.v_mem.detach()[0]
         else:
             raise ValueError(f"Current v_mem (shape: {tuple(spk.v_mem.shape)}) of spiking layer {spk} not understood.")
-        from spikekit_speck.recognise import reset_mode_of
-
         return_to_zero, _ = reset_mode_of(spk)
         low = -(2**15) if spk.min_v_mem is None else int(spk.min_v_mem)
         destinations = [
@@ -110,42 +98,31 @@ class DynapcnnConfigBuilder(ConfigBuilder):
             for dest, pool in zip(destination_indices, layer.pool)
             if dest >= 0
         ]
-        return {
-            "dimensions": dimensions,
-            "weights": weights.transpose(2, 3).int().tolist(),
-            "biases": biases.int().tolist(),
-            "leak_enable": bool(biases.bool().any()),
-            "return_to_zero": return_to_zero,
-            "threshold_high": int(spk.spike_threshold),
-            "threshold_low": low,
-            "monitor_enable": False,
-            "neurons_initial_value": state.int().tolist(),
-            "destinations": destinations,
-        }
+        return core_settings(
+            layer.in_shape,
+            conv.weight.detach().int(),
+            biases.int(),
+            conv.stride,
+            conv.padding,
+            (int(spk.spike_threshold), low),
+            return_to_zero,
+            state.int(),
+            destinations,
+            leak_enable=bool(biases.bool().any()),  # sinabs reads the leak off the biases before truncating them
+        )
 
     @classmethod
     def write_dynapcnn_layer_config(
         cls, layer: Any, layer2core_map: dict[int, int], destination_indices: list[int], chip_layer: Any
     ) -> None:
         """Write :meth:`get_dynapcnn_layer_config_dict` into samna's core configuration (in place)."""
-        settings = cls.get_dynapcnn_layer_config_dict(layer, layer2core_map, destination_indices)
-        chip_layer.dimensions = settings.pop("dimensions")
-        for k, dest in enumerate(settings.pop("destinations")):
-            chip_layer.destinations[k].layer = dest["layer"]
-            chip_layer.destinations[k].enable = dest["enable"]
-            chip_layer.destinations[k].pooling = dest["pooling"]
-        for param, value in settings.items():
-            try:
-                setattr(chip_layer, param, value)
-            except TypeError as exc:
-                raise TypeError(f"Unexpected parameter {param} or value. {exc}") from exc
+        write_core(chip_layer, cls.get_dynapcnn_layer_config_dict(layer, layer2core_map, destination_indices))
 
     @classmethod
     def build_config(
         cls, layers: dict[Any, Any], layer2core_map: dict[int, int], destination_map: dict[Any, Any]
     ) -> Any:
         """samna's configuration with every DynapcnnLayer on its core and the DVS layer set up."""
-        from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
         from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 
         config = cls.get_default_config()
