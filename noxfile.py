@@ -157,7 +157,7 @@ def thirdparty(session: nox.Session) -> None:
 
 @nox.session
 def fuzz(session: nox.Session) -> None:
-    """The fuzz tests of the file readers (safe model loading, the .nir reader) with many examples each.
+    """The fuzz tests of the file readers (safe model loading, the .nir reader, chip JSON) with many examples each.
 
     `nox -s tests` runs the same tests with a few examples; here SPIKEKIT_FUZZ=fuzz selects their long hypothesis
     profiles, and the process's address space is capped at 6 GiB (SPIKEKIT_FUZZ_MEMORY_MB). Extra arguments go to

@@ -3,7 +3,7 @@ the field.
 
 A table of bad documents (each with the field its message must name), and a property-based (hypothesis) fuzz over
 random JSON and random edits of a valid configuration: whatever loads must also run in the chip simulator.
-``SPIKEKIT_FUZZ_EXAMPLES`` sets the number of examples (CI runs a bounded number).
+``SPIKEKIT_FUZZ_EXAMPLES`` sets the number of examples (CI runs a bounded number; ``nox -s fuzz`` 1500).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import spikekit.layers as sl
 from spikekit_speck.config import from_json, to_json
 from spikekit_speck.simulator import ChipSimulator
 
-EXAMPLES = int(os.environ.get("SPIKEKIT_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SPIKEKIT_FUZZ_EXAMPLES", "1500" if os.environ.get("SPIKEKIT_FUZZ") == "fuzz" else "60"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
