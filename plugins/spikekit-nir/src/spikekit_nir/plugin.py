@@ -26,9 +26,12 @@ PUBLIC_NAMES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("Threshold", "modules", "Heaviside step (NIR Threshold)", _NIR),
     ("Delay", "modules", "whole-step delay (NIR Delay)", _NIR),
     ("PRESETS", "conventions", "the named conventions (sinabs, snntorch, norse)", ()),
-    ("ExportContext", "registry", "what an export converter knows besides the module", ()),
-    ("ImportContext", "registry", "what an import converter knows besides the node", ()),
-    ("PASSTHROUGH", "registry", "an export converter's answer for a module that only routes signals", ()),
+    ("ExportContext", "registry", "what an export converter knows besides the module", _NIR),
+    ("ImportContext", "registry", "what an import converter knows besides the node", _NIR),
+    ("PASSTHROUGH", "registry", "an export converter's answer for a module that only routes signals", _NIR),
+    ("NIRConventionWarning", "converters_neurons", "an exported detail a reader of the convention will not apply", _NIR),
+    ("NeuronNode", "neuron_node", "an imported neuron with NIR's input gain and resting potential", _NIR),
+    ("RecurrentNode", "recurrent", "an imported recurrent neuron (neuron -> weights -> same neuron)", _NIR),
 ]
 
 #: (class path or public alias, converter function path)
@@ -44,6 +47,10 @@ _EXPORT_CONVERTERS: list[tuple[str, str]] = [
     (f"{_PACKAGE}.modules.Threshold", f"{_TORCH_CONVERTERS}:export_threshold"),
     (f"{_PACKAGE}.modules.Delay", f"{_TORCH_CONVERTERS}:export_delay"),
     ("spikekit.layers.LIF", f"{_NEURON_CONVERTERS}:export_lif"),
+    ("spikekit.layers.LIFRecurrent", f"{_PACKAGE}.recurrent:export_recurrent"),
+    ("spikekit.layers.IAFRecurrent", f"{_PACKAGE}.recurrent:export_recurrent"),
+    (f"{_PACKAGE}.recurrent.RecurrentNode", f"{_PACKAGE}.recurrent:export_recurrent_node"),
+    (f"{_PACKAGE}.neuron_node.NeuronNode", f"{_PACKAGE}.neuron_node:export_neuron_node"),
     ("spikekit.layers.IAF", f"{_NEURON_CONVERTERS}:export_iaf"),
     ("spikekit.layers.ExpLeak", f"{_NEURON_CONVERTERS}:export_expleak"),
     ("spikekit.layers.SumPool2d", f"{_NEURON_CONVERTERS}:export_sumpool2d"),

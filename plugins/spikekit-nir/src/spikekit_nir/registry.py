@@ -31,7 +31,11 @@ from torch import nn
 
 from spikekit_nir.conventions import Convention, ConversionError
 
+#: Default bound on the number of nodes of a graph ``from_nir`` builds (nested graphs included).
+DEFAULT_MAX_NODES = 10_000
+
 __all__ = [
+    "DEFAULT_MAX_NODES",
     "ExportContext",
     "ImportContext",
     "PASSTHROUGH",
@@ -75,6 +79,8 @@ class ImportContext:
         num_timesteps: number of time steps for the Squeeze layers (or None).
         load_graph: ``load_graph(subgraph, name)`` turns a nested ``nir.NIRGraph`` into a module.
         max_depth: the deepest nesting of subgraphs ``load_graph`` accepts.
+        max_nodes: the most nodes the whole graph (nested graphs included) may hold.
+        node_count: nodes counted so far, shared by every context of one import (see :meth:`count_nodes`).
     """
 
     name: str
@@ -83,6 +89,18 @@ class ImportContext:
     num_timesteps: int | None = None
     load_graph: Callable[[Any, str], nn.Module] | None = None
     max_depth: int = 32
+    max_nodes: int = DEFAULT_MAX_NODES
+    node_count: list[int] = dataclasses.field(default_factory=lambda: [0])
+
+    def count_nodes(self, n: int, where: str) -> None:
+        """Add ``n`` nodes to the import's count; a ConversionError once it passes ``max_nodes``."""
+        self.node_count[0] += n
+        if self.node_count[0] > self.max_nodes:
+            label = f"graph {where!r}" if where else "the graph"
+            raise ConversionError(
+                f"from_nir: {label} brings the node count to {self.node_count[0]}, more than max_nodes="
+                f"{self.max_nodes}; pass a larger max_nodes to from_nir if the graph is trusted"
+            )
 
     def require_time(self, node: Any) -> None:
         """Raise unless ``batch_size`` or ``num_timesteps`` is known (Squeeze layers need one)."""
