@@ -22,7 +22,7 @@ from torch import nn
 from spikekit_nir.conventions import Convention, ConversionError
 from spikekit_nir.modules import Scale
 from spikekit_nir.neuron_node import NeuronNode
-from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext
+from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext, class_path, metadata_value
 
 _RTOL = 1e-6  # float32 precision: gains within this of 1 (or of 1 - alpha) are taken as exactly that
 
@@ -95,7 +95,7 @@ def _spiking_details(
         )
     reset_fn = module.reset_fn
     reset_spec = spec_of(reset_fn, "reset")
-    metadata: dict[str, Any] = {"spikekit_class": type(module).__name__, "spikekit_spike_fn": spike}
+    metadata: dict[str, Any] = {"spikekit_class": class_path(type(module)), "spikekit_spike_fn": spike}
     if reset_spec is not None and reset_spec.kind == "subtract":
         if reset_spec.params.get("subtract_value") is not None:
             raise ConversionError(f"to_nir: {ctx.name!r} subtracts a fixed value on spikes, which NIR cannot express")
@@ -201,7 +201,7 @@ def export_iaf(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
 def export_expleak(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     """ExpLeak / ExpLeakSqueeze -> NIR ``LI`` (``I`` when ``tau_mem`` is infinite)."""
     shape = _neuron_shape(module, ctx)
-    metadata: dict[str, Any] = {"spikekit_class": type(module).__name__}
+    metadata: dict[str, Any] = {"spikekit_class": class_path(type(module))}
     if module.min_v_mem is not None:
         metadata["spikekit_min_v_mem"] = _float64_broadcast(module.min_v_mem, shape)
         warnings.warn(
@@ -241,14 +241,7 @@ def export_merge(module: nn.Module, ctx: ExportContext) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------------- import
-def _metadata_value(node: Any, key: str) -> Any:
-    value = (getattr(node, "metadata", None) or {}).get(key)
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
-        value = value.item()
-        value = value.decode() if isinstance(value, bytes) else value
-    return value
+_metadata_value = metadata_value
 
 
 def _compact(arr: np.ndarray) -> torch.Tensor:
