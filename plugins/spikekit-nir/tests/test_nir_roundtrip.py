@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,7 +27,22 @@ def _roundtrip(model: nn.Module, x: torch.Tensor, convention: str | Convention =
     expected = model(x)
     back = from_nir(graph, batch_size=B, convention=convention, **kw)
     assert isinstance(back, NIRGraphModule)
-    return graph, back, expected, back(x)
+    got = back(x)
+    reexport_is_identical(back, x, convention, **kw)
+    spikekit.reset_states(back)
+    return graph, back, expected, got
+
+
+def reexport_is_identical(back: NIRGraphModule, x: torch.Tensor, convention: str | Convention = "sinabs", **kw):
+    """What from_nir returned -> to_nir -> file -> from_nir: outputs identical to the first import's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = to_nir(back, x, convention=convention)
+    with tempfile.TemporaryDirectory() as folder:
+        save(again, Path(folder) / "again.nir")
+        third = from_nir(Path(folder) / "again.nir", batch_size=B, convention=convention, **kw)
+    spikekit.reset_states(back)
+    assert torch.equal(third(x), back(x))
 
 
 def _neuron_cases():
