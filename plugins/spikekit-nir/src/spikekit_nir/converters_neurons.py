@@ -103,7 +103,7 @@ def _spiking_details(
         v_reset = np.zeros(shape)
     elif reset_spec is not None and reset_spec.kind == "reset":
         metadata["spikekit_reset"] = "to_v_reset"
-        v_reset = _float64_broadcast(float(reset_spec.params.get("reset_value", 0.0)), shape)
+        v_reset = _float64_broadcast(reset_spec.params.get("reset_value", 0.0), shape)
     else:
         what = "no spec" if reset_spec is None else f"kind {reset_spec.kind!r}"
         raise ConversionError(
@@ -302,6 +302,10 @@ def _spike_and_reset(node: Any, ctx: ImportContext, rest: np.ndarray | None = No
         if rest is not None:
             v_reset = v_reset - rest
         flat = v_reset.ravel()
+        if not np.all(flat == flat[0]) and rest is not None and np.any(rest):
+            # per-neuron resting potentials shift one reset value into one per neuron
+            kwargs["reset_fn"] = activation.MembraneReset(reset_value=_compact(v_reset))
+            return kwargs
         if not np.all(flat == flat[0]):
             raise ConversionError(
                 f"from_nir: node {ctx.name!r} ({type(node).__name__}) has per-neuron v_reset values; spikekit's "
