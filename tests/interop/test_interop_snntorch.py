@@ -122,7 +122,7 @@ def test_snntorch_recurrent_export_runs_as_nir_says_and_round_trips(kind, tmp_pa
     assert expected.sum() > 10
     spikekit.reset_states(ours)
     again = spikekit.to_nir(ours, _to_squeezed(x), convention="snntorch", path=tmp_path / "again.nir")
-    assert isinstance(again.nodes["1.lif"], nir.NIRGraph)
+    assert sorted(again.edges) == sorted(graph.edges)  # the same flat pattern, under the same names
     back = spikekit.from_nir(tmp_path / "again.nir", batch_size=B, convention="snntorch")
     assert torch.equal(_from_squeezed(back(_to_squeezed(x))).detach(), got)
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from spikekit_nir.conventions import Convention, ConversionError, resolve_convention
 from spikekit_nir.graph_module import NIRGraphModule
+from spikekit_nir.recurrent import inline_recurrent
 from spikekit_nir.registry import PASSTHROUGH, ExportContext, export_converters, find_exporter, stamp
 
 __all__ = ["to_nir"]
@@ -225,6 +226,7 @@ class _GraphBuilder:
         """The NIR graph, routing nodes replaced by direct edges."""
         edges = _remove_passthrough(self.nodes, self.edges, self.passthrough)
         nodes = {k: v for k, v in self.nodes.items() if v is not None}
+        edges = inline_recurrent(nodes, edges)
         return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
     def _shape(self, fx_node: fx.Node) -> tuple[int, ...] | None:
@@ -381,5 +383,5 @@ def _single_module_graph(
         edges = [("input", "output")]
     else:
         nodes[model_name] = node
-        edges = [("input", model_name), (model_name, "output")]
+        edges = inline_recurrent(nodes, [("input", model_name), (model_name, "output")])
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)

@@ -9,9 +9,11 @@ Import: :func:`import_recurrent` builds the neuron as for a feed-forward graph, 
 ``rec_connect = Sequential(weights=Linear, [input_scale=Scale])`` (the node's input gain applies to both inputs),
 inside a :class:`RecurrentNode` that takes spikekit's squeezed ``(B*T, ...)`` data like the other imported layers.
 
-Export: a ``LIFRecurrent`` / ``IAFRecurrent`` (or a ``RecurrentNode``) becomes a nested ``NIRGraph`` with nodes
-``input``, ``neuron`` (``LIF``, ``CubaLIF`` or ``IF``), ``w_rec`` (``Linear``, or ``Affine`` with a bias) and
-``output``, and edges ``input -> neuron -> w_rec -> neuron -> output``, as snnTorch writes ``RLeaky`` / ``RSynaptic``.
+Export: a ``LIFRecurrent`` / ``IAFRecurrent`` (or a ``RecurrentNode``) becomes the pattern written flat into the
+graph, as snnTorch writes ``RLeaky`` / ``RSynaptic``: a layer named ``1`` gives the nodes ``1.neuron`` (``LIF``,
+``CubaLIF`` or ``IF``) and ``1.w_rec`` (``Linear``, or ``Affine`` with a bias), edges ``... -> 1.neuron -> 1.w_rec
+-> 1.neuron -> ...`` (a ``RecurrentNode`` keeps the two names it was imported from). Its converter returns the
+pattern as a small graph (``input``, ``neuron``, ``w_rec``, ``output``) that :func:`inline_recurrent` puts in place.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from spikekit_nir.modules import Scale
 from spikekit_nir.neuron_node import NeuronNode, fold_gain_and_rest
 from spikekit_nir.registry import ExportContext, ImportContext
 
-__all__ = ["RECURRENT_NEURONS", "RecurrentNode", "export_recurrent", "export_recurrent_node", "import_recurrent"]
+__all__ = [
+    "RECURRENT_NEURONS", "RecurrentNode", "export_recurrent", "export_recurrent_node", "import_recurrent",
+    "inline_recurrent",
+]  # fmt: skip
 
 #: The NIR neuron nodes whose recurrent pattern spikekit runs.
 RECURRENT_NEURONS = (nir.LIF, nir.CubaLIF, nir.IF)
@@ -61,6 +66,7 @@ class RecurrentNode(nn.Module, SqueezeMixin):
             self.input_scale = input_scale
         self.neuron = neuron
         self.register_buffer("v_leak", torch.as_tensor(v_leak, dtype=torch.float32).clone())
+        self.weights_name: str | None = None  # the weight node's name in the graph it was imported from
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if "input_scale" in self._modules:
@@ -107,7 +113,9 @@ def import_recurrent(
         parts["input_scale"] = Scale(scale.scale)
     rec_connect = nn.Sequential(collections.OrderedDict(parts))
     layer = _recurrent_layer(plain, rec_connect, ctx.name)
-    return RecurrentNode(layer, scale, v_leak, ctx.batch_size, ctx.num_timesteps)
+    node = RecurrentNode(layer, scale, v_leak, ctx.batch_size, ctx.num_timesteps)
+    node.weights_name = weights_name
+    return node
 
 
 # ----------------------------------------------------------------------------------------------------- export
@@ -132,6 +140,9 @@ def _weights_node(rec_connect: nn.Module, n_neurons: int, name: str, skip_scale:
     if bias is None:
         return nir.Linear(weight=w)
     return nir.Affine(weight=w, bias=bias.to(torch.float32).numpy())
+
+
+_PATTERN = {"input", "neuron", "w_rec", "output"}
 
 
 def _subgraph(neuron: nir.NIRNode, weights: nir.NIRNode, shape: tuple[int, ...]) -> nir.NIRGraph:
@@ -173,3 +184,19 @@ def export_recurrent_node(module: RecurrentNode, ctx: ExportContext) -> nir.NIRG
     shape = tuple(np.shape(neuron.v_threshold))
     weights = _weights_node(module.neuron.rec_connect, shape[0], ctx.name, skip_scale=True)
     return _subgraph(neuron, weights, shape)
+
+
+def inline_recurrent(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Write every recurrent pattern graph among ``nodes`` flat into them (changed in place); the new edges."""
+    for name in [k for k, v in nodes.items() if isinstance(v, nir.NIRGraph) and set(v.nodes) == _PATTERN]:
+        sub = nodes.pop(name)
+        given = (sub.metadata or {}).get("spikekit_names")
+        neuron, weights = (given[0], given[1]) if given else (f"{name}.neuron", f"{name}.w_rec")
+        for taken in (neuron, weights):
+            if taken in nodes:
+                raise ConversionError(f"to_nir: the recurrent layer {name!r} needs the node name {taken!r}, taken")
+        nodes[neuron], nodes[weights] = sub.nodes["neuron"], sub.nodes["w_rec"]
+        renamed = {name: neuron}
+        edges = [(renamed.get(a, a), renamed.get(b, b)) for a, b in edges]
+        edges += [(neuron, weights), (weights, neuron)]
+    return list(dict.fromkeys(edges))

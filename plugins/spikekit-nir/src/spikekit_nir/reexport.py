@@ -17,6 +17,7 @@ import torch
 
 from spikekit_nir.conventions import Convention, ConversionError
 from spikekit_nir.graph_module import NIRGraphModule
+from spikekit_nir.recurrent import RecurrentNode, inline_recurrent
 from spikekit_nir.registry import PASSTHROUGH, ExportContext, find_exporter, stamp
 
 __all__ = ["graph_module_to_nir"]
@@ -64,13 +65,17 @@ def graph_module_to_nir(
                                           n_ignored)  # fmt: skip
         if node is PASSTHROUGH:
             routing.add(name)
+        elif isinstance(sub, RecurrentNode) and sub.weights_name is not None and isinstance(node, nir.NIRGraph):
+            node.metadata = {"spikekit_names": [name, sub.weights_name]}  # written back under the imported names
         nodes[name] = node
     outs = []
     for name, srcs in zip(module.output_names, module._output_sources):
         outs.append(_sum([values[s] for s in srcs]))
         nodes[name] = nir.Output(output_type={"output": _types(outs[-1], n_ignored)})
     edges = _rewire([(a, b) for a, b in module.edges if a in nodes and b in nodes], routing)
-    graph = nir.NIRGraph(nodes={k: v for k, v in nodes.items() if k not in routing}, edges=edges, type_check=False)
+    kept = {k: v for k, v in nodes.items() if k not in routing}
+    edges = inline_recurrent(kept, edges)
+    graph = nir.NIRGraph(nodes=kept, edges=edges, type_check=False)
     return graph, outs[0]
 
 
