@@ -252,6 +252,7 @@ def interop_norse(session: nox.Session) -> None:
     session.install(*NORSE_TORCH)
     # NORSE_TORCH again, so that pip keeps that torch while it resolves norse's dependencies.
     session.install(*_editable_args(), "pytest", "hypothesis", "nir", "nirtorch==2.6", "norse==1.1.0", *NORSE_TORCH)
+    session.install("--no-deps", "snntorch==1.0.0")  # to write recurrent graphs the way snnTorch does
     session.run("python", "-m", "pytest", "tests/interop/test_interop_norse.py", "-p", "no:cacheprovider", "-rsx",
                 *session.posargs)  # fmt: skip
 

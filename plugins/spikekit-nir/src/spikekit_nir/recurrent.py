@@ -189,14 +189,23 @@ def export_recurrent_node(module: RecurrentNode, ctx: ExportContext) -> nir.NIRG
 def inline_recurrent(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Write every recurrent pattern graph among ``nodes`` flat into them (changed in place); the new edges."""
     for name in [k for k, v in nodes.items() if isinstance(v, nir.NIRGraph) and set(v.nodes) == _PATTERN]:
-        sub = nodes.pop(name)
+        sub = nodes[name]
         given = (sub.metadata or {}).get("spikekit_names")
         neuron, weights = (given[0], given[1]) if given else (f"{name}.neuron", f"{name}.w_rec")
         for taken in (neuron, weights):
-            if taken in nodes:
+            if taken in nodes and taken != name:
                 raise ConversionError(f"to_nir: the recurrent layer {name!r} needs the node name {taken!r}, taken")
-        nodes[neuron], nodes[weights] = sub.nodes["neuron"], sub.nodes["w_rec"]
-        renamed = {name: neuron}
-        edges = [(renamed.get(a, a), renamed.get(b, b)) for a, b in edges]
-        edges += [(neuron, weights), (weights, neuron)]
+        # in place of the graph node, so that the order of the nodes stays (readers such as nirtorch follow it)
+        order = list(nodes.items())
+        nodes.clear()
+        for key, value in order:
+            if key == name:
+                nodes[neuron], nodes[weights] = sub.nodes["neuron"], sub.nodes["w_rec"]
+            else:
+                nodes[key] = value
+        renamed = [(neuron if a == name else a, neuron if b == name else b) for a, b in edges]
+        renamed = [e for e in renamed if e not in ((neuron, weights), (weights, neuron))]
+        # the pair right after the neuron's last input: nirtorch executes in edge order and returns the last value
+        last_in = max((i for i, (_, b) in enumerate(renamed) if b == neuron), default=-1)
+        edges = [*renamed[: last_in + 1], (neuron, weights), (weights, neuron), *renamed[last_in + 1 :]]
     return list(dict.fromkeys(edges))
