@@ -242,6 +242,15 @@ def interop(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "tests/interop", "-p", "no:cacheprovider", "-rs", *session.posargs, env=env)
 
 
+@nox.session(name="interop-rockpool")
+def interop_rockpool(session: nox.Session) -> None:
+    """NIR interchange with rockpool 3.1.0 (test-only peer, installed without its optional dependencies)."""
+    _install_everything(session, "nir", "nirtorch==2.6")
+    session.install("--no-deps", "rockpool==3.1.0")
+    session.run("python", "-m", "pytest", "tests/interop/test_interop_rockpool.py", "-p", "no:cacheprovider", "-rs",
+                *session.posargs)  # fmt: skip
+
+
 # norse needs torchvision, which imports only beside its own torch build (a CUDA build of several GB).
 NORSE_TORCH = os.environ.get("SPIKEKIT_NORSE_TORCH", "torch==2.14.1 torchvision==0.29.1").split()
 

@@ -25,7 +25,7 @@ PUBLIC_NAMES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("Scale", "modules", "elementwise scaling (NIR Scale)", _NIR),
     ("Threshold", "modules", "Heaviside step (NIR Threshold)", _NIR),
     ("Delay", "modules", "whole-step delay (NIR Delay)", _NIR),
-    ("PRESETS", "conventions", "the named conventions (sinabs, snntorch, norse)", ()),
+    ("PRESETS", "conventions", "the named conventions (sinabs, snntorch, norse, rockpool)", ()),
     ("ExportContext", "registry", "what an export converter knows besides the module", _NIR),
     ("ImportContext", "registry", "what an import converter knows besides the node", _NIR),
     ("PASSTHROUGH", "registry", "an export converter's answer for a module that only routes signals", _NIR),
