@@ -104,7 +104,9 @@ def test_sinabs_default_export_calls_work():
         nn.Sequential(nn.Linear(10, 2), sinabs_layers.ExpLeak(tau_mem=10.0), sinabs_layers.LIF(tau_mem=10.0),
                       nn.Linear(2, 1)), torch.randn(1, 10),
     )  # fmt: skip
-    assert {k: type(v).__name__ for k, v in ours.nodes.items()} == {k: type(v).__name__ for k, v in theirs.nodes.items()}
+    assert {k: type(v).__name__ for k, v in ours.nodes.items()} == {
+        k: type(v).__name__ for k, v in theirs.nodes.items()
+    }
     assert ours.nodes["1"].tau.shape == (2,)  # counted from the Linear that feeds it
     linear = spikekit.to_nir(nn.Linear(2, 3, bias=False), torch.randn(1, 2)).nodes["model"]
     reference = sinabs.to_nir(nn.Linear(2, 3, bias=False), torch.randn(1, 2)).nodes["model"]

@@ -7,7 +7,6 @@ leak), so IF is not compared; per-neuron thresholds are not supported by its imp
 
 from __future__ import annotations
 
-import nir
 import pytest
 import torch
 from torch import nn

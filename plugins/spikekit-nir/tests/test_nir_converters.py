@@ -14,7 +14,7 @@ import spikekit.layers as sl
 from spikekit.plugins import hookimpl
 from spikekit.plugins.records import ConverterSpec
 from spikekit.testing import registered_plugin
-from spikekit_nir import Scale, Convention, ConversionError, ExportContext, ImportContext, from_nir, to_nir
+from spikekit_nir import Convention, ConversionError, ExportContext, ImportContext, Scale, from_nir, to_nir
 
 
 class Doubler(nn.Module):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 
@@ -132,7 +133,7 @@ def test_import_is_linear_in_nodes_and_edges_and_bounded_by_max_nodes():
         nodes.update({f"s{k}": nir.Scale(np.ones(1)) for k in range(n)})
         nodes["output"] = nir.Output(np.array([1]))
         names = list(nodes)
-        return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+        return nir.NIRGraph(nodes=nodes, edges=list(itertools.pairwise(names)), type_check=False)
 
     with pytest.raises(ConversionError, match="more than max_nodes=10000"):
         from_nir(chain(32_000))

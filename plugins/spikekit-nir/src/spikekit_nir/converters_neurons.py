@@ -9,7 +9,6 @@ would run the node differently.
 
 from __future__ import annotations
 
-import collections
 import math
 import warnings
 from typing import Any
@@ -131,7 +130,11 @@ def _spiking_details(
 
 def _floor_expected(module: nn.Module, convention: Convention, min_v: Any) -> bool:
     """True where the convention's reader gives the layer this floor anyway (sinabs: IF at -threshold)."""
-    if not convention.if_floor or getattr(module, "tau_mem", None) is not None or getattr(module, "tau_syn", None) is not None:
+    if (
+        not convention.if_floor
+        or getattr(module, "tau_mem", None) is not None
+        or getattr(module, "tau_syn", None) is not None
+    ):
         return False
     return bool(torch.equal(torch.as_tensor(min_v, dtype=torch.float32), -torch.as_tensor(module.spike_threshold)))
 

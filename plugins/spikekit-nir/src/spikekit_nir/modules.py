@@ -1,7 +1,8 @@
 """Small torch modules for NIR nodes that have no layer elsewhere in spikekit: ``Scale``, ``Offset``, ``Threshold``,
 ``Delay``.
 
-They are exported back to the NIR node they came from, so they round-trip.
+``Scale``, ``Threshold`` and ``Delay`` are exported back to the NIR node they came from, so they round-trip;
+``Offset`` is part of a :class:`~spikekit_nir.neuron_node.NeuronNode`, exported with it.
 """
 
 from __future__ import annotations

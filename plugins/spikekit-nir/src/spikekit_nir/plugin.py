@@ -29,7 +29,12 @@ PUBLIC_NAMES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("ExportContext", "registry", "what an export converter knows besides the module", _NIR),
     ("ImportContext", "registry", "what an import converter knows besides the node", _NIR),
     ("PASSTHROUGH", "registry", "an export converter's answer for a module that only routes signals", _NIR),
-    ("NIRConventionWarning", "converters_neurons", "an exported detail a reader of the convention will not apply", _NIR),
+    (
+        "NIRConventionWarning",
+        "converters_neurons",
+        "an exported detail a reader of the convention will not apply",
+        _NIR,
+    ),
     ("NeuronNode", "neuron_node", "an imported neuron with NIR's input gain and resting potential", _NIR),
     ("RecurrentNode", "recurrent", "an imported recurrent neuron (neuron -> weights -> same neuron)", _NIR),
 ]

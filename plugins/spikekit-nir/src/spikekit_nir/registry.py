@@ -188,7 +188,7 @@ def metadata_value(node: Any, key: str) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def provider_of(cls: type) -> str:
     """The distribution that installs ``cls``'s top-level package (``""`` when not known)."""
     top = cls.__module__.partition(".")[0]
