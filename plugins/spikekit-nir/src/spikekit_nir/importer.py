@@ -180,9 +180,10 @@ def from_nir(
 
 def _read(path: str | Path, max_bytes: int, max_depth: int, max_nodes: int) -> Any:
     """``read_nir`` with the node bound (passed on where the reader takes it; counted while building anyway)."""
+    bounds: dict[str, Any] = {"max_bytes": max_bytes, "max_depth": max_depth}
     if "max_nodes" in inspect.signature(read_nir).parameters:
-        return read_nir(path, max_bytes=max_bytes, max_depth=max_depth, max_nodes=max_nodes)
-    return read_nir(path, max_bytes=max_bytes, max_depth=max_depth)
+        bounds["max_nodes"] = max_nodes
+    return read_nir(path, **bounds)
 
 
 def _single_node_graph(node: nir.NIRNode) -> nir.NIRGraph:

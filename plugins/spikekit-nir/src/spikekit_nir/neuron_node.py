@@ -45,6 +45,7 @@ class NeuronNode(nn.Sequential):
     """
 
     v_leak: torch.Tensor  # a buffer
+    neuron: nn.Module
 
     def __init__(
         self, neuron: nn.Module, input_scale: Scale | None = None, v_leak: Any = 0.0, output_offset: bool = False
@@ -111,5 +112,10 @@ def export_neuron_node(module: NeuronNode, ctx: ExportContext) -> nir.NIRNode:
     node = converter(neuron, ctx)
     if not isinstance(node, nir.NIRNode):
         raise ConversionError(f"to_nir: {ctx.name!r}: its neuron did not export to one NIR node")
-    scale = module.input_scale.scale if "input_scale" in module._modules else None
-    return fold_gain_and_rest(node, scale, module.v_leak, ctx.name)
+    return fold_gain_and_rest(node, input_scale_of(module), module.v_leak, ctx.name)
+
+
+def input_scale_of(module: nn.Module) -> torch.Tensor | None:
+    """The ``scale`` of a node module's ``input_scale`` child, or None."""
+    child = module._modules.get("input_scale")
+    return child.scale if isinstance(child, Scale) else None

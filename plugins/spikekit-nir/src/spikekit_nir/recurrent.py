@@ -31,7 +31,7 @@ from torch import nn
 from spikekit.state import SqueezeMixin
 from spikekit_nir.conventions import ConversionError
 from spikekit_nir.modules import Scale
-from spikekit_nir.neuron_node import NeuronNode, fold_gain_and_rest
+from spikekit_nir.neuron_node import NeuronNode, fold_gain_and_rest, input_scale_of
 from spikekit_nir.registry import ExportContext, ImportContext
 
 __all__ = [
@@ -55,6 +55,7 @@ class RecurrentNode(nn.Module, SqueezeMixin):
     """
 
     v_leak: torch.Tensor  # a buffer
+    neuron: nn.Module
 
     def __init__(
         self, neuron: nn.Module, input_scale: Scale | None, v_leak: Any, batch_size: int | None,
@@ -104,7 +105,8 @@ def import_recurrent(
     scale: Scale | None = None
     v_leak: Any = 0.0
     if isinstance(plain, NeuronNode):
-        scale = plain._modules.get("input_scale")  # type: ignore[assignment]
+        child = plain._modules.get("input_scale")
+        scale = child if isinstance(child, Scale) else None
         v_leak, plain = plain.v_leak, plain.neuron
     prefix = ctx.name.rpartition(".")[0]
     weights_ctx = dataclasses.replace(ctx, name=f"{prefix}.{weights_name}" if prefix else weights_name)
@@ -145,6 +147,13 @@ def _weights_node(rec_connect: nn.Module, n_neurons: int, name: str, skip_scale:
 _PATTERN = {"input", "neuron", "w_rec", "output"}
 
 
+def _rec_connect(layer: nn.Module) -> nn.Module:
+    rec = layer._modules.get("rec_connect")
+    if rec is None:
+        raise ConversionError(f"to_nir: {type(layer).__name__} has no rec_connect module")
+    return rec
+
+
 def _subgraph(neuron: nir.NIRNode, weights: nir.NIRNode, shape: tuple[int, ...]) -> nir.NIRGraph:
     types = np.array(shape, dtype=np.int64)
     return nir.NIRGraph(
@@ -170,7 +179,8 @@ def export_recurrent(module: nn.Module, ctx: ExportContext) -> nir.NIRGraph:
     shape = tuple(np.shape(neuron.v_threshold))
     if len(shape) != 1:
         raise ConversionError(f"to_nir: {ctx.name!r}: recurrent layers export with one neuron dim, got {shape}")
-    return _subgraph(neuron, _weights_node(module.rec_connect, shape[0], ctx.name, skip_scale=False), shape)
+    rec_connect = _rec_connect(module)
+    return _subgraph(neuron, _weights_node(rec_connect, shape[0], ctx.name, skip_scale=False), shape)
 
 
 def export_recurrent_node(module: RecurrentNode, ctx: ExportContext) -> nir.NIRGraph:
@@ -179,10 +189,10 @@ def export_recurrent_node(module: RecurrentNode, ctx: ExportContext) -> nir.NIRG
 
     layer = _unshifted_reset(module.neuron)
     neuron = _neuron_node(layer, ctx)
-    scale = module.input_scale.scale if "input_scale" in module._modules else None
-    neuron = fold_gain_and_rest(neuron, scale, module.v_leak, ctx.name)
+    neuron = fold_gain_and_rest(neuron, input_scale_of(module), module.v_leak, ctx.name)
     shape = tuple(np.shape(neuron.v_threshold))
-    weights = _weights_node(module.neuron.rec_connect, shape[0], ctx.name, skip_scale=True)
+    rec_connect = _rec_connect(module.neuron)
+    weights = _weights_node(rec_connect, shape[0], ctx.name, skip_scale=True)
     return _subgraph(neuron, weights, shape)
 
 

@@ -179,7 +179,7 @@ def find_exporter(module: nn.Module, table: dict[type | str, Callable[..., Any]]
 
 def metadata_value(node: Any, key: str) -> Any:
     """A node's metadata entry as Python data (text read back from a file decoded), or None."""
-    value = (getattr(node, "metadata", None) or {}).get(key)
+    value: Any = (getattr(node, "metadata", None) or {}).get(key)
     if isinstance(value, bytes):
         value = value.decode()
     if hasattr(value, "dtype") and value.dtype.kind in "SOU" and value.size == 1:
@@ -188,11 +188,14 @@ def metadata_value(node: Any, key: str) -> Any:
     return value
 
 
-@functools.cache
 def provider_of(cls: type) -> str:
     """The distribution that installs ``cls``'s top-level package (``""`` when not known)."""
-    top = cls.__module__.partition(".")[0]
-    found = importlib.metadata.packages_distributions().get(top) or [""]
+    return _distribution_of(cls.__module__.partition(".")[0])
+
+
+@functools.cache
+def _distribution_of(package: str) -> str:
+    found = importlib.metadata.packages_distributions().get(package) or [""]
     return found[0]
 
 
