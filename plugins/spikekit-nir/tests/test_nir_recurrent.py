@@ -31,15 +31,26 @@ def _layers():
     yield "LIF-syn", lambda: sl.LIFRecurrent(tau_mem=8.0, rec_connect=_rec(True), tau_syn=3.0, spike_threshold=thr)
     yield "IAF", lambda: sl.IAFRecurrent(_rec(True), spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset())
     yield "IAF-syn", lambda: sl.IAFRecurrent(nn.Sequential(nn.Flatten(), _rec(False)), tau_syn=2.0)
+    yield "ALIF", lambda: sl.ALIFRecurrent(tau_mem=6.0, tau_adapt=15.0, rec_connect=_rec(True), adapt_scale=0.4)
+    yield "ALIF-syn", lambda: sl.ALIFRecurrent(
+        tau_mem=8.0, tau_adapt=torch.linspace(10, 30, N), rec_connect=_rec(False), tau_syn=2.0, spike_threshold=thr,
+        spike_fn=sa.MultiSpike, norm_input=False,
+    )
 
 
 def _by_hand(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The layer's equations stepped here: x_t + rec_connect(S_{t-1}) into the feed-forward layer, S_{-1} = 0."""
-    ff = sl.LIF if isinstance(layer, sl.LIFRecurrent) and not isinstance(layer, sl.IAFRecurrent) else sl.IAF
-    kwargs = dict(tau_syn=layer.tau_syn, spike_threshold=layer.spike_threshold, spike_fn=layer.spike_fn,
-                  reset_fn=layer.reset_fn, min_v_mem=layer.min_v_mem)  # fmt: skip
-    if ff is sl.LIF:
-        kwargs.update(tau_mem=layer.tau_mem, norm_input=layer.norm_input)
+    kwargs = dict(tau_syn=layer.tau_syn, spike_fn=layer.spike_fn, reset_fn=layer.reset_fn, min_v_mem=layer.min_v_mem)
+    if isinstance(layer, sl.ALIFRecurrent):
+        ff = sl.ALIF
+        kwargs.update(tau_mem=layer.tau_mem, tau_adapt=layer.tau_adapt, adapt_scale=layer.adapt_scale,
+                      spike_threshold=layer.b0, norm_input=layer.norm_input)  # fmt: skip
+    elif isinstance(layer, sl.IAFRecurrent):
+        ff = sl.IAF
+        kwargs.update(spike_threshold=layer.spike_threshold)
+    else:
+        ff = sl.LIF
+        kwargs.update(tau_mem=layer.tau_mem, norm_input=layer.norm_input, spike_threshold=layer.spike_threshold)
     step = ff(**kwargs)
     drive = torch.zeros(x.shape[0], N)  # the recurrent edge carries nothing at the first step (not the bias)
     outs = []
@@ -55,7 +66,7 @@ def _by_hand(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def test_recurrent_layers_export_import_and_file_round_trip(case, convention, tmp_path):
     _, make = case
     model = nn.Sequential(nn.Linear(3, N), make())
-    x = torch.rand(B, T, 3) * 3
+    x = torch.rand(B, T, 3) * 6
     with torch.no_grad():
         expected = model(x)
         assert torch.equal(expected, _by_hand(model[1], model[0](x)))
@@ -67,6 +78,7 @@ def test_recurrent_layers_export_import_and_file_round_trip(case, convention, tm
         assert ("0", "1.neuron") in graph.edges and ("1.neuron", "output") in graph.edges
         back = from_nir(graph, batch_size=B, convention=convention)
         assert isinstance(back.get_node("1.neuron"), RecurrentNode)
+        assert type(back.get_node("1.neuron").neuron) is type(model[1])  # ALIFRecurrent too, from the metadata
         got = back(x.flatten(0, 1)).unflatten(0, (B, T))
         close = torch.equal if convention == "sinabs" else lambda a, b: torch.allclose(a, b, atol=1e-6)
         assert close(got, expected)

@@ -54,6 +54,7 @@ _EXPORT_CONVERTERS: list[tuple[str, str]] = [
     ("spikekit.layers.LIF", f"{_NEURON_CONVERTERS}:export_lif"),
     ("spikekit.layers.LIFRecurrent", f"{_PACKAGE}.recurrent:export_recurrent"),
     ("spikekit.layers.IAFRecurrent", f"{_PACKAGE}.recurrent:export_recurrent"),
+    ("spikekit.layers.ALIFRecurrent", f"{_PACKAGE}.recurrent:export_recurrent"),
     (f"{_PACKAGE}.recurrent.RecurrentNode", f"{_PACKAGE}.recurrent:export_recurrent_node"),
     (f"{_PACKAGE}.neuron_node.NeuronNode", f"{_PACKAGE}.neuron_node:export_neuron_node"),
     ("spikekit.layers.IAF", f"{_NEURON_CONVERTERS}:export_iaf"),

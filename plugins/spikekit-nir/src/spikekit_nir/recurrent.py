@@ -76,8 +76,10 @@ class RecurrentNode(nn.Module, SqueezeMixin):
 
 
 # ----------------------------------------------------------------------------------------------------- import
-def _recurrent_layer(layer: nn.Module, rec_connect: nn.Module, name: str) -> nn.Module:
+def _recurrent_layer(layer: nn.Module, rec_connect: nn.Module, name: str, node: Any = None) -> nn.Module:
     import spikekit.layers as sl
+
+    from spikekit_nir.registry import metadata_value
 
     if not isinstance(layer, (sl.LIFSqueeze, sl.IAFSqueeze)):
         raise ConversionError(
@@ -92,6 +94,13 @@ def _recurrent_layer(layer: nn.Module, rec_connect: nn.Module, name: str) -> nn.
     if isinstance(layer, sl.IAFSqueeze):
         return sl.IAFRecurrent(rec_connect, **common)
     tau_mem = layer.tau_mem.detach().clone()
+    tau_adapt = metadata_value(node, "spikekit_tau_adapt")
+    if tau_adapt is not None:  # written from an ALIFRecurrent: its adaptation comes back
+        scale = metadata_value(node, "spikekit_adapt_scale")
+        return sl.ALIFRecurrent(
+            tau_mem, _compact(tau_adapt), rec_connect, adapt_scale=_compact(0.0 if scale is None else scale),
+            norm_input=layer.norm_input, **common,
+        )  # fmt: skip
     return sl.LIFRecurrent(tau_mem, rec_connect, norm_input=layer.norm_input, **common)
 
 
@@ -114,10 +123,16 @@ def import_recurrent(
     if scale is not None:
         parts["input_scale"] = Scale(scale.scale)
     rec_connect = nn.Sequential(collections.OrderedDict(parts))
-    layer = _recurrent_layer(plain, rec_connect, ctx.name)
+    layer = _recurrent_layer(plain, rec_connect, ctx.name, node)
     node = RecurrentNode(layer, scale, v_leak, ctx.batch_size, ctx.num_timesteps)
     node.weights_name = weights_name
     return node
+
+
+def _compact(value: Any) -> torch.Tensor:
+    arr = np.asarray(value, dtype=np.float64)
+    flat = arr.ravel()
+    return torch.tensor(float(flat[0]) if flat.size and np.all(flat == flat[0]) else arr, dtype=torch.float32)
 
 
 # ----------------------------------------------------------------------------------------------------- export
@@ -169,8 +184,42 @@ def _subgraph(neuron: nir.NIRNode, weights: nir.NIRNode, shape: tuple[int, ...])
 def _neuron_node(layer: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     from spikekit_nir.converters_neurons import spiking_node
 
+    if hasattr(layer, "alpha_adapt_calculated"):
+        return _adaptive_node(layer, ctx)
     leaky = getattr(layer, "tau_mem", None) is not None
     return spiking_node(layer, ctx, leaky=leaky, recurrent=True)
+
+
+def _steps(alpha: Any) -> torch.Tensor:
+    return -1.0 / torch.log(torch.as_tensor(alpha).detach())
+
+
+def _adaptive_node(layer: nn.Module, ctx: ExportContext) -> nir.NIRNode:
+    """ALIFRecurrent -> the NIR node of its membrane (NIR has no adaptive threshold: ``b0`` is the threshold) with
+    the adaptation in the metadata (``spikekit_tau_adapt``, ``spikekit_adapt_scale``), which spikekit reads back."""
+    import warnings
+
+    import spikekit.layers as sl
+    from spikekit_nir.converters_neurons import NIRConventionWarning, spiking_node
+
+    syn = getattr(layer, "alpha_syn_calculated", None)
+    lif = sl.LIFRecurrent(
+        tau_mem=_steps(layer.alpha_mem_calculated), rec_connect=_rec_connect(layer),
+        tau_syn=None if syn is None else _steps(syn), spike_threshold=torch.as_tensor(layer.b0).detach().clone(),
+        spike_fn=layer.spike_fn, reset_fn=layer.reset_fn, min_v_mem=layer.min_v_mem, norm_input=layer.norm_input,
+    )  # fmt: skip
+    lif.init_state_with_shape(layer.v_mem.shape)
+    node = spiking_node(lif, ctx, leaky=True, recurrent=True)
+    shape = tuple(np.shape(node.v_threshold))
+    node.metadata["spikekit_tau_adapt"] = np.broadcast_to(_steps(layer.alpha_adapt_calculated).numpy(), shape).copy()
+    node.metadata["spikekit_adapt_scale"] = np.broadcast_to(np.asarray(layer.adapt_scale, np.float64), shape).copy()
+    warnings.warn(
+        f"to_nir: {ctx.name!r} ({type(layer).__name__}) adapts its threshold, which NIR cannot state; the adaptation "
+        "is kept in the node's metadata for spikekit only, and other readers run it as a LIF with threshold b0",
+        NIRConventionWarning,
+        stacklevel=5,
+    )
+    return node
 
 
 def export_recurrent(module: nn.Module, ctx: ExportContext) -> nir.NIRGraph:
