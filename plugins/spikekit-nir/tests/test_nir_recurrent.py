@@ -32,9 +32,17 @@ def _layers():
     yield "IAF", lambda: sl.IAFRecurrent(_rec(True), spike_fn=sa.SingleSpike, reset_fn=sa.MembraneReset())
     yield "IAF-syn", lambda: sl.IAFRecurrent(nn.Sequential(nn.Flatten(), _rec(False)), tau_syn=2.0)
     yield "ALIF", lambda: sl.ALIFRecurrent(tau_mem=6.0, tau_adapt=15.0, rec_connect=_rec(True), adapt_scale=0.4)
-    yield "ALIF-syn", lambda: sl.ALIFRecurrent(
-        tau_mem=8.0, tau_adapt=torch.linspace(10, 30, N), rec_connect=_rec(False), tau_syn=2.0, spike_threshold=thr,
-        spike_fn=sa.MultiSpike, norm_input=False,
+    yield (
+        "ALIF-syn",
+        lambda: sl.ALIFRecurrent(
+            tau_mem=8.0,
+            tau_adapt=torch.linspace(10, 30, N),
+            rec_connect=_rec(False),
+            tau_syn=2.0,
+            spike_threshold=thr,
+            spike_fn=sa.MultiSpike,
+            norm_input=False,
+        ),
     )
 
 

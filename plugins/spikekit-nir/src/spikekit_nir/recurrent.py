@@ -78,7 +78,6 @@ class RecurrentNode(nn.Module, SqueezeMixin):
 # ----------------------------------------------------------------------------------------------------- import
 def _recurrent_layer(layer: nn.Module, rec_connect: nn.Module, name: str, node: Any = None) -> nn.Module:
     import spikekit.layers as sl
-
     from spikekit_nir.registry import metadata_value
 
     if not isinstance(layer, (sl.LIFSqueeze, sl.IAFSqueeze)):
