@@ -186,3 +186,14 @@ def test_time_major_layout_with_ignore_dims():
     expected = model(x)
     got = from_nir(graph, batch_size=B)(x.reshape(B * T, 3)).reshape(B, T, 4)
     assert torch.equal(expected, got)
+
+
+def test_reexport_rewires_routing_nodes_once_each():
+    from spikekit_nir.reexport import _rewire
+
+    # a chain of 5,000 routing nodes and a diamond of them: the sources reach the consumer directly, once each
+    chain = [f"r{k}" for k in range(5000)]
+    edges = list(zip(["a", *chain], [*chain, "b"]))
+    assert _rewire(edges, set(chain)) == [("a", "b")]
+    diamond = [("a", "r1"), ("c", "r1"), ("r1", "r2"), ("r1", "r3"), ("r2", "r4"), ("r3", "r4"), ("r4", "b")]
+    assert _rewire(diamond, {"r1", "r2", "r3", "r4"}) == [("a", "b"), ("c", "b")]

@@ -88,13 +88,24 @@ def _rewire(edges: list[tuple[str, str]], routing: set[str]) -> list[tuple[str, 
         if b in routing:
             sources[b].append(a)
 
+    resolved: dict[str, list[str]] = {}
+
     def roots(name: str) -> list[str]:
-        if name not in routing:
-            return [name]
-        return [r for s in sources[name] for r in roots(s)]
+        """The non-routing nodes that feed ``name`` through routing nodes (iterative, each node resolved once)."""
+        stack = [name]
+        while stack:
+            top = stack[-1]
+            pending = [s for s in sources[top] if s in routing and s not in resolved]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            found = [r for s in sources[top] for r in (resolved[s] if s in routing else [s])]
+            resolved[top] = list(dict.fromkeys(found))
+        return resolved[name]
 
     out: list[tuple[str, str]] = []
     for a, b in edges:
         if b not in routing:
-            out.extend((r, b) for r in roots(a))
+            out.extend((r, b) for r in (roots(a) if a in routing else [a]))
     return list(dict.fromkeys(out))
