@@ -295,8 +295,9 @@ def test_spikekit_recurrent_layers_export_norse_import(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["RSynaptic", "RLeaky"])
-def test_snntorch_recurrent_graph_runs_in_spikekit_as_in_norse(kind):
-    """A recurrent CubaLIF / LIF network written by snnTorch 1.0: spikekit ("snntorch" convention) equals norse."""
+def test_snntorch_recurrent_graph_runs_in_spikekit_as_in_norse(kind, tmp_path):
+    """A recurrent CubaLIF / LIF network written by snnTorch 1.0: spikekit ("snntorch" convention) equals norse;
+    exported again, through a file, it gives the same spikes in spikekit and in norse."""
     import numpy as np
 
     snn = pytest.importorskip("snntorch")
@@ -320,3 +321,10 @@ def test_snntorch_recurrent_graph_runs_in_spikekit_as_in_norse(kind):
         graph.nodes["1.lif"].r = np.ones_like(graph.nodes["1.lif"].r)
     ours = spikekit.from_nir(graph, batch_size=B, convention="snntorch")
     assert torch.equal(ours(x_sq).detach(), expected)
+    spikekit.reset_states(ours)
+    again = spikekit.to_nir(ours, x_sq, convention="snntorch", path=tmp_path / "again.nir")
+    assert sorted(again.edges) == sorted(graph.edges)
+    back = spikekit.from_nir(tmp_path / "again.nir", batch_size=B, convention="snntorch")
+    assert torch.equal(back(x_sq).detach(), expected)
+    theirs_again = norse.from_nir(spikekit.nir.load(tmp_path / "again.nir"), ignore_warnings=True, dt=1e-4)
+    assert torch.equal(_run_norse_cyclic(theirs_again, x_sq).detach(), expected)

@@ -173,3 +173,19 @@ def test_a_recurrent_layer_with_an_unusual_rec_connect_is_refused_by_name():
     with pytest.raises(ConversionError, match=r"'1'.*rec_connect must be one nn.Linear\(4, 4\)"):
         to_nir(model, torch.rand(B, T, 3))
     spikekit.reset_states(model)
+
+
+def test_hostile_adaptation_metadata_is_refused_naming_the_node():
+    n = 2
+    lif = nir.LIF(tau=np.full(n, 5.0), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                  metadata={"spikekit_tau_adapt": np.array([-3.0, 1.0])})  # fmt: skip
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(np.array([n])), "lif": lif, "rec": nir.Linear(np.eye(n)),
+               "output": nir.Output(np.array([n]))},
+        edges=[("input", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")], type_check=False,
+    )  # fmt: skip
+    with pytest.raises(ConversionError, match="'lif'.*tau_adapt"):
+        from_nir(graph, batch_size=1)
+    lif.metadata = {"spikekit_tau_adapt": np.array([b"x", b"y"])}
+    with pytest.raises(ConversionError, match="recurrent node 'lif'"):
+        from_nir(graph, batch_size=1)

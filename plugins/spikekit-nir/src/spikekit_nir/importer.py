@@ -64,8 +64,7 @@ def load_graph(graph: nir.NIRGraph, ctx_template: ImportContext, name: str = "",
             raise ConversionError(f"from_nir: node {full!r} ({type(node).__name__}) has no incoming edge")
         ctx = dataclasses.replace(ctx_template, name=full, load_graph=_nested_loader(ctx_template, depth + 1))
         if node_name in weights_of:
-            weights = weights_of[node_name]
-            modules[node_name] = import_recurrent(node, graph.nodes[weights], weights, ctx, import_node)
+            modules[node_name] = _recurrent(node, graph.nodes[weights_of[node_name]], weights_of[node_name], ctx)
         else:
             modules[node_name] = import_node(node, ctx)
         order.append((node_name, list(srcs)))
@@ -78,6 +77,18 @@ def load_graph(graph: nir.NIRGraph, ctx_template: ImportContext, name: str = "",
     module = NIRGraphModule(modules, inputs, outputs, order, edges=edges)
     module._set_output_sources(out_sources)
     return module
+
+
+def _recurrent(node: Any, weights: Any, weights_name: str, ctx: ImportContext) -> nn.Module:
+    """The recurrent module of a neuron and its weight node; a bad value names the node (as :func:`import_node`)."""
+    try:
+        return import_recurrent(node, weights, weights_name, ctx, import_node)
+    except ConversionError:
+        raise
+    except Exception as exc:  # e.g. adaptation metadata that is no number
+        raise ConversionError(
+            f"from_nir: recurrent node {ctx.name!r} ({type(node).__name__}) cannot be built: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _nested_loader(template: ImportContext, depth: int) -> Any:
