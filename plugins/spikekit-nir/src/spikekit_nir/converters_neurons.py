@@ -268,9 +268,17 @@ def _check_decay_factors(name: str, node: Any, a: np.ndarray, what: str, convent
 
 
 def _resting(node: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """The node's ``v_leak`` (zeros when it has none), broadcast to the threshold's shape."""
+    """The node's ``v_leak`` (zeros when it has none), broadcast with ``shape`` (the threshold's or the gain's)."""
     value = getattr(node, "v_leak", None)
-    return np.zeros(shape) if value is None else np.broadcast_to(_float64_array(value), shape).copy()
+    if value is None:
+        return np.zeros(shape)
+    rest = _float64_array(value)
+    try:
+        return np.broadcast_to(rest, np.broadcast_shapes(rest.shape, shape)).copy()
+    except ValueError as exc:
+        raise ConversionError(
+            f"from_nir: node {type(node).__name__}: v_leak of shape {rest.shape} does not fit the shape {shape}"
+        ) from exc
 
 
 def _shifted_threshold(node: Any, ctx: ImportContext, rest: np.ndarray) -> torch.Tensor:
