@@ -46,7 +46,7 @@ CASES = {
     "lif-sinabs": (
         lambda: _single(nir.LIF(tau=np.full(2, 2.0), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))),
         "sinabs",
-    ),  # fmt: skip
+    ),
     "cubalif-snntorch": (
         lambda: _single(
             nir.CubaLIF(
@@ -59,11 +59,11 @@ CASES = {
             )
         ),
         "snntorch",
-    ),  # fmt: skip
+    ),
     "li-rest-norse": (
         lambda: _single(nir.LI(tau=np.full(2, 4e-3), r=np.full(2, 0.7), v_leak=np.array([0.3, -0.2]))),
         "norse",
-    ),  # fmt: skip
+    ),
     "recurrent-rest-norse": (_flat_recurrent, "norse"),
 }
 
