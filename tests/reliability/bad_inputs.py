@@ -678,11 +678,11 @@ CASES: list[Case] = [
         ("tau-zero", "LIF tau 0", "tau", 0.0, "time constants must be > 0"),
     ]],
     # ----------------------------------------------------------------------------------------------- to_nir
-    Case("to-nir-no-time", "to_nir(Sequential(Linear(3, 4), IAF()), x)",
-         "x of shape (2, 3): plain layers take (B, T, ...)",
-         lambda: _sk().to_nir(nn.Sequential(nn.Linear(3, 4), _sl().IAF()), torch.rand(2, 3)), _none,
-         "spikekit_nir.conventions:ConversionError", ("to_nir", "node '1' (IF)", "0-d", "x.unsqueeze(1)"),
-         "says what sample to pass", also_is=(ValueError,), stage="argument", needs=("spikekit-nir",)),
+    Case("to-nir-layout", "to_nir(Sequential(Linear(3, 4), IAF()), x, ignore_dims=(0,))",
+         "x of shape (2, 5, 3): plain layers take (B, T, ...), so dim 1 is time, not data",
+         lambda: _sk().to_nir(nn.Sequential(nn.Linear(3, 4), _sl().IAF()), torch.rand(2, 5, 3), ignore_dims=(0,)),
+         _none, "spikekit_nir.conventions:ConversionError", ("to_nir", "type check", "ignore_dims=(0,)", "(0, 1)"),
+         "says which ignore_dims to pass", also_is=(ValueError,), stage="argument", needs=("spikekit-nir",)),
     # ------------------------------------------------------------------ from_model, Network, normalize_weights
     Case("from-model-not-module", "from_model(model)", "a string, not a module",
          lambda: _sk().from_model("resnet18"), _none, TypeError,

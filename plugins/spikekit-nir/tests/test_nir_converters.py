@@ -14,7 +14,7 @@ import spikekit.layers as sl
 from spikekit.plugins import hookimpl
 from spikekit.plugins.records import ConverterSpec
 from spikekit.testing import registered_plugin
-from spikekit_nir import Convention, ConversionError, ExportContext, ImportContext, from_nir, to_nir
+from spikekit_nir import Convention, ConversionError, ExportContext, ImportContext, Scale, from_nir, to_nir
 
 
 class Doubler(nn.Module):
@@ -28,6 +28,10 @@ def export_doubler(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     return nir.Scale(scale=np.full(ctx.input_shape, 2.0, dtype=np.float32), metadata={"kind": "doubler"})
 
 
+def import_doubler(node: nir.Scale, ctx: ImportContext) -> nn.Module:
+    return Doubler()
+
+
 def import_cubali(node: nir.CubaLI, ctx: ImportContext) -> nn.Module:
     return nn.Identity()
 
@@ -38,6 +42,7 @@ class ThirdParty:
         return [
             ConverterSpec(f"{__name__}.Doubler", export_doubler, format="nir", direction="export"),
             ConverterSpec("CubaLI", import_cubali, format="nir", direction="import"),
+            ConverterSpec(f"{__name__}.Doubler", import_doubler, format="nir", direction="import"),
         ]
 
 
@@ -48,12 +53,16 @@ def test_third_party_plugin_adds_mappings():
         to_nir(model, x)
     with registered_plugin(ThirdParty(), name="third-party-nir"):
         graph = to_nir(model, x)
-        assert graph.nodes["1"].metadata == {"kind": "doubler"}
-        assert torch.equal(from_nir(graph)(x), model(x))
+        assert graph.nodes["1"].metadata["kind"] == "doubler"
+        assert graph.nodes["1"].metadata["spikekit_class"] == f"{__name__}.Doubler"
+        back = from_nir(graph)
+        assert isinstance(back.get_node("1"), Doubler)  # the class named in the metadata has an import converter
+        assert torch.equal(back(x), model(x))
         cubali = nir.CubaLI(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3))
         assert isinstance(from_nir(cubali).model, nn.Identity)
     with pytest.raises(ConversionError, match="'model' of type CubaLI has no spikekit counterpart"):
         from_nir(cubali)
+    assert isinstance(from_nir(graph).get_node("1"), Scale)  # without the plugin: the node type's converter
 
 
 def test_unsupported_module_and_operation_errors():
@@ -70,8 +79,8 @@ def test_unsupported_module_and_operation_errors():
 
 def test_import_errors_name_the_node():
     n = 3
-    lif = nir.LIF(tau=np.full(n, 5.0), r=np.ones(n), v_leak=np.full(n, 0.1), v_threshold=np.ones(n))
-    with pytest.raises(ConversionError, match=r"'model' \(LIF\) has v_leak != 0"):
+    lif = nir.LIF(tau=np.full(n, 5.0), r=np.ones(n), v_leak=np.full(n, 1.5), v_threshold=np.ones(n))
+    with pytest.raises(ConversionError, match=r"'model' \(LIF\): v_threshold - v_leak must be > 0"):
         from_nir(lif, batch_size=1)
     lif = nir.LIF(tau=np.full(n, 5.0), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n))
     with pytest.raises(ConversionError, match="pass batch_size or num_timesteps"):
@@ -95,7 +104,7 @@ def test_import_errors_name_the_node():
                "output": nir.Output(np.array([2]))},
         edges=[("input", "a"), ("a", "b"), ("b", "a"), ("b", "output")], type_check=False,
     )  # fmt: skip
-    with pytest.raises(ConversionError, match="cycle"):
+    with pytest.raises(ConversionError, match=r"cycle through \['a', 'b'\]"):
         from_nir(loop)
 
 

@@ -72,10 +72,15 @@ def test_grouped_convolution_is_exported_although_nirs_type_check_miscounts_its_
     assert torch.allclose(from_nir(path)(x), model(x))
 
 
-def test_plain_layers_on_a_sample_without_time_are_refused_with_what_to_pass():
-    model = nn.Sequential(nn.Linear(3, 4), sl.IAF())
-    with pytest.raises(ConversionError, match=r"0-d .*x\.unsqueeze\(1\).*ignore_dims=\(0, 1\)"):
-        to_nir(model, torch.rand(B, 3))
+def test_plain_layers_on_a_batch_features_sample_count_neurons_from_the_feeding_layer(tmp_path):
+    # sinabs's reading of a (batch, features) sample: dim 0 ignored, the neuron count is the Linear's out_features
+    model = nn.Sequential(nn.Linear(3, 4), sl.IAF(), nn.Linear(4, 2))
+    graph = to_nir(model, torch.rand(1, 3))
+    assert graph.nodes["1"].v_threshold.shape == (4,)
+    assert graph.nodes["0"].weight.shape == (4, 3)
+    nir.write(tmp_path / "m.nir", graph)
+    back = nir.read(tmp_path / "m.nir", type_check=True)
+    assert back.nodes["1"].v_threshold.shape == (4,)
 
 
 def test_a_layout_that_does_not_fit_names_ignore_dims():

@@ -17,3 +17,14 @@ def test_plugin_discovery_imports_no_nir():
     seen = json.loads(out.splitlines()[-1])
     assert {"to_nir", "from_nir", "save", "load", "Convention"} <= set(seen["names"])  # the plugin was discovered
     assert seen["loaded"] == ["spikekit_nir", "spikekit_nir.plugin"]  # and only its hook module was imported
+
+
+def test_the_converter_api_is_public_in_spikekit_nir():
+    import spikekit.nir
+    import spikekit_nir.converters_neurons as neurons
+    import spikekit_nir.registry as registry
+
+    assert spikekit.nir.ExportContext is registry.ExportContext
+    assert spikekit.nir.ImportContext is registry.ImportContext
+    assert spikekit.nir.PASSTHROUGH is registry.PASSTHROUGH
+    assert spikekit.nir.NIRConventionWarning is neurons.NIRConventionWarning

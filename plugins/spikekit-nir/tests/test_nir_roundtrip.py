@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,7 +27,22 @@ def _roundtrip(model: nn.Module, x: torch.Tensor, convention: str | Convention =
     expected = model(x)
     back = from_nir(graph, batch_size=B, convention=convention, **kw)
     assert isinstance(back, NIRGraphModule)
-    return graph, back, expected, back(x)
+    got = back(x)
+    reexport_is_identical(back, x, convention, **kw)
+    spikekit.reset_states(back)
+    return graph, back, expected, got
+
+
+def reexport_is_identical(back: NIRGraphModule, x: torch.Tensor, convention: str | Convention = "sinabs", **kw):
+    """What from_nir returned -> to_nir -> file -> from_nir: outputs identical to the first import's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = to_nir(back, x, convention=convention)
+    with tempfile.TemporaryDirectory() as folder:
+        save(again, Path(folder) / "again.nir")
+        third = from_nir(Path(folder) / "again.nir", batch_size=B, convention=convention, **kw)
+    spikekit.reset_states(back)
+    assert torch.equal(third(x), back(x))
 
 
 def _neuron_cases():
@@ -169,3 +186,14 @@ def test_time_major_layout_with_ignore_dims():
     expected = model(x)
     got = from_nir(graph, batch_size=B)(x.reshape(B * T, 3)).reshape(B, T, 4)
     assert torch.equal(expected, got)
+
+
+def test_reexport_rewires_routing_nodes_once_each():
+    from spikekit_nir.reexport import _rewire
+
+    # a chain of 5,000 routing nodes and a diamond of them: the sources reach the consumer directly, once each
+    chain = [f"r{k}" for k in range(5000)]
+    edges = list(zip(["a", *chain], [*chain, "b"]))
+    assert _rewire(edges, set(chain)) == [("a", "b")]
+    diamond = [("a", "r1"), ("c", "r1"), ("r1", "r2"), ("r1", "r3"), ("r2", "r4"), ("r3", "r4"), ("r4", "b")]
+    assert _rewire(diamond, {"r1", "r2", "r3", "r4"}) == [("a", "b"), ("c", "b")]

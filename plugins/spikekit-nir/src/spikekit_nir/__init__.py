@@ -14,12 +14,14 @@ Conversions go through spikekit's ``spikekit_converters`` hook; a plugin adds a 
         return [
             # export: name = the class's dotted path (f"{cls.__module__}.{cls.__qualname__}")
             ConverterSpec("my_pkg.layers.MyNeuron", "my_pkg.nir:export_my_neuron", format="nir", direction="export"),
-            # import: name = the NIR node class name
+            # import: name = the NIR node class name, or the class path written into the node's metadata on export
             ConverterSpec("CubaLI", "my_pkg.nir:import_cubali", format="nir", direction="import"),
+            ConverterSpec("my_pkg.layers.MyNeuron", "my_pkg.nir:import_my_neuron", format="nir", direction="import"),
         ]
 
 with ``export_my_neuron(module, ctx: ExportContext) -> nir.NIRNode`` and
-``import_cubali(node, ctx: ImportContext) -> torch.nn.Module`` (see :mod:`spikekit_nir.registry`).
+``import_cubali(node, ctx: ImportContext) -> torch.nn.Module`` (see :mod:`spikekit_nir.registry`;
+``spikekit.nir.ExportContext`` and ``spikekit.nir.ImportContext`` are the public names).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ choice, so that nothing is ignored silently:
 * ``gain``: how much of the per-step input reaches the state,
   ``"r"``: :math:`g = r` for the membrane and :math:`g = w_{in}` for the synapse (sinabs's reading, where NIR's
   ``r = 1`` means "add the input as it is"), or
-  ``"euler"``: :math:`g = r\\,dt/\\tau` (``r dt`` for IF and I) and :math:`g = w_{in}\\,dt/\\tau_{syn}`.
+  ``"euler"``: :math:`g = r\\,dt/\\tau` (``r dt`` for IF and I) and :math:`g = w_{in}\\,dt/\\tau_{syn}`, or
+  ``"exp_euler"`` (rockpool's reading): :math:`g = r\\,dt/(\\tau a)` and :math:`g = w_{in}\\,a_{syn}`.
 * ``reset``: ``"subtract"`` (sinabs: a spike subtracts the threshold; ``v_reset`` must be 0) or ``"to_v_reset"``
   (NIR's own rule: a spiking neuron's potential is set to ``v_reset``).
 * ``spike``: ``"multi"`` (sinabs's ``MultiSpike``: as many spikes as thresholds crossed) or ``"single"``
@@ -28,11 +29,12 @@ and spikekit's ``LIF`` computes :math:`i_t = \\alpha_{syn}(i_{t-1} + x_t)`, :mat
 i_t` with :math:`\\alpha = e^{-1/\\tau_{steps}}` and :math:`b = 1 - \\alpha_{mem}` (``norm_input``) or 1. So an import
 sets :math:`\\tau_{steps} = -1/\\ln a`, feeds the layer :math:`c\\,x_t` with :math:`c = (g_{syn}/\\alpha_{syn})\\,
 g_{mem}/b` (an ``input_scale`` in front of the layer, left out when :math:`c = 1`) and chooses ``norm_input`` when
-:math:`g_{mem} = 1 - a_{mem}`; an export inverts these formulas. ``v_leak`` must be 0 (spikekit has no resting
-potential other than 0).
+:math:`g_{mem} = 1 - a_{mem}`; an export inverts these formulas. A resting potential ``v_leak`` is handled by
+:mod:`spikekit_nir.neuron_node`.
 
 Presets: ``"sinabs"`` (the default: dt 1, exp, r, subtract, multi, if_floor), ``"snntorch"`` (dt 1e-4, euler,
-euler, to_v_reset, single), ``"norse"`` (dt 1e-3, euler, euler, to_v_reset, single).
+euler, to_v_reset, single), ``"norse"`` (dt 1e-3, euler, euler, to_v_reset, single), ``"rockpool"`` (dt 1e-3,
+exp, exp_euler, subtract, multi).
 
 Example:
     >>> c = Convention.named("snntorch")
@@ -61,7 +63,8 @@ class Convention:
     Args:
         dt: the time step, in the unit of NIR's time constants.
         decay: ``"exp"`` (:math:`e^{-dt/\\tau}`) or ``"euler"`` (:math:`1 - dt/\\tau`).
-        gain: ``"r"`` (per-step gain ``r`` / ``w_in``) or ``"euler"`` (``r dt / tau`` / ``w_in dt / tau_syn``).
+        gain: ``"r"`` (per-step gain ``r`` / ``w_in``), ``"euler"`` (``r dt / tau`` / ``w_in dt / tau_syn``) or
+            ``"exp_euler"`` (``r dt / (tau a)`` / ``w_in a_syn``, as rockpool reads and writes them).
         integrator_gain: for the leak-free nodes (IF, I) under ``gain="euler"``: ``"euler"`` (per-step gain
             ``r dt``) or ``"r"`` (per-step gain ``r``, as norse integrates).
         reset: ``"subtract"`` or ``"to_v_reset"``.
@@ -75,7 +78,7 @@ class Convention:
 
     dt: float = 1.0
     decay: Literal["exp", "euler"] = "exp"
-    gain: Literal["r", "euler"] = "r"
+    gain: Literal["r", "euler", "exp_euler"] = "r"
     integrator_gain: Literal["r", "euler"] = "euler"
     reset: Literal["subtract", "to_v_reset"] = "subtract"
     spike: Literal["multi", "single"] = "multi"
@@ -87,7 +90,7 @@ class Convention:
             raise ValueError(f"Convention: dt must be a positive finite number, got {self.dt!r}")
         for field, allowed in (
             ("decay", ("exp", "euler")),
-            ("gain", ("r", "euler")),
+            ("gain", ("r", "euler", "exp_euler")),
             ("integrator_gain", ("r", "euler")),
             ("reset", ("subtract", "to_v_reset")),
             ("spike", ("multi", "single")),
@@ -145,7 +148,8 @@ class Convention:
             return r
         if tau is None:
             return r if self.integrator_gain == "r" else r * self.dt
-        return r * self.dt / np.asarray(tau, dtype=np.float64)
+        euler = r * self.dt / np.asarray(tau, dtype=np.float64)
+        return euler / self.decay_factor(tau) if self.gain == "exp_euler" else euler
 
     def r_from_gain(self, g: Any, tau: Any | None) -> np.ndarray:
         """The resistance ``r`` whose per-step gain is ``g`` (inverse of :meth:`membrane_gain`)."""
@@ -154,13 +158,16 @@ class Convention:
             return g
         if tau is None:
             return g if self.integrator_gain == "r" else g / self.dt
-        return g * np.asarray(tau, dtype=np.float64) / self.dt
+        r = g * np.asarray(tau, dtype=np.float64) / self.dt
+        return r * self.decay_factor(tau) if self.gain == "exp_euler" else r
 
     def synapse_gain(self, w_in: Any, tau_syn: Any) -> np.ndarray:
         """Per-step gain :math:`g_{syn}` of a current-based synapse with input weight ``w_in``."""
         w_in = np.asarray(w_in, dtype=np.float64)
         if self.gain == "r":
             return w_in
+        if self.gain == "exp_euler":
+            return w_in * self.decay_factor(tau_syn)
         return w_in * self.dt / np.asarray(tau_syn, dtype=np.float64)
 
     def w_in_from_gain(self, g: Any, tau_syn: Any) -> np.ndarray:
@@ -168,6 +175,8 @@ class Convention:
         g = np.asarray(g, dtype=np.float64)
         if self.gain == "r":
             return g
+        if self.gain == "exp_euler":
+            return g / self.decay_factor(tau_syn)
         return g * np.asarray(tau_syn, dtype=np.float64) / self.dt
 
 
@@ -175,6 +184,9 @@ PRESETS: dict[str, Convention] = {
     "sinabs": Convention(dt=1.0, decay="exp", gain="r", reset="subtract", spike="multi", if_floor=True, name="sinabs"),
     "snntorch": Convention(
         dt=1e-4, decay="euler", gain="euler", reset="to_v_reset", spike="single", if_floor=False, name="snntorch"
+    ),
+    "rockpool": Convention(
+        dt=1e-3, decay="exp", gain="exp_euler", reset="subtract", spike="multi", if_floor=False, name="rockpool"
     ),
     "norse": Convention(
         dt=1e-3,

@@ -9,7 +9,6 @@ would run the node differently.
 
 from __future__ import annotations
 
-import collections
 import math
 import warnings
 from typing import Any
@@ -21,7 +20,8 @@ from torch import nn
 
 from spikekit_nir.conventions import Convention, ConversionError
 from spikekit_nir.modules import Scale
-from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext
+from spikekit_nir.neuron_node import NeuronNode
+from spikekit_nir.registry import PASSTHROUGH, ExportContext, ImportContext, class_path, metadata_value
 
 _RTOL = 1e-6  # float32 precision: gains within this of 1 (or of 1 - alpha) are taken as exactly that
 
@@ -59,17 +59,22 @@ def _spike_name(fn: Any) -> str:
     return fn.__name__ if isinstance(fn, type) else type(fn).__name__
 
 
-def _neuron_shape(module: nn.Module, ctx: ExportContext) -> tuple[int, ...]:
-    if getattr(module, "rec_connect", None) is not None:
+def _neuron_shape(module: nn.Module, ctx: ExportContext, recurrent: bool = False) -> tuple[int, ...]:
+    """The layer's neuron shape: its state's, or (as sinabs counts) its input's when the state has no neuron dim."""
+    if not recurrent and getattr(module, "rec_connect", None) is not None:
         raise ConversionError(
-            f"to_nir: {ctx.name!r} ({type(module).__name__}) is recurrent; spikekit-nir does not export recurrent layers"
+            f"to_nir: {ctx.name!r} ({type(module).__name__}) has a rec_connect but is no LIFRecurrent or "
+            "IAFRecurrent, whose converters write the recurrent pattern"
         )
     v = getattr(module, "v_mem", None)
     if v is None or v.numel() == 0:
         raise ConversionError(
             f"to_nir: {ctx.name!r} ({type(module).__name__}) has no state; run sample data through it"
         )
-    return tuple(int(s) for s in v.shape[1:])
+    shape = tuple(int(s) for s in v.shape[1:])
+    if not shape and ctx.input_shape:
+        shape = tuple(ctx.input_shape)  # a (batch, features) sample: the neurons the feeding layer gives
+    return shape
 
 
 def _spiking_details(
@@ -89,7 +94,7 @@ def _spiking_details(
         )
     reset_fn = module.reset_fn
     reset_spec = spec_of(reset_fn, "reset")
-    metadata: dict[str, Any] = {"spikekit_class": type(module).__name__, "spikekit_spike_fn": spike}
+    metadata: dict[str, Any] = {"spikekit_class": class_path(type(module)), "spikekit_spike_fn": spike}
     if reset_spec is not None and reset_spec.kind == "subtract":
         if reset_spec.params.get("subtract_value") is not None:
             raise ConversionError(f"to_nir: {ctx.name!r} subtracts a fixed value on spikes, which NIR cannot express")
@@ -97,7 +102,7 @@ def _spiking_details(
         v_reset = np.zeros(shape)
     elif reset_spec is not None and reset_spec.kind == "reset":
         metadata["spikekit_reset"] = "to_v_reset"
-        v_reset = _float64_broadcast(float(reset_spec.params.get("reset_value", 0.0)), shape)
+        v_reset = _float64_broadcast(reset_spec.params.get("reset_value", 0.0), shape)
     else:
         what = "no spec" if reset_spec is None else f"kind {reset_spec.kind!r}"
         raise ConversionError(
@@ -110,7 +115,7 @@ def _spiking_details(
         differences.append(f"spike function {spike} (convention: {convention.spike})")
     if metadata["spikekit_reset"] != convention.reset:
         differences.append(f"reset {metadata['spikekit_reset']} (convention: {convention.reset})")
-    if min_v is not None:
+    if min_v is not None and not _floor_expected(module, convention, min_v):
         differences.append("min_v_mem")
     if differences:
         warnings.warn(
@@ -121,6 +126,17 @@ def _spiking_details(
             stacklevel=4,
         )
     return v_reset, metadata
+
+
+def _floor_expected(module: nn.Module, convention: Convention, min_v: Any) -> bool:
+    """True where the convention's reader gives the layer this floor anyway (sinabs: IF at -threshold)."""
+    if (
+        not convention.if_floor
+        or getattr(module, "tau_mem", None) is not None
+        or getattr(module, "tau_syn", None) is not None
+    ):
+        return False
+    return bool(torch.equal(torch.as_tensor(min_v, dtype=torch.float32), -torch.as_tensor(module.spike_threshold)))
 
 
 def _finite(name: str, what: str, arr: np.ndarray) -> np.ndarray:
@@ -155,8 +171,9 @@ def _synapse(module: nn.Module, ctx: ExportContext, shape: tuple[int, ...]) -> d
     return {"tau_syn": _finite(ctx.name, "tau_syn", tau_syn), "w_in": _finite(ctx.name, "w_in", w_in)}
 
 
-def _spiking_node(module: nn.Module, ctx: ExportContext, leaky: bool) -> nir.NIRNode:
-    shape = _neuron_shape(module, ctx)
+def spiking_node(module: nn.Module, ctx: ExportContext, leaky: bool, recurrent: bool = False) -> nir.NIRNode:
+    """The NIR ``LIF`` / ``IF`` / ``CubaLIF`` node of a spiking layer (``recurrent``: its rec_connect left aside)."""
+    shape = _neuron_shape(module, ctx, recurrent)
     threshold = _float64_broadcast(module.spike_threshold, shape)
     v_reset, metadata = _spiking_details(module, ctx, shape)
     membrane = _membrane(module, ctx, shape, leaky)
@@ -176,18 +193,18 @@ def _spiking_node(module: nn.Module, ctx: ExportContext, leaky: bool) -> nir.NIR
 
 def export_lif(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     """LIF / LIFSqueeze -> NIR ``LIF``, or ``CubaLIF`` with a synapse."""
-    return _spiking_node(module, ctx, leaky=True)
+    return spiking_node(module, ctx, leaky=True)
 
 
 def export_iaf(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     """IAF / IAFSqueeze -> NIR ``IF``, or ``CubaLIF`` (``tau_mem = inf``) with a synapse."""
-    return _spiking_node(module, ctx, leaky=False)
+    return spiking_node(module, ctx, leaky=False)
 
 
 def export_expleak(module: nn.Module, ctx: ExportContext) -> nir.NIRNode:
     """ExpLeak / ExpLeakSqueeze -> NIR ``LI`` (``I`` when ``tau_mem`` is infinite)."""
     shape = _neuron_shape(module, ctx)
-    metadata: dict[str, Any] = {"spikekit_class": type(module).__name__}
+    metadata: dict[str, Any] = {"spikekit_class": class_path(type(module))}
     if module.min_v_mem is not None:
         metadata["spikekit_min_v_mem"] = _float64_broadcast(module.min_v_mem, shape)
         warnings.warn(
@@ -227,14 +244,7 @@ def export_merge(module: nn.Module, ctx: ExportContext) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------------- import
-def _metadata_value(node: Any, key: str) -> Any:
-    value = (getattr(node, "metadata", None) or {}).get(key)
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
-        value = value.item()
-        value = value.decode() if isinstance(value, bytes) else value
-    return value
+_metadata_value = metadata_value
 
 
 def _compact(arr: np.ndarray) -> torch.Tensor:
@@ -257,15 +267,33 @@ def _check_decay_factors(name: str, node: Any, a: np.ndarray, what: str, convent
         )
 
 
-def _check_leak(name: str, node: Any) -> None:
-    if np.any(_float64_array(node.v_leak) != 0):
+def _resting(node: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The node's ``v_leak`` (zeros when it has none), broadcast with ``shape`` (the threshold's or the gain's)."""
+    value = getattr(node, "v_leak", None)
+    if value is None:
+        return np.zeros(shape)
+    rest = _float64_array(value)
+    try:
+        return np.broadcast_to(rest, np.broadcast_shapes(rest.shape, shape)).copy()
+    except ValueError as exc:
         raise ConversionError(
-            f"from_nir: node {name!r} ({type(node).__name__}) has v_leak != 0; spikekit neurons rest at 0 (no exact "
-            "equivalent)"
+            f"from_nir: node {type(node).__name__}: v_leak of shape {rest.shape} does not fit the shape {shape}"
+        ) from exc
+
+
+def _shifted_threshold(node: Any, ctx: ImportContext, rest: np.ndarray) -> torch.Tensor:
+    """The layer's threshold, measured from the resting potential (see :mod:`spikekit_nir.neuron_node`)."""
+    threshold = _float64_array(node.v_threshold)
+    shifted = threshold - rest
+    if np.any(shifted <= 0):
+        raise ConversionError(
+            f"from_nir: node {ctx.name!r} ({type(node).__name__}): v_threshold - v_leak must be > 0 (a neuron resting "
+            f"at or above its threshold), got {shifted.ravel()[:4].tolist()}"
         )
+    return _compact(shifted)
 
 
-def _spike_and_reset(node: Any, ctx: ImportContext) -> dict[str, Any]:
+def _spike_and_reset(node: Any, ctx: ImportContext, rest: np.ndarray | None = None) -> dict[str, Any]:
     activation = _activation()
     spike = _metadata_value(node, "spikekit_spike_fn") or (
         "MultiSpike" if ctx.convention.spike == "multi" else "SingleSpike"
@@ -279,9 +307,16 @@ def _spike_and_reset(node: Any, ctx: ImportContext) -> dict[str, Any]:
                 f"from_nir: node {ctx.name!r} ({type(node).__name__}) has v_reset != 0, but convention "
                 f"{ctx.convention.name!r} resets by subtraction; use a convention with reset='to_v_reset'"
             )
-        kwargs["reset_fn"] = activation.MembraneSubtract()
+        subtract = None if rest is None or not np.any(rest) else _compact(_float64_array(node.v_threshold))
+        kwargs["reset_fn"] = activation.MembraneSubtract(subtract_value=subtract)
     else:
+        if rest is not None:
+            v_reset = v_reset - rest
         flat = v_reset.ravel()
+        if not np.all(flat == flat[0]) and rest is not None and np.any(rest):
+            # per-neuron resting potentials shift one reset value into one per neuron
+            kwargs["reset_fn"] = activation.MembraneReset(reset_value=_compact(v_reset))
+            return kwargs
         if not np.all(flat == flat[0]):
             raise ConversionError(
                 f"from_nir: node {ctx.name!r} ({type(node).__name__}) has per-neuron v_reset values; spikekit's "
@@ -291,13 +326,14 @@ def _spike_and_reset(node: Any, ctx: ImportContext) -> dict[str, Any]:
     return kwargs
 
 
-def _min_v_mem(node: Any, default: Any) -> Any:
+def _min_v_mem(node: Any, default: Any, rest: np.ndarray | None = None) -> Any:
     value = _metadata_value(node, "spikekit_min_v_mem")
     if value is None:
         return default
     if isinstance(value, str):
         return None if value == "none" else default
-    return _compact(_float64_array(value))
+    floor = _float64_array(value)
+    return _compact(floor if rest is None else floor - rest)
 
 
 def _squeeze_kwargs(ctx: ImportContext, node: Any) -> dict[str, Any]:
@@ -305,10 +341,14 @@ def _squeeze_kwargs(ctx: ImportContext, node: Any) -> dict[str, Any]:
     return {"batch_size": ctx.batch_size, "num_timesteps": ctx.num_timesteps}
 
 
-def _with_scale(layer: nn.Module, scale: np.ndarray) -> nn.Module:
-    if _is_one(scale):
+def _assemble(layer: nn.Module, gain: np.ndarray, rest: np.ndarray | None = None, trace: bool = False) -> nn.Module:
+    """The layer alone, or a :class:`NeuronNode` with the input gain and the resting potential it lacks."""
+    resting = rest is not None and bool(np.any(rest))
+    if _is_one(gain) and not resting:
         return layer
-    return nn.Sequential(collections.OrderedDict(input_scale=Scale(_compact(scale)), neuron=layer))
+    scale = None if _is_one(gain) else Scale(_compact(gain))
+    v_leak = _compact(rest) if resting and rest is not None else torch.tensor(0.0)
+    return NeuronNode(layer, scale, v_leak=v_leak, output_offset=trace and resting)
 
 
 def _membrane_import(node: Any, ctx: ImportContext, tau: np.ndarray | None) -> tuple[Any, bool, np.ndarray]:
@@ -329,19 +369,19 @@ def _membrane_import(node: Any, ctx: ImportContext, tau: np.ndarray | None) -> t
 
 def import_lif(node: nir.LIF, ctx: ImportContext) -> nn.Module:
     """NIR ``LIF`` -> ``LIFSqueeze``."""
-    _check_leak(ctx.name, node)
+    rest = _resting(node, np.shape(node.v_threshold))
     tau_mem, norm_input, gain = _membrane_import(node, ctx, _float64_array(node.tau))
     layer = _layers().LIFSqueeze(
-        tau_mem=tau_mem, spike_threshold=_compact(_float64_array(node.v_threshold)), norm_input=norm_input,
-        min_v_mem=_min_v_mem(node, None), **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
+        tau_mem=tau_mem, spike_threshold=_shifted_threshold(node, ctx, rest), norm_input=norm_input,
+        min_v_mem=_min_v_mem(node, None, rest), **_spike_and_reset(node, ctx, rest), **_squeeze_kwargs(ctx, node),
     )  # fmt: skip
-    return _with_scale(layer, gain)
+    return _assemble(layer, gain, rest)
 
 
 def import_cubalif(node: nir.CubaLIF, ctx: ImportContext) -> nn.Module:
     """NIR ``CubaLIF`` -> ``LIFSqueeze`` with ``tau_syn`` (``IAFSqueeze`` with ``tau_syn`` when tau_mem is inf)."""
     convention = ctx.convention
-    _check_leak(ctx.name, node)
+    rest = _resting(node, np.shape(node.v_threshold))
     tau_syn = _float64_array(node.tau_syn)
     decay_syn = convention.decay_factor(tau_syn)
     _check_decay_factors(ctx.name, node, decay_syn, "tau_syn", convention)
@@ -352,14 +392,14 @@ def import_cubalif(node: nir.CubaLIF, ctx: ImportContext) -> nn.Module:
     leaky = not np.all(np.isinf(tau_mem))
     tau_mem_steps, norm_input, gain = _membrane_import(node, ctx, tau_mem if leaky else None)
     common = dict(
-        tau_syn=_compact(tau_syn_steps), spike_threshold=_compact(_float64_array(node.v_threshold)),
-        min_v_mem=_min_v_mem(node, None), **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
+        tau_syn=_compact(tau_syn_steps), spike_threshold=_shifted_threshold(node, ctx, rest),
+        min_v_mem=_min_v_mem(node, None, rest), **_spike_and_reset(node, ctx, rest), **_squeeze_kwargs(ctx, node),
     )  # fmt: skip
     if leaky:
         layer = _layers().LIFSqueeze(tau_mem=tau_mem_steps, norm_input=norm_input, **common)
     else:
         layer = _layers().IAFSqueeze(**common)
-    return _with_scale(layer, gain * gain_syn / alpha_syn)
+    return _assemble(layer, gain * gain_syn / alpha_syn, rest)
 
 
 def import_if(node: nir.IF, ctx: ImportContext) -> nn.Module:
@@ -370,17 +410,17 @@ def import_if(node: nir.IF, ctx: ImportContext) -> nn.Module:
         spike_threshold=threshold, min_v_mem=_min_v_mem(node, -threshold if ctx.convention.if_floor else None),
         **_spike_and_reset(node, ctx), **_squeeze_kwargs(ctx, node),
     )  # fmt: skip
-    return _with_scale(layer, gain)
+    return _assemble(layer, gain)
 
 
 def import_li(node: nir.LI, ctx: ImportContext) -> nn.Module:
     """NIR ``LI`` -> ``ExpLeakSqueeze`` (its output is the membrane trace)."""
-    _check_leak(ctx.name, node)
+    rest = _resting(node, np.shape(node.r))
     tau_mem, norm_input, gain = _membrane_import(node, ctx, _float64_array(node.tau))
     layer = _layers().ExpLeakSqueeze(
-        tau_mem=tau_mem, norm_input=norm_input, min_v_mem=_min_v_mem(node, None), **_squeeze_kwargs(ctx, node)
+        tau_mem=tau_mem, norm_input=norm_input, min_v_mem=_min_v_mem(node, None, rest), **_squeeze_kwargs(ctx, node)
     )
-    return _with_scale(layer, gain)
+    return _assemble(layer, gain, rest, trace=True)
 
 
 def import_i(node: nir.I, ctx: ImportContext) -> nn.Module:
@@ -389,7 +429,7 @@ def import_i(node: nir.I, ctx: ImportContext) -> nn.Module:
     layer = _layers().ExpLeakSqueeze(
         tau_mem=math.inf, norm_input=False, min_v_mem=_min_v_mem(node, None), **_squeeze_kwargs(ctx, node)
     )
-    return _with_scale(layer, gain)
+    return _assemble(layer, gain)
 
 
 def import_sumpool2d(node: nir.SumPool2d, ctx: ImportContext) -> nn.Module:
@@ -409,6 +449,7 @@ def import_sumpool2d(node: nir.SumPool2d, ctx: ImportContext) -> nn.Module:
 
 __all__ = [
     "NIRConventionWarning",
+    "spiking_node",
     "export_lif",
     "export_iaf",
     "export_expleak",

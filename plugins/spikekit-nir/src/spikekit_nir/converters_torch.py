@@ -46,9 +46,11 @@ def _int_pair(x: Any) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------------------------------- export
 def export_linear(module: nn.Linear, ctx: ExportContext) -> nir.NIRNode:
+    """nn.Linear -> NIR ``Affine``; without a bias, an ``Affine`` with a zero bias (as sinabs writes it)."""
+    weight = float32_array(module.weight)
     if module.bias is None:
-        return nir.Linear(weight=float32_array(module.weight))
-    return nir.Affine(weight=float32_array(module.weight), bias=float32_array(module.bias))
+        return nir.Affine(weight=weight, bias=np.zeros(weight.shape[0], dtype=np.float32))
+    return nir.Affine(weight=weight, bias=float32_array(module.bias))
 
 
 def _conv_padding(module: nn.Module, ctx: ExportContext, n: int) -> Any:

@@ -22,7 +22,9 @@ import torch.fx as fx
 from torch import nn
 
 from spikekit_nir.conventions import Convention, ConversionError, resolve_convention
-from spikekit_nir.registry import PASSTHROUGH, ExportContext, export_converters, find_exporter
+from spikekit_nir.graph_module import NIRGraphModule
+from spikekit_nir.recurrent import inline_recurrent
+from spikekit_nir.registry import PASSTHROUGH, ExportContext, export_converters, find_exporter, stamp
 
 __all__ = ["to_nir"]
 
@@ -73,8 +75,10 @@ def to_nir(
         raise TypeError(f"to_nir expects a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(sample_data, torch.Tensor):
         raise TypeError(f"to_nir expects sample_data to be a torch.Tensor, got {type(sample_data).__name__}")
+    if isinstance(model, NIRGraphModule):  # what from_nir returns: its own graph, no tracing
+        return _finish(_reexport(model, sample_data, resolved, table, ignore_dims), ignore_dims or (0,), path)
     if ignore_dims is None:
-        ignore_dims = _infer_ignore_dims(model)
+        ignore_dims = _infer_ignore_dims(model, sample_data)
     ignore = tuple(sorted(ignore_dims))
     if ignore != tuple(range(len(ignore))):
         raise ValueError(f"to_nir: ignore_dims must be leading dims like (0,) or (0, 1), got {tuple(ignore_dims)}")
@@ -87,14 +91,33 @@ def to_nir(
         result_graph = _single_module_graph(model, sample_data, model_name, resolved, table, strip, n_ignored)
     else:
         result_graph = _traced_graph(model, sample_data, resolved, table, strip, n_ignored)
-    _check_types(result_graph, tuple(ignore))
+    return _finish(result_graph, ignore, path)
+
+
+def _finish(graph: nir.NIRGraph, ignore: Sequence[int], path: str | Path | None) -> nir.NIRGraph:
+    _check_types(graph, tuple(ignore))
     if path is not None:
-        nir.write(path, result_graph)
-    return result_graph
+        nir.write(path, graph)
+    return graph
 
 
-def _infer_ignore_dims(model: nn.Module) -> tuple[int, ...]:
-    """``(0, 1)`` for models of plain neuron layers (``(B, T, ...)`` data), ``(0,)`` otherwise."""
+def _reexport(
+    model: NIRGraphModule, sample: torch.Tensor, convention: Convention, table: dict[Any, Callable[..., Any]],
+    ignore_dims: Sequence[int] | None,
+) -> nir.NIRGraph:  # fmt: skip
+    from spikekit_nir.reexport import graph_module_to_nir
+
+    with torch.no_grad():
+        graph, _ = graph_module_to_nir(model, sample, convention, table, len(ignore_dims) if ignore_dims else 1)
+    return graph
+
+
+def _infer_ignore_dims(model: nn.Module, sample: torch.Tensor) -> tuple[int, ...]:
+    """``(0, 1)`` for models of plain neuron layers (``(B, T, ...)`` data), ``(0,)`` otherwise.
+
+    A ``(batch, features)`` sample for plain layers is taken as sinabs takes it: dim 0 ignored, the neurons counted
+    from the layer that feeds them.
+    """
     from spikekit.state import SqueezeMixin, StatefulLayer
 
     kinds = {isinstance(m, SqueezeMixin) for m in model.modules() if isinstance(m, StatefulLayer)}
@@ -103,7 +126,7 @@ def _infer_ignore_dims(model: nn.Module) -> tuple[int, ...]:
             "to_nir: the model mixes Squeeze layers ((B*T, ...) data) and plain neuron layers ((B, T, ...) data); "
             "pass ignore_dims=(0,) or (0, 1) to say which leading dims of the sample are batch and time"
         )
-    return (0, 1) if kinds == {False} else (0,)
+    return (0, 1) if kinds == {False} and sample.dim() > 2 else (0,)
 
 
 def _check_types(graph: nir.NIRGraph, ignore: tuple[int, ...]) -> None:
@@ -203,6 +226,7 @@ class _GraphBuilder:
         """The NIR graph, routing nodes replaced by direct edges."""
         edges = _remove_passthrough(self.nodes, self.edges, self.passthrough)
         nodes = {k: v for k, v in self.nodes.items() if v is not None}
+        edges = inline_recurrent(nodes, edges)
         return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
     def _shape(self, fx_node: fx.Node) -> tuple[int, ...] | None:
@@ -233,6 +257,7 @@ class _GraphBuilder:
             n_ignored_dims=self.n_ignored,
         )
         result = converter(module, context)
+        stamp(result, module)
         if result is PASSTHROUGH:
             self.passthrough.add(name)
             self.nodes[name] = None
@@ -349,6 +374,7 @@ def _single_module_graph(
         raise ConversionError(f"to_nir: {type(model).__name__} has no NIR converter")
     context = ExportContext(model_name, convention, strip(sample_data.shape), strip(out.shape), n_ignored)
     node = converter(model, context)
+    stamp(node, model)
     nodes = {
         "input": nir.Input(input_type={"input": _shape_array(strip(sample_data.shape))}),
         "output": nir.Output(output_type={"output": _shape_array(strip(out.shape))}),
@@ -357,5 +383,5 @@ def _single_module_graph(
         edges = [("input", "output")]
     else:
         nodes[model_name] = node
-        edges = [("input", model_name), (model_name, "output")]
+        edges = inline_recurrent(nodes, [("input", model_name), (model_name, "output")])
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)

@@ -98,6 +98,7 @@ class NIRGraphModule(nn.Module):
     Attributes:
         input_names, output_names: the graph's Input / Output node names.
         order: ``(node name, names of its sources)`` in execution order (compute nodes only).
+        edges: the graph's edges ``(source, target)`` (recurrent ones included), as ``to_nir`` writes them back.
         execution_order: every node (Input and Output included) as a :class:`GraphNode`, in execution order.
         graph: the nodes, with nirtorch's look-ups (``module_names``, ``inputs``, ``node_list``, ``find_node``,
             ``find_source_nodes_of``, ``get_edges``, ``get_root``).
@@ -126,7 +127,8 @@ class NIRGraphModule(nn.Module):
         for name, module in all_modules.items():
             self._paths[name] = _attach(self, name, module)
         self._calls = [(name, self.get_submodule(self._paths[name]), srcs) for name, srcs in self.order]
-        self._build_nodes(edges if edges is not None else [(s, n) for n, srcs in self.order for s in srcs])
+        self.edges = list(edges) if edges is not None else [(s, n) for n, srcs in self.order for s in srcs]
+        self._build_nodes(self.edges)
 
     def _build_nodes(self, edges: list[tuple[str, str]]) -> None:
         sequence = [*self.input_names, *(name for name, _ in self.order), *self.output_names]

@@ -8,6 +8,7 @@ order, summing the inputs of a node that has several incoming edges (NIR's seman
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +17,13 @@ from torch import nn
 
 from spikekit_nir.conventions import Convention, ConversionError, resolve_convention
 from spikekit_nir.graph_module import GraphNode, NIRGraphModule, NIRGraphState
-from spikekit_nir.registry import ImportContext, find_importer
+from spikekit_nir.recurrent import RECURRENT_NEURONS, import_recurrent
+from spikekit_nir.registry import DEFAULT_MAX_NODES, ImportContext, find_importer
 from spikekit_nir.safe_read import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, read_nir
+from spikekit_nir.structure import adjacency, execution_order, fold_recurrent_pairs
 from spikekit_nir.validate import check_graph, check_parameters
 
 __all__ = ["from_nir", "GraphNode", "NIRGraphModule", "NIRGraphState", "load_graph", "import_node"]
-
-
-def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
-    incoming = {n: 0 for n in names}
-    for _, b in edges:
-        incoming[b] += 1
-    ready = [n for n in names if incoming[n] == 0]
-    order: list[str] = []
-    while ready:
-        n = ready.pop(0)
-        order.append(n)
-        for a, b in edges:
-            if a == n:
-                incoming[b] -= 1
-                if incoming[b] == 0:
-                    ready.append(b)
-    if len(order) != len(names):
-        stuck = [n for n in names if n not in order]
-        raise ConversionError(
-            f"from_nir: the graph has a cycle through {stuck}; recurrent NIR graphs are not supported by spikekit"
-        )
-    return order
 
 
 def load_graph(graph: nir.NIRGraph, ctx_template: ImportContext, name: str = "", depth: int = 0) -> NIRGraphModule:
@@ -60,32 +41,54 @@ def load_graph(graph: nir.NIRGraph, ctx_template: ImportContext, name: str = "",
         )
     edges = check_graph(graph, name)
     names = list(graph.nodes)
+    ctx_template.count_nodes(len(names), name)
     inputs = [n for n in names if isinstance(graph.nodes[n], nir.Input)]
     outputs = [n for n in names if isinstance(graph.nodes[n], nir.Output)]
     if not inputs or not outputs:
         raise ConversionError(f"from_nir: graph {name!r} needs at least one Input and one Output node")
+    adj = adjacency(names, edges)
+    pairs = fold_recurrent_pairs(
+        names, adj, lambda n: isinstance(graph.nodes[n], RECURRENT_NEURONS),
+        lambda n: isinstance(graph.nodes[n], (nir.Affine, nir.Linear)), name,
+    )  # fmt: skip
+    weights_of = {pair.neuron: pair.weights for pair in pairs}
     modules: dict[str, nn.Module] = {}
     order: list[tuple[str, list[str]]] = []
-    for node_name in _topological(names, edges):
+    for node_name in execution_order(names, adj, skip=set(weights_of.values())):
         node = graph.nodes[node_name]
         if isinstance(node, (nir.Input, nir.Output)):
             continue
-        srcs = [a for a, b in edges if b == node_name]
+        srcs = adj.sources[node_name]
         full = f"{name}.{node_name}" if name else node_name
         if not srcs:
             raise ConversionError(f"from_nir: node {full!r} ({type(node).__name__}) has no incoming edge")
         ctx = dataclasses.replace(ctx_template, name=full, load_graph=_nested_loader(ctx_template, depth + 1))
-        modules[node_name] = import_node(node, ctx)
-        order.append((node_name, srcs))
+        if node_name in weights_of:
+            modules[node_name] = _recurrent(node, graph.nodes[weights_of[node_name]], weights_of[node_name], ctx)
+        else:
+            modules[node_name] = import_node(node, ctx)
+        order.append((node_name, list(srcs)))
     out_sources = []
     for out in outputs:
-        srcs = [a for a, b in edges if b == out]
+        srcs = adj.sources[out]
         if not srcs:
             raise ConversionError(f"from_nir: output node {out!r} has no incoming edge")
-        out_sources.append(srcs)
+        out_sources.append(list(srcs))
     module = NIRGraphModule(modules, inputs, outputs, order, edges=edges)
     module._set_output_sources(out_sources)
     return module
+
+
+def _recurrent(node: Any, weights: Any, weights_name: str, ctx: ImportContext) -> nn.Module:
+    """The recurrent module of a neuron and its weight node; a bad value names the node (as :func:`import_node`)."""
+    try:
+        return import_recurrent(node, weights, weights_name, ctx, import_node)
+    except ConversionError:
+        raise
+    except Exception as exc:  # e.g. adaptation metadata that is no number
+        raise ConversionError(
+            f"from_nir: recurrent node {ctx.name!r} ({type(node).__name__}) cannot be built: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _nested_loader(template: ImportContext, depth: int) -> Any:
@@ -133,6 +136,7 @@ def from_nir(
     dt: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
 ) -> NIRGraphModule:
     """Build a spikekit model from a NIR graph, a single NIR node, or the path of a ``.nir`` file.
 
@@ -146,6 +150,8 @@ def from_nir(
         max_bytes: for a path: the most data the file may declare (default 1 GiB); checked, with HDF5 external
             storage, links and virtual datasets refused, before anything is read (see :mod:`spikekit_nir.safe_read`).
         max_depth: the deepest nesting of subgraphs accepted (default 32).
+        max_nodes: the most nodes the graph may hold, nested graphs included (default 10,000); checked by the
+            file reader for a path and again while the model is built. The import costs O(nodes + edges).
 
     Raises:
         ConversionError: a malformed file or graph, an invalid parameter value or a node without counterpart; the
@@ -163,21 +169,32 @@ def from_nir(
     where = None
     if isinstance(source, (str, Path)):
         where = str(source)
-        source = read_nir(source, max_bytes=max_bytes, max_depth=max_depth)
+        source = _read(source, max_bytes, max_depth, max_nodes)
     if not isinstance(source, nir.NIRGraph):
         if not isinstance(source, nir.NIRNode):
             raise TypeError(f"from_nir expects a nir.NIRGraph, a nir.NIRNode or a path, got {type(source).__name__}")
         source = _single_node_graph(source)
     resolved = resolve_convention(convention, dt)
+    if not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"from_nir: max_nodes must be a positive int, got {max_nodes!r}")
     template = ImportContext(
-        name="", convention=resolved, batch_size=batch_size, num_timesteps=num_timesteps, max_depth=max_depth
-    )
+        name="", convention=resolved, batch_size=batch_size, num_timesteps=num_timesteps, max_depth=max_depth,
+        max_nodes=max_nodes,
+    )  # fmt: skip
     try:
         return load_graph(source, template)
     except ConversionError as exc:
         if where is None:
             raise
         raise ConversionError(f"{where}: {exc}") from exc
+
+
+def _read(path: str | Path, max_bytes: int, max_depth: int, max_nodes: int) -> Any:
+    """``read_nir`` with the node bound (passed on where the reader takes it; counted while building anyway)."""
+    bounds: dict[str, Any] = {"max_bytes": max_bytes, "max_depth": max_depth}
+    if "max_nodes" in inspect.signature(read_nir).parameters:
+        bounds["max_nodes"] = max_nodes
+    return read_nir(path, **bounds)
 
 
 def _single_node_graph(node: nir.NIRNode) -> nir.NIRGraph:

@@ -1,6 +1,8 @@
-"""Small torch modules for NIR nodes that have no layer elsewhere in spikekit: ``Scale``, ``Threshold``, ``Delay``.
+"""Small torch modules for NIR nodes that have no layer elsewhere in spikekit: ``Scale``, ``Offset``, ``Threshold``,
+``Delay``.
 
-They are exported back to the NIR node they came from, so they round-trip.
+``Scale``, ``Threshold`` and ``Delay`` are exported back to the NIR node they came from, so they round-trip;
+``Offset`` is part of a :class:`~spikekit_nir.neuron_node.NeuronNode`, exported with it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from torch import nn
 
 from spikekit.state import SqueezeMixin
 
-__all__ = ["Scale", "Threshold", "Delay"]
+__all__ = ["Scale", "Offset", "Threshold", "Delay"]
 
 
 class Scale(nn.Module):
@@ -38,6 +40,27 @@ class Scale(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.scale.shape)}"
+
+
+class Offset(nn.Module):
+    """Add a fixed tensor to the input: :math:`y = x + o` (a leaky integrator's resting potential on its output).
+
+    Args:
+        offset: tensor broadcastable to the trailing (neuron) dims of the input; stored as the buffer ``offset``.
+
+    Example:
+        >>> Offset(torch.tensor([1.0, -1.0]))(torch.zeros(2, 2))[0]
+        tensor([ 1., -1.])
+    """
+
+    offset: torch.Tensor  # a buffer
+
+    def __init__(self, offset: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float32).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.offset
 
 
 class Threshold(nn.Module):

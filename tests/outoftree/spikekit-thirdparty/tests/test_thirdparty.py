@@ -113,14 +113,20 @@ def test_an_activation_without_a_spec_falls_back_naming_it():
 def test_nir_export_and_import_round_trip():
     pytest.importorskip("nir")
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), spikekit.layers.DendriticLIF(tau_mem=5.0, tau_dend=3.0))
-    x = torch.rand(2, 8, 4, generator=torch.Generator().manual_seed(3)) * 2
+    x = torch.rand(2, 8, 4, generator=torch.Generator().manual_seed(3)) * 20
     expected = model(x)
     graph = spikekit.nir.to_nir(model, x)
     node = next(n for n in graph.nodes.values() if type(n).__name__ == "CubaLIF")
     assert node is not None
-    back = spikekit.nir.from_nir(graph, batch_size=2)
+    assert node.metadata["spikekit_class"] == "spikekit_thirdparty.neuron.DendriticLIF"
+    assert node.metadata["spikekit_provider"] == "spikekit-thirdparty"
+    back = spikekit.from_nir(graph, batch_size=2)  # no wrapper: the metadata picks this plugin's converter
+    neuron = back.get_node("1")
+    assert isinstance(neuron.layer, spikekit.layers.DendriticLIF)
+    assert neuron.layer.tau_mem == pytest.approx(5.0) and neuron.layer.tau_dend == pytest.approx(3.0)
     out = back(x.flatten(0, 1)).unflatten(0, (2, 8))
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert expected.sum() > 0
 
 
 # ------------------------------------------------------------------------------------------ command line

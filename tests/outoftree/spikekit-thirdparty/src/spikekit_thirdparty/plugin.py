@@ -34,7 +34,12 @@ def spikekit_backends() -> list[BackendSpec]:
 
 @hookimpl
 def spikekit_converters() -> list[ConverterSpec]:
-    return [ConverterSpec(f"{_PKG}.neuron.DendriticLIF", f"{_PKG}.nir_mapping:export_dendritic_lif", format="nir")]
+    dendritic = f"{_PKG}.neuron.DendriticLIF"
+    return [
+        ConverterSpec(dendritic, f"{_PKG}.nir_mapping:export_dendritic_lif", format="nir"),
+        # import: keyed by the class path that to_nir writes into the node's metadata
+        ConverterSpec(dendritic, f"{_PKG}.nir_mapping:import_dendritic_lif", format="nir", direction="import"),
+    ]
 
 
 @hookimpl
