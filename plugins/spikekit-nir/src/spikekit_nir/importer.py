@@ -8,7 +8,6 @@ order, summing the inputs of a node that has several incoming edges (NIR's seman
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -190,11 +189,8 @@ def from_nir(
 
 
 def _read(path: str | Path, max_bytes: int, max_depth: int, max_nodes: int) -> Any:
-    """``read_nir`` with the node bound (passed on where the reader takes it; counted while building anyway)."""
-    bounds: dict[str, Any] = {"max_bytes": max_bytes, "max_depth": max_depth}
-    if "max_nodes" in inspect.signature(read_nir).parameters:
-        bounds["max_nodes"] = max_nodes
-    return read_nir(path, **bounds)
+    """``read_nir`` with the caller's bounds (the node bound is counted again while the model is built)."""
+    return read_nir(path, max_bytes=max_bytes, max_depth=max_depth, max_nodes=max_nodes)
 
 
 def _single_node_graph(node: nir.NIRNode) -> nir.NIRGraph:
