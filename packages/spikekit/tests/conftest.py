@@ -29,13 +29,13 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
 
     monkeypatch.setattr(manager.md, "entry_points", only_fake_entry_points)
 
-    def make(dist_name: str, module_source: str, entry_name: str | None = None) -> str:
+    def make(dist_name: str, module_source: str, entry_name: str | None = None, value: str | None = None) -> str:
         module = dist_name.replace("-", "_")
         (tmp_path / f"{module}.py").write_text(textwrap.dedent(module_source))
         info = tmp_path / f"{module}-1.2.3.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.2.3\n")
-        (info / "entry_points.txt").write_text(f"[spikekit]\n{entry_name or module} = {module}\n")
+        (info / "entry_points.txt").write_text(f"[spikekit]\n{entry_name or module} = {value or module}\n")
         sys.modules.pop(module, None)
         made.add(dist_name)
         return module

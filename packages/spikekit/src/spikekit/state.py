@@ -278,7 +278,7 @@ class StatefulLayer(nn.Module):
         # that ran with another batch size, loads a checkpoint instead of failing with "size mismatch" as in sinabs.
         # The saved states must agree with each other, though: one shape (batch, *neurons) for all, or all empty.
         saved = {n: state_dict[prefix + n] for n, _ in self._state_buffers() if prefix + n in state_dict}
-        problem = _inconsistent_states(saved)
+        problem = _inconsistent_states(saved) or self._foreign_neuron_shape(saved)
         if problem is not None:
             error_msgs.append(f"{layer_name(self)} (at {prefix[:-1] or 'top level'!r}): {problem}")
             return
@@ -293,6 +293,24 @@ class StatefulLayer(nn.Module):
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
+
+    def _foreign_neuron_shape(self, saved: Mapping[str, Any]) -> str | None:
+        """Why saved states of another neuron shape than the one this layer already ran on cannot load, or None.
+
+        A layer that has run knows its neurons (the states' shape after the batch dimension); a checkpoint may
+        change the batch size, never the neurons: it would be re-initialised, silently, at the next call.
+        """
+        known = {tuple(buf.shape[1:]) for _, buf in self._state_buffers() if buf.shape != _EMPTY}
+        for name, value in saved.items():
+            neurons = tuple(value.shape[1:]) if isinstance(value, torch.Tensor) and value.shape != _EMPTY else None
+            if known and neurons is not None and neurons not in known:
+                ran = next(iter(known))
+                return (
+                    f"state {name!r} of shape {tuple(value.shape)} is for neurons of shape {neurons}, but the layer "
+                    f"has run on neurons of shape {ran}; expected states of shape (batch, {', '.join(map(str, ran))}) "
+                    "(build a new layer for other neurons)"
+                )
+        return None
 
     # ------------------------------------------------------------------------------------ constructor round trip
     def constructor_args(self) -> dict[str, Any]:
