@@ -2,13 +2,26 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from spikekit.plugins import manager
-from spikekit.testing.pytest_plugin import register_plugin, spikekit_host  # noqa: F401  (opt-in fixtures)
+from spikekit.plugins import PluginHost, manager
+from spikekit.testing import isolated_host
+
+
+@pytest.fixture
+def spikekit_host() -> Iterator[PluginHost]:
+    """A fresh process-wide plugin host for one test (the core's tests run without spikekit-testing)."""
+    with isolated_host() as h:
+        yield h
+
+
+@pytest.fixture
+def register_plugin(spikekit_host: PluginHost) -> Callable[..., str]:
+    """``register_plugin(obj, name=None, distribution=None)`` registers a plugin for this test only."""
+    return spikekit_host.register
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import math
 
 import torch
+from spikekit_testing import BackendConformance, NeuronConformance
 from torch import nn
 
-from spikekit.testing import BackendConformance, NeuronConformance
 from spikekit_neurons import (
     IAF,
     LIF,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from spikekit_testing import SurrogateConformance
+
 import spikekit_surrogates as sks
-from spikekit.testing import SurrogateConformance
 from spikekit_surrogates.plugin import SURROGATES
 
 NEGATIVE_LOBES = {"MultiGaussian"}
