@@ -17,10 +17,9 @@ except ImportError:  # running from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     import spikekit_example_plugin
 
-from spikekit_testing import SurrogateConformance
-
 import spikekit.activation
 from spikekit_example_plugin import TanhSurrogate
+from spikekit_testing import SurrogateConformance
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from spikekit_testing import BackendConformance
 
 from spikekit.compute import NeuronParams, StepModel, get_backend, run_neuron, run_step_loop, use_backend
+from spikekit_testing import BackendConformance
 
 
 class TestCompiledBackendConformance(BackendConformance):

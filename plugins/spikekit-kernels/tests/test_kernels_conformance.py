@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from spikekit_testing import BackendConformance
 
 COVERED = ("iaf", "lif", "lif-norm", "lif-single-spike", "lif-membrane-reset", "lif-floor", "lif-syn", "lif-record",

@@ -13,9 +13,8 @@ pytest.importorskip("triton")
 if not torch.cuda.is_available():
     pytest.skip("no CUDA device", allow_module_level=True)
 
-from spikekit_testing import BackendConformance
-
 from spikekit.compute import get_backend
+from spikekit_testing import BackendConformance
 
 DEV = "cuda"
 

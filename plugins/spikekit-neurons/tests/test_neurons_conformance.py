@@ -3,7 +3,6 @@
 import math
 
 import torch
-from spikekit_testing import BackendConformance, NeuronConformance
 from torch import nn
 
 from spikekit_neurons import (
@@ -18,6 +17,7 @@ from spikekit_neurons import (
     MembraneReset,
     SingleSpike,
 )
+from spikekit_testing import BackendConformance, NeuronConformance
 
 
 def _sg(v, thr):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from spikekit_testing import SurrogateConformance
-
 import spikekit_surrogates as sks
 from spikekit_surrogates.plugin import SURROGATES
+from spikekit_testing import SurrogateConformance
 
 NEGATIVE_LOBES = {"MultiGaussian"}
 

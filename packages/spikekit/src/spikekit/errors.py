@@ -55,6 +55,12 @@ class MissingPluginImportError(PluginNotInstalledError, ImportError):
     """A ``from ... import`` of a name, or a backend, target or encoder, whose provider is not installed."""
 
 
+# Shown (and pickled) as PluginNotInstalledError.MissingName / .MissingImport: the family stays in every report.
+for _flavour, _name in ((MissingNameError, "MissingName"), (MissingPluginImportError, "MissingImport")):
+    setattr(PluginNotInstalledError, _name, _flavour)
+    _flavour.__qualname__ = f"PluginNotInstalledError.{_name}"
+
+
 class PluginWarning(UserWarning):
     """A plugin was skipped: it failed to import, its hook raised, or it registered a clashing or bad record."""
 
