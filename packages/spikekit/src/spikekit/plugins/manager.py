@@ -70,6 +70,7 @@ ENTRY_POINT_GROUP = "spikekit"
 _TRUE = {"1", "true", "yes", "on"}
 #: What a plugin's code may raise without ending the user's process: ``sys.exit()`` included, Ctrl-C not.
 _GUARDED = (Exception, SystemExit)
+_MISSING = object()
 #: An entry point's value: ``package.module`` or ``package.module:attribute`` (dots allowed after the colon).
 _EP_VALUE = re.compile(r"^\s*[A-Za-z_][\w.]*\s*(:\s*[A-Za-z_][\w.]*\s*)?(\[.*\])?\s*$")
 
@@ -339,10 +340,9 @@ class PluginHost:
     def resolve_export(self, namespace: str, name: str) -> Any:
         """The object exported as ``namespace.name``; :class:`PluginNotInstalledError` if nobody provides it."""
         key = ("export", namespace, name)
-        try:
-            return self._objects[key]
-        except KeyError:
-            pass
+        cached = self._objects.get(key, _MISSING)  # one lookup: a registration may clear the cache meanwhile
+        if cached is not _MISSING:
+            return cached
         records = self._all_records()
         owned = records["spikekit_exports"].get(key)
         if owned is None:
@@ -389,10 +389,9 @@ class PluginHost:
 
     def _load_named(self, kind: str, name: str, instantiate: bool = True) -> Any:
         key = (kind, name)
-        try:
-            return self._objects[key]
-        except KeyError:
-            pass
+        cached = self._objects.get(key, _MISSING)  # one lookup: a registration may clear the cache meanwhile
+        if cached is not _MISSING:
+            return cached
         records = self._all_records()
         table = {o.record.name: o for o in records[f"spikekit_{kind}s"].values()}
         owned = table.get(name)
