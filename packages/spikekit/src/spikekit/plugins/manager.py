@@ -4,10 +4,11 @@ Nothing else in spikekit calls ``pm.hook`` directly. The host
 
 * discovers plugins lazily, on the first lookup (never on ``import spikekit``), from the entry-point group
   ``spikekit``;
-* isolates faults: a plugin whose import raises, whose hook raises, which returns a malformed record, or which
-  takes a name another plugin already has, is reported as a :class:`~spikekit.errors.PluginWarning` naming its
-  distribution and skipped, while everything else keeps working; in strict mode the same raises
-  :class:`~spikekit.errors.PluginError`;
+* isolates faults: a plugin whose import raises (``sys.exit()`` included, never ``KeyboardInterrupt``), whose
+  entry point is malformed, whose hook raises or returns something that raises while iterated, which returns a
+  malformed record, or which takes a name another plugin already has, is reported as a
+  :class:`~spikekit.errors.PluginWarning` naming its distribution (and the file and line where it failed) and
+  skipped, while everything else keeps working; in strict mode the same raises :class:`~spikekit.errors.PluginError`;
 * keeps the merged, validated records of every hook, and resolves names to objects (importing lazy references on
   first use). Which distribution provides a name is known from the records alone (each names its plugin and
   distribution); the core keeps no table of plugin names.
