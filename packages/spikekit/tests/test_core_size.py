@@ -18,7 +18,7 @@ import tokenize
 from pathlib import Path
 
 GOAL = 1500
-CEILING = 1717  # 1,945 before the conformance suites moved to spikekit-testing
+CEILING = 1724  # 1,945 before the conformance suites moved to spikekit-testing
 _NOT_CODE = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 
 
@@ -46,7 +46,7 @@ def core_files() -> list[Path]:
 
 
 def test_the_core_does_not_grow_past_the_ratchet():
-    counts = {p.name: code_lines(p.read_text(encoding="utf-8")) for p in core_files()}
+    counts = {str(p): code_lines(p.read_text(encoding="utf-8")) for p in core_files()}
     total = sum(counts.values())
     biggest = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
     assert total <= CEILING, f"the core has {total} lines of code (ceiling {CEILING}, goal {GOAL}); biggest: {biggest}"

@@ -171,3 +171,15 @@ def test_strict_host_raises_on_sys_exit_in_a_hook():
     h.register(_plugin(spikekit_exports=lambda: (_ for _ in ()).throw(SystemExit(2))), name="q", distribution="dq")
     with pytest.raises(PluginError, match="dq.*SystemExit"):
         h.exports("spikekit.layers")
+
+
+@pytest.mark.parametrize("flavour, base", [(MissingNameError, AttributeError), (MissingPluginImportError, ImportError)])
+def test_both_flavours_show_as_plugin_not_installed_error_and_pickle_as_themselves(flavour, base):
+    import pickle
+    import traceback
+
+    error = flavour("spikekit.layers.LIF: pip install spikekit-neurons")
+    shown = traceback.format_exception_only(type(error), error)[-1]
+    assert shown.startswith("spikekit.errors.PluginNotInstalledError: spikekit.layers.LIF")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is flavour and isinstance(again, base) and again.args == error.args

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any
 
 __all__ = [
     "SpikekitError",
@@ -46,6 +47,9 @@ class PluginNotInstalledError(SpikekitError):
             return MissingPluginImportError.__new__(MissingPluginImportError, *args, **kwargs)
         return super().__new__(cls, *args, **kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self).__name__, self.args))  # by flavour: both are shown as this class
+
 
 class MissingNameError(PluginNotInstalledError, AttributeError):
     """A namespace attribute whose provider is not installed: an :class:`AttributeError` (``hasattr`` is False)."""
@@ -55,10 +59,14 @@ class MissingPluginImportError(PluginNotInstalledError, ImportError):
     """A ``from ... import`` of a name, or a backend, target or encoder, whose provider is not installed."""
 
 
-# Shown (and pickled) as PluginNotInstalledError.MissingName / .MissingImport: the family stays in every report.
-for _flavour, _name in ((MissingNameError, "MissingName"), (MissingPluginImportError, "MissingImport")):
-    setattr(PluginNotInstalledError, _name, _flavour)
-    _flavour.__qualname__ = f"PluginNotInstalledError.{_name}"
+# Both flavours are shown as what users catch, "PluginNotInstalledError: ..."; pickles keep the flavour.
+for _flavour in (MissingNameError, MissingPluginImportError):
+    _flavour.__qualname__ = "PluginNotInstalledError"
+
+
+def _rebuild(flavour: str, args: tuple[object, ...]) -> PluginNotInstalledError:
+    cls: type[PluginNotInstalledError] = MissingNameError if flavour == "MissingNameError" else MissingPluginImportError
+    return cls(*args)
 
 
 class PluginWarning(UserWarning):

@@ -350,6 +350,9 @@ class PluginHost:
             message = self._missing_message(f"{namespace}.{name}", namespace)
             # An ImportError under `from namespace import name` (Python would replace an AttributeError by a bare
             # "cannot import name"), an AttributeError otherwise (hasattr and getattr with a default work).
+            if not (self._did_not_load() or not self.autoload or not self.exports(namespace)):
+                # every plugin loaded and some fill this namespace: a name none provides is a plain AttributeError
+                raise AttributeError(f"module {namespace!r} has no attribute {name!r}: {message}")
             if _importing_from():
                 raise MissingPluginImportError(message)
             raise MissingNameError(f"module {namespace!r} has no attribute {name!r}: {message}")
