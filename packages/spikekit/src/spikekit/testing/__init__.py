@@ -22,7 +22,7 @@ __all__ = ["registered_plugin", "isolated_host"]
 _MOVED = ("NeuronConformance", "SurrogateConformance", "BackendConformance")
 
 
-def moved(old: str, new: str) -> Any:
+def _moved(old: str, new: str) -> Any:
     """The module ``new`` (``spikekit_testing...``), imported for its deprecated path ``old``, with the warning."""
     warn_at_caller(f"{old} is deprecated: use {new} (distribution spikekit-testing)", DeprecationWarning)
     try:
@@ -32,8 +32,9 @@ def moved(old: str, new: str) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(moved(f"spikekit.testing.{name}", "spikekit_testing"), name)
+    if name in _MOVED:  # warned once: kept here after the first use (a from-import asks twice)
+        value = globals()[name] = getattr(_moved(f"spikekit.testing.{name}", "spikekit_testing"), name)
+        return value
     raise AttributeError(f"module 'spikekit.testing' has no attribute {name!r}")
 
 
