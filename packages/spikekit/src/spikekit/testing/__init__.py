@@ -33,8 +33,7 @@ def _moved(old: str, new: str) -> Any:
 
 def __getattr__(name: str) -> Any:
     if name in _MOVED:  # warned once: kept here after the first use (a from-import asks twice)
-        value = globals()[name] = getattr(_moved(f"spikekit.testing.{name}", "spikekit_testing"), name)
-        return value
+        return globals().setdefault(name, getattr(_moved(f"spikekit.testing.{name}", "spikekit_testing"), name))
     raise AttributeError(f"module 'spikekit.testing' has no attribute {name!r}")
 
 
