@@ -45,7 +45,7 @@ NAMESPACES: dict[str, str] = {
     "spikekit.targets": "Hardware targets: the protocol, ``deploy`` and the deployment it returns.",
     "spikekit.encoders": "Spike encoders registered by plugins.",
     "spikekit.plugins": "The plugin system: hook markers, records, the plugin host and its switches.",
-    "spikekit.testing": "Test helpers and conformance suites for plugin authors.",
+    "spikekit.testing": "Plugin-host helpers for tests (the conformance suites moved to spikekit-testing).",
     "spikekit.errors": "Exceptions and warnings.",
     "spikekit.plot": "Plotting helpers for spike trains and membrane traces.",
 }

@@ -4,8 +4,8 @@ Writing a neuron layer
 
 This tutorial builds a neuron model that spikekit does not have, from nothing, with the public layer-authoring API
 of the core (:mod:`spikekit.state`), and checks it with the conformance suite every first-party neuron layer passes
-(:class:`spikekit.testing.NeuronConformance`). It imports only public modules (``spikekit.state``,
-``spikekit.activation``, ``spikekit.testing``), so a third-party plugin can do exactly the same.
+(``spikekit_testing.NeuronConformance``, from the ``spikekit-testing`` distribution). It imports only public modules (``spikekit.state``,
+``spikekit.activation``, ``spikekit_testing``), so a third-party plugin can do exactly the same.
 
 The model is a leaky integrate-and-fire neuron with an **absolute refractory period**: after a spike, the neuron
 ignores its input for ``refractory_steps`` steps. Per time step, with :math:`\\alpha = e^{-1/\\tau_{mem}}`:
@@ -212,13 +212,13 @@ print("state_dict keys:", list(gained.state_dict()))
 # %%
 # Passing the conformance suite
 # -----------------------------
-# :class:`~spikekit.testing.NeuronConformance` holds the checks every neuron layer must pass. In a plugin's tests,
+# ``spikekit_testing.NeuronConformance`` holds the checks every neuron layer must pass. In a plugin's tests,
 # subclass it and implement ``make_layer``; pytest collects the subclass (its name starts with ``Test``) and runs
 # every inherited check:
 #
 # .. code-block:: python
 #
-#     from spikekit.testing import NeuronConformance
+#     from spikekit_testing import NeuronConformance
 #
 #     class TestRefractoryLIF(NeuronConformance):
 #         input_shape = (3, 6, 4)  # (B, T, *neurons); for a Squeeze layer the unsqueezed shape
@@ -227,7 +227,7 @@ print("state_dict keys:", list(gained.state_dict()))
 #             return RefractoryLIF(tau_mem=4.0, refractory_steps=2)
 #
 # Here the same checks run in this page, one by one (a check that fails raises, and the page would not build):
-from spikekit.testing import NeuronConformance  # noqa: E402  (imported where the page introduces it)
+from spikekit_testing import NeuronConformance  # noqa: E402  (imported where the page introduces it)
 
 
 class TestRefractoryLIF(NeuronConformance):
@@ -245,7 +245,7 @@ print(f"{len(checks)} conformance checks passed")
 # %%
 # What the checks require
 # -----------------------
-# Each line is one check of :class:`~spikekit.testing.NeuronConformance`, with what it asks of the layer:
+# Each line is one check of ``spikekit_testing.NeuronConformance``, with what it asks of the layer:
 #
 # * ``test_is_stateful_layer`` — the layer is a :class:`~spikekit.layers.StatefulLayer`.
 # * ``test_states_start_empty_and_follow_input`` — before the first call the states are empty (or were made with a

@@ -2,13 +2,26 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from spikekit.plugins import manager
-from spikekit.testing.pytest_plugin import register_plugin, spikekit_host  # noqa: F401  (opt-in fixtures)
+from spikekit.plugins import PluginHost, manager
+from spikekit.testing import isolated_host
+
+
+@pytest.fixture
+def spikekit_host() -> Iterator[PluginHost]:
+    """A fresh process-wide plugin host for one test (the core's tests run without spikekit-testing)."""
+    with isolated_host() as h:
+        yield h
+
+
+@pytest.fixture
+def register_plugin(spikekit_host: PluginHost) -> Callable[..., str]:
+    """``register_plugin(obj, name=None, distribution=None)`` registers a plugin for this test only."""
+    return spikekit_host.register
 
 
 @pytest.fixture
@@ -29,13 +42,13 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
 
     monkeypatch.setattr(manager.md, "entry_points", only_fake_entry_points)
 
-    def make(dist_name: str, module_source: str, entry_name: str | None = None) -> str:
+    def make(dist_name: str, module_source: str, entry_name: str | None = None, value: str | None = None) -> str:
         module = dist_name.replace("-", "_")
         (tmp_path / f"{module}.py").write_text(textwrap.dedent(module_source))
         info = tmp_path / f"{module}-1.2.3.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.2.3\n")
-        (info / "entry_points.txt").write_text(f"[spikekit]\n{entry_name or module} = {module}\n")
+        (info / "entry_points.txt").write_text(f"[spikekit]\n{entry_name or module} = {value or module}\n")
         sys.modules.pop(module, None)
         made.add(dist_name)
         return module

@@ -179,5 +179,8 @@ def test_core_alone_points_users_to_the_plugins():
         assert h.failures == [] and h.exports("spikekit.layers") == {}
         with pytest.raises(PluginNotInstalledError, match="no installed spikekit plugin provides spikekit.layers.LIF"):
             spikekit.layers.LIF
+        assert not hasattr(spikekit.layers, "LIF")
+        with pytest.raises(ImportError, match="pip install spikekit-neurons"):
+            from spikekit.layers import LIF  # noqa: F401
         with pytest.raises(PluginNotInstalledError, match="no backend named 'fused-cpu'"):
             spikekit.compute.get_backend("fused-cpu")

@@ -351,6 +351,20 @@ def test_loading_states_of_different_shapes_is_refused_naming_the_layer():
     assert torch.equal(layer.v_mem, torch.ones(2, 3))
 
 
+def test_states_for_other_neurons_than_the_layer_ran_on_are_refused():
+    ran = Accumulator()
+    ran(torch.ones(2, 4, 3))  # the layer now knows its neurons: (3,)
+    five = {"v_mem": torch.full((2, 5), 7.0), "i_syn": torch.full((2, 5), 7.0)}
+    with pytest.raises(RuntimeError, match=r"Accumulator.*'v_mem' of shape \(2, 5\).*neurons of shape \(3,\)"):
+        ran.load_state_dict(five)
+    assert ran.v_mem.shape == (2, 3)  # nothing was loaded
+    ran.load_state_dict({"v_mem": torch.full((6, 3), 7.0), "i_syn": torch.full((6, 3), 7.0)})  # another batch: fine
+    assert torch.equal(ran.v_mem, torch.full((6, 3), 7.0))
+    fresh = Accumulator()  # a layer that has not run takes the checkpoint's neurons
+    fresh.load_state_dict(five)
+    assert torch.equal(fresh.v_mem, torch.full((2, 5), 7.0))
+
+
 # --------------------------------------------------------------------------------------------------- threads
 class Blocking(StatefulLayer):
     """Waits inside forward until released, so a test can call it from a second thread meanwhile."""

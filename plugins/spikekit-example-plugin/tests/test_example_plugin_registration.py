@@ -1,5 +1,5 @@
 """Adding a surrogate is a few lines: a plugin object with one ``spikekit_exports`` hook, registered for one test
-with the ``register_plugin`` fixture from :mod:`spikekit.testing`."""
+with the ``register_plugin`` fixture from :mod:`spikekit_testing.pytest_plugin`."""
 
 from __future__ import annotations
 

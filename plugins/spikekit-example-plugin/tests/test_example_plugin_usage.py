@@ -18,8 +18,8 @@ except ImportError:  # running from a checkout without the package installed
     import spikekit_example_plugin
 
 import spikekit.activation
-from spikekit.testing import SurrogateConformance
 from spikekit_example_plugin import TanhSurrogate
+from spikekit_testing import SurrogateConformance
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spikekit.compute import NeuronParams, StepModel, get_backend, run_neuron, run_step_loop, use_backend
-from spikekit.testing import BackendConformance
+from spikekit_testing import BackendConformance
 
 
 class TestCompiledBackendConformance(BackendConformance):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spikekit.testing import BackendConformance
+from spikekit_testing import BackendConformance
 
 COVERED = ("iaf", "lif", "lif-norm", "lif-single-spike", "lif-membrane-reset", "lif-floor", "lif-syn", "lif-record",
            "expleak", "alif")  # fmt: skip

@@ -14,7 +14,7 @@ if not torch.cuda.is_available():
     pytest.skip("no CUDA device", allow_module_level=True)
 
 from spikekit.compute import get_backend
-from spikekit.testing import BackendConformance
+from spikekit_testing import BackendConformance
 
 DEV = "cuda"
 

@@ -5,7 +5,6 @@ import math
 import torch
 from torch import nn
 
-from spikekit.testing import BackendConformance, NeuronConformance
 from spikekit_neurons import (
     IAF,
     LIF,
@@ -18,6 +17,7 @@ from spikekit_neurons import (
     MembraneReset,
     SingleSpike,
 )
+from spikekit_testing import BackendConformance, NeuronConformance
 
 
 def _sg(v, thr):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import spikekit_surrogates as sks
-from spikekit.testing import SurrogateConformance
 from spikekit_surrogates.plugin import SURROGATES
+from spikekit_testing import SurrogateConformance
 
 NEGATIVE_LOBES = {"MultiGaussian"}
 

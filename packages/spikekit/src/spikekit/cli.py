@@ -27,6 +27,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     h = host()
     infos = h.plugins()
     broken = _check_commands(h)
+    if args.strict:
+        h.check_all()  # import every exported reference: a dangling one is a failure here, not at first use
     if not infos:
         print("No spikekit plugins are registered.")
     for info in infos:
@@ -41,7 +43,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     if h.failures:
         print("\nSkipped:")
         for f in h.failures:
-            print(f"  {f.plugin} ({f.distribution}), {f.stage}: {f.message}")
+            at = f" (at {f.where})" if f.where else ""
+            print(f"  {f.plugin} ({f.distribution}), {f.stage}: {f.message}{at}")
+            if args.traceback and f.traceback:
+                print("    " + f.traceback.rstrip().replace("\n", "\n    "))
     return 1 if (args.strict and (h.failures or broken)) else 0
 
 
@@ -60,7 +65,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
     import spikekit
-    from spikekit.compute import available_backends
+    from spikekit.compute import available_backends, unavailable_backends
     from spikekit.targets import available_targets
 
     print(f"spikekit {spikekit.__version__}")
@@ -77,6 +82,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print("backends:")
     for name, desc in sorted(available_backends().items()):
         print(f"    {name}: {desc}")
+    for name, reason in sorted(unavailable_backends().items()):
+        print(f"    {name}: unavailable ({reason})")
     print("targets:")
     for name, desc in sorted(available_targets().items()):
         print(f"    {name}: {desc}")
@@ -109,7 +116,10 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikekit", description="spikekit: spiking neural networks in PyTorch")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("plugins", help="list installed plugins, what each provides, and failures")
-    p.add_argument("--strict", action="store_true", help="exit with status 1 if any plugin failed")
+    p.add_argument(
+        "--strict", action="store_true", help="import every exported reference; exit with status 1 on any failure"
+    )
+    p.add_argument("--traceback", action="store_true", help="print the traceback of each failure")
     p.set_defaults(run=_cmd_plugins)
     p = sub.add_parser("info", help="versions, devices, backends and targets")
     p.set_defaults(run=_cmd_info)

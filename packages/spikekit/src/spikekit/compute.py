@@ -55,6 +55,7 @@ __all__ = [
     "current_backend",
     "get_backend",
     "available_backends",
+    "unavailable_backends",
     "run_neuron",
     "REFERENCE_BACKEND",
 ]
@@ -271,10 +272,18 @@ def get_backend(name: str) -> ComputeBackend:
 
 
 def available_backends() -> dict[str, str]:
-    """``{name: description}`` of every registered backend."""
+    """``{name: description}`` of every registered backend that can be used here (its required modules found)."""
     from spikekit.plugins import host
 
-    return {name: spec.description for name, spec in host().backends().items()}
+    return {name: spec.description for name, spec in host().backends().items() if not spec.missing_requirements()}
+
+
+def unavailable_backends() -> dict[str, str]:
+    """``{name: reason}`` of every registered backend that cannot be used here, e.g. ``triton`` without Triton."""
+    from spikekit.plugins import host
+
+    specs = host().backends().items()
+    return {n: f"needs {', '.join(m)}, not installed" for n, s in specs if (m := s.missing_requirements())}
 
 
 def run_neuron(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import Any
 
 __all__ = [
     "SpikekitError",
     "PluginError",
     "PluginNotInstalledError",
+    "MissingNameError",
+    "MissingPluginImportError",
     "PluginWarning",
     "BackendUnsupportedError",
     "BackendFallbackWarning",
@@ -27,13 +30,43 @@ class PluginError(SpikekitError):
     """A plugin failed to load, returned a malformed record, or clashed (raised in strict mode)."""
 
 
-class PluginNotInstalledError(ImportError, SpikekitError):
+class PluginNotInstalledError(SpikekitError):
     """A public name, backend or target was asked for whose provider is not installed (or failed to load).
 
-    It is an :class:`ImportError`, so that ``from spikekit.layers import LIF`` shows which distribution to
-    install (Python would replace an ``AttributeError`` by a bare "cannot import name"). A name that no known
-    plugin provides raises a plain :class:`AttributeError`, as for any module.
+    What is raised is one of its two subclasses, so that Python's own protocols keep working:
+    :class:`MissingNameError` (an :class:`AttributeError`) for an attribute of a namespace, so ``hasattr`` and
+    ``getattr(module, name, default)`` answer instead of raising, and :class:`MissingPluginImportError` (an
+    :class:`ImportError`) for ``from spikekit.layers import LIF`` (Python would replace an ``AttributeError`` there by
+    a bare "cannot import name", losing which distribution to install) and for backends, targets and encoders.
+    ``except PluginNotInstalledError`` catches both; ``PluginNotInstalledError(message)`` makes the
+    :class:`ImportError` flavour (what it always was).
     """
+
+    def __new__(cls, *args: object, **kwargs: object) -> PluginNotInstalledError:
+        if cls is PluginNotInstalledError:
+            return MissingPluginImportError.__new__(MissingPluginImportError, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self).__name__, self.args))  # by flavour: both are shown as this class
+
+
+class MissingNameError(PluginNotInstalledError, AttributeError):
+    """A namespace attribute whose provider is not installed: an :class:`AttributeError` (``hasattr`` is False)."""
+
+
+class MissingPluginImportError(PluginNotInstalledError, ImportError):
+    """A ``from ... import`` of a name, or a backend, target or encoder, whose provider is not installed."""
+
+
+# Both flavours are shown as what users catch, "PluginNotInstalledError: ..."; pickles keep the flavour.
+for _flavour in (MissingNameError, MissingPluginImportError):
+    _flavour.__qualname__ = "PluginNotInstalledError"
+
+
+def _rebuild(flavour: str, args: tuple[object, ...]) -> PluginNotInstalledError:
+    cls: type[PluginNotInstalledError] = MissingNameError if flavour == "MissingNameError" else MissingPluginImportError
+    return cls(*args)
 
 
 class PluginWarning(UserWarning):

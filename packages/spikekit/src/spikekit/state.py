@@ -78,8 +78,10 @@ class ConcurrentUseError(SpikekitError, RuntimeError):
     """
 
 
-def _inconsistent_states(saved: Mapping[str, Any]) -> str | None:
-    """Why a set of saved states cannot be loaded together, or None."""
+def _unloadable(saved: Mapping[str, Any], ran: tuple[int, ...] | None) -> str | None:
+    """Why a set of saved states cannot be loaded together into a layer that has run on neurons of shape ``ran``
+    (None: it has not run), or None. A checkpoint may change the batch size, never the neurons a layer knows: their
+    states would be re-initialised, silently, at the next call."""
     shapes = {n: tuple(v.shape) for n, v in saved.items() if isinstance(v, torch.Tensor)}
     for name, shape in shapes.items():
         if len(shape) == 0:
@@ -87,6 +89,13 @@ def _inconsistent_states(saved: Mapping[str, Any]) -> str | None:
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{n} {s}" for n, s in shapes.items())
         return f"the saved states have different shapes ({listed}); expected one shape (batch, *neurons) for all"
+    for name, shape in shapes.items():
+        if ran is not None and shape != tuple(_EMPTY) and shape[1:] != ran:
+            return (
+                f"state {name!r} of shape {shape} is for neurons of shape {shape[1:]}, but the layer has run on "
+                f"neurons of shape {ran}; expected states of shape (batch, {', '.join(map(str, ran))}) (build a new "
+                "layer for other neurons)"
+            )
     return None
 
 
@@ -278,7 +287,8 @@ class StatefulLayer(nn.Module):
         # that ran with another batch size, loads a checkpoint instead of failing with "size mismatch" as in sinabs.
         # The saved states must agree with each other, though: one shape (batch, *neurons) for all, or all empty.
         saved = {n: state_dict[prefix + n] for n, _ in self._state_buffers() if prefix + n in state_dict}
-        problem = _inconsistent_states(saved)
+        ran = next((tuple(b.shape[1:]) for _, b in self._state_buffers() if b.shape != _EMPTY), None)
+        problem = _unloadable(saved, ran)
         if problem is not None:
             error_msgs.append(f"{layer_name(self)} (at {prefix[:-1] or 'top level'!r}): {problem}")
             return

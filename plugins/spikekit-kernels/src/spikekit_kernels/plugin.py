@@ -21,5 +21,6 @@ def spikekit_backends() -> list[BackendSpec]:
             "triton",
             "spikekit_kernels.triton_backend:TritonBackend",
             description="Triton GPU kernels (CUDA), one program per block of neurons looping over time",
+            requires=("triton",),
         ),
     ]

@@ -3,7 +3,7 @@
 It runs every configuration :class:`spikekit.compute.NeuronParams` can describe (IAF, LIF, ExpLeak, ALIF, with or
 without synapse, floor, recordings and recurrent connection), and every model declared as a :class:`spikekit.compute.StepModel` (through
 :func:`spikekit.compute.run_step_loop`), so ``unsupported_reason`` is always None. Other
-backends (fused CPU loops, GPU kernels) are checked against it with :class:`spikekit.testing.BackendConformance`.
+backends (fused CPU loops, GPU kernels) are checked against it with ``spikekit_testing.BackendConformance``.
 
 What the states mean, for a backend that implements the same model (all of shape ``(B, ...)``):
 

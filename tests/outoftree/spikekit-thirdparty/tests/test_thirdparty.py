@@ -14,7 +14,7 @@ import torch
 import spikekit
 from spikekit.compute import get_backend, run_step_loop, use_backend
 from spikekit.errors import BackendFallbackWarning
-from spikekit.testing import BackendConformance, NeuronConformance, SurrogateConformance
+from spikekit_testing import BackendConformance, NeuronConformance, SurrogateConformance
 
 
 def test_installed_as_a_distribution_not_from_the_source_tree():

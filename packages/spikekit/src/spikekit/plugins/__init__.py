@@ -19,6 +19,7 @@ from spikekit._namespace import lazy_exports
 from spikekit.plugins.hookspecs import PROJECT_NAME
 from spikekit.plugins.manager import ENTRY_POINT_GROUP, PluginFailure, PluginHost, PluginInfo
 from spikekit.plugins.records import (
+    NAMESPACE_DISTRIBUTIONS,
     NAMESPACES,
     BackendSpec,
     CommandSpec,
@@ -47,6 +48,7 @@ __all__ = [
     "EncoderSpec",
     "CommandSpec",
     "NAMESPACES",
+    "NAMESPACE_DISTRIBUTIONS",
     "ENTRY_POINT_GROUP",
 ]
 

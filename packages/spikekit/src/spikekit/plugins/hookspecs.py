@@ -57,7 +57,8 @@ def spikekit_backends() -> Sequence[BackendSpec]:
     """Register compute backends that run neuron layers' time loops (see :mod:`spikekit.compute`).
 
     The ref is a :class:`~spikekit.compute.ComputeBackend` instance or its class; use a lazy
-    ``"module:attr"`` path so that GPU libraries are imported only when the backend is first used.
+    ``"module:attr"`` path so that GPU libraries are imported only when the backend is first used. Name the modules
+    it needs in ``requires``: where one is not installed, the backend is listed as unavailable with that reason.
 
     Returns:
         A list of :class:`~spikekit.plugins.records.BackendSpec`.
@@ -66,7 +67,7 @@ def spikekit_backends() -> Sequence[BackendSpec]:
 
         @hookimpl
         def spikekit_backends():
-            return [BackendSpec("my-gpu", "my_package.gpu:MyGpuBackend", description="CUDA kernels")]
+            return [BackendSpec("my-gpu", "my_package.gpu:MyGpuBackend", "CUDA kernels", requires=("triton",))]
     """
 
 

@@ -4,10 +4,11 @@ Nothing else in spikekit calls ``pm.hook`` directly. The host
 
 * discovers plugins lazily, on the first lookup (never on ``import spikekit``), from the entry-point group
   ``spikekit``;
-* isolates faults: a plugin whose import raises, whose hook raises, which returns a malformed record, or which
-  takes a name another plugin already has, is reported as a :class:`~spikekit.errors.PluginWarning` naming its
-  distribution and skipped, while everything else keeps working; in strict mode the same raises
-  :class:`~spikekit.errors.PluginError`;
+* isolates faults: a plugin whose import raises (``sys.exit()`` included, never ``KeyboardInterrupt``), whose
+  entry point is malformed, whose hook raises or returns something that raises while iterated, which returns a
+  malformed record, or which takes a name another plugin already has, is reported as a
+  :class:`~spikekit.errors.PluginWarning` naming its distribution (and the file and line where it failed) and
+  skipped, while everything else keeps working; in strict mode the same raises :class:`~spikekit.errors.PluginError`;
 * keeps the merged, validated records of every hook, and resolves names to objects (importing lazy references on
   first use). Which distribution provides a name is known from the records alone (each names its plugin and
   distribution); the core keeps no table of plugin names.
@@ -33,16 +34,25 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import dis
 import importlib.metadata as md
 import os
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pluggy
 
-from spikekit.errors import PluginError, PluginNotInstalledError, PluginWarning, warn_at_caller
+from spikekit.errors import (
+    MissingNameError,
+    MissingPluginImportError,
+    PluginError,
+    PluginWarning,
+    warn_at_caller,
+)
 from spikekit.plugins import hookspecs
 from spikekit.plugins.records import (
     BackendSpec,
@@ -52,12 +62,18 @@ from spikekit.plugins.records import (
     Export,
     Record,
     TargetSpec,
+    install_hint,
 )
 
 __all__ = ["PluginHost", "PluginInfo", "PluginFailure", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "spikekit"
 _TRUE = {"1", "true", "yes", "on"}
+#: What a plugin's code may raise without ending the user's process: ``sys.exit()`` included, Ctrl-C not.
+_GUARDED = (Exception, SystemExit)
+_MISSING = object()
+#: An entry point's value: ``package.module`` or ``package.module:attribute`` (dots allowed after the colon).
+_EP_VALUE = re.compile(r"^\s*[A-Za-z_][\w.]*\s*(:\s*[A-Za-z_][\w.]*\s*)?(\[.*\])?\s*$")
 
 
 def _env_flag(name: str) -> bool:
@@ -72,12 +88,25 @@ class PluginFailure:
     distribution: str
     stage: str  # "import", "register", "hook name", "hook <name>", "record", "clash", "blocked", "load"
     message: str
+    #: ``file:line`` of the innermost frame of the exception, if one was raised.
+    where: str = ""
+    #: The formatted traceback, if an exception was raised (``spikekit plugins --traceback`` prints it).
+    traceback: str = ""
 
     def describe(self) -> str:
         """``distribution (plugin plugin-name), stage: message`` in words."""
         if self.stage == "blocked":
             return f"{self.distribution} (plugin {self.plugin!r}) is blocked: {self.message}"
-        return f"{self.distribution} (plugin {self.plugin!r}) failed at {self.stage}: {self.message}"
+        at = f" (at {self.where})" if self.where else ""
+        return f"{self.distribution} (plugin {self.plugin!r}) failed at {self.stage}: {self.message}{at}"
+
+
+def _explain(exc: BaseException) -> tuple[str, str, str]:
+    """``(Type: message, file:line of the innermost frame, formatted traceback)`` of a caught exception."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return f"{type(exc).__name__}: {exc}", where, text
 
 
 @dataclasses.dataclass
@@ -146,8 +175,8 @@ class PluginHost:
     def _register(self, plugin: object, name: str | None, distribution: str, version: str) -> str | None:
         try:
             registered = self.pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy's validation errors, duplicate names
-            self._fail(name or repr(plugin), distribution, "register", f"{type(exc).__name__}: {exc}")
+        except _GUARDED as exc:  # pluggy's validation errors, duplicate names
+            self._fail(name or repr(plugin), distribution, "register", exc)
             return None
         if registered is None:  # blocked in pluggy
             return None
@@ -187,17 +216,27 @@ class PluginHost:
                     PluginFailure(ep.name, dist_name, "blocked", "SPIKEKIT_BLOCK_PLUGINS or configure(blocked=...)")
                 )
                 continue
+            if not _EP_VALUE.match(ep.value):
+                message = f"malformed entry-point value {ep.value!r}; expected 'package.module:attribute'"
+                self._fail(ep.name, dist_name, "import", message)
+                continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
-                self._fail(ep.name, dist_name, "import", f"{type(exc).__name__}: {exc}")
+            except _GUARDED as exc:
+                self._fail(ep.name, dist_name, "import", exc)
                 continue
             self._register(plugin, ep.name, dist_name, dist_version)
 
-    def _fail(self, plugin: str, distribution: str, stage: str, message: str) -> None:
-        failure = PluginFailure(plugin, distribution, stage, message)
-        self.failures.append(failure)
-        text = f"spikekit plugin {plugin!r} from distribution {distribution!r} was skipped ({stage}): {message}"
+    def _fail(self, plugin: str, distribution: str, stage: str, problem: str | BaseException, what: str = "") -> None:
+        """Record and report a failure; ``what`` (a record's kind and name) when only that record was skipped."""
+        message, where, tb = _explain(problem) if isinstance(problem, BaseException) else (problem, "", "")
+        self.failures.append(PluginFailure(plugin, distribution, stage, message, where, tb))
+        at = f" (at {where})" if where else ""
+        if what:
+            why = message if message.startswith(stage) else f"{stage}: {message}{at}"
+            text = f"{what} of plugin {plugin!r} (distribution {distribution!r}) skipped ({why}); its other names registered"
+        else:
+            text = f"spikekit plugin {plugin!r} from distribution {distribution!r} was skipped ({stage}): {message}{at}"
         if self.strict:
             raise PluginError(text)
         warn_at_caller(text, PluginWarning)
@@ -216,43 +255,38 @@ class PluginHost:
         for impl in hook.get_hookimpls():  # registration order: first-party plugins first
             plugin_name = impl.plugin_name
             dist, _ = self._distributions.get(plugin_name, (plugin_name, ""))
-            try:
-                result = impl.function()
-            except Exception as exc:
-                self._fail(plugin_name, dist, f"hook {hook_name}", f"{type(exc).__name__}: {exc}")
-                continue
-            if result is None:
-                continue
-            if not isinstance(result, Sequence) or isinstance(result, (str, bytes)):
-                self._fail(plugin_name, dist, "record", f"{hook_name} must return a list, got {type(result).__name__}")
-                continue
-            for record in result:
+            for record in self._call_hook(impl.function, plugin_name, dist, hook_name):
                 if not isinstance(record, record_type):  # also narrows the type for mypy
-                    self._fail(
-                        plugin_name,
-                        dist,
-                        "record",
-                        f"{hook_name} must return {record_type.__name__} records, got {type(record).__name__}",
-                    )
+                    bad = f"{hook_name} must return {record_type.__name__} records, got {type(record).__name__}"
+                    self._fail(plugin_name, dist, "record", bad)
                     continue
                 try:
                     record.validate()
-                except ValueError as exc:
-                    self._fail(plugin_name, dist, "record", str(exc))
+                except _GUARDED as exc:
+                    self._fail(plugin_name, dist, "record", str(exc), _label(record))
                     continue
-                key = record.key()
-                if key in merged:
-                    first = merged[key]
-                    self._fail(
-                        plugin_name,
-                        dist,
-                        "clash",
-                        f"{record.kind} {'/'.join(key[1:])!r} is already provided by plugin {first.plugin!r} "
-                        f"(distribution {first.distribution!r}); keeping that one",
-                    )
+                first = merged.get(record.key())
+                if first is not None:
+                    clash = f"clash: already provided by plugin {first.plugin!r} of distribution {first.distribution!r}"
+                    self._fail(plugin_name, dist, "clash", clash, _label(record))
                     continue
-                merged[key] = Owned(record, plugin_name, dist)
+                merged[record.key()] = Owned(record, plugin_name, dist)
         return merged
+
+    def _call_hook(self, function: Any, plugin: str, dist: str, hook_name: str) -> list[Any]:
+        """The records one plugin's hook returns, as a list: the call *and* the iteration of what it returned are
+        guarded, so a plugin whose result raises while being iterated breaks no other plugin's lookups."""
+        try:
+            result = function()
+            if result is None:
+                return []
+            if not isinstance(result, Sequence) or isinstance(result, (str, bytes)):
+                self._fail(plugin, dist, "record", f"{hook_name} must return a list, got {type(result).__name__}")
+                return []
+            return list(result)
+        except _GUARDED as exc:
+            self._fail(plugin, dist, f"hook {hook_name}", exc)
+            return []
 
     # --------------------------------------------------------------------------------------------- typed lookups
     def exports(self, namespace: str) -> dict[str, Owned]:
@@ -284,14 +318,16 @@ class PluginHost:
         distribution when it cannot be imported."""
         return self._load_named("command", name, instantiate=False)
 
-    def report_failure(self, owned: Owned, stage: str, message: str) -> None:
+    def report_failure(self, owned: Owned, stage: str, message: str, exc: BaseException | None = None) -> None:
         """Report a failure of a plugin's contribution found outside the host (the command line uses it): a
         :class:`~spikekit.errors.PluginWarning` naming the distribution, or :class:`PluginError` in strict mode.
         Each (plugin, stage, message) is reported once."""
         with self._lock:
+            if exc is not None:
+                message = _explain(exc)[0]
             if any((f.plugin, f.stage, f.message) == (owned.plugin, stage, message) for f in self.failures):
                 return
-            self._fail(owned.plugin, owned.distribution, stage, message)
+            self._fail(owned.plugin, owned.distribution, stage, exc or message, _label(owned.record))
 
     def converters(self, format: str, direction: str) -> dict[str, ConverterSpec]:
         """``{name: ConverterSpec}`` of one format and direction (see :class:`ConverterSpec`)."""
@@ -305,20 +341,21 @@ class PluginHost:
     def resolve_export(self, namespace: str, name: str) -> Any:
         """The object exported as ``namespace.name``; :class:`PluginNotInstalledError` if nobody provides it."""
         key = ("export", namespace, name)
-        try:
-            return self._objects[key]
-        except KeyError:
-            pass
+        cached = self._objects.get(key, _MISSING)  # one lookup: a registration may clear the cache meanwhile
+        if cached is not _MISSING:
+            return cached
         records = self._all_records()
         owned = records["spikekit_exports"].get(key)
         if owned is None:
-            message = self._missing_message(f"{namespace}.{name}")
-            # An ImportError (so that `from namespace import name` keeps the message) when a provider is likely
-            # missing: an installed plugin did not load, autoload is off, or no plugin fills this namespace at all.
-            # Otherwise, with every plugin loaded, an unknown name is a plain AttributeError (hasattr works).
-            if self._did_not_load() or not self.autoload or not self.exports(namespace):
-                raise PluginNotInstalledError(message)
-            raise AttributeError(f"module {namespace!r} has no attribute {name!r}: {message}")
+            message = self._missing_message(f"{namespace}.{name}", namespace)
+            # An ImportError under `from namespace import name` (Python would replace an AttributeError by a bare
+            # "cannot import name"), an AttributeError otherwise (hasattr and getattr with a default work).
+            if not (self._did_not_load() or not self.autoload or not self.exports(namespace)):
+                # every plugin loaded and some fill this namespace: a name none provides is a plain AttributeError
+                raise AttributeError(f"module {namespace!r} has no attribute {name!r}: {message}")
+            if _importing_from():
+                raise MissingPluginImportError(message)
+            raise MissingNameError(f"module {namespace!r} has no attribute {name!r}: {message}")
         return self._remember(key, records, self._load(owned))
 
     def _remember(self, key: tuple[str, ...], records: dict[str, dict[tuple[str, ...], Owned]], obj: Any) -> Any:
@@ -329,34 +366,51 @@ class PluginHost:
                 return obj
             return self._objects.setdefault(key, obj)
 
-    def _load(self, owned: Owned) -> Any:
+    def _load(self, owned: Owned, instantiate: bool = False) -> Any:
         try:
-            return owned.record.load()
-        except Exception as exc:
+            obj = owned.record.load()
+            return obj() if instantiate and isinstance(obj, type) else obj  # a class: make its one instance
+        except _GUARDED as exc:
+            message, where, _ = _explain(exc)
             raise PluginError(
                 f"{owned.record.kind} {owned.record.name!r} of plugin {owned.plugin!r} (distribution "
-                f"{owned.distribution!r}) could not be loaded from {owned.record.ref!r}: {type(exc).__name__}: {exc}"
+                f"{owned.distribution!r}) could not be loaded from {owned.record.ref!r}: {message} (at {where})"
             ) from exc
+
+    def check_all(self) -> list[PluginFailure]:
+        """Load every record's reference (what ``spikekit plugins --strict`` does); the new failures, each also
+        reported as usual. Backends that declare a missing required module are left out (not usable here)."""
+        before = len(self.failures)
+        for table in self._all_records().values():
+            for owned in table.values():
+                if isinstance(owned.record, BackendSpec) and owned.record.missing_requirements():
+                    continue
+                try:
+                    self._load(owned)
+                except PluginError as exc:
+                    self.report_failure(owned, "load", "", exc.__cause__ or exc)
+        return self.failures[before:]
 
     def _load_named(self, kind: str, name: str, instantiate: bool = True) -> Any:
         key = (kind, name)
-        try:
-            return self._objects[key]
-        except KeyError:
-            pass
+        cached = self._objects.get(key, _MISSING)  # one lookup: a registration may clear the cache meanwhile
+        if cached is not _MISSING:
+            return cached
         records = self._all_records()
         table = {o.record.name: o for o in records[f"spikekit_{kind}s"].values()}
         owned = table.get(name)
         if owned is None:
             known = ", ".join(sorted(table)) or "none"
-            raise PluginNotInstalledError(
+            raise MissingPluginImportError(
                 f"no {kind} named {name!r} is installed (installed: {known}). "
                 + self._missing_message(f"{kind} {name!r}")
             )
-        obj = self._load(owned)
-        if instantiate and isinstance(obj, type):  # a class was registered: make its one instance
-            obj = obj()
-        return self._remember(key, records, obj)
+        missing = owned.record.missing_requirements() if isinstance(owned.record, BackendSpec) else []
+        if missing:
+            raise MissingPluginImportError(
+                f"{kind} {name!r} of distribution {owned.distribution!r} needs {', '.join(missing)}, not installed"
+            )
+        return self._remember(key, records, self._load(owned, instantiate))
 
     def load_backend(self, name: str) -> Any:
         """The backend instance registered as ``name``."""
@@ -372,7 +426,7 @@ class PluginHost:
         gone = [f for f in self.failures if f.stage in ("import", "register") or f.stage.startswith("hook spikekit")]
         return [*gone, *self.blocked_plugins]
 
-    def _missing_message(self, what: str) -> str:
+    def _missing_message(self, what: str, namespace: str = "") -> str:
         """Why ``what`` is not available, naming the installed distributions that did not load and why."""
         gone = self._did_not_load()
         if gone:
@@ -382,7 +436,7 @@ class PluginHost:
         autoload = "" if self.autoload else " (plugin autoload is disabled: SPIKEKIT_DISABLE_PLUGIN_AUTOLOAD)"
         return (
             f"no installed spikekit plugin provides {what} (loaded: {', '.join(loaded) or 'none'}){autoload}; "
-            "install the distribution that provides it (the API reference names the distribution of each name)"
+            + install_hint(namespace)
         )
 
     # --------------------------------------------------------------------------------------------- reporting
@@ -401,6 +455,22 @@ class PluginHost:
                     label = f"{rec.namespace}.{rec.name}" if isinstance(rec, Export) else f"{rec.kind}:{rec.name}"
                     info.provides.append(label)
         return list(infos.values())
+
+
+def _label(record: Record) -> str:
+    """``name 'LIF' (export to spikekit.layers)``: a record in words, for failure reports."""
+    where = f" to {record.namespace}" if isinstance(record, Export) else ""
+    return f"name {record.name!r} ({record.kind}{where})"
+
+
+def _importing_from() -> bool:
+    """True when the nearest caller outside the core is executing ``from module import name``."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "spikekit":
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None or frame.f_lasti < 0:
+        return False
+    return frame.f_code.co_code[frame.f_lasti] == dis.opmap["IMPORT_FROM"]
 
 
 _NORMALISE = re.compile(r"[-_.]+")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import re
 from typing import Any, ClassVar, Literal
 
@@ -21,27 +22,39 @@ __all__ = [
     "EncoderSpec",
     "CommandSpec",
     "NAMESPACES",
+    "NAMESPACE_DISTRIBUTIONS",
+    "install_hint",
     "load_ref",
 ]
 
 #: The namespaces a plugin may add names to (each mirrors the sinabs module of the same name; ``spikekit.plot`` is
-#: spikekit's own).
-NAMESPACES: tuple[str, ...] = (
-    "spikekit",
-    "spikekit.layers",
-    "spikekit.activation",
-    "spikekit.from_torch",
-    "spikekit.network",
-    "spikekit.conversion",
-    "spikekit.synopcounter",
-    "spikekit.utils",
-    "spikekit.cnnutils",
-    "spikekit.hooks",
-    "spikekit.nir",
-    "spikekit.backend.dynapcnn",
-    "spikekit.validate_memory_speck",
-    "spikekit.plot",
-)
+#: spikekit's own), each with the first-party distribution that fills it: what a missing name's error says to install.
+NAMESPACE_DISTRIBUTIONS: dict[str, str] = {
+    "spikekit": "spikekit-convert",
+    "spikekit.layers": "spikekit-neurons",
+    "spikekit.activation": "spikekit-neurons",
+    "spikekit.from_torch": "spikekit-convert",
+    "spikekit.network": "spikekit-convert",
+    "spikekit.conversion": "spikekit-convert",
+    "spikekit.synopcounter": "spikekit-convert",
+    "spikekit.utils": "spikekit-convert",
+    "spikekit.cnnutils": "spikekit-convert",
+    "spikekit.hooks": "spikekit-convert",
+    "spikekit.nir": "spikekit-nir",
+    "spikekit.backend.dynapcnn": "spikekit-speck",
+    "spikekit.validate_memory_speck": "spikekit-speck",
+    "spikekit.plot": "spikekit-plot",
+}
+NAMESPACES: tuple[str, ...] = tuple(NAMESPACE_DISTRIBUTIONS)
+
+
+def install_hint(namespace: str) -> str:
+    """What to install for a missing name of ``namespace``: its first-party distribution, if the table names one."""
+    dist = NAMESPACE_DISTRIBUTIONS.get(namespace)
+    if dist is None:
+        return "install the distribution that provides it"
+    return f"{namespace} is filled by the {dist} distribution: pip install {dist}"
+
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -117,9 +130,18 @@ class Export(Record):
 @dataclasses.dataclass(frozen=True)
 class BackendSpec(Record):
     """A compute backend (see :mod:`spikekit.compute`); ``ref`` is a ``ComputeBackend`` instance, or its class
-    (instantiated once, without arguments, on first use)."""
+    (instantiated once, without arguments, on first use).
 
+    ``requires`` names the top-level modules the backend needs (``("triton",)``): where one cannot be found (looked
+    up without importing it), the backend is listed as unavailable with that reason instead of failing at first use.
+    """
+
+    requires: tuple[str, ...] = ()
     kind: ClassVar[str] = "backend"
+
+    def missing_requirements(self) -> list[str]:
+        """The modules of :attr:`requires` that cannot be found here (none are imported)."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
 
 @dataclasses.dataclass(frozen=True)
