@@ -179,10 +179,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy on the core package (strict) and on the plugins' sources (checked, not strict): see pyproject.toml."""
+    """mypy on the packages/ distributions (the core and spikekit-testing, strict) and on the plugins' sources
+    (checked, not strict): see pyproject.toml."""
     session.install(TORCH)
     session.install("mypy", "pytest", *_editable_args(extra=None))  # pytest: the fixtures' types
-    session.run("mypy", str(ROOT / "packages" / "spikekit" / "src" / "spikekit"))
+    session.run("mypy", *(str(p / "src") for p in PACKAGE_DIRS if p.parent.name == "packages"))
     plugins = [p for p in PACKAGE_DIRS if p.parent.name == "plugins"]
     session.run("mypy", *(str(p / "src") for p in plugins))
 
