@@ -11,15 +11,10 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from spikekit._submodules import CORE_SUBMODULES, install_submodule_finder
 from spikekit.errors import PluginNotInstalledError
 
 ModuleHooks = tuple[Callable[[str], Any], Callable[[], list[str]]]
-
-#: sinabs module paths whose contents the core itself defines: path -> the core module that holds them.
-CORE_SUBMODULES: dict[str, str] = {
-    "spikekit.layers.stateful_layer": "spikekit.state",
-    "spikekit.layers.reshape": "spikekit.time",
-}
 
 
 def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: str | None = None) -> ModuleHooks:
@@ -36,8 +31,6 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
 
     def __getattr__(name: str) -> Any:
         if name == "__path__" and "__path__" not in module_globals:
-            from spikekit._submodules import install_submodule_finder
-
             install_submodule_finder(namespace)
             module_globals["__path__"] = []
             return module_globals["__path__"]
@@ -66,7 +59,7 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
 
 
 def _own_submodule(namespace: str, name: str, module_globals: dict[str, Any]) -> types.ModuleType | None:
-    """The core's own submodule ``namespace.name`` (a file of the package, or a path of :data:`CORE_SUBMODULES`).
+    """The core's own submodule ``namespace.name`` (a file of the package, or a path of :data:`~spikekit._submodules.CORE_SUBMODULES`).
 
     ``from spikekit import encoders`` asks for the attribute before importing the submodule of that name; looked up
     only after the registry missed."""

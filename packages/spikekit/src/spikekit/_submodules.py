@@ -11,7 +11,7 @@ the plugin's module object itself (an alias: one module, one set of classes). De
 (``...dynapcnn.chips.speck2f``) are imported from the plugin's module and aliased the same way.
 
 The few paths whose contents the core defines (``spikekit.layers.stateful_layer``) are aliases of the core's
-modules, listed in :data:`spikekit._namespace.CORE_SUBMODULES`.
+modules, listed in :data:`CORE_SUBMODULES`.
 
 The finder joins ``sys.meta_path`` only when the import system first asks a namespace for its ``__path__`` (just
 before importing a submodule of it, or a ``from`` import out of it), never on ``import spikekit``; nothing is
@@ -30,7 +30,13 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["install_submodule_finder"]
+__all__ = ["install_submodule_finder", "CORE_SUBMODULES"]
+
+#: sinabs module paths whose contents the core itself defines: path -> the core module that holds them.
+CORE_SUBMODULES: dict[str, str] = {
+    "spikekit.layers.stateful_layer": "spikekit.state",
+    "spikekit.layers.reshape": "spikekit.time",
+}
 
 _LOCK = threading.Lock()
 
@@ -75,7 +81,6 @@ class _PluginSubmoduleFinder(importlib.abc.MetaPathFinder):
 def _provided_module(namespace: str, tail: str) -> types.ModuleType | None:
     """The module for ``namespace.tail`` (the core's or a plugin's), or None if nobody provides
     ``namespace.<first part>``."""
-    from spikekit._namespace import CORE_SUBMODULES
     from spikekit.plugins import host
 
     first, _, rest = tail.partition(".")
