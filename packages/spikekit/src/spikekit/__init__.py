@@ -8,7 +8,6 @@ and backends come from plugins found through the ``spikekit`` entry-point group,
 from __future__ import annotations
 
 from importlib import metadata as _metadata
-from typing import TYPE_CHECKING
 
 from spikekit import activation, layers, plot, utils  # noqa: F401  (plot: a file, imported before the namespaces are made)
 from spikekit._namespace import make_namespaces, namespace_hooks
@@ -46,20 +45,7 @@ __all__ = [
 
 # The namespaces where every name comes from a plugin (``spikekit.nir``, ``spikekit.backend.dynapcnn``, ...) are
 # made from the one table of namespaces; the core's own (above) are files.
-make_namespaces(NAMESPACES)  # binds each on this package; declared below for type checkers
-if TYPE_CHECKING:
-    from types import ModuleType
-
-    backend: ModuleType
-    cnnutils: ModuleType
-    conversion: ModuleType
-    from_torch: ModuleType
-    hooks: ModuleType
-    network: ModuleType
-    nir: ModuleType
-    synopcounter: ModuleType
-    validate_memory_speck: ModuleType
-
+make_namespaces(NAMESPACES)  # binds each on this package
 # (from the module, not ``from spikekit.utils import``: a ``from`` import asks a namespace for its ``__path__``)
 reset_states, set_batch_size, zero_grad = utils.reset_states, utils.set_batch_size, utils.zero_grad
 
