@@ -9,24 +9,11 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from spikekit import (
-    activation,
-    backend,
-    cnnutils,
-    conversion,
-    from_torch,
-    hooks,
-    layers,
-    network,
-    nir,
-    synopcounter,
-    utils,
-    validate_memory_speck,
-)
-from spikekit._namespace import namespace_hooks
+from spikekit import activation, layers, plot, utils  # noqa: F401  (plot: a file, imported before the namespaces are made)
+from spikekit._namespace import make_namespaces, namespace_hooks
 from spikekit.compute import available_backends, use_backend
+from spikekit.plugins.records import NAMESPACES
 from spikekit.targets import available_targets, deploy
-from spikekit.utils import reset_states, set_batch_size, zero_grad
 
 try:
     __version__ = _metadata.version("spikekit")
@@ -55,5 +42,11 @@ __all__ = [
     "available_targets",
     "__version__",
 ]
+
+# The namespaces where every name comes from a plugin (``spikekit.nir``, ``spikekit.backend.dynapcnn``, ...) are
+# made from the one table of namespaces; the core's own (above) are files.
+make_namespaces(NAMESPACES)  # binds each on this package
+# (from the module, not ``from spikekit.utils import``: a ``from`` import asks a namespace for its ``__path__``)
+reset_states, set_batch_size, zero_grad = utils.reset_states, utils.set_batch_size, utils.zero_grad
 
 __getattr__, __dir__ = namespace_hooks(__name__, globals())

@@ -1,13 +1,17 @@
-"""Module-level ``__getattr__`` / ``__dir__`` (PEP 562): for the namespaces that plugins fill, and for packages whose
-names load on first access."""
+"""The namespaces that plugins fill (``spikekit.layers``, ``spikekit.nir``, ...): module-level ``__getattr__`` /
+``__dir__`` (PEP 562) that resolve names through the plugin registry, and the modules made from the one table of
+namespaces (:data:`spikekit.plugins.records.NAMESPACES`) for those where the core has no code of its own."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.machinery
-from collections.abc import Callable, Mapping
+import sys
+import types
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from spikekit._submodules import CORE_SUBMODULES, install_submodule_finder
 from spikekit.errors import PluginNotInstalledError
 
 ModuleHooks = tuple[Callable[[str], Any], Callable[[], list[str]]]
@@ -19,11 +23,17 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
     Names defined in the module itself (the core's own) are found by Python before ``__getattr__`` is called;
     every other public name is looked up among the plugins' exports, loaded on first use and cached by the host.
     Dunder and private names (``_ipython_canary_method_should_not_exist_``, ``__wrapped__``, ...), which IPython,
-    Jupyter, doctest and pickle probe for, are never exported and never start plugin discovery. ``provider``, for
-    a namespace that one distribution fills, is named in the error raised when no plugin provides the name.
+    Jupyter, doctest and pickle probe for, are never exported and never start plugin discovery. ``__path__``, which
+    the import system reads before importing a submodule (``import spikekit.layers.lif``), makes the namespace a
+    package whose submodules the plugins serve (:mod:`spikekit._submodules`). ``provider``, for a namespace that
+    one distribution fills, is named in the error raised when no plugin provides the name.
     """
 
     def __getattr__(name: str) -> Any:
+        if name == "__path__" and "__path__" not in module_globals:
+            install_submodule_finder(namespace)
+            module_globals["__path__"] = []
+            return module_globals["__path__"]
         if name.startswith("_"):
             raise AttributeError(f"module {namespace!r} has no attribute {name!r}")
         from spikekit.plugins import host
@@ -31,11 +41,9 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
         try:
             return host().resolve_export(namespace, name)
         except (AttributeError, ImportError) as exc:
-            # ``from spikekit import encoders`` asks for the attribute before importing the core's own submodule of
-            # that name: import it rather than report a missing plugin (looked up only after the registry missed)
-            path = module_globals.get("__path__")
-            if path is not None and importlib.machinery.PathFinder.find_spec(name, path) is not None:
-                return importlib.import_module(f"{namespace}.{name}")
+            own = _own_submodule(namespace, name, module_globals)
+            if own is not None:
+                return own
             if provider is not None and isinstance(exc, PluginNotInstalledError):
                 message = f"{namespace}.{name} comes from the {provider} distribution: pip install {provider} ({exc})"
                 raise PluginNotInstalledError(message) from None
@@ -50,36 +58,35 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
     return __getattr__, __dir__
 
 
-def lazy_exports(module_globals: dict[str, Any], names: Mapping[str, str]) -> ModuleHooks:
-    """Module-level ``__getattr__`` and ``__dir__`` for a package whose public names load on first access.
+def _own_submodule(namespace: str, name: str, module_globals: dict[str, Any]) -> types.ModuleType | None:
+    """The core's own submodule ``namespace.name`` (a file of the package, or a path of :data:`~spikekit._submodules.CORE_SUBMODULES`).
 
-    ``names`` maps each public name to where it lives: ``"package.module:attribute"`` (dots allowed after the colon,
-    the attribute may have another name: an alias) or a module, ``"package.module"``. The first access imports it
-    and keeps it in the package's globals; ``dir()`` lists every name without importing any. So importing the package
-    (which discovering its plugin does) stays cheap.
+    ``from spikekit import encoders`` asks for the attribute before importing the submodule of that name; looked up
+    only after the registry missed."""
+    path = module_globals.get("__path__")
+    fullname = f"{namespace}.{name}"
+    if fullname in CORE_SUBMODULES or (path and importlib.machinery.PathFinder.find_spec(name, path) is not None):
+        return importlib.import_module(fullname)
+    return None
 
-    Example (a plugin's ``__init__.py``)::
 
-        from spikekit.plugins import lazy_exports
+def make_namespaces(namespaces: Iterable[str]) -> None:
+    """Make a module for each of ``namespaces`` that is not imported yet (and for its parents): a namespace where
+    every name comes from a plugin, mirroring the sinabs module of the same path. Each is bound in ``sys.modules``
+    and as an attribute of its parent, so ``import spikekit.nir`` and ``spikekit.nir`` both find it."""
+    for namespace in namespaces:
+        parts = namespace.split(".")
+        for depth in range(2, len(parts) + 1):
+            name = ".".join(parts[:depth])
+            if name not in sys.modules:
+                _make_namespace(name)
 
-        __all__ = ["MyNeuron", "functional"]
-        __getattr__, __dir__ = lazy_exports(
-            globals(), {"MyNeuron": "my_plugin.layers:MyNeuron", "functional": "my_plugin.functional"}
-        )
-    """
-    from spikekit.plugins.records import load_ref
 
-    module = module_globals["__name__"]
-
-    def __getattr__(name: str) -> Any:
-        ref = names.get(name)
-        if ref is None:
-            raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        value = load_ref(ref)
-        module_globals[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(module_globals) | set(names))
-
-    return __getattr__, __dir__
+def _make_namespace(name: str) -> None:
+    sinabs_path = "sinabs" + name[len("spikekit") :]
+    module = types.ModuleType(name, f"Mirrors ``{sinabs_path}``: every public name here comes from a plugin.")
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None, origin="spikekit namespace")
+    module.__getattr__, module.__dir__ = namespace_hooks(name, vars(module))  # type: ignore[method-assign]
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)

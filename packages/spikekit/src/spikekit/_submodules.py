@@ -1,4 +1,5 @@
-"""Submodules of the core's namespaces that plugins provide, e.g. ``spikekit.backend.dynapcnn.dvs_layer``.
+"""Submodules of the core's namespaces, e.g. ``spikekit.layers.lif`` or ``spikekit.backend.dynapcnn.dvs_layer``:
+every sinabs module path is a module of spikekit, most of them served by the plugin that owns their contents.
 
 A plugin exports a *module* into a namespace package with an ordinary :class:`~spikekit.plugins.records.Export`
 whose target is a module, e.g. ``Export("dvs_layer", "spikekit_speck.dynapcnn:dvs_layer",
@@ -9,7 +10,12 @@ the namespaces that asked for it, looks the first part up among the plugins' exp
 the plugin's module object itself (an alias: one module, one set of classes). Deeper names
 (``...dynapcnn.chips.speck2f``) are imported from the plugin's module and aliased the same way.
 
-Nothing is imported from a plugin until such a submodule is first imported.
+The few paths whose contents the core defines (``spikekit.layers.stateful_layer``) are aliases of the core's
+modules, listed in :data:`CORE_SUBMODULES`.
+
+The finder joins ``sys.meta_path`` only when the import system first asks a namespace for its ``__path__`` (just
+before importing a submodule of it, or a ``from`` import out of it), never on ``import spikekit``; nothing is
+imported from a plugin until such a submodule is first imported.
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["install_submodule_finder"]
+__all__ = ["install_submodule_finder", "CORE_SUBMODULES"]
+
+#: sinabs module paths whose contents the core itself defines: path -> the core module that holds them.
+CORE_SUBMODULES: dict[str, str] = {
+    "spikekit.layers.stateful_layer": "spikekit.state",
+    "spikekit.layers.reshape": "spikekit.time",
+}
 
 _LOCK = threading.Lock()
 
@@ -54,20 +66,27 @@ class _PluginSubmoduleFinder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        for namespace in self.namespaces:
-            if fullname.startswith(namespace + "."):
-                module = _provided_module(namespace, fullname[len(namespace) + 1 :])
-                if module is None:
-                    return None
-                return importlib.util.spec_from_loader(fullname, _AliasLoader(module))
-        return None
+        if not fullname.startswith("spikekit."):  # what every other import of the process costs
+            return None
+        # The longest namespace first: ``spikekit.backend.dynapcnn.io`` belongs to ``spikekit.backend.dynapcnn``.
+        namespace = max((n for n in self.namespaces if fullname.startswith(n + ".")), key=len, default=None)
+        if namespace is None:
+            return None
+        module = _provided_module(namespace, fullname[len(namespace) + 1 :])
+        if module is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _AliasLoader(module))
 
 
 def _provided_module(namespace: str, tail: str) -> types.ModuleType | None:
-    """The plugin's module for ``namespace.tail``, or None if no plugin exports ``namespace.<first part>``."""
+    """The module for ``namespace.tail`` (the core's or a plugin's), or None if nobody provides
+    ``namespace.<first part>``."""
     from spikekit.plugins import host
 
     first, _, rest = tail.partition(".")
+    core = CORE_SUBMODULES.get(f"{namespace}.{first}")
+    if core is not None and not rest:
+        return importlib.import_module(core)
     if first not in host().exports(namespace):
         return None
     obj: Any = host().resolve_export(namespace, first)
@@ -84,7 +103,7 @@ _FINDER = _PluginSubmoduleFinder()
 def install_submodule_finder(namespace: str) -> None:
     """Let ``import <namespace>.<x>`` find modules that plugins export into ``namespace`` (a package).
 
-    Called by the namespace package itself when it is imported; idempotent.
+    Called by the namespace when the import system first asks for its ``__path__``; idempotent.
     """
     with _LOCK:
         _FINDER.namespaces.add(namespace)

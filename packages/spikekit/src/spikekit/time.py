@@ -8,7 +8,7 @@ import operator
 import torch
 from torch import nn
 
-from spikekit.state import ShapeMismatchError
+from spikekit.state import ShapeMismatchError, SqueezeMixin  # noqa: F401  (sinabs.layers.reshape offers it)
 
 __all__ = ["FlattenTime", "UnflattenTime", "Repeat"]
 

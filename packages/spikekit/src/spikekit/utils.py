@@ -9,6 +9,8 @@ including ``model`` itself and recurrent layers (sinabs skips both).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from torch import nn
 
 from spikekit._namespace import namespace_hooks
@@ -23,6 +25,8 @@ __all__ = [
     "get_num_timesteps",
     "get_smallest_compatible_time_dimension",
 ]
+
+T = TypeVar("T")  # sinabs.utils offers it (its type variable)
 
 
 def _stateful_layers(model: nn.Module) -> list[StatefulLayer]:

@@ -87,6 +87,20 @@ _EXPORTS: list[tuple[str, str, str, tuple[str, ...]]] = [
         ("spikekit.cnnutils",),
     ),
     ("infer_output_shape", f"{_PACKAGE}.cnnutils:infer_output_shape", "a layer's output shape", ("spikekit.cnnutils",)),
+    ("spiking_hook", f"{_PACKAGE}.synopcounter:spiking_hook", "SNNAnalyzer's neuron hook", ("spikekit.synopcounter",)),
+    ("synops_hook", f"{_PACKAGE}.synopcounter:synops_hook", "SNNAnalyzer's synop hook", ("spikekit.synopcounter",)),
+]
+
+#: Names that sinabs's modules offer besides their own (what they import), so that a renamed
+#: ``from sinabs.network import StatefulLayer`` works: (namespace, the spikekit namespace that owns them, names).
+_ALSO_OFFERED: list[tuple[str, str, tuple[str, ...]]] = [
+    ("spikekit.from_torch", "spikekit.activation", ("MembraneSubtract", "MultiSpike", "SingleExponential")),
+    ("spikekit.from_torch", "spikekit.conversion", ("replace_module",)),
+    ("spikekit.hooks", "spikekit.layers", ("SqueezeMixin", "StatefulLayer")),
+    ("spikekit.network", "spikekit.layers", ("StatefulLayer",)),
+    ("spikekit.network", "spikekit.synopcounter", ("SNNAnalyzer",)),
+    ("spikekit.network", "spikekit.utils", ("get_activations", "get_network_activations")),
+    ("spikekit.synopcounter", "spikekit.layers", ("NeuromorphicReLU",)),
 ]
 
 #: The names of spikekit.hooks, the one list of them (``spikekit_convert.hooks.__all__`` is this list).
@@ -113,5 +127,12 @@ def spikekit_exports() -> list[Export]:
     records += [
         Export(name, f"{_PACKAGE}.hooks:{name}", description="synop / firing-rate hook", namespace="spikekit.hooks")
         for name in HOOK_NAMES
+    ]
+    records += [
+        Export(
+            name, f"{owner}:{name}", description=f"{owner}.{name}, as sinabs's module offers it", namespace=namespace
+        )
+        for namespace, owner, names in _ALSO_OFFERED
+        for name in names
     ]
     return records

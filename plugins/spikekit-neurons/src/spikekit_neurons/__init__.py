@@ -10,11 +10,11 @@ from __future__ import annotations
 from importlib.metadata import version as _distribution_version
 
 from spikekit.plugins import lazy_exports
-from spikekit_neurons._catalog import EXPORTS
+from spikekit_neurons._catalog import EXPORTS, MODULES
 
 __version__ = _distribution_version("spikekit-neurons")  # the repository's one VERSION file, via metadata
 
-_SUBMODULES = ("functional", "backend", "encoders", "spike_functions", "resets", "quantize")
+_SUBMODULES = {"backend", "encoders", *(module for _name, module, _ns in MODULES)}
 _NAMES = {name: ref for name, ref, _ns, _desc in EXPORTS if name not in _SUBMODULES}
 __all__ = [*sorted(_NAMES), "functional"]
 

@@ -27,7 +27,6 @@ EXPORTS: list[tuple[str, str, str, str]] = [
     ("QuantizeLayer", "spikekit_neurons.neuromorphic_relu:QuantizeLayer", LAYERS, "floor with straight-through grad"),
     ("Merge", "spikekit_neurons.merge:Merge", LAYERS, "add two spike streams, zero-padding to fit"),
     ("ChannelShift", "spikekit_neurons.merge:ChannelShift", LAYERS, "prepend zero channels"),
-    ("functional", "spikekit_neurons:functional", LAYERS, "pure time-loop functions (lif_forward, alif_forward, ...)"),
     ("MultiSpike", "spikekit_neurons.spike_functions:MultiSpike", ACTIVATION, "several spikes per step"),
     ("SingleSpike", "spikekit_neurons.spike_functions:SingleSpike", ACTIVATION, "at most one spike per step"),
     ("MaxSpike", "spikekit_neurons.spike_functions:MaxSpike", ACTIVATION, "up to a maximum of spikes per step"),
@@ -35,6 +34,27 @@ EXPORTS: list[tuple[str, str, str, str]] = [
     ("MembraneReset", "spikekit_neurons.resets:MembraneReset", ACTIVATION, "reset to a fixed potential"),
     ("Quantize", "spikekit_neurons.quantize:Quantize", ACTIVATION, "floor with straight-through gradient"),
     ("StochasticRounding", "spikekit_neurons.quantize:StochasticRounding", ACTIVATION, "stochastic rounding, STE"),
+]
+
+#: sinabs's module paths that this plugin serves: (name in the namespace, the plugin's module, namespace). Each is
+#: exported as a module, so ``import spikekit.layers.lif`` gives ``spikekit_neurons.lif`` itself; where sinabs splits
+#: what one module of the plugin holds, two paths show the same module (``layers.channel_shift`` is ``merge``).
+MODULES: list[tuple[str, str, str]] = [
+    ("iaf", "iaf", LAYERS),
+    ("lif", "lif", LAYERS),
+    ("alif", "alif", LAYERS),
+    ("exp_leak", "exp_leak", LAYERS),
+    ("pool2d", "pool2d", LAYERS),
+    ("crop2d", "crop2d", LAYERS),
+    ("to_spike", "to_spike", LAYERS),
+    ("neuromorphic_relu", "neuromorphic_relu", LAYERS),
+    ("quantize", "neuromorphic_relu", LAYERS),
+    ("merge", "merge", LAYERS),
+    ("channel_shift", "merge", LAYERS),
+    ("functional", "functional", LAYERS),
+    ("spike_generation", "spike_functions", ACTIVATION),
+    ("reset_mechanism", "resets", ACTIVATION),
+    ("quantize", "quantize", ACTIVATION),
 ]
 
 #: (backend name, "module:attribute", description)

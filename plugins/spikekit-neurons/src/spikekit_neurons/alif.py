@@ -8,7 +8,10 @@ import torch
 from torch import nn
 
 from spikekit.compute import NeuronParams
-from spikekit.state import SqueezeMixin
+from spikekit.state import (
+    SqueezeMixin,
+    StatefulLayer,  # noqa: F401
+)
 from spikekit_neurons._checks import (
     as_numbers,
     check_finite,
@@ -26,7 +29,11 @@ from spikekit_neurons._common import (
     recurrent_init,
     resolve,
 )
+
+# Names sinabs's module of the same path offers besides its own (``from sinabs.layers.lif import SingleExponential``).
+from spikekit_neurons.resets import MembraneSubtract  # noqa: F401
 from spikekit_neurons.spike_functions import SingleSpike
+from spikekit_surrogates.sinabs_family import SingleExponential  # noqa: F401
 
 __all__ = ["ALIF", "ALIFSqueeze", "ALIFRecurrent"]
 

@@ -10,7 +10,11 @@ import torch
 from spikekit.state import SqueezeMixin
 from spikekit_neurons._common import DEFAULT_RESET, DEFAULT_SURROGATE, recurrent_init
 from spikekit_neurons.lif import LIF, LIFRecurrent
+
+# Names sinabs's module of the same path offers besides its own (``from sinabs.layers.lif import SingleExponential``).
+from spikekit_neurons.resets import MembraneSubtract  # noqa: F401
 from spikekit_neurons.spike_functions import MultiSpike
+from spikekit_surrogates.sinabs_family import SingleExponential  # noqa: F401
 
 __all__ = ["IAF", "IAFSqueeze", "IAFRecurrent"]
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from spikekit.plugins import hookimpl
 from spikekit.plugins.records import BackendSpec, EncoderSpec, Export
-from spikekit_neurons._catalog import BACKENDS, ENCODERS, EXPORTS
+from spikekit_neurons._catalog import BACKENDS, ENCODERS, EXPORTS, MODULES
 
 
 @hookimpl
 def spikekit_exports() -> list[Export]:
-    return [Export(name, target, namespace=ns, description=desc) for name, target, ns, desc in EXPORTS]
+    records = [Export(name, target, namespace=ns, description=desc) for name, target, ns, desc in EXPORTS]
+    for name, module, ns in MODULES:
+        description = f"sinabs's module {ns.replace('spikekit', 'sinabs', 1)}.{name}"
+        records.append(Export(name, f"spikekit_neurons:{module}", namespace=ns, description=description))
+    return records
 
 
 @hookimpl

@@ -13,10 +13,14 @@ from torch.nn import functional as F
 __all__ = ["SpikingMaxPooling2dLayer", "SumPool2d"]
 
 
-def _pooled_size(length: int, kernel: int, stride: int) -> int:
-    if length < kernel:
-        raise ValueError(f"SpikingMaxPooling2dLayer: a window of {kernel} does not fit into {length} pixels")
-    return int((length - kernel) / stride + 1)
+def conv_output_size(image_length: int, kernel_length: int, stride: int) -> int:
+    """The length of an unpadded pooling (or convolution) output along one dimension: ``int((L - k) / s + 1)``
+    (sinabs's ``sinabs.layers.pool2d.conv_output_size``); ValueError if the window is longer than the input."""
+    if image_length < kernel_length:
+        raise ValueError(
+            f"SpikingMaxPooling2dLayer: a window of {kernel_length} does not fit into {image_length} pixels"
+        )
+    return int((image_length - kernel_length) / stride + 1)
 
 
 class SpikingMaxPooling2dLayer(nn.Module):
@@ -88,8 +92,8 @@ class SpikingMaxPooling2dLayer(nn.Module):
         pad = tuple(self.padding)
         return (
             channels,
-            _pooled_size(height + pad[2] + pad[3], kernel[0], stride[0]),
-            _pooled_size(width + pad[0] + pad[1], kernel[1], stride[1]),
+            conv_output_size(height + pad[2] + pad[3], kernel[0], stride[0]),
+            conv_output_size(width + pad[0] + pad[1], kernel[1], stride[1]),
         )
 
 

@@ -18,7 +18,7 @@ import torch
 
 from spikekit.protocols import ActivationSpec, SurrogateGradient, SurrogateSpikeFunction
 
-__all__ = ["MultiSpike", "SingleSpike", "MaxSpike", "MaxSpikeInner"]
+__all__ = ["MultiSpike", "SingleSpike", "MaxSpike", "MaxSpikeInner", "BackwardClass"]
 
 
 def _count_spikes(v_mem: torch.Tensor, spike_threshold: torch.Tensor) -> torch.Tensor:
@@ -62,6 +62,18 @@ class SingleSpike(SurrogateSpikeFunction):
     @staticmethod
     def spike_rule(v_mem: torch.Tensor, spike_threshold: torch.Tensor) -> torch.Tensor:
         return (v_mem - spike_threshold >= 0).to(v_mem.dtype)
+
+
+class BackwardClass:
+    """The backward pass of sinabs's spike functions, for a spike function of one's own written sinabs's way
+    (``class MySpike(BackwardClass, torch.autograd.Function)``, whose ``forward`` saves ``v_mem`` and sets
+    ``ctx.spike_threshold`` and ``ctx.surrogate_grad_fn``): ``grad_output * surrogate_grad_fn(v_mem, threshold)``
+    to ``v_mem``, nothing to the other three inputs."""
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        (v_mem,) = ctx.saved_tensors
+        return grad_output * ctx.surrogate_grad_fn(v_mem, ctx.spike_threshold), None, None, None
 
 
 class MaxSpikeInner(torch.autograd.Function):

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 #: public name -> where it is defined; an alias points at the class it stands for
 _WHERE = {name: f"{module}:{ALIASES.get(name, name)}" for name, module, _ in SURROGATES}
 _WHERE["check_surrogate"] = "spikekit_surrogates.callables:check_surrogate"
+_WHERE["sinabs_family"] = "spikekit_surrogates.sinabs_family"  # a module: spikekit.activation.surrogate_gradient_fn
 
 __all__ = [
     "Heaviside",

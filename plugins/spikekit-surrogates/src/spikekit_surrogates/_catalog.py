@@ -23,5 +23,8 @@ SURROGATES: tuple[tuple[str, str, str], ...] = (
     ("StraightThrough", _PEERS, "straight-through estimator, Bengio et al. 2013"),
 )
 
+#: The module that is ``spikekit.activation.surrogate_gradient_fn`` (sinabs's module path of its five surrogates).
+SINABS_MODULE = "spikekit_surrogates:sinabs_family"
+
 #: Aliases: norse and the SuperSpike paper call the fast sigmoid "SuperSpike" (norse's default slope is 100).
 ALIASES: dict[str, str] = {"SuperSpike": "FastSigmoid"}

@@ -19,7 +19,10 @@ import torch
 
 from spikekit_surrogates._math import Described, check_positive, check_real, normal_cdf, normal_pdf
 
-__all__ = ["Heaviside", "Gaussian", "MultiGaussian", "SingleExponential", "PeriodicExponential"]
+__all__ = ["Heaviside", "Gaussian", "MultiGaussian", "SingleExponential", "PeriodicExponential", "gaussian"]
+
+#: sinabs's name for the normal density :math:`\mathcal{N}(x; \mu, \sigma)` (``gaussian(x, mu, sigma)``).
+gaussian = normal_pdf
 
 
 @dataclasses.dataclass

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 
 import pluggy
 
-from spikekit._namespace import lazy_exports
 from spikekit.plugins.hookspecs import PROJECT_NAME
+from spikekit.plugins.lazy import lazy_exports
 from spikekit.plugins.manager import ENTRY_POINT_GROUP, PluginFailure, PluginHost, PluginInfo
 from spikekit.plugins.records import (
     NAMESPACE_DISTRIBUTIONS,

@@ -36,14 +36,12 @@ Num = torch.Tensor | float
 
 
 class _Adaptive(NamedTuple):
-    """What an ALIF step reads besides ``p``: checked (no None) and computed once per call, so that each factor's
-    gradient sums over the steps in one place."""
+    """What an ALIF step reads besides ``p``, checked (no None). ``1 − α`` is computed at every step, as sinabs does,
+    so that the gradients of the time constants sum in sinabs's order, bit for bit."""
 
     b0: Num
     alpha_adapt: Num
-    one_minus_adapt: Num
     adapt_scale: Num
-    one_minus_alpha: Num | None  # None without input normalisation
     spike_fn: SpikeFunction
     reset_fn: ResetFunction
 
@@ -54,25 +52,22 @@ def _adaptive(p: NeuronParams) -> _Adaptive:
         raise ValueError(
             f"{p.layer_name}: an adaptive neuron needs a spike_fn, a reset_fn, alpha_adapt and a base threshold b0"
         )
-    one_minus_alpha = 1 - p.alpha_mem if p.norm_input else None
     adapt_scale = p.adapt_scale if p.adapt_scale is not None else 0.0
-    return _Adaptive(
-        p.spike_threshold, p.alpha_adapt, 1 - p.alpha_adapt, adapt_scale, one_minus_alpha, p.spike_fn, p.reset_fn
-    )
+    return _Adaptive(p.spike_threshold, p.alpha_adapt, adapt_scale, p.spike_fn, p.reset_fn)
 
 
 def _step(x: torch.Tensor, state: State, p: NeuronParams, a: _Adaptive) -> tuple[torch.Tensor, State]:
     """One step on a dict this loop owns (entries are replaced, never modified in place)."""
     i_syn = x if p.alpha_syn is None else p.alpha_syn * (state["i_syn"] + x)  # (B, ...)
     state["i_syn"] = i_syn
-    drive = i_syn if a.one_minus_alpha is None else a.one_minus_alpha * i_syn
+    drive = (1 - p.alpha_mem) * i_syn if p.norm_input else i_syn
     v_mem = p.alpha_mem * state["v_mem"] + drive
     state["v_mem"] = v_mem
     threshold = a.b0 + a.adapt_scale * state["b"]
     state["spike_threshold"] = threshold
     spikes = fire(a.spike_fn, state, threshold, p.surrogate_grad_fn)
     state = a.reset_fn(spikes, state, threshold)  # a new dict
-    b = a.alpha_adapt * state["b"] + a.one_minus_adapt * spikes
+    b = a.alpha_adapt * state["b"] + (1 - a.alpha_adapt) * spikes
     state["b"] = b
     state["spike_threshold"] = a.b0 + a.adapt_scale * b
     if p.min_v_mem is not None:

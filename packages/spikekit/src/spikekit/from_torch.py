@@ -1,7 +1,0 @@
-"""ANN-to-SNN conversion (``from_model``), filled by the spikekit-convert plugin.
-
-Mirrors ``sinabs.from_torch``: every public name here comes from a plugin, through the registry."""
-
-from spikekit._namespace import namespace_hooks
-
-__getattr__, __dir__ = namespace_hooks(__name__, globals())
