@@ -199,3 +199,23 @@ def test_every_spikekit_neuron_and_activation_loads_safely(neuron):
             y = torch.rand(2, 4, 3) * 2
             y = y.flatten(0, 1) if squeeze else y
             assert torch.equal(model(y), loaded(y)), (surrogate, how)
+
+
+def test_safe_loading_still_works_after_torch_compile_wrapped_module_setstate():
+    """torch.compile replaces nn.Module.__setstate__ by a wrapper of its own, once per process: a model saved before
+    or after must still load safely (the wrapper is torch's, not the file's)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, torch, spikekit.layers as sl\n"
+        "from torch._dynamo.mutation_guard import install_generation_tagging_init\n"
+        "from spikekit_convert.sinabs_pickle import load_sinabs_model\n"
+        "install_generation_tagging_init()\n"
+        "assert torch.nn.Module.__setstate__.__module__ == 'torch._dynamo.mutation_guard'\n"
+        "m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Identity(), sl.LIF(tau_mem=10.0))\n"
+        "b = io.BytesIO(); torch.save(m, b); b.seek(0)\n"
+        "back = load_sinabs_model(b, weights_only=True)\n"
+        "assert torch.equal(back[0].weight, m[0].weight) and type(back[2]) is type(m[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
