@@ -22,7 +22,7 @@ from spikekit.compute import get_backend
 sys.path.insert(0, str(Path(__file__).parent))
 from _kernels_testcfg import make_config, random_input
 
-from spikekit_kernels import _cc
+from spikekit_kernels import build_cache as _cc
 
 pytestmark = pytest.mark.skipif(_cc._compiler() is None, reason="no C compiler")
 
@@ -178,7 +178,7 @@ def test_a_library_owned_by_another_user_is_refused(cache, tmp_path) -> None:
 def test_a_truncated_library_is_rebuilt_and_never_crashes_a_later_run(cache) -> None:
     # Built in another process: a library this process had mapped would, once truncated under it, end this process
     # with SIGBUS when it exits (the case a later run must never meet).
-    build = f"from spikekit_kernels import _cc; assert _cc.library(*{CONFIG!r}) is not None"
+    build = f"from spikekit_kernels import build_cache as _cc; assert _cc.library(*{CONFIG!r}) is not None"
     subprocess.run([sys.executable, "-c", build], check=True, timeout=300)
     target = _cc.library_path(*CONFIG)
     whole = target.read_bytes()
@@ -187,7 +187,7 @@ def test_a_truncated_library_is_rebuilt_and_never_crashes_a_later_run(cache) -> 
         f.truncate(len(whole) // 2)
     code = textwrap.dedent("""\
         import warnings
-        from spikekit_kernels import _cc
+        from spikekit_kernels import build_cache as _cc
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             lib = _cc.library("float", 17, 0, 1)

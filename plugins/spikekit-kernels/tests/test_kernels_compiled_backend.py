@@ -58,7 +58,7 @@ def test_a_step_with_a_graph_break_still_runs():
 
 
 def test_step_models_fall_back_from_fused_cpu_with_a_reason():
-    pytest.importorskip("spikekit_kernels.fused")
+    pytest.importorskip("spikekit_kernels.cpu_backend")
     model = StepModel(_adex_like, {"dt": 0.05, "threshold": 1.0, "a": 0.9, "b": 0.2}, layer_name="AdExLike")
     reason = get_backend("fused-cpu").unsupported_reason(torch.ones(1, 2, 3), {"v_mem": torch.zeros(1, 3)}, model)
     assert "StepModel" in reason

@@ -12,7 +12,7 @@ from torch import nn
 
 sl = pytest.importorskip("spikekit.layers")
 from spikekit.compute import get_backend  # noqa: E402
-from spikekit_kernels import _cc  # noqa: E402
+from spikekit_kernels import build_cache as _cc  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not _cc.available(), reason="no C compiler")
 
@@ -111,13 +111,13 @@ def test_weight_gradient_from_sparse_and_dense_spikes(scale: float) -> None:
 def test_spike_weight_grad_kernel(dtype: torch.dtype) -> None:
     """The compiled spike product on padded time-major buffers: Σ_m S[m, j] G[m, i] as a dense product gives it,
     multi-spike counts included; it declines (writing nothing) above its spike budget."""
-    from spikekit_kernels import fused
+    from spikekit_kernels import c_loops
 
     T, B, N, stride = 7, 3, 20, 64  # each step's B * N = 60 values padded to 64
     g = torch.Generator().manual_seed(4)
     G = torch.randn(T, stride, generator=g, dtype=dtype)
     S = (torch.rand(T, stride, generator=g) < 0.1).to(dtype) * torch.randint(1, 3, (T, stride), generator=g)
-    lib = fused._lib(G, 16, 0, 1)
+    lib = c_loops.lib_for(G, 16, 0, 1)
     assert lib is not None
     wt = torch.full((N, N), float("nan"), dtype=dtype)
     nnz = int(S[: T - 1, : B * N].count_nonzero())

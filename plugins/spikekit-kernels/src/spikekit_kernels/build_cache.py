@@ -57,9 +57,10 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-__all__ = ["library", "library_path", "available", "cache_dir", "ArgsF32", "ArgsF64"]
+from spikekit_kernels import c_abi
+
+__all__ = ["library", "library_path", "available", "cache_dir"]
 
 _SOURCE = Path(__file__).with_name("lif_kernels.c")
 _FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno", "-fPIC", "-shared", "-pthread"]
@@ -83,24 +84,6 @@ const char *spikekit_kernels_config(void) {
            " BUILD=" SPIKEKIT_STR(SPIKEKIT_BUILD);
 }
 """
-
-_PTRS = (
-    "x v0 i0 b0 alpha_mem alpha_syn threshold floor alpha_adapt adapt_scale reset_const "
-    "out u isave bsave recv vfin ifin bfin rec xsave g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg gx gv0 gi0 gb0 g_alpha_mem g_alpha_syn g_alpha_adapt"
-).split()
-
-
-def _struct(real: type[ctypes.c_float] | type[ctypes.c_double]) -> type[ctypes.Structure]:
-    fields: list[tuple[str, Any]] = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn", "xsb")]
-    fields += [("psb", ctypes.c_int64 * 7), ("psn", ctypes.c_int64 * 7)]
-    fields += [("max_spikes", real), ("sg_p", real * 5)]
-    fields += [(name, ctypes.c_void_p) for name in _PTRS]
-    fields += [(name, ctypes.c_int) for name in ("nthreads", "stream", "accumulate")] + [("next", ctypes.c_int64)]
-    return type(f"Args_{real.__name__}", (ctypes.Structure,), {"_fields_": fields})
-
-
-ArgsF32 = _struct(ctypes.c_float)
-ArgsF64 = _struct(ctypes.c_double)
 
 
 def _compiler() -> list[str] | None:
@@ -406,25 +389,18 @@ def _dlopen_fd(fd: int, path: Path) -> ctypes.CDLL:
 
 def _check_config(lib: ctypes.CDLL, path: Path, real: str, config: tuple[int, int, int], build: str) -> None:
     """Raise _Stale unless the loaded library is the requested configuration, with our argument struct."""
-    Args = ArgsF32 if real == "float" else ArgsF64
     try:
         lib.spikekit_kernels_config.restype = ctypes.c_char_p
         got = lib.spikekit_kernels_config().decode(errors="replace")
-        flags, size = lib.config_flags(), lib.args_size()
+        flags = lib.config_flags()
     except AttributeError as exc:
         raise _Stale(f"library {path} lacks a symbol of ours ({exc})") from None
     want = _identity(real, config, build)
     if got != want or flags != config[0]:
         raise _Stale(f"library {path} was built for configuration {got!r} (flags {flags}), expected {want!r}")
-    if size != ctypes.sizeof(Args):
-        raise _Stale(f"library {path}: argument struct size mismatch ({size} vs {ctypes.sizeof(Args)})")
-    for fn in ("lif_forward", "lif_backward"):
-        getattr(lib, fn).argtypes = [ctypes.POINTER(Args)]
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    try:
-        lib.spike_weight_grad.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ctypes.c_int]
-    except AttributeError as exc:
-        raise _Stale(f"library {path} lacks a symbol of ours ({exc})") from None
+    unfit = c_abi.bind(lib, real)
+    if unfit is not None:
+        raise _Stale(f"library {path}: {unfit}")
 
 
 def _load_or_build(real: str, config: tuple[int, int, int]) -> ctypes.CDLL:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from spikekit.compute import BackendResult, NeuronParams
+from spikekit_kernels import c_loops
 from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
 
 __all__ = ["recurrent_plan", "run_recurrent"]
@@ -44,9 +45,7 @@ _ALIGN = 16  # elements of float32 per 64 bytes
 
 def recurrent_plan(x: Tensor, state: Mapping[str, Tensor], params: NeuronParams) -> Plan | str:
     """The plan of the layer without its recurrent connection, or why the recurrent layer is not covered."""
-    from spikekit_kernels import fused
-
-    if not fused._use_c(x):
+    if not c_loops.use_c(x):
         return "recurrent layers on fused-cpu need the compiled loop (no C compiler, or it is disabled)"
     plan = make_plan(x, state, dataclasses.replace(params, rec_connect=None))
     if isinstance(plan, str):
@@ -100,17 +99,11 @@ class _Steps:
         return buf
 
 
-def _ptr(t: Tensor | None) -> int | None:
-    return None if t is None or t.numel() == 0 else t.data_ptr()
-
-
 def _args(lib_args: type, plan: Plan, B: int, N: int) -> ctypes.Structure:
-    from spikekit_kernels import fused
-
     # one step of B x N neurons: a single thread unless a step is large enough to pay for starting threads
     nthreads = torch.get_num_threads() if B * N >= (1 << 17) else 1
     a = lib_args(B=B, T=1, N=N, max_spikes=plan.max_spikes, nthreads=nthreads)
-    fused._set_params(a, (plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
+    c_loops.set_params(a, (plan.alpha_mem, plan.alpha_syn, plan.threshold, plan.floor, plan.alpha_adapt,
                           plan.adapt_scale, plan.reset_const))  # fmt: skip
     return a
 
@@ -147,12 +140,10 @@ class _RecurrentLoop(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const,
                 plan, rec, linear, record, grad, *rec_params):  # fmt: skip
-        from spikekit_kernels import fused
-
         B, T, N = x.shape
         x = x.contiguous()
         syn, alif = bool(plan.flags & F_SYN), bool(plan.flags & F_ALIF)
-        lib = fused._lib(x, plan.flags, plan.spike_kind, plan.sg_kind)
+        lib = c_loops.lib_for(x, plan.flags, plan.spike_kind, plan.sg_kind)
         steps = _Steps(x, T, B, N)
         # per step: spikes; for the backward x + r, the carried membrane w and i, b (u is recomputed from them)
         XP, S, W = steps.new(grad), steps.new(), steps.new(grad or record)
@@ -161,10 +152,10 @@ class _RecurrentLoop(torch.autograd.Function):
         v = own(v0)
         i = own(i0) if syn else x.new_empty(0)
         b = own(b0) if alif else x.new_empty(0)
-        a = _args(fused._args(x), plan, B, N)
-        a.v0 = a.vfin = _ptr(v)
-        a.i0 = a.ifin = _ptr(i)
-        a.b0 = a.bfin = _ptr(b)
+        a = _args(c_loops.args_for(x), plan, B, N)
+        a.v0 = a.vfin = c_loops.ptr(v)
+        a.i0 = a.ifin = c_loops.ptr(i)
+        a.b0 = a.bfin = c_loops.ptr(b)
         a.xsb = T * N
         graphs = _run_steps(lib, a, x, steps, (XP, S, W, IS, Bs), plan, rec, linear, grad and linear is None)
         ctx.plan, ctx.rec, ctx.linear, ctx.steps, ctx.graphs = plan, rec, linear, steps, graphs
@@ -181,24 +172,26 @@ class _RecurrentLoop(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin):
-        from spikekit_kernels import fused
-
         XP, S, W, IS, Bs, v0, i0, b0, *_params = ctx.saved_tensors
         v0, i0, b0 = v0.contiguous(), i0.contiguous(), b0.contiguous()
         plan, steps = ctx.plan, ctx.steps
         B, T, N = steps.B, steps.T, steps.N
         syn, alif = bool(plan.flags & F_SYN), bool(plan.flags & F_ALIF)
-        lib = fused._lib(XP, plan.flags, plan.spike_kind, plan.sg_kind)
+        lib = c_loops.lib_for(XP, plan.flags, plan.spike_kind, plan.sg_kind)
         if lib is None:  # the forward ran compiled; the library cannot have gone since
             raise RuntimeError("spikekit-kernels: the compiled loop of the forward pass is no longer available")
-        a = _args(fused._args(XP), plan, B, N)
+        a = _args(c_loops.args_for(XP), plan, B, N)
         for j, p in enumerate(plan.sg_params[:5]):
             a.sg_p[j] = p
         GX = steps.new()
         # the decay factors' gradients: the kernel adds each step's share (no per-step buffers, no reduction pass)
         g_alpha_mem = XP.new_zeros(B, N)
         g_alpha_syn, g_alpha_adapt = (XP.new_zeros(B, N) if on else XP.new_empty(0) for on in (syn, alif))
-        a.g_alpha_mem, a.g_alpha_syn, a.g_alpha_adapt = _ptr(g_alpha_mem), _ptr(g_alpha_syn), _ptr(g_alpha_adapt)
+        a.g_alpha_mem, a.g_alpha_syn, a.g_alpha_adapt = (
+            c_loops.ptr(g_alpha_mem),
+            c_loops.ptr(g_alpha_syn),
+            c_loops.ptr(g_alpha_adapt),
+        )
         a.accumulate = 1
         gw = g_vfin.reshape(B, N).contiguous().clone() if g_vfin is not None else XP.new_zeros(B, N)
         gi = g_ifin.reshape(B, N).contiguous().clone() if (syn and g_ifin is not None) else XP.new_zeros(B, N)
@@ -286,7 +279,7 @@ class _StepPointers:
     (step 0: the layer's initial state), its outputs. Plain address arithmetic, no tensor ops per step."""
 
     def __init__(self, steps, XP, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX) -> None:
-        self.first = {"v0": _ptr(v0), "i0": _ptr(i0), "b0": _ptr(b0)}
+        self.first = {"v0": c_loops.ptr(v0), "i0": c_loops.ptr(i0), "b0": c_loops.ptr(b0)}
         self.prev = {"v0": steps.ptrs(W), "i0": steps.ptrs(IS), "b0": steps.ptrs(Bs)}
         self.bufs = {name: steps.ptrs(t) for name, t in (("x", XP), ("g_recv", grv), ("g_reci", gri),
                      ("g_recb", grb), ("gx", GX))}  # fmt: skip
