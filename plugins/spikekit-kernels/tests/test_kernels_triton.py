@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(
         prm = [torch.full((B, N), 0.9), torch.full((B, N), 0.8), torch.ones(B, N), torch.full((B, N), -0.5),
                torch.full((B, N), 0.95), torch.full((B, N), 1.8), torch.full((B, N), 0.1)]
         kind = int(single)
-        f1 = tb.forward_launch(x, *st, *prm, flags, kind, 0.0, True)
+        f1 = tb.forward_launch(x, *st, *prm, flags, kind, 0.0, True, 1, [0.5, 1.0, 0.0, 0.0, 0.0], 0)
         f2 = torch_loop.forward(x, *st, *prm, flags, kind, 0.0, True)
         for a, b in zip(f1, f2):
             assert torch.equal(a, b), (flags, (a - b).abs().max())

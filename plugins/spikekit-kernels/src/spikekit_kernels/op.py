@@ -195,11 +195,11 @@ class EagerOp(torch.autograd.Function):
     registered op."""
 
     @staticmethod
-    def forward(ctx: Any, *inputs: Any) -> tuple[Tensor, ...]:  # type: ignore[override]
+    def forward(ctx: Any, *inputs: Any) -> tuple[Tensor, ...]:
         output = _impl(inputs[0], 0)(*inputs)
         _setup_context(ctx, inputs, output)
         return output
 
     @staticmethod
-    def backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         return _backward(ctx, *grads)

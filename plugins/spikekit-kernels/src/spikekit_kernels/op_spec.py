@@ -54,7 +54,7 @@ _PY: dict[str, Any] = {"Tensor": Tensor, "Tensor?": "Tensor | None", "int": int,
 
 
 def _tuple(name: str, fields: list[tuple[str, str]]) -> Any:
-    return NamedTuple(name, [(n, _PY[t]) for n, t in fields])  # type: ignore[misc]
+    return NamedTuple(name, [(n, _PY[t]) for n, t in fields])
 
 
 def _schema(fields: list[tuple[str, str]], outs: tuple[str, ...]) -> str:
@@ -69,9 +69,13 @@ forward_schema = _schema(_FORWARD, _FORWARD_OUT)
 backward_schema = _schema(_BACKWARD, _BACKWARD_OUT)
 
 
-def params_of(a: Any) -> tuple[Tensor, ...]:
+Params7 = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
+
+
+def params_of(a: Any) -> Params7:
     """The per-neuron parameters of a :class:`ForwardArgs` or :class:`BackwardArgs`, in :data:`PARAMS` order."""
-    return tuple(getattr(a, n) for n in PARAMS)
+    p = tuple(getattr(a, n) for n in PARAMS)
+    return p
 
 
 def saves(x: Tensor, flags: int, record: bool, sg_kind: int) -> tuple[bool, bool, bool]:

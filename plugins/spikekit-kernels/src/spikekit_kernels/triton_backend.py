@@ -315,19 +315,19 @@ def forward_launch(*args: object) -> tuple[torch.Tensor, ...]:
     st = v0.dtype
     B, T, N = x.shape
     i0, b0 = _state_or_zeros(i0, v0), _state_or_zeros(b0, v0)
-    args = [
+    tensors = [
         t.contiguous().to(st)
         for t in (v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const)
     ]
     full = lambda on, dt=st: x.new_empty(x.shape, dtype=dt) if on else x.new_empty(0, dtype=dt)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
     out, u, isave, bsave, recv = full(True, x.dtype), full(True), full(syn), full(alif), full(record)
-    vfin = torch.empty_like(args[0])
-    ifin = torch.empty_like(args[0]) if syn else x.new_empty(0, dtype=st)
-    bfin = torch.empty_like(args[0]) if alif else x.new_empty(0, dtype=st)
+    vfin = torch.empty_like(tensors[0])
+    ifin = torch.empty_like(tensors[0]) if syn else x.new_empty(0, dtype=st)
+    bfin = torch.empty_like(tensors[0]) if alif else x.new_empty(0, dtype=st)
     dummy = u  # any valid pointer for the outputs a configuration does not write
     grid = (triton.cdiv(B * N, BLOCK),)
-    _forward_kernel[grid](x, *args, out, u, isave if syn else dummy, bsave if alif else dummy,
+    _forward_kernel[grid](x, *tensors, out, u, isave if syn else dummy, bsave if alif else dummy,
                           recv if record else dummy, vfin, ifin if syn else dummy, bfin if alif else dummy, T, N,
                           B * N, float(max_spikes), RECORD=bool(record), BLOCK=BLOCK, **_consts(flags,
                           spike_kind))  # fmt: skip
