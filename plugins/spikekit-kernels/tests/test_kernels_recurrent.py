@@ -223,3 +223,59 @@ def test_a_hooked_linear_is_called_as_a_module() -> None:
         outs[backend] = layer(torch.rand(B, T, N, generator=torch.Generator().manual_seed(0)) * 6.0)
     assert calls["torch"] == T and calls["fused-cpu"] == T
     assert torch.equal(outs["torch"], outs["fused-cpu"])
+
+
+@pytest.mark.parametrize("model", ["iaf", "lif-syn", "alif"])
+@pytest.mark.parametrize("rec_kind", ["linear", "linear-nobias"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_compiled_time_loop_with_torchs_blas(model, rec_kind, threads, dtype, monkeypatch) -> None:
+    """A plain nn.Linear's whole time loop, forward and backward, runs as one compiled call whose products come
+    from the BLAS function torch calls: spikes and states bitwise equal to the reference backend, gradients equal
+    to it and to the per-step loop in Python (which runs when the BLAS function is not available)."""
+    from spikekit_kernels import recurrent, torch_blas
+
+    B, T, N = 5, 23, 64
+    g = torch.Generator().manual_seed(8)
+    x = ((torch.rand(B, T, N, generator=g) * 1.5 - 0.2) * (1.0 if model == "iaf" else 6.0)).to(dtype)
+    w = torch.randn(B, T, N, generator=g).to(dtype)
+    rec = _rec(rec_kind, N, 3).to(dtype)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        probe = torch_blas.gemm_for(rec.weight.detach(), rec.bias.detach() if rec.bias is not None else None, B)
+        if probe is None:
+            pytest.skip("torch's BLAS does not give torch.mm's bits here: the per-step loop runs instead")
+        calls = []
+        real = recurrent._compiled_forward
+        monkeypatch.setattr(recurrent, "_compiled_forward", lambda *a: calls.append(1) or real(*a))
+        got = _run(_layer(model, copy.deepcopy(rec), "fused-cpu").to(dtype), x, w)
+        assert calls == [1]
+        want = _run(_layer(model, copy.deepcopy(rec), "torch").to(dtype), x, w)
+        monkeypatch.setattr(recurrent, "_gemm", lambda linear, B: None)  # the per-step loop in Python
+        stepped = _run(_layer(model, copy.deepcopy(rec), "fused-cpu").to(dtype), x, w)
+    finally:
+        torch.set_num_threads(old)
+    assert want[0].sum() > 0
+    assert torch.equal(got[0], want[0]) and torch.equal(stepped[0], want[0]), "spikes"
+    for name, val in want[3].items():
+        assert torch.equal(got[3][name], val), f"state {name}"
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    scale = max(1.0, want[1].abs().max().item())  # sums over steps: absolute error relative to the largest
+    torch.testing.assert_close(got[1], want[1], rtol=tol["rtol"], atol=tol["atol"] * 10 * scale)
+    torch.testing.assert_close(got[1], stepped[1], rtol=0, atol=0)  # the same products in the same order
+    for name, val in want[2].items():
+        torch.testing.assert_close(got[2][name], val, rtol=tol["rtol"], atol=tol["atol"] * max(1.0, val.abs().max()))
+        torch.testing.assert_close(got[2][name], stepped[2][name], rtol=0, atol=0)
+
+
+def test_the_blas_probe_refuses_a_product_with_other_bits(monkeypatch) -> None:
+    from spikekit_kernels import torch_blas
+
+    w = torch.randn(16, 16)
+    monkeypatch.setattr(torch_blas, "_probed", {})
+    assert torch_blas.gemm_for(w, None, 3) is not None or torch_blas._function(torch.float32) is None
+    monkeypatch.setattr(torch_blas, "_probed", {})
+    real_mm = torch.mm
+    monkeypatch.setattr(torch, "mm", lambda a, b: real_mm(a, b) + 1e-3)  # a reference whose bits differ
+    assert torch_blas.gemm_for(w, None, 3) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
-__all__ = ["ArgsF32", "ArgsF64", "args_type", "bind"]
+__all__ = ["ArgsF32", "ArgsF64", "Rec", "args_type", "bind"]
 
 # pointers of the C struct ``Args``, in its order
 _PTRS = (
@@ -28,6 +28,14 @@ def _struct(real: type[ctypes.c_float] | type[ctypes.c_double]) -> type[ctypes.S
 ArgsF32 = _struct(ctypes.c_float)
 ArgsF64 = _struct(ctypes.c_double)
 
+# the C struct ``Rec`` (one recurrent layer's whole time loop): its fields, in order
+_REC = [("T", ctypes.c_int64), ("stride", ctypes.c_int64), ("gemm", ctypes.c_void_p), ("w", ctypes.c_void_p),
+        ("bias", ctypes.c_void_p), ("r", ctypes.c_void_p), ("x", ctypes.c_void_p)]  # fmt: skip
+_REC += [(n, ctypes.c_void_p) for n in ("xp", "s", "wv", "is_", "bs", "g_out")]
+_REC += [(n, ctypes.c_int64) for n in ("gob", "got", "gon")]
+_REC += [(n, ctypes.c_void_p) for n in ("gs", "v0", "i0", "b0", "grv", "gri", "grb", "gx")]
+Rec = type("Rec", (ctypes.Structure,), {"_fields_": _REC})
+
 
 def args_type(real: str) -> type[ctypes.Structure]:
     """The argument struct of the ``"float"`` or ``"double"`` library."""
@@ -43,8 +51,13 @@ def bind(lib: ctypes.CDLL, real: str) -> str | None:
         for fn in ("lif_forward", "lif_backward"):
             getattr(lib, fn).argtypes = [ctypes.POINTER(Args)]
         lib.spike_weight_grad.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ctypes.c_int]
+        for fn in ("lif_recurrent_forward", "lif_recurrent_backward"):
+            getattr(lib, fn).argtypes = [ctypes.POINTER(Args), ctypes.POINTER(Rec)]
+        rec_size = lib.rec_size()
     except AttributeError as exc:
         return f"lacks a symbol of ours ({exc})"
     if size != ctypes.sizeof(Args):
         return f"argument struct size mismatch ({size} vs {ctypes.sizeof(Args)})"
+    if rec_size != ctypes.sizeof(Rec):
+        return f"recurrent struct size mismatch ({rec_size} vs {ctypes.sizeof(Rec)})"
     return None

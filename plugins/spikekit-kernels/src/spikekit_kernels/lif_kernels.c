@@ -677,6 +677,10 @@ static int launch(Args *a, int backward) {
     a->next = 0;
     a->stream = a->B * a->T * a->N * (int64_t)sizeof(REAL) >= STREAM_MIN_BYTES;
     Job job = {a, bs, backward, 0};
+    if (nt == 1) { /* one thread (a recurrent layer's small steps): no parallel region to open */
+        run_items(&job);
+        return job.failed ? -2 : 0;
+    }
 #ifdef _OPENMP
     /* the OpenMP runtime that torch itself runs on (see _cc.py): its threads, already started and waiting */
 #pragma omp parallel num_threads(nt)
@@ -740,6 +744,92 @@ int spike_weight_grad(const REAL *g, const REAL *sp, int64_t steps, int64_t rows
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------- recurrent layers */
+/* A recurrent layer with a plain nn.Linear from the N neurons to themselves, r_{t+1} = s_t W^T (+ bias), its whole
+ * time loop in one call: per step the neuron update (launch with T = 1, input x_t + r_t) and the product with W,
+ * taken by the BLAS function torch itself calls for torch.mm / torch.addmm (the Fortran ?gemm_ of the library torch
+ * links, found at run time and passed in), with the arguments torch passes, so the product has the same bits as
+ * the reference's. Buffers are time-major: step t's (B, N) slice starts `stride` elements after step t-1's. */
+typedef void (*gemm_fn)(const char *, const char *, const int *, const int *, const int *, const REAL *,
+                        const REAL *, const int *, const REAL *, const int *, const REAL *, REAL *, const int *);
+
+typedef struct {
+    int64_t T, stride;
+    gemm_fn gemm;
+    const REAL *w, *bias;         /* (N, N) row-major weight; (N) bias or NULL */
+    REAL *r;                      /* (B, N): the recurrent drive of the current step (r_0 = 0 on entry) */
+    const REAL *x;                /* the layer's input, (B, T, N) contiguous */
+    REAL *xp, *s, *wv, *is, *bs;  /* per step: x + r, spikes, carried membrane, i, b (NULL where not kept) */
+    const REAL *g_out;            /* backward: the output gradient with strides gob, got, gon, or NULL */
+    int64_t gob, got, gon;
+    REAL *gs;                     /* (B, N): the gradient reaching s_t */
+    const REAL *v0, *i0, *b0;     /* the layer's initial states */
+    const REAL *grv, *gri, *grb;  /* time-major gradients of the recordings, or NULL */
+    REAL *gx;                     /* time-major input gradients (x + r's) */
+} Rec;
+
+#define AT(p, t) ((p) ? (p) + (t) * rc->stride : NULL)
+
+/* out = s W^T (+ bias): torch.mm(s, W.t()) / torch.addmm(bias, s, W.t()) (the bias copied in, then beta = 1) */
+static void rec_product(const Rec *rc, int64_t B, int64_t N, const REAL *s, REAL *out) {
+    const int n = (int)N, b = (int)B;
+    const REAL one = R(1), zero = R(0);
+    if (rc->bias)
+        for (int64_t i = 0; i < B; i++) memcpy(out + i * N, rc->bias, sizeof(REAL) * (size_t)N);
+    rc->gemm("T", "N", &n, &b, &n, &one, rc->w, &n, s, &n, rc->bias ? &one : &zero, out, &n);
+}
+
+int lif_recurrent_forward(Args *a, const Rec *rc) {
+    const int64_t B = a->B, N = a->N;
+    a->rec = rc->r;
+    a->u = NULL;
+    for (int64_t t = 0; t < rc->T; t++) {
+        a->x = rc->x + t * N;
+        a->out = AT(rc->s, t);
+        a->xsave = AT(rc->xp, t);
+        a->recv = AT(rc->wv, t);
+        a->isave = AT(rc->is, t);
+        a->bsave = AT(rc->bs, t);
+        const int err = launch(a, 0);
+        if (err) return err;
+        if (t < rc->T - 1) rec_product(rc, B, N, a->out, rc->r);
+    }
+    return 0;
+}
+
+/* gs = g_out[:, t] + gr W  (torch.addmm(g_out[:, t], gr, W)), or gr W without an output gradient */
+static void rec_grad_product(const Rec *rc, int64_t B, int64_t N, int64_t t, const REAL *gr) {
+    const int n = (int)N, b = (int)B;
+    const REAL one = R(1), zero = R(0);
+    if (rc->g_out)
+        for (int64_t i = 0; i < B; i++)
+            for (int64_t j = 0; j < N; j++) rc->gs[i * N + j] = rc->g_out[i * rc->gob + t * rc->got + j * rc->gon];
+    if (gr) rc->gemm("N", "N", &n, &b, &n, &one, rc->w, &n, gr, &n, rc->g_out ? &one : &zero, rc->gs, &n);
+}
+
+int lif_recurrent_backward(Args *a, const Rec *rc) {
+    const int64_t B = a->B, N = a->N;
+    a->u = a->isave = a->bsave = NULL;
+    a->g_out = rc->gs;
+    a->gsb = N;
+    a->gsn = 1;
+    for (int64_t t = rc->T - 1; t >= 0; t--) {
+        if (t < rc->T - 1 || rc->g_out) rec_grad_product(rc, B, N, t, t < rc->T - 1 ? AT(rc->gx, t + 1) : NULL);
+        a->x = AT(rc->xp, t);
+        a->g_recv = AT(rc->grv, t);
+        a->g_reci = AT(rc->gri, t);
+        a->g_recb = AT(rc->grb, t);
+        a->gx = AT(rc->gx, t);
+        a->v0 = t > 0 ? AT(rc->wv, t - 1) : rc->v0;
+        a->i0 = t > 0 ? AT(rc->is, t - 1) : rc->i0;
+        a->b0 = t > 0 ? AT(rc->bs, t - 1) : rc->b0;
+        const int err = launch(a, 1);
+        if (err) return err;
+    }
+    return 0;
+}
+
+int rec_size(void) { return (int)sizeof(Rec); }
 int lif_forward(Args *a) { return launch(a, 0); }
 int lif_backward(Args *a) { return launch(a, 1); }
 int args_size(void) { return (int)sizeof(Args); }

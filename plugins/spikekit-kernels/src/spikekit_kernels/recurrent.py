@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from spikekit.compute import BackendResult, NeuronParams
-from spikekit_kernels import c_loops
+from spikekit_kernels import c_abi, c_loops, torch_blas
 from spikekit_kernels._plan import F_ALIF, F_SYN, SG_TENSOR, Plan, make_plan
 
 __all__ = ["recurrent_plan", "run_recurrent"]
@@ -157,8 +157,13 @@ class _RecurrentLoop(torch.autograd.Function):
         a.i0 = a.ifin = c_loops.ptr(i)
         a.b0 = a.bfin = c_loops.ptr(b)
         a.xsb = T * N
-        graphs = _run_steps(lib, a, x, steps, (XP, S, W, IS, Bs), plan, rec, linear, grad and linear is None)
-        ctx.plan, ctx.rec, ctx.linear, ctx.steps, ctx.graphs = plan, rec, linear, steps, graphs
+        gemm = _gemm(linear, B)
+        if gemm is not None:  # the whole loop, products included, in one compiled call
+            graphs: list[tuple[Tensor, Tensor]] = []
+            _compiled_forward(lib, a, x, steps, (XP, S, W, IS, Bs), linear, gemm)
+        else:
+            graphs = _run_steps(lib, a, x, steps, (XP, S, W, IS, Bs), plan, rec, linear, grad and linear is None)
+        ctx.plan, ctx.rec, ctx.linear, ctx.steps, ctx.graphs, ctx.gemm = plan, rec, linear, steps, graphs, gemm
         ctx.nparams = len(rec_params)
         ctx.rec_params = list(rec_params)
         ctx.save_for_backward(XP, S, W, IS, Bs, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt,
@@ -209,8 +214,22 @@ class _RecurrentLoop(torch.autograd.Function):
         gos = g3.unbind(1) if g3 is not None else None
         gs = XP.new_zeros(B, N)  # the gradient reaching s_t: the output's plus what flows back through r_{t+1}
         a.gsb, a.gsn, a.g_out = N, 1, gs.data_ptr()
+        if ctx.gemm is not None:
+            rc = c_abi.Rec(
+                T=T, stride=steps.stride, gemm=ctx.gemm, w=linear.weight.detach().data_ptr(), gs=gs.data_ptr()
+            )
+            _point(rc, xp=XP, wv=W, is_=IS, bs=Bs, v0=v0, i0=i0, b0=b0, grv=grv, gri=gri, grb=grb, gx=GX)
+            if g3 is not None:
+                g3 = g3 if g3.dtype == XP.dtype else g3.to(XP.dtype)
+                rc.g_out = g3.data_ptr()
+                rc.gob, rc.got, rc.gon = (g3.stride(d) if g3.size(d) > 1 else 0 for d in range(3))
+            if lib.lif_recurrent_backward(ctypes.byref(a), ctypes.byref(rc)) != 0:
+                raise RuntimeError("spikekit-kernels: the fused backward loop could not allocate its buffer")
+            T_python = -1  # nothing left for the loop below
+        else:
+            T_python = T - 1
         ptr = _StepPointers(steps, XP, W, IS, Bs, v0, i0, b0, grv, gri, grb, GX)
-        for t in range(T - 1, -1, -1):
+        for t in range(T_python, -1, -1):
             if t < T - 1:  # through r_{t+1} = rec(s_t)
                 gr = gxs[t + 1]
                 if linear is not None:
@@ -231,6 +250,34 @@ class _RecurrentLoop(torch.autograd.Function):
         return (gx, gw, gi if syn else None, gb if alif else None, g_alpha_mem, g_alpha_syn, None, None, g_alpha_adapt,
             None, None,
                 None, None, None, None, None, *pgrads)  # fmt: skip
+
+
+def _gemm(linear: nn.Linear | None, B: int) -> int | None:
+    """The BLAS product torch calls, for a plain ``nn.Linear`` whose products it gives with torch's bits; or None."""
+    if linear is None or not linear.weight.is_contiguous():
+        return None
+    bias = linear.bias.detach() if linear.bias is not None else None
+    if bias is not None and not bias.is_contiguous():
+        return None
+    return torch_blas.gemm_for(linear.weight.detach(), bias, B)
+
+
+def _point(rc: ctypes.Structure, **bufs: Tensor | None) -> None:
+    for name, t in bufs.items():
+        setattr(rc, name, c_loops.ptr(t))
+
+
+def _compiled_forward(lib, a, x, steps, bufs, linear, gemm) -> None:
+    """The forward time loop as one compiled call (``lif_recurrent_forward``): per step the neuron update on
+    ``x_t + r_t`` and ``r_{t+1} = s_t Wᵀ (+ bias)`` with torch's own BLAS call (:mod:`spikekit_kernels.torch_blas`)."""
+    XP, S, W, IS, Bs = bufs
+    r = x.new_zeros(steps.B, steps.N)  # r_0 = 0: the reference adds a zero tensor at the first step too
+    w = linear.weight.detach()
+    bias = linear.bias.detach() if linear.bias is not None else None
+    rc = c_abi.Rec(T=steps.T, stride=steps.stride, gemm=gemm, r=r.data_ptr(), x=x.data_ptr())
+    _point(rc, w=w, bias=bias, xp=XP, s=S, wv=W, is_=IS, bs=Bs)
+    if lib.lif_recurrent_forward(ctypes.byref(a), ctypes.byref(rc)) != 0:
+        raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")
 
 
 def _run_steps(lib, a, x, steps, bufs, plan, rec, linear, keep_graph) -> list[tuple[Tensor, Tensor]]:
