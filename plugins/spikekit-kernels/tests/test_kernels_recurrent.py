@@ -279,3 +279,36 @@ def test_the_blas_probe_refuses_a_product_with_other_bits(monkeypatch) -> None:
     real_mm = torch.mm
     monkeypatch.setattr(torch, "mm", lambda a, b: real_mm(a, b) + 1e-3)  # a reference whose bits differ
     assert torch_blas.gemm_for(w, None, 3) is None
+
+
+@pytest.mark.parametrize("model", ["lif", "alif"])
+@pytest.mark.parametrize("rec_kind", ["linear", "linear-nobias"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_products_from_the_spikes_in_the_blas_order(model, rec_kind, threads) -> None:
+    """At the benchmark's width the compiled loop takes each step's product from the spikes, in the order the BLAS
+    sums (found by the probe): spikes and states stay bitwise equal to the reference backend."""
+    from spikekit_kernels import c_loops, torch_blas
+
+    B, T, N = 32, 12, 512
+    g = torch.Generator().manual_seed(12)
+    x = torch.rand(B, T, N, generator=g) * 2.4
+    w = torch.randn(B, T, N, generator=g)
+    rec = _rec(rec_kind, N, 4)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        lib = c_loops.lib_for(x, 16, 0, 1)
+        weight, bias = rec.weight.detach(), rec.bias.detach() if rec.bias is not None else None
+        if torch_blas.sparse_block(lib, weight, weight.t().contiguous(), bias, B) == 0:
+            pytest.skip("no summation order of this BLAS was recognised: the BLAS takes every product")
+        got = _run(_layer(model, copy.deepcopy(rec), "fused-cpu"), x, w)
+        want = _run(_layer(model, copy.deepcopy(rec), "torch"), x, w)
+    finally:
+        torch.set_num_threads(old)
+    rate = (want[0] != 0).float().mean().item()
+    assert 0 < rate < 1 / 8, rate  # the steps take the sparse product
+    assert torch.equal(got[0], want[0])
+    for name, val in want[3].items():
+        assert torch.equal(got[3][name], val), name
+    scale = max(1.0, want[1].abs().max().item())
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-5 * scale)

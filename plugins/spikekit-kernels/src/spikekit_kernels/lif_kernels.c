@@ -766,6 +766,9 @@ typedef struct {
     const REAL *v0, *i0, *b0;     /* the layer's initial states */
     const REAL *grv, *gri, *grb;  /* time-major gradients of the recordings, or NULL */
     REAL *gx;                     /* time-major input gradients (x + r's) */
+    const REAL *wt;               /* W^T, (N, N) contiguous, for the product from the spikes (kc > 0) */
+    int64_t kc;                   /* the BLAS's block of the summed dimension (0: always call the BLAS) */
+    REAL *part;                   /* (N) scratch of the product from the spikes */
 } Rec;
 
 #define AT(p, t) ((p) ? (p) + (t) * rc->stride : NULL)
@@ -777,6 +780,43 @@ static void rec_product(const Rec *rc, int64_t B, int64_t N, const REAL *s, REAL
     if (rc->bias)
         for (int64_t i = 0; i < B; i++) memcpy(out + i * N, rc->bias, sizeof(REAL) * (size_t)N);
     rc->gemm("T", "N", &n, &b, &n, &one, rc->w, &n, s, &n, rc->bias ? &one : &zero, out, &n);
+}
+
+/* one rounding: v * w + c exactly, rounded once (what the BLAS's fused multiply-add kernels compute) */
+static inline REAL FMA(REAL v, REAL w, REAL c) {
+    return sizeof(REAL) == sizeof(float) ? (REAL)fmaf((float)v, (float)w, (float)c) : (REAL)fma(v, w, c);
+}
+
+/* out = s W^T (+ bias) from the spikes, in the order the BLAS sums (found by the caller's probe): the summed
+ * dimension in blocks of kc; within a block, k ascending, one fused multiply-add per term into a partial sum that
+ * starts at zero; the block's partial sum then added to the output (which starts at the bias, or is the first
+ * block's sum). Terms whose spike is zero are skipped: adding them changes no value. Returns 0; 1 when more than
+ * `max_nonzero` spikes were found (nothing written: take the dense product). */
+int sparse_rec_product(const REAL *s, const REAL *wt, const REAL *bias, int64_t B, int64_t N, int64_t kc,
+                       int64_t max_nonzero, REAL *out, REAL *part) {
+    int64_t nz = 0;
+    for (int64_t k = 0; k < B * N; k++) nz += s[k] != R(0);
+    if (nz > max_nonzero) return 1;
+    for (int64_t b = 0; b < B; b++) {
+        const REAL *restrict sb = s + b * N;
+        REAL *restrict o = out + b * N;
+        if (bias) memcpy(o, bias, sizeof(REAL) * (size_t)N);
+        for (int64_t k0 = 0; k0 < N; k0 += kc) {
+            const int64_t k1 = k0 + kc < N ? k0 + kc : N;
+            REAL *restrict p = (k0 == 0 && !bias) ? o : part;
+            memset(p, 0, sizeof(REAL) * (size_t)N);
+            for (int64_t k = k0; k < k1; k++) {
+                const REAL v = sb[k];
+                if (v == R(0)) continue;
+                const REAL *restrict w = wt + k * N;
+                IVDEP for (int64_t j = 0; j < N; j++) p[j] = FMA(v, w[j], p[j]);
+            }
+            if (p != o) {
+                IVDEP for (int64_t j = 0; j < N; j++) o[j] = o[j] + p[j];
+            }
+        }
+    }
+    return 0;
 }
 
 int lif_recurrent_forward(Args *a, const Rec *rc) {
@@ -792,7 +832,9 @@ int lif_recurrent_forward(Args *a, const Rec *rc) {
         a->bsave = AT(rc->bs, t);
         const int err = launch(a, 0);
         if (err) return err;
-        if (t < rc->T - 1) rec_product(rc, B, N, a->out, rc->r);
+        if (t < rc->T - 1 && (rc->kc <= 0 || sparse_rec_product(a->out, rc->wt, rc->bias, B, N, rc->kc, B * N / 8,
+                                                                 rc->r, rc->part) != 0))
+            rec_product(rc, B, N, a->out, rc->r);
     }
     return 0;
 }

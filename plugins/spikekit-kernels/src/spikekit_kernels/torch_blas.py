@@ -18,12 +18,15 @@ import threading
 
 import torch
 
-__all__ = ["gemm_for"]
+__all__ = ["gemm_for", "sparse_block"]
 
 Tensor = torch.Tensor
 _lib: ctypes.CDLL | bool | None = False
 _lock = threading.Lock()
 _probed: dict[tuple, bool] = {}
+_blocks: dict[tuple, int] = {}
+# candidate blocks of the summed dimension (besides none at all): what BLAS kernels use on current x86 and ARM CPUs
+_KC = (192, 128, 256, 384, 64, 96, 160, 224, 320, 512)
 _GEMM = {torch.float32: ("sgemm_", ctypes.c_float), torch.float64: ("dgemm_", ctypes.c_double)}
 
 
@@ -82,3 +85,32 @@ def gemm_for(w: Tensor, bias: Tensor | None, B: int) -> int | None:
         if not _probed[key]:
             return None
         return ctypes.cast(fn, ctypes.c_void_p).value
+
+
+def sparse_block(lib: ctypes.CDLL, w: Tensor, wt: Tensor, bias: Tensor | None, B: int) -> int:
+    """The block ``kc`` of the summed dimension for which the compiled sparse product equals torch's product for
+    this shape, dtype, bias and number of threads; 0 when none does (then the BLAS is always called)."""
+    N = w.shape[0]
+    key = (w.dtype, B, N, bias is not None, torch.get_num_threads())
+    with _lock:
+        if key in _blocks:
+            return _blocks[key]
+        g = torch.Generator().manual_seed(7)
+        trials = []
+        for rate in (0.02, 0.06, 0.12):
+            s = (torch.rand(B, N, generator=g) < rate).to(w.dtype) * torch.randint(1, 4, (B, N), generator=g)
+            trials.append((s, torch.mm(s, w.t()) if bias is None else torch.addmm(bias, s, w.t())))
+        out, part = w.new_empty(B, N), w.new_empty(N)
+        bp = bias.data_ptr() if bias is not None else None
+        found = 0
+        for kc in (N, *(k for k in _KC if k < N)):
+            for s, ref in trials:
+                code = lib.sparse_rec_product(s.data_ptr(), wt.data_ptr(), bp, B, N, kc, B * N, out.data_ptr(),
+                                              part.data_ptr())  # fmt: skip
+                if code != 0 or not torch.equal(out, ref):
+                    break
+            else:
+                found = kc
+                break
+        _blocks[key] = found
+        return found
