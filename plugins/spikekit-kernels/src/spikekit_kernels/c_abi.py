@@ -34,7 +34,7 @@ _REC = [("T", ctypes.c_int64), ("stride", ctypes.c_int64), ("gemm", ctypes.c_voi
 _REC += [(n, ctypes.c_void_p) for n in ("xp", "s", "wv", "is_", "bs", "g_out")]
 _REC += [(n, ctypes.c_int64) for n in ("gob", "got", "gon")]
 _REC += [(n, ctypes.c_void_p) for n in ("gs", "v0", "i0", "b0", "grv", "gri", "grb", "gx", "wt")]
-_REC += [("kc", ctypes.c_int64), ("part", ctypes.c_void_p)]
+_REC += [("kc", ctypes.c_int64), ("part", ctypes.c_void_p), ("nthreads", ctypes.c_int64)]
 Rec = type("Rec", (ctypes.Structure,), {"_fields_": _REC})
 
 
@@ -54,7 +54,7 @@ def bind(lib: ctypes.CDLL, real: str) -> str | None:
         lib.spike_weight_grad.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ctypes.c_int]
         for fn in ("lif_recurrent_forward", "lif_recurrent_backward"):
             getattr(lib, fn).argtypes = [ctypes.POINTER(Args), ctypes.POINTER(Rec)]
-        lib.sparse_rec_product.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, ptr, ptr]
+        lib.sparse_rec_product.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64, ptr, ptr, ctypes.c_int]
         rec_size = lib.rec_size()
     except AttributeError as exc:
         return f"lacks a symbol of ours ({exc})"

@@ -768,7 +768,8 @@ typedef struct {
     REAL *gx;                     /* time-major input gradients (x + r's) */
     const REAL *wt;               /* W^T, (N, N) contiguous, for the product from the spikes (kc > 0) */
     int64_t kc;                   /* the BLAS's block of the summed dimension (0: always call the BLAS) */
-    REAL *part;                   /* (N) scratch of the product from the spikes */
+    REAL *part;                   /* (nthreads, N) scratch of the product from the spikes */
+    int64_t nthreads;             /* threads of the product from the spikes */
 } Rec;
 
 #define AT(p, t) ((p) ? (p) + (t) * rc->stride : NULL)
@@ -790,20 +791,30 @@ static inline REAL FMA(REAL v, REAL w, REAL c) {
 /* out = s W^T (+ bias) from the spikes, in the order the BLAS sums (found by the caller's probe): the summed
  * dimension in blocks of kc; within a block, k ascending, one fused multiply-add per term into a partial sum that
  * starts at zero; the block's partial sum then added to the output (which starts at the bias, or is the first
- * block's sum). Terms whose spike is zero are skipped: adding them changes no value. Returns 0; 1 when more than
- * `max_nonzero` spikes were found (nothing written: take the dense product). */
+ * block's sum). Terms whose spike is zero are skipped: adding them changes no value. Threads take batch rows.
+ * Returns 0; 1 when more than `max_nonzero` spikes were found (nothing written: take the dense product; from the
+ * spikes is faster up to about one spike in two: 0.12 against 0.19 ms at 30 % for 32 x 512 on one core). */
 int sparse_rec_product(const REAL *s, const REAL *wt, const REAL *bias, int64_t B, int64_t N, int64_t kc,
-                       int64_t max_nonzero, REAL *out, REAL *part) {
+                       int64_t max_nonzero, REAL *out, REAL *part, int nthreads) {
     int64_t nz = 0;
     for (int64_t k = 0; k < B * N; k++) nz += s[k] != R(0);
     if (nz > max_nonzero) return 1;
+    const int nt = nthreads < 1 ? 1 : (nthreads > B ? (int)B : nthreads);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
     for (int64_t b = 0; b < B; b++) {
+#ifdef _OPENMP
+        REAL *restrict scratch = part + (int64_t)omp_get_thread_num() * N;
+#else
+        REAL *restrict scratch = part;
+#endif
         const REAL *restrict sb = s + b * N;
         REAL *restrict o = out + b * N;
         if (bias) memcpy(o, bias, sizeof(REAL) * (size_t)N);
         for (int64_t k0 = 0; k0 < N; k0 += kc) {
             const int64_t k1 = k0 + kc < N ? k0 + kc : N;
-            REAL *restrict p = (k0 == 0 && !bias) ? o : part;
+            REAL *restrict p = (k0 == 0 && !bias) ? o : scratch;
             memset(p, 0, sizeof(REAL) * (size_t)N);
             for (int64_t k = k0; k < k1; k++) {
                 const REAL v = sb[k];
@@ -832,8 +843,8 @@ int lif_recurrent_forward(Args *a, const Rec *rc) {
         a->bsave = AT(rc->bs, t);
         const int err = launch(a, 0);
         if (err) return err;
-        if (t < rc->T - 1 && (rc->kc <= 0 || sparse_rec_product(a->out, rc->wt, rc->bias, B, N, rc->kc, B * N / 8,
-                                                                 rc->r, rc->part) != 0))
+        if (t < rc->T - 1 && (rc->kc <= 0 || sparse_rec_product(a->out, rc->wt, rc->bias, B, N, rc->kc, B * N / 2,
+                                                                 rc->r, rc->part, (int)rc->nthreads) != 0))
             rec_product(rc, B, N, a->out, rc->r);
     }
     return 0;

@@ -275,9 +275,10 @@ def _compiled_forward(lib, a, x, steps, bufs, linear, gemm) -> None:
     w = linear.weight.detach()
     bias = linear.bias.detach() if linear.bias is not None else None
     wt = w.t().contiguous()
-    part = x.new_empty(steps.N)
+    nt = torch.get_num_threads()
+    part = x.new_empty(nt, steps.N)
     kc = torch_blas.sparse_block(lib, w, wt, bias, steps.B)
-    rc = c_abi.Rec(T=steps.T, stride=steps.stride, gemm=gemm, r=r.data_ptr(), x=x.data_ptr(), kc=kc)
+    rc = c_abi.Rec(T=steps.T, stride=steps.stride, gemm=gemm, r=r.data_ptr(), x=x.data_ptr(), kc=kc, nthreads=nt)
     _point(rc, w=w, bias=bias, xp=XP, s=S, wv=W, is_=IS, bs=Bs, wt=wt, part=part)
     if lib.lif_recurrent_forward(ctypes.byref(a), ctypes.byref(rc)) != 0:
         raise RuntimeError("spikekit-kernels: the fused forward loop could not start its threads")

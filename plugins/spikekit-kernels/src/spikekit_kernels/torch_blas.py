@@ -100,13 +100,14 @@ def sparse_block(lib: ctypes.CDLL, w: Tensor, wt: Tensor, bias: Tensor | None, B
         for rate in (0.02, 0.06, 0.12):
             s = (torch.rand(B, N, generator=g) < rate).to(w.dtype) * torch.randint(1, 4, (B, N), generator=g)
             trials.append((s, torch.mm(s, w.t()) if bias is None else torch.addmm(bias, s, w.t())))
-        out, part = w.new_empty(B, N), w.new_empty(N)
+        nt = torch.get_num_threads()
+        out, part = w.new_empty(B, N), w.new_empty(nt, N)
         bp = bias.data_ptr() if bias is not None else None
         found = 0
         for kc in (N, *(k for k in _KC if k < N)):
             for s, ref in trials:
                 code = lib.sparse_rec_product(s.data_ptr(), wt.data_ptr(), bp, B, N, kc, B * N, out.data_ptr(),
-                                              part.data_ptr())  # fmt: skip
+                                              part.data_ptr(), nt)  # fmt: skip
                 if code != 0 or not torch.equal(out, ref):
                     break
             else:
