@@ -49,7 +49,8 @@ def test_each_configuration_builds_its_own_library(fresh_cache, flags, spike_kin
         lib = _cc.library("float", flags, spike_kind, sg_kind)
     assert lib is not None
     assert lib.config_flags() == flags  # the flags really are compile-time constants of that library
-    built = sorted(p.name for p in fresh_cache.iterdir() if p.name != ".lock")
+    built = sorted(p.name for p in fresh_cache.iterdir() if p.name not in (".lock", ".builds"))
+    assert _cc._recorded(fresh_cache) == []  # the build folder was removed and its record with it
     assert len(built) == 2  # the library and its digest; no temporary build directory or partial file is left behind
     assert built[0].endswith(f"-float-f{flags}-s{spike_kind}-g{sg_kind}.so") and built[1] == built[0] + ".sha256"
 
