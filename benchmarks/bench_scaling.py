@@ -42,6 +42,7 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--no-peers", action="store_true", help="skip sinabs and spikingjelly")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=DOCS_PLOT, help="where the plot goes ('' for none)")
+    ap.add_argument("--from-json", type=Path, default=None, help="only draw the plot of an earlier results file")
     return ap.parse_args()
 
 
@@ -63,9 +64,12 @@ def measure(sweeps: dict[str, list[int]], base: dict[str, int], repeats: int, pe
 
 def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: a small file
 
     dims = list(dict.fromkeys(r["dim"] for r in result["rows"]))
     fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.6), constrained_layout=True)
@@ -77,6 +81,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
             ax.plot(xs, ys, "k--" if impl == BOUND else "o-", label=impl, linewidth=1.2, markersize=3)
         fixed = ", ".join(f"{k}={v}" for k, v in result["base"].items() if k != dim)
         ax.set(xscale="log", yscale="log", xlabel=dim, title=f"LIF forward+backward ({fixed})")
+        ax.set_xticks([r["value"] for r in rows], [str(r["value"]) for r in rows])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel(f"ms (median, {result['threads']} threads)")
     axes[-1].legend(fontsize=7)
@@ -89,6 +95,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     args = _parse()
+    if args.from_json:
+        plot(json.loads(args.from_json.read_text()), args.plot)
+        return
     torch.set_num_threads(args.threads)
     sweeps, base = (QUICK, dict(B=2, T=10, N=32)) if args.quick else (SWEEPS, BASE)
     result: dict[str, Any] = {

@@ -6,7 +6,7 @@
  * vectorises them. Build with -ffp-contract=off and without -ffast-math: every expression rounds exactly as
  * PyTorch's elementwise CPU ops do (vector division, truncation and comparisons are exact IEEE operations, and no
  * reduction crosses lanes), so the forward outputs match the reference backend bit for bit. The equations and the
- * backward recursion are documented in spikekit_kernels/fused.py.
+ * backward recursion are documented in spikekit_kernels/op.py.
  *
  * Layout: x, out, u (pre-spike membrane) and the per-step saves are (B, T, N) contiguous; states are (B, N)
  * contiguous; per-neuron parameters are (B, N) with any strides (broadcast ones have stride 0; each work item
@@ -689,7 +689,7 @@ static int launch(Args *a, int backward) {
         return job.failed ? -2 : 0;
     }
 #ifdef _OPENMP
-    /* the OpenMP runtime that torch itself runs on (see _cc.py): its threads, already started and waiting */
+    /* the OpenMP runtime that torch itself runs on (see build_cache.py): its threads, already started and waiting */
 #pragma omp parallel num_threads(nt)
     run_items(&job);
     return job.failed ? -2 : 0;
