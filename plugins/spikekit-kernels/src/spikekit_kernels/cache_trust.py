@@ -6,8 +6,8 @@ that no one else can change is used. :func:`private_dir` checks the path with ``
 before it has checked the link itself), component by component, and then the directory it resolves to:
 
 * every directory on the way (the path as written and the path a link leads to) must be owned by this user or by
-  root, and must not be writable by group or others unless it has the sticky bit (as ``/tmp`` has): in a folder
-  others can write without it, anyone can rename or replace the entries;
+  root, and must not be writable by group or others unless it has the sticky bit (as the shared temporary folder
+  has): in a folder others can write without it, anyone can rename or replace the entries;
 * a symbolic link on the way must be owned by this user or by root: a link in a shared sticky folder owned by
   someone else points wherever its owner chooses;
 * the cache directory itself must be this user's and writable by no one else.

@@ -12,7 +12,7 @@ model, and runs the step uncompiled. ``SPIKEKIT_COMPILED_BACKEND`` chooses torch
 ``"inductor"``; ``"aot_eager"`` compiles nothing and is useful to debug).
 
 torch.compile writes the code it generates to disk and imports it from there, by default under the shared temporary
-folder (``/tmp/torchinductor_<user>``), where another user could plant Python files that this process would then
+folder (``torchinductor_<user>`` in it), where another user could plant Python files that this process would then
 import. So before compiling anything the backend points inductor's and Triton's caches at a private folder,
 ``<kernel cache>/torch-compile/inductor`` and ``.../triton`` (the kernel cache is ``$SPIKEKIT_KERNELS_CACHE`` or
 ``~/.cache/spikekit-kernels``), checked like the kernel cache (:mod:`spikekit_kernels.cache_trust`): through

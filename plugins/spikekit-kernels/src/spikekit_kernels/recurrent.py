@@ -1,4 +1,5 @@
-r"""Recurrent layers (``rec_connect``) on ``fused-cpu``: the time loop in Python, each step's neuron update in C.
+r"""Recurrent layers (``rec_connect``) on ``fused-cpu``: each step's neuron update in C; for a plain ``nn.Linear`` the
+whole time loop, products included, in one compiled call.
 
 The reference backend computes, per step, ``x'_t = x_t + r_t`` with ``r_t = rec_connect(s_{t-1})`` (``r_0 = 0``,
 and ``rec_connect`` is called after the last step too) and then one neuron step. Here each step is one call of the
@@ -7,8 +8,11 @@ torch's ``x_t + r_t``, ``r_0`` a zero tensor as in the reference) and runs the s
 forward, so spikes stay bitwise equal. For a plain ``nn.Linear`` from the neurons to themselves that no hook watches,
 ``r_{t+1}`` is the op ``nn.Linear`` calls on a 2-D input (``mm``, or ``addmm`` with its bias), written into one
 preallocated ``(B, N)`` buffer: the same bits, no module call, no allocation per step, and no product after the last
-step (a plain linear map draws nothing, so skipping it changes nothing). Any other module is called as the
-reference calls it, on the same spikes in the same shape, after the last step too.
+step (a plain linear map draws nothing, so skipping it changes nothing). Where torch's BLAS passes the probe of
+:mod:`spikekit_kernels.torch_blas`, that loop, forward and backward, runs entirely in C (``lif_recurrent_forward`` /
+``lif_recurrent_backward``), each step's product taken by the BLAS function torch calls or from the spikes in the
+BLAS's summation order (the same bits either way); otherwise it runs in Python with torch's products. Any other
+module is called as the reference calls it, on the same spikes in the same shape, after the last step too.
 
 Backward: a custom autograd function walks the steps backwards. Step ``t``'s compiled backward (``T = 1``, with the
 saved ``x'_t`` as its input and ``w_{t-1}``, ``i_{t-1}``, ``b_{t-1}`` as its "initial" state; it recomputes ``u_t``
