@@ -155,3 +155,20 @@ def test_the_op_with_the_triton_kernels_matches_the_reference() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "compared 3" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "name,home",
+    [("FusedCPUBackend", "cpu_backend"), ("run_plan", "layout"), ("lif_forward", "op"), ("lif_backward", "op")],
+)
+def test_the_old_module_keeps_its_names_with_a_deprecation_warning(name, home) -> None:
+    import importlib
+
+    from spikekit_kernels import fused
+
+    with pytest.warns(DeprecationWarning, match=rf"spikekit_kernels\.fused\.{name} is deprecated; use "
+                      rf"spikekit_kernels\.{home}\.{name}"):  # fmt: skip
+        old = getattr(fused, name)
+    assert old is getattr(importlib.import_module(f"spikekit_kernels.{home}"), name)
+    with pytest.raises(AttributeError):
+        fused.no_such_name
