@@ -81,7 +81,7 @@ def test_kernel_flag_combinations_against_the_torch_loop_on_cuda(dtype) -> None:
         x = (torch.rand(B, T, N, generator=g) * 2 - 0.3).to(DEV, dtype)
         st = [(torch.rand(B, N, generator=g) * 0.3).to(DEV, dtype) for _ in range(3)]
         prm = [torch.full((B, N), v, device=DEV, dtype=dtype) for v in (0.9, 0.8, 1.0, -0.5, 0.95, 1.8, 0.1)]
-        f1 = tb.forward_launch(x, *st, *prm, flags, single, 0.0, True)
+        f1 = tb.forward_launch(x, *st, *prm, flags, single, 0.0, True, 1, [0.5, 1.0, 0.0, 0.0, 0.0], 0)
         f2 = torch_loop.forward(x, *st, *prm, flags, single, 0.0, True)
         for a, b in zip(f1, f2):
             assert torch.equal(a, b), flags
