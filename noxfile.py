@@ -220,13 +220,17 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks of the compute backends (and sinabs / spikingjelly side by side); JSON to benchmarks/results."""
+    """Benchmarks of the compute backends (and sinabs / spikingjelly side by side); JSON to benchmarks/results, the
+    scaling plot to docs/backends/scaling.svg."""
     _install_everything(session, *SINABS_NEEDS)
     session.install(*SINABS)
     # spikingjelly without its dependencies: a plain install would replace torch by a CUDA build.
     session.install("--no-deps", "spikingjelly==2.0.0")
     session.install("loguru", "tqdm")
     session.run("python", "benchmarks/bench_backends.py", *session.posargs)
+    # how one LIF layer's time grows with T, N and B (JSON and the docs' plot); a smoke run with --quick
+    quick = ["--quick", "--plot", ""] if "--quick" in session.posargs else []
+    session.run("python", "benchmarks/bench_scaling.py", *quick)
 
 
 @nox.session

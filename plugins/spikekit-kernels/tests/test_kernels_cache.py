@@ -22,7 +22,8 @@ from spikekit.compute import get_backend
 sys.path.insert(0, str(Path(__file__).parent))
 from _kernels_testcfg import make_config, random_input
 
-from spikekit_kernels import _cc
+from spikekit_kernels import build_cache as _cc
+from spikekit_kernels import cache_trust
 
 pytestmark = pytest.mark.skipif(_cc._compiler() is None, reason="no C compiler")
 
@@ -158,8 +159,8 @@ def test_a_cache_owned_by_another_user_is_refused(cache, tmp_path, monkeypatch) 
         for p in (cache, *cache.iterdir()):
             os.chown(p, 65534, 65534)
     else:  # seen from another user's process
-        monkeypatch.setattr(_cc, "_uid", lambda: os.getuid() + 1)
-    with pytest.warns(RuntimeWarning, match=f"cache directory {cache} is owned by uid"):
+        monkeypatch.setattr(cache_trust, "uid", lambda: os.getuid() + 1)
+    with pytest.warns(RuntimeWarning, match="is owned by uid"):
         assert _cc.library(*CONFIG) is None
     assert not marker.exists()
 
@@ -178,7 +179,7 @@ def test_a_library_owned_by_another_user_is_refused(cache, tmp_path) -> None:
 def test_a_truncated_library_is_rebuilt_and_never_crashes_a_later_run(cache) -> None:
     # Built in another process: a library this process had mapped would, once truncated under it, end this process
     # with SIGBUS when it exits (the case a later run must never meet).
-    build = f"from spikekit_kernels import _cc; assert _cc.library(*{CONFIG!r}) is not None"
+    build = f"from spikekit_kernels import build_cache as _cc; assert _cc.library(*{CONFIG!r}) is not None"
     subprocess.run([sys.executable, "-c", build], check=True, timeout=300)
     target = _cc.library_path(*CONFIG)
     whole = target.read_bytes()
@@ -187,7 +188,7 @@ def test_a_truncated_library_is_rebuilt_and_never_crashes_a_later_run(cache) -> 
         f.truncate(len(whole) // 2)
     code = textwrap.dedent("""\
         import warnings
-        from spikekit_kernels import _cc
+        from spikekit_kernels import build_cache as _cc
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             lib = _cc.library("float", 17, 0, 1)
@@ -222,16 +223,21 @@ def test_a_garbage_library_is_rebuilt(cache) -> None:
     assert lib is not None and lib.config_flags() == CONFIG[1]
 
 
-def test_folders_of_killed_builds_are_removed(cache) -> None:
+def test_folders_of_killed_builds_are_removed_and_nothing_else(cache, monkeypatch) -> None:
     cache.mkdir(mode=0o700)
-    stale = cache / ".build-killed"
-    stale.mkdir()
-    (stale / "half-written.so").write_bytes(b"\x7fELF")
+    killed = Path(__import__("tempfile").mkdtemp(dir=cache, prefix=".build-"))
+    _cc._write_record(cache, [killed.name])  # as a build records its folder before it starts
+    (killed / "half-written.so").write_bytes(b"\x7fELF")
+    foreign = cache / ".build-not-ours"  # named like a build folder, but the cache never recorded it
+    foreign.mkdir()
+    (foreign / "keep").write_text("x")
     assert _cc.library(*CONFIG) is not None
-    assert not stale.exists()
+    assert not killed.exists()
+    assert (foreign / "keep").read_text() == "x"
     assert sorted(p.name for p in cache.iterdir()) == sorted(
-        [".lock", _cc.library_path(*CONFIG).name, _cc.library_path(*CONFIG).name + ".sha256"]
+        [".lock", ".builds", foreign.name, _cc.library_path(*CONFIG).name, _cc.library_path(*CONFIG).name + ".sha256"]
     )
+    assert _cc._recorded(cache) == []
 
 
 def test_the_cache_is_private_whatever_the_umask(cache) -> None:
@@ -245,11 +251,11 @@ def test_the_cache_is_private_whatever_the_umask(cache) -> None:
         assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
 
 
-def test_an_existing_cache_readable_by_others_is_made_private(cache) -> None:
+def test_an_existing_cache_readable_by_others_is_used_and_left_as_it_is(cache) -> None:
     cache.mkdir(mode=0o755)
     cache.chmod(0o755)
     assert _cc.library(*CONFIG) is not None
-    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o755  # not the cache's to change: it did not create it
 
 
 def test_missing_parents_of_the_cache_are_created_private(tmp_path, monkeypatch) -> None:
@@ -281,3 +287,84 @@ def test_cc_is_parsed_as_a_command_line(cache, tmp_path, monkeypatch) -> None:
     assert lib is not None and lib.config_flags() == CONFIG[1]
     assert _cc._cc_cmd == [str(wrapper), compiler[0]]
     assert "-DFLAGS=17" in log.read_text()  # the build went through the wrapper
+
+
+def _sticky_shared(tmp_path: Path) -> Path:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: everyone may create entries, only their owners may remove them
+    return shared
+
+
+def _victim(tmp_path: Path) -> tuple[Path, Path]:
+    """A directory of this user's with a folder named like a build folder, and a file: what a link may aim at."""
+    target = tmp_path / "victim"
+    target.mkdir(mode=0o755)
+    os.chmod(target, 0o755)
+    (target / ".build-precious").mkdir()
+    (target / "data.txt").write_text("mine")
+    return target, target / ".build-precious"
+
+
+def _untouched(target: Path, before: list[str]) -> None:
+    assert sorted(p.name for p in target.iterdir()) == before
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    assert (target / "data.txt").read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a link to another user")
+def test_a_link_owned_by_another_user_in_a_shared_sticky_folder_is_refused(tmp_path, monkeypatch) -> None:
+    """Another user's link in a shared sticky folder, pointing at this user's directory: nothing there is deleted,
+    chmod-ed or written, and the fused backend runs its torch loop after a warning naming the link."""
+    target, _precious = _victim(tmp_path)
+    before = sorted(p.name for p in target.iterdir())
+    link = _sticky_shared(tmp_path) / "kernels"
+    link.symlink_to(target)
+    os.lchown(link, 65534, 65534)
+    monkeypatch.setenv("SPIKEKIT_KERNELS_CACHE", str(link))
+    monkeypatch.setattr(_cc, "_libs", {})
+    monkeypatch.setattr(_cc, "_cleaned", set())
+    with pytest.warns(RuntimeWarning, match=f"cache path {link} is a symbolic link owned by uid 65534"):
+        assert _cc.library(*CONFIG) is None
+    _untouched(target, before)
+    _runs_like_the_reference()
+
+
+def test_a_link_of_ones_own_is_followed_and_checked(tmp_path, monkeypatch) -> None:
+    real = tmp_path / "real-cache"
+    link = tmp_path / "kernels"
+    link.symlink_to(real)
+    monkeypatch.setenv("SPIKEKIT_KERNELS_CACHE", str(link))
+    monkeypatch.setattr(_cc, "_libs", {})
+    assert _cc.library(*CONFIG) is not None
+    assert (real / _cc.library_path(*CONFIG).name).is_file()
+
+
+@pytest.mark.parametrize("where", ["cache", "link"])
+def test_a_cache_under_a_folder_others_can_write_without_the_sticky_bit_is_refused(tmp_path, monkeypatch, where):
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)  # no sticky bit: anyone may rename or replace what is in it
+    if where == "cache":
+        path = open_dir / "kernels"
+        target = None
+    else:  # a link of one's own, but in the open folder (anyone may swap it), to a directory of one's own
+        target, _ = _victim(tmp_path)
+        path = open_dir / "kernels"
+        path.symlink_to(target)
+    before = sorted(p.name for p in target.iterdir()) if target else []
+    monkeypatch.setenv("SPIKEKIT_KERNELS_CACHE", str(path))
+    monkeypatch.setattr(_cc, "_libs", {})
+    with pytest.warns(RuntimeWarning, match=f"folder {open_dir} on the cache's path is writable by others without"):
+        assert _cc.library(*CONFIG) is None
+    assert not (open_dir / "kernels").exists() or target is not None  # nothing created there
+    if target is not None:
+        _untouched(target, before)
+
+
+def test_a_cache_in_a_sticky_folder_is_accepted(tmp_path, monkeypatch) -> None:
+    path = _sticky_shared(tmp_path) / "kernels"
+    monkeypatch.setenv("SPIKEKIT_KERNELS_CACHE", str(path))
+    monkeypatch.setattr(_cc, "_libs", {})
+    assert _cc.library(*CONFIG) is not None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700

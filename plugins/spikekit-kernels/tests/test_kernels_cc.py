@@ -17,7 +17,8 @@ from spikekit.compute import get_backend
 sys.path.insert(0, str(Path(__file__).parent))
 from _kernels_testcfg import make_config, random_input
 
-from spikekit_kernels import _cc, fused
+from spikekit_kernels import build_cache as _cc
+from spikekit_kernels import c_loops, cpu_backend, op  # noqa: F401  (cpu_backend registers the C loops)
 from spikekit_kernels._plan import F_ALIF, F_FLOOR, F_MAXCLAMP, F_NORM, F_RESET, F_SPIKING, F_SUBVAL, F_SYN
 
 needs_cc = pytest.mark.skipif(_cc._compiler() is None, reason="no C compiler")
@@ -48,7 +49,8 @@ def test_each_configuration_builds_its_own_library(fresh_cache, flags, spike_kin
         lib = _cc.library("float", flags, spike_kind, sg_kind)
     assert lib is not None
     assert lib.config_flags() == flags  # the flags really are compile-time constants of that library
-    built = sorted(p.name for p in fresh_cache.iterdir() if p.name != ".lock")
+    built = sorted(p.name for p in fresh_cache.iterdir() if p.name not in (".lock", ".builds"))
+    assert _cc._recorded(fresh_cache) == []  # the build folder was removed and its record with it
     assert len(built) == 2  # the library and its digest; no temporary build directory or partial file is left behind
     assert built[0].endswith(f"-float-f{flags}-s{spike_kind}-g{sg_kind}.so") and built[1] == built[0] + ".sha256"
 
@@ -86,7 +88,7 @@ def test_libraries_run_on_torchs_own_openmp_runtime(fresh_cache) -> None:
 @needs_cc
 def test_concurrent_processes_share_the_cache_safely(fresh_cache) -> None:
     code = (
-        "from spikekit_kernels import _cc\n"
+        "from spikekit_kernels import build_cache as _cc\n"
         "lib = _cc.library('double', 16 | 1, 0, 1)\n"
         "assert lib is not None and lib.config_flags() == 17\n"
     )
@@ -119,8 +121,8 @@ def _forward_outputs(surrogate: str):
         from spikekit_kernels._plan import make_plan
 
         plan = make_plan(x, state, params)
-        key = fused._register_surrogate(plan.surrogate) if plan.sg_kind == 0 else 0
-        return fused.lif_forward(
+        key = op.register_surrogate(plan.surrogate) if plan.sg_kind == 0 else 0
+        return op.lif_forward(
             x, state["v_mem"], state["i_syn"], x.new_empty(0), plan.alpha_mem, plan.alpha_syn, plan.threshold,
             plan.floor, plan.alpha_adapt, plan.adapt_scale, plan.reset_const, plan.flags, plan.spike_kind,
             plan.max_spikes, False, plan.sg_kind, plan.sg_params, key,
@@ -130,7 +132,7 @@ def _forward_outputs(surrogate: str):
 @pytest.mark.parametrize("use_c", [True, False], ids=["compiled", "torch-loop"])
 def test_closed_form_surrogates_keep_nothing_per_step(use_c, monkeypatch) -> None:
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)
     _out, u, isave, _b, *_ = _forward_outputs("SingleExponential")
     assert u.numel() == 0 and isave.numel() == 0  # the backward recomputes them
     _out, u, isave, _b, *_ = _forward_outputs("callable")
@@ -141,7 +143,7 @@ def test_closed_form_surrogates_keep_nothing_per_step(use_c, monkeypatch) -> Non
 def test_output_gradient_with_any_strides(use_c, monkeypatch) -> None:
     """A broadcast (sum's) or transposed output gradient gives the same input gradient as a contiguous one."""
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)
     params, state = make_config("lif", syn=True, norm=True)
     backend = get_backend("fused-cpu")
     grads = []

@@ -51,7 +51,7 @@ def test_export_records_the_fused_op() -> None:
 def test_fake_tensor_shapes_match_the_real_op() -> None:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from spikekit_kernels.fused import lif_forward
+    from spikekit_kernels.op import lif_forward
 
     args = [torch.rand(2, 4, 3)] + [torch.rand(2, 3) for _ in range(10)]
     real = lif_forward(*args, 1 | 16, 0, 0.0, True, 1, [0.5, 1.0, 0, 0, 0], 0)
@@ -65,14 +65,14 @@ def test_fake_tensor_shapes_match_the_real_op() -> None:
 def test_eager_calls_and_the_registered_op_agree() -> None:
     """Eager code calls the op's implementation directly (no dispatcher); the registered op, which traced code
     records, gives the same outputs and, through its registered autograd formula, the same gradients."""
-    from spikekit_kernels.fused import _EagerOp
+    from spikekit_kernels.op import EagerOp
 
     g = torch.Generator().manual_seed(3)
     base = [torch.rand(3, 9, 5, generator=g) * 2.4, torch.rand(3, 5, generator=g) * 0.5]
     alpha = torch.full((3, 5), 0.9)
     cfg = (1 | 2 | 16, 0, 0.0, True, 1, [0.5, 1.0, 0.0, 0.0, 0.0], 0)  # synapse, norm_input, spiking; recorded
     results = []
-    for call in (_EagerOp.apply, torch.ops.spikekit_kernels.lif_forward):
+    for call in (EagerOp.apply, torch.ops.spikekit_kernels.lif_forward):
         x, v0 = (t.clone().requires_grad_(True) for t in base)
         i0 = torch.zeros(3, 5, requires_grad=True)
         a_mem, a_syn = alpha.clone().requires_grad_(True), (alpha * 0.8).requires_grad_(True)

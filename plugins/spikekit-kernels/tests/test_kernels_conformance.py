@@ -21,6 +21,6 @@ class TestFusedCPUTorchLoopConformance(BackendConformance):
 
     @pytest.fixture(autouse=True)
     def _torch_loop(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from spikekit_kernels import fused
+        from spikekit_kernels import c_loops
 
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)

@@ -26,10 +26,10 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
 def _run_both(
     backend: str, cfg: dict, T: int, seed: int, use_c: bool, monkeypatch: pytest.MonkeyPatch, last: bool = False
 ):
-    from spikekit_kernels import fused
+    from spikekit_kernels import c_loops
 
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)
     results = []
     for name in (backend, "torch"):
         params, state = make_config(**cfg)
@@ -148,10 +148,10 @@ def test_input_gradient_has_no_subnormal_entries(dtype, use_c, monkeypatch) -> N
     """Far below threshold the surrogate is about the smallest normal number; times a small output gradient it
     would be subnormal (slowing every later backward on the CPU): those entries are zero, the rest as the reference."""
     import spikekit.layers as sl
-    from spikekit_kernels import fused
+    from spikekit_kernels import c_loops
 
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: False)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: False)
     tiny = torch.finfo(dtype).tiny
     x = torch.zeros((2, 6, 8), dtype=dtype)
     x[:, 0, 4:] = -45.0  # u = -45 from then on: the surrogate exp(-2 |u - 1|) is about 1e-40 (float32) there
@@ -190,7 +190,7 @@ def test_thresholds_other_than_one(model, extra, threshold, monkeypatch) -> None
 
 def _stream_min_bytes() -> int:
     """The output size from which the compiled loop writes with non-temporal stores (read from its source)."""
-    from spikekit_kernels import _cc
+    from spikekit_kernels import build_cache as _cc
 
     m = re.search(r"#define STREAM_MIN_BYTES \((\d+) << (\d+)\)", _cc._SOURCE.read_text())
     assert m, "STREAM_MIN_BYTES not found in lif_kernels.c"

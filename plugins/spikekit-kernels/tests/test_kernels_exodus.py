@@ -54,10 +54,10 @@ def _closed_forms(x: torch.Tensor, v0: torch.Tensor, alpha: float, theta: float,
 @pytest.mark.parametrize("use_c", [True, False], ids=["compiled", "torch-loop"])
 @pytest.mark.parametrize("model", ["iaf", "lif"])
 def test_input_gradient_equals_the_exodus_closed_form(model, use_c, monkeypatch) -> None:
-    from spikekit_kernels import fused
+    from spikekit_kernels import c_loops
 
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)
     params, state = make_config(model, surrogate="SingleExponential", dtype=torch.float64, train=False, B=2,
                                 trail=(3,))  # fmt: skip
     alpha = float(params.alpha_mem)

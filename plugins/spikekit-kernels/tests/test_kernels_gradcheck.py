@@ -36,10 +36,10 @@ CASES = [
 @pytest.mark.parametrize("use_c", [True, False], ids=["compiled", "torch-loop"])
 @pytest.mark.parametrize("cfg", SMOOTH, ids=lambda c: "-".join(f"{v}" for v in c.values()))
 def test_gradcheck_float64(cfg, use_c, monkeypatch) -> None:
-    from spikekit_kernels import fused
+    from spikekit_kernels import c_loops
 
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)
     params, state = make_config(**cfg, dtype=torch.float64, trail=(3,), B=2)
     names = list(state)
     g = torch.Generator().manual_seed(5)
@@ -66,10 +66,10 @@ def test_gradcheck_float64(cfg, use_c, monkeypatch) -> None:
 @pytest.mark.parametrize("use_c", [True, False], ids=["compiled", "torch-loop"])
 @pytest.mark.parametrize("cfg", CASES, ids=lambda c: "-".join(f"{v}" for v in c.values()))
 def test_bptt_float64_equals_autograd_through_the_reference(cfg, use_c, monkeypatch) -> None:
-    from spikekit_kernels import fused
+    from spikekit_kernels import c_loops
 
     if not use_c:
-        monkeypatch.setattr(fused, "_use_c", lambda x: None)
+        monkeypatch.setattr(c_loops, "use_c", lambda x: None)
     grads = []
     for name in ("fused-cpu", "torch"):
         params, state = make_config(**cfg, dtype=torch.float64, trail=(4,), B=2)

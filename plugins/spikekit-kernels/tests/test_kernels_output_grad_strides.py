@@ -7,7 +7,7 @@ import pytest
 import torch
 
 sl = pytest.importorskip("spikekit.layers")
-from spikekit_kernels import _cc  # noqa: E402
+from spikekit_kernels import build_cache as _cc  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not _cc.available(), reason="no C compiler")
 

@@ -71,7 +71,7 @@ def test_conformance_configurations_on_cuda(shape) -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_kernel_flag_combinations_against_the_torch_loop_on_cuda(dtype) -> None:
     from spikekit_kernels import _plan as P
-    from spikekit_kernels import _torchloop
+    from spikekit_kernels import torch_loop
     from spikekit_kernels import triton_backend as tb
 
     B, T, N = 3, 40, 700
@@ -81,8 +81,8 @@ def test_kernel_flag_combinations_against_the_torch_loop_on_cuda(dtype) -> None:
         x = (torch.rand(B, T, N, generator=g) * 2 - 0.3).to(DEV, dtype)
         st = [(torch.rand(B, N, generator=g) * 0.3).to(DEV, dtype) for _ in range(3)]
         prm = [torch.full((B, N), v, device=DEV, dtype=dtype) for v in (0.9, 0.8, 1.0, -0.5, 0.95, 1.8, 0.1)]
-        f1 = tb.forward_launch(x, *st, *prm, flags, single, 0.0, True)
-        f2 = _torchloop.forward(x, *st, *prm, flags, single, 0.0, True)
+        f1 = tb.forward_launch(x, *st, *prm, flags, single, 0.0, True, 1, [0.5, 1.0, 0.0, 0.0, 0.0], 0)
+        f2 = torch_loop.forward(x, *st, *prm, flags, single, 0.0, True)
         for a, b in zip(f1, f2):
             assert torch.equal(a, b), flags
         out, u, isave, bsave, recv, vfin, ifin, bfin = f2
@@ -91,7 +91,7 @@ def test_kernel_flag_combinations_against_the_torch_loop_on_cuda(dtype) -> None:
         sgp = [0.5, 1.0, 0.0, 0.0, 0.0]
         b1 = tb.backward_launch(x, u, isave, bsave, *st, *prm, go, None, None, None, gvf, None, None, None, flags,
                                 single, 0.0, P.SG_SINGLE_EXP, sgp)  # fmt: skip
-        b2 = _torchloop.backward(x, u, isave, bsave, *st, *prm, go, None, None, None, gvf, None, None, None, flags,
+        b2 = torch_loop.backward(x, u, isave, bsave, *st, *prm, go, None, None, None, gvf, None, None, None, flags,
                                  single, 0.0, P.SG_SINGLE_EXP, sgp)  # fmt: skip
         for j, (a, b) in enumerate(zip(b1, b2)):
             if (j in (2, 5) and not syn) or (j in (3, 6) and not alif):

@@ -11,6 +11,18 @@ compilation fails (no C compiler for inductor, an operation dynamo cannot trace)
 model, and runs the step uncompiled. ``SPIKEKIT_COMPILED_BACKEND`` chooses torch.compile's backend (default
 ``"inductor"``; ``"aot_eager"`` compiles nothing and is useful to debug).
 
+torch.compile writes the code it generates to disk and imports it from there, by default under the shared temporary
+folder (``torchinductor_<user>`` in it), where another user could plant Python files that this process would then
+import. So before compiling anything the backend points inductor's and Triton's caches at a private folder,
+``<kernel cache>/torch-compile/inductor`` and ``.../triton`` (the kernel cache is ``$SPIKEKIT_KERNELS_CACHE`` or
+``~/.cache/spikekit-kernels``), checked like the kernel cache (:mod:`spikekit_kernels.cache_trust`): through
+``TORCHINDUCTOR_CACHE_DIR`` and ``TRITON_CACHE_DIR``, for the whole process. A value the user set for either
+variable is kept as it is (the user's choice; a value equal to torch's own default shared folder counts as unset,
+since torch writes that value into the environment after its first compile). When the private folder is refused
+(a link owned by someone else, a folder others can write without the sticky bit, ...) the backend warns once with a
+:class:`~spikekit.errors.BackendFallbackWarning` that names the reason (``"the compiled backend runs the step
+uncompiled: ..."``) and runs every step uncompiled (the reference loop; same results, slower).
+
 The LIF family (:class:`~spikekit.compute.NeuronParams`) is not run here: ``fused-cpu`` and ``triton`` cover it
 with hand-written kernels. What those need beyond a step function: the activations' specs
 (:func:`spikekit.protocols.spec_of`) of kinds the kernels know, and the model written as the LIF-family equations
@@ -29,6 +41,8 @@ import torch
 
 from spikekit.compute import BackendResult, NeuronParams, StepModel, run_step_loop
 from spikekit.errors import BackendFallbackWarning, warn_at_caller
+from spikekit_kernels.build_cache import cache_dir
+from spikekit_kernels.cache_trust import Refused, private_dir
 
 __all__ = ["CompiledBackend"]
 
@@ -48,6 +62,7 @@ class CompiledBackend:
         self._compiled: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._failed: set[Callable[..., Any]] = set()
         self._lock = threading.Lock()
+        self._caches: str | bool | None = False  # False: not checked yet; None: private; str: why not
 
     def unsupported_reason(
         self, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams | StepModel
@@ -63,7 +78,14 @@ class CompiledBackend:
     def _step(self, model: StepModel) -> Callable[..., Any]:
         step = model.step
         with self._lock:
-            if step in self._failed:
+            if self._caches is False:
+                self._caches = private_caches()
+                if self._caches is not None:
+                    warn_at_caller(
+                        f"{model.layer_name}: the compiled backend runs the step uncompiled: {self._caches}",
+                        BackendFallbackWarning,
+                    )
+            if step in self._failed or self._caches is not None:
                 return step
             compiled = self._compiled.get(step)
             if compiled is None:
@@ -96,6 +118,35 @@ class CompiledBackend:
                 BackendFallbackWarning,
             )
             return run_step_loop(x, state, params)
+
+
+def _default_inductor_dir() -> str:
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    return os.path.abspath(default_cache_dir())
+
+
+def private_caches() -> str | None:
+    """Point torch.compile's inductor and Triton caches at the private folder (unless the user chose them); None
+    when done, else why the folder is refused."""
+    default = _default_inductor_dir()
+    base = cache_dir() / "torch-compile"
+    chosen = {
+        "TORCHINDUCTOR_CACHE_DIR": lambda v: os.path.abspath(v) != default,
+        "TRITON_CACHE_DIR": lambda v: not os.path.abspath(v).startswith(default + os.sep),
+    }
+    for var, sub in (("TORCHINDUCTOR_CACHE_DIR", "inductor"), ("TRITON_CACHE_DIR", "triton")):
+        given = os.environ.get(var)
+        if given and chosen[var](given):
+            continue
+        try:
+            real, _created = private_dir(base / sub)
+        except Refused as exc:
+            return f"its torch.compile cache is refused ({exc}); set {var} to a private folder of your own"
+        except OSError as exc:
+            return f"its torch.compile cache {base / sub} cannot be made ({exc})"
+        os.environ[var] = str(real)
+    return None
 
 
 def _is_compile_error(exc: Exception) -> bool:

@@ -9,7 +9,7 @@ def spikekit_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             "fused-cpu",
-            "spikekit_kernels.fused:FusedCPUBackend",
+            "spikekit_kernels.cpu_backend:FusedCPUBackend",
             description="fused CPU time loop (one custom op, hand-written BPTT backward)",
         ),
         BackendSpec(

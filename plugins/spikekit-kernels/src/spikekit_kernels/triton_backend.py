@@ -3,10 +3,10 @@
 One program owns a block of ``BLOCK`` neurons (flattened over batch and neurons) and loops over all time steps,
 keeping the state in registers: the forward reads ``x`` once and writes the output and the saved membrane ``u``
 (plus ``i`` / ``b`` per step with a synapse / adaptation); the backward runs the reverse-time recursion of
-:mod:`spikekit_kernels.fused` (same equations, same recomputation of spikes and ``w_{t-1}`` from ``u``). The kernels
-are registered as the CUDA implementations of the same ``torch.library`` ops as the CPU loop
-(``spikekit_kernels::lif_forward`` / ``lif_backward``), so autograd, ``torch.compile`` and ``torch.export`` behave the
-same. Arithmetic is float32 (float64 stays float64); bf16 / fp16 inputs are upcast to float32 state and the output
+:mod:`spikekit_kernels.op` (same equations, same recomputation of spikes and ``w_{t-1}`` from ``u``). Importing
+this module registers the kernels as the ``"cuda"`` implementations of the fused op
+(:func:`spikekit_kernels.op.register_device`), so autograd, ``torch.compile`` and ``torch.export`` behave as on the
+CPU. Arithmetic is float32 (float64 stays float64); bf16 / fp16 inputs are upcast to float32 state and the output
 is cast back. Triton is imported only when this module is imported, i.e. when the backend is first used.
 
 Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``) at small sizes; see docs/backends.
@@ -21,8 +21,10 @@ import triton
 import triton.language as tl
 
 from spikekit.compute import BackendResult, NeuronParams
-from spikekit_kernels import fused
+from spikekit_kernels import op
 from spikekit_kernels._plan import F_ALIF, F_SYN, make_plan
+from spikekit_kernels.layout import run_plan
+from spikekit_kernels.op_spec import BackwardArgs, ForwardArgs, params_of
 
 __all__ = ["TritonBackend", "forward_launch", "backward_launch"]
 
@@ -303,36 +305,57 @@ def _state_or_zeros(t: torch.Tensor, v0: torch.Tensor) -> torch.Tensor:
     return t if t.numel() else torch.zeros_like(v0)
 
 
-def forward_launch(x, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const, flags,
-    spike_kind, max_spikes, record, *_):  # fmt: skip
-    """Runs the forward kernel; same signature and results as ``spikekit_kernels::lif_forward``."""
+def forward_launch(*args: object) -> tuple[torch.Tensor, ...]:
+    """Runs the forward kernel; arguments and results as :mod:`spikekit_kernels.op_spec` declares them."""
+    a = ForwardArgs(*args)
+    x, v0, flags, spike_kind, max_spikes, record = a.x, a.v0, a.flags, a.spike_kind, a.max_spikes, a.record
+    alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const = params_of(a)
+    i0, b0 = a.i0, a.b0
     x = x.contiguous()
     st = v0.dtype
     B, T, N = x.shape
     i0, b0 = _state_or_zeros(i0, v0), _state_or_zeros(b0, v0)
-    args = [
+    tensors = [
         t.contiguous().to(st)
         for t in (v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const)
     ]
     full = lambda on, dt=st: x.new_empty(x.shape, dtype=dt) if on else x.new_empty(0, dtype=dt)  # noqa: E731
     syn, alif = bool(flags & F_SYN), bool(flags & F_ALIF)
     out, u, isave, bsave, recv = full(True, x.dtype), full(True), full(syn), full(alif), full(record)
-    vfin = torch.empty_like(args[0])
-    ifin = torch.empty_like(args[0]) if syn else x.new_empty(0, dtype=st)
-    bfin = torch.empty_like(args[0]) if alif else x.new_empty(0, dtype=st)
+    vfin = torch.empty_like(tensors[0])
+    ifin = torch.empty_like(tensors[0]) if syn else x.new_empty(0, dtype=st)
+    bfin = torch.empty_like(tensors[0]) if alif else x.new_empty(0, dtype=st)
     dummy = u  # any valid pointer for the outputs a configuration does not write
     grid = (triton.cdiv(B * N, BLOCK),)
-    _forward_kernel[grid](x, *args, out, u, isave if syn else dummy, bsave if alif else dummy,
+    _forward_kernel[grid](x, *tensors, out, u, isave if syn else dummy, bsave if alif else dummy,
                           recv if record else dummy, vfin, ifin if syn else dummy, bfin if alif else dummy, T, N,
                           B * N, float(max_spikes), RECORD=bool(record), BLOCK=BLOCK, **_consts(flags,
                           spike_kind))  # fmt: skip
     return out, u, isave, bsave, recv, vfin, ifin, bfin
 
 
-def backward_launch(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale,
-    reset_const, g_out, g_recv, g_reci, g_recb,
-                    g_vfin, g_ifin, g_bfin, sg, flags, spike_kind, max_spikes, sg_kind, sg_params):  # fmt: skip
-    """Runs the backward kernel; same signature and results as ``spikekit_kernels::lif_backward``."""
+def backward_launch(*args: object) -> tuple[torch.Tensor, ...]:
+    """Runs the backward kernel; arguments and results as :mod:`spikekit_kernels.op_spec` declares them."""
+    a = BackwardArgs(*args)
+    x, u, isave, bsave, v0, i0, b0 = a.x, a.u, a.isave, a.bsave, a.v0, a.i0, a.b0
+    alpha_mem, alpha_syn, threshold, floor, alpha_adapt, adapt_scale, reset_const = params_of(a)
+    g_out, g_recv, g_reci, g_recb, g_vfin, g_ifin, g_bfin = (
+        a.g_out,
+        a.g_recv,
+        a.g_reci,
+        a.g_recb,
+        a.g_vfin,
+        a.g_ifin,
+        a.g_bfin,
+    )
+    sg, flags, spike_kind, max_spikes, sg_kind, sg_params = (
+        a.sg,
+        a.flags,
+        a.spike_kind,
+        a.max_spikes,
+        a.sg_kind,
+        a.sg_params,
+    )
     B, T, N = x.shape
     st = u.dtype
     i0, b0 = _state_or_zeros(i0, v0), _state_or_zeros(b0, v0)
@@ -355,8 +378,7 @@ def backward_launch(x, u, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, thresh
             outs[6] if alif else none)  # fmt: skip
 
 
-fused.lif_forward.register_kernel("cuda")(forward_launch)
-fused.lif_backward.register_kernel("cuda")(backward_launch)
+op.register_device("cuda", forward_launch, backward_launch)
 
 
 class TritonBackend:
@@ -381,5 +403,5 @@ class TritonBackend:
         plan = make_plan(x.float() if half else x, state, params)
         if isinstance(plan, str):
             raise ValueError(f"{params.layer_name}: triton cannot run this layer: {plan}")
-        out, final, rec = fused.run_plan(x.float() if half else x, state, plan, params.record_states)
+        out, final, rec = run_plan(x.float() if half else x, state, plan, params.record_states)
         return (out.to(x.dtype) if half else out), final, rec

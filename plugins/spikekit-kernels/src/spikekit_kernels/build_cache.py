@@ -15,10 +15,12 @@ CPU's model and feature flags.
 The cache is a trust boundary: loading a shared library runs its constructors inside this process, so nothing is
 loaded from it unchecked.
 
-* The cache directory is created private (mode 0700, missing parents too). A directory, library or digest file that
-  is owned by another user or writable by group or others is refused: a warning names the path and the reason, and
-  the fused backend runs its pure-torch loop (same results, slower). Files are opened without following symbolic
-  links, and the checks are made on the open file (``fstat``), so a file swapped after the check is never loaded.
+* The cache path is checked with ``lstat`` before anything in it is used (:mod:`spikekit_kernels.cache_trust`): a
+  path through a symbolic link owned by someone else, or through a folder others can write without the sticky bit,
+  is refused, as is a directory, library or digest file owned by another user or writable by group or others. A
+  refusal warns (naming the path and the reason) and the fused backend runs its pure-torch loop (same results,
+  slower). Missing directories are created private (mode 0700); nothing that exists is ever ``chmod``-ed. Files
+  are opened without following symbolic links and checked on the open file (``fstat``).
 * Each build writes the SHA-256 of the library next to it (``<name>.so.sha256``). Before ``dlopen`` the library's
   bytes are read from the checked file descriptor and must match that digest; the library is then loaded through
   the same descriptor (``/proc/self/fd``), so the bytes checked are the bytes loaded. A missing, truncated, corrupt
@@ -28,8 +30,9 @@ loaded from it unchecked.
   one, together with ``config_flags()`` from ``lif_kernels.c`` itself and the argument struct's size. A library
   built for another configuration is rebuilt.
 * Builds run in a private temporary folder inside the cache under an inter-process lock and move into place with
-  atomic renames, so concurrent processes never see a partial file and build each configuration once; folders left
-  by killed builds are removed at the next use of the cache.
+  atomic renames, so concurrent processes never see a partial file and build each configuration once. Each build
+  folder is recorded (``.builds``) while it exists; folders left by killed builds are removed at the next use of the
+  cache, and only those: nothing the cache did not create is deleted.
 
 When no compiler is found, :func:`library` returns None and the fused backend runs its pure-torch loop instead
 (same results, slower), after one warning.
@@ -57,9 +60,11 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-__all__ = ["library", "library_path", "available", "cache_dir", "ArgsF32", "ArgsF64"]
+from spikekit_kernels import c_abi
+from spikekit_kernels.cache_trust import Refused, check_owned, private_dir, uid
+
+__all__ = ["library", "library_path", "available", "cache_dir"]
 
 _SOURCE = Path(__file__).with_name("lif_kernels.c")
 _FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno", "-fPIC", "-shared", "-pthread"]
@@ -83,24 +88,6 @@ const char *spikekit_kernels_config(void) {
            " BUILD=" SPIKEKIT_STR(SPIKEKIT_BUILD);
 }
 """
-
-_PTRS = (
-    "x v0 i0 b0 alpha_mem alpha_syn threshold floor alpha_adapt adapt_scale reset_const "
-    "out u isave bsave recv vfin ifin bfin rec xsave g_out g_recv g_reci g_recb g_vfin g_ifin g_bfin sg gx gv0 gi0 gb0 g_alpha_mem g_alpha_syn g_alpha_adapt"
-).split()
-
-
-def _struct(real: type[ctypes.c_float] | type[ctypes.c_double]) -> type[ctypes.Structure]:
-    fields: list[tuple[str, Any]] = [(n, ctypes.c_int64) for n in ("B", "T", "N", "gsb", "gst", "gsn", "xsb")]
-    fields += [("psb", ctypes.c_int64 * 7), ("psn", ctypes.c_int64 * 7)]
-    fields += [("max_spikes", real), ("sg_p", real * 5)]
-    fields += [(name, ctypes.c_void_p) for name in _PTRS]
-    fields += [(name, ctypes.c_int) for name in ("nthreads", "stream", "accumulate")] + [("next", ctypes.c_int64)]
-    return type(f"Args_{real.__name__}", (ctypes.Structure,), {"_fields_": fields})
-
-
-ArgsF32 = _struct(ctypes.c_float)
-ArgsF64 = _struct(ctypes.c_double)
 
 
 def _compiler() -> list[str] | None:
@@ -175,10 +162,6 @@ def available() -> bool:
 
 
 # ------------------------------------------------------------------------------------------- the cache's checks
-class _Refused(Exception):
-    """The cache directory or a file in it fails the ownership / permission check: nothing there is used."""
-
-
 class _Stale(Exception):
     """A library that must be (re)built: missing, or not what its build recorded. ``quiet``: nothing odd happened."""
 
@@ -187,44 +170,10 @@ class _Stale(Exception):
         self.quiet = quiet
 
 
-def _uid() -> int | None:
-    getuid = getattr(os, "getuid", None)
-    return getuid() if getuid is not None else None
-
-
-def _check_owned(st: os.stat_result, path: Path | str, what: str) -> None:
-    """Refuse ``path`` unless this user owns it and neither group nor others may write it."""
-    uid = _uid()
-    if uid is not None and st.st_uid != uid:
-        raise _Refused(f"{what} {path} is owned by uid {st.st_uid}, not by this user (uid {uid})")
-    if st.st_mode & 0o022:
-        who = " and ".join(w for bit, w in ((0o020, "group"), (0o002, "others")) if st.st_mode & bit)
-        raise _Refused(f"{what} {path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o})")
-
-
 def cache_dir() -> Path:
     """The cache directory: ``$SPIKEKIT_KERNELS_CACHE`` or ``~/.cache/spikekit-kernels``."""
     env = os.environ.get("SPIKEKIT_KERNELS_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "spikekit-kernels"
-
-
-def _private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with mode 0700, then check the directory it names (and narrow an
-    existing one of ours that others may read to 0700)."""
-    missing = []
-    p = path
-    while not os.path.lexists(p) and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(d, 0o700)  # never wider than 0700, whatever the umask
-    st = os.stat(path)  # a symbolic link is followed: the directory it names must be ours and private
-    if not stat.S_ISDIR(st.st_mode):
-        raise _Refused(f"cache path {path} is not a directory")
-    _check_owned(st, path, "cache directory")
-    if st.st_mode & 0o077:  # ours and not writable by others, but readable: make it private (0700)
-        os.chmod(path, 0o700)
 
 
 def _open_checked(path: Path, what: str, *, quiet_missing: bool = False) -> int:
@@ -236,13 +185,13 @@ def _open_checked(path: Path, what: str, *, quiet_missing: bool = False) -> int:
         raise _Stale(f"{what} {path} does not exist", quiet=quiet_missing) from None
     except OSError as exc:  # ELOOP: a symbolic link where a file of ours belongs
         if os.path.islink(path):
-            raise _Refused(f"{what} {path} is a symbolic link") from None
-        raise _Refused(f"{what} {path} cannot be opened ({exc.strerror})") from None
+            raise Refused(f"{what} {path} is a symbolic link") from None
+        raise Refused(f"{what} {path} cannot be opened ({exc.strerror})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise _Refused(f"{what} {path} is not a regular file")
-        _check_owned(st, path, what)
+            raise Refused(f"{what} {path} is not a regular file")
+        check_owned(st, path, what)
         if st.st_size > _MAX_LIBRARY_BYTES:
             raise _Stale(f"{what} {path} is {st.st_size} bytes, more than any library of ours")
     except BaseException:
@@ -271,24 +220,57 @@ def _locked(cache: Path) -> Iterator[None]:
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
-        raise _Refused(f"lock file {path} cannot be opened ({exc.strerror})") from None
+        raise Refused(f"lock file {path} cannot be opened ({exc.strerror})") from None
     try:
-        _check_owned(os.fstat(fd), path, "lock file")
+        check_owned(os.fstat(fd), path, "lock file")
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock
 
 
+_RECORD = ".builds"  # names of the build folders this cache created and has not yet removed
+
+
+def _recorded(cache: Path) -> list[str]:
+    """The build folders recorded in the cache (an empty list when there is no record)."""
+    try:
+        fd = os.open(cache / _RECORD, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise Refused(f"build record {cache / _RECORD} cannot be opened ({exc.strerror})") from None
+    try:
+        check_owned(os.fstat(fd), cache / _RECORD, "build record")
+        names = _read_fd(fd)[: 1 << 16].decode(errors="replace").split()
+    finally:
+        os.close(fd)
+    return [n for n in names if n.startswith(".build-") and "/" not in n]
+
+
+def _write_record(cache: Path, names: list[str]) -> None:
+    """Replace the record atomically (a private temporary file renamed over it)."""
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=".builds-")  # mode 0600
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    os.replace(tmp, cache / _RECORD)
+
+
 def _clean_stale_builds(cache: Path) -> None:
-    """Remove build folders left by killed builds (under the lock no build of ours is running). Once per process."""
+    """Remove the build folders of killed builds: those the record names (under the lock no build of ours is
+    running) that are still directories of this user. Nothing else is deleted. Once per process."""
     if str(cache) in _cleaned:
         return
     _cleaned.add(str(cache))
-    with os.scandir(cache) as entries:
-        stale = [e.path for e in entries if e.name.startswith(".build-") and e.is_dir(follow_symlinks=False)]
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
+    names = _recorded(cache)
+    for name in names:
+        folder = cache / name
+        with contextlib.suppress(FileNotFoundError):
+            st = os.lstat(folder)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == uid():
+                shutil.rmtree(folder, ignore_errors=True)
+    if names:
+        _write_record(cache, [])
 
 
 # ------------------------------------------------------------------------------------------- naming and building
@@ -334,6 +316,7 @@ def _build(cache: Path, real: str, config: tuple[int, int, int]) -> None:
     build = _build_id()
     name = _name(real, config, build)
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".build-"))  # mode 0700
+    _write_record(cache, [*_recorded(cache), tmp.name])  # removed by the next process if this one is killed
     try:
         (tmp / "config_id.c").write_text(_CONFIG_SOURCE)
         out = tmp / name
@@ -358,13 +341,14 @@ def _build(cache: Path, real: str, config: tuple[int, int, int]) -> None:
         os.replace(out, cache / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        _write_record(cache, [n for n in _recorded(cache) if n != tmp.name])
 
 
 # ------------------------------------------------------------------------------------------------------ loading
 def _load(cache: Path, real: str, config: tuple[int, int, int]) -> ctypes.CDLL:
     """Load the cached library for ``config`` after checking its file and digest, then check its configuration.
 
-    Raises _Refused (unsafe file: do not use it) or _Stale (rebuild it)."""
+    Raises Refused (unsafe file: do not use it) or _Stale (rebuild it)."""
     build = _build_id()
     path = cache / _name(real, config, build)
     fd = _open_checked(path, "library", quiet_missing=True)  # not built yet
@@ -406,30 +390,22 @@ def _dlopen_fd(fd: int, path: Path) -> ctypes.CDLL:
 
 def _check_config(lib: ctypes.CDLL, path: Path, real: str, config: tuple[int, int, int], build: str) -> None:
     """Raise _Stale unless the loaded library is the requested configuration, with our argument struct."""
-    Args = ArgsF32 if real == "float" else ArgsF64
     try:
         lib.spikekit_kernels_config.restype = ctypes.c_char_p
         got = lib.spikekit_kernels_config().decode(errors="replace")
-        flags, size = lib.config_flags(), lib.args_size()
+        flags = lib.config_flags()
     except AttributeError as exc:
         raise _Stale(f"library {path} lacks a symbol of ours ({exc})") from None
     want = _identity(real, config, build)
     if got != want or flags != config[0]:
         raise _Stale(f"library {path} was built for configuration {got!r} (flags {flags}), expected {want!r}")
-    if size != ctypes.sizeof(Args):
-        raise _Stale(f"library {path}: argument struct size mismatch ({size} vs {ctypes.sizeof(Args)})")
-    for fn in ("lif_forward", "lif_backward"):
-        getattr(lib, fn).argtypes = [ctypes.POINTER(Args)]
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    try:
-        lib.spike_weight_grad.argtypes = [ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ctypes.c_int]
-    except AttributeError as exc:
-        raise _Stale(f"library {path} lacks a symbol of ours ({exc})") from None
+    unfit = c_abi.bind(lib, real)
+    if unfit is not None:
+        raise _Stale(f"library {path}: {unfit}")
 
 
 def _load_or_build(real: str, config: tuple[int, int, int]) -> ctypes.CDLL:
-    cache = cache_dir()
-    _private_dir(cache)
+    cache, _created = private_dir(cache_dir())
     with _locked(cache):
         _clean_stale_builds(cache)
         try:
@@ -455,7 +431,7 @@ def library(real: str, flags: int, spike_kind: int, sg_kind: int) -> ctypes.CDLL
             return _libs[key]
         try:
             _libs[key] = _load_or_build(real, key[1:])
-        except _Refused as exc:
+        except Refused as exc:
             warnings.warn(
                 f"spikekit-kernels: refusing the kernel cache: {exc}; the fused-cpu backend uses its pure-torch loop "
                 "instead (same results, slower). Make the cache private to you (chmod 700, your own files) or point "

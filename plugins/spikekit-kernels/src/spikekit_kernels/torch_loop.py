@@ -1,6 +1,7 @@
-"""The fused time loop written with torch ops on whole ``(B, N)`` slices: the fallback when no C compiler is found,
-and the implementation for devices the compiled loop does not cover. Same arithmetic as ``lif_kernels.c`` (and as
-the reference backend), without autograd bookkeeping: it runs under ``torch.no_grad`` inside the custom op."""
+"""The fused time loop written with torch ops on whole ``(B, N)`` slices: the op's device-neutral implementation
+(:func:`run_forward`, :func:`run_backward`), used where no device kernel is registered and on the CPU when no C
+compiler is found. Same arithmetic as ``lif_kernels.c`` (and as the reference backend), without autograd
+bookkeeping: it runs under ``torch.no_grad`` inside the custom op."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from spikekit_kernels._plan import (
     SG_SINGLE_EXP,
     SPK_SINGLE,
 )
+from spikekit_kernels.op_spec import BackwardArgs, ForwardArgs, params_of, saves
+
+__all__ = ["forward", "backward", "run_forward", "run_backward", "closed_form_surrogate", "flush_subnormals"]
 
 Tensor = torch.Tensor
 
@@ -185,3 +189,53 @@ def backward(x, u_all, isave, bsave, v0, i0, b0, alpha_mem, alpha_syn, threshold
         else:
             gx[:, t] = gdrive
     return gx, gw, gi, gb, sam, sas, saa
+
+
+def flush_subnormals(g: Tensor) -> None:
+    """Set the input gradient's subnormal entries (below the dtype's smallest normal number, e.g. 1.2e-38 for
+    float32) to zero, in place, as the compiled loop does when it stores them.
+
+    A surrogate far from the threshold is about 1e-38 and times an output gradient below one it is subnormal: the
+    next layer's backward (a conv's, say) then runs many times slower on CPUs without flush-to-zero (3 to 14 times
+    for the conv SNN of the benchmark). Zeroing them changes each entry by less than 1.2e-38 (what a CPU in
+    flush-to-zero mode would do), far below any tolerance of the gradient."""
+    if g.device.type == "cpu" and g.is_floating_point() and g.numel():
+        tiny = torch.finfo(g.dtype).tiny
+        small = g.lt(tiny).logical_and_(g.gt(-tiny))  # byte masks only: no float temporary of the input's size
+        g.masked_fill_(small, 0)
+
+
+def run_forward(*args: object) -> tuple[Tensor, ...]:
+    """``lif_forward`` (arguments and results as :mod:`spikekit_kernels.op_spec` declares them) with torch ops."""
+    a = ForwardArgs(*args)
+    keep_u, keep_i, keep_b = saves(a.x, a.flags, a.record, a.sg_kind)
+    with torch.no_grad():
+        out, u, isave, bsave, *rest = forward(a.x, a.v0, a.i0, a.b0, *params_of(a), a.flags, a.spike_kind,
+                                              a.max_spikes, a.record)  # fmt: skip
+    keep = lambda t, on: t if on else a.x.new_empty(0)  # noqa: E731
+    return (out, keep(u, keep_u), keep(isave, keep_i), keep(bsave, keep_b), *rest)
+
+
+def run_backward(*args: object) -> tuple[Tensor, ...]:
+    """``lif_backward`` with torch ops; recomputes the forward's steps when the forward kept none."""
+    a = BackwardArgs(*args)
+    x, u, isave, bsave = a.x, a.u, a.isave, a.bsave
+    with torch.no_grad():
+        if u.numel() == 0 and x.numel() != 0:  # the forward kept nothing per step: recompute it
+            _o, u, isave, bsave, *_r = forward(x, a.v0, a.i0, a.b0, *params_of(a), a.flags, a.spike_kind,
+                                               a.max_spikes, False)  # fmt: skip
+        res = backward(x, u, isave, bsave, a.v0, a.i0, a.b0, *params_of(a), a.g_out, a.g_recv, a.g_reci, a.g_recb,
+                       a.g_vfin, a.g_ifin, a.g_bfin, a.sg, a.flags, a.spike_kind, a.max_spikes, a.sg_kind,
+                       a.sg_params)  # fmt: skip
+    syn, alif = bool(a.flags & F_SYN), bool(a.flags & F_ALIF)
+    B, N = x.shape[0], x.shape[2]
+
+    def own(r: object, on: bool) -> Tensor:  # own (B, N) storage, or empty when the flag is off (as the fake says)
+        if not on:
+            return x.new_empty(0)
+        return r.expand(B, N).clone() if isinstance(r, Tensor) else x.new_zeros(B, N)
+
+    gx, gw, gi, gb, sam, sas, saa = res
+    gx = gx.clone()
+    flush_subnormals(gx)
+    return gx, own(gw, True), own(gi, syn), own(gb, alif), own(sam, True), own(sas, syn), own(saa, alif)
