@@ -154,8 +154,8 @@ def test_overwrite_replaces_links_with_files_and_keeps_their_targets(tmp_path) -
 # ------------------------------------------------------------------------------------------------- backends
 @pytest.mark.slow
 def test_training_runs_on_the_chosen_backend(tmp_path, monkeypatch) -> None:
-    fused = pytest.importorskip("spikekit_kernels.fused")  # a backend other than the reference
-    FusedCPUBackend = fused.FusedCPUBackend
+    cpu_backend = pytest.importorskip("spikekit_kernels.cpu_backend")  # a backend other than the reference
+    FusedCPUBackend = cpu_backend.FusedCPUBackend
 
     calls = []
     original = FusedCPUBackend.run
