@@ -282,10 +282,7 @@ def unavailable_backends() -> dict[str, str]:
 
 
 def run_neuron(
-    requested: str | None,
-    x: torch.Tensor,
-    state: Mapping[str, torch.Tensor],
-    params: NeuronParams | StepModel,
+    requested: str | None, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams | StepModel
 ) -> BackendResult:
     """Run ``params``'s model over ``x`` on backend ``requested`` (the layer's own choice, or None to follow
     :func:`use_backend`), with the fallback described in the module docstring."""

@@ -234,9 +234,7 @@ class StatefulLayer(nn.Module):
             self.register_buffer(name, buf.index_select(0, idx))
 
     def reset_states(
-        self,
-        randomize: bool = False,
-        value_ranges: Mapping[str, tuple[float, float]] | None = None,
+        self, randomize: bool = False, value_ranges: Mapping[str, tuple[float, float]] | None = None
     ) -> None:
         """Reset every state to zero, or to uniform noise in ``value_ranges[name]`` (default ``(0, 1)``).
 
