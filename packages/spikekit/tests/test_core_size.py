@@ -18,7 +18,7 @@ import tokenize
 from pathlib import Path
 
 GOAL = 1500
-CEILING = 1724  # 1,945 before the conformance suites moved to spikekit-testing
+CEILING = 1687  # 1,945 before the conformance suites moved to spikekit-testing
 _NOT_CODE = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 
 

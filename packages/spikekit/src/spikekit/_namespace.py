@@ -13,6 +13,7 @@ from typing import Any
 
 from spikekit._submodules import CORE_SUBMODULES, install_submodule_finder
 from spikekit.errors import PluginNotInstalledError
+from spikekit.plugins import host
 
 ModuleHooks = tuple[Callable[[str], Any], Callable[[], list[str]]]
 
@@ -36,8 +37,6 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
             return module_globals["__path__"]
         if name.startswith("_"):
             raise AttributeError(f"module {namespace!r} has no attribute {name!r}")
-        from spikekit.plugins import host
-
         try:
             return host().resolve_export(namespace, name)
         except (AttributeError, ImportError) as exc:
@@ -50,8 +49,6 @@ def namespace_hooks(namespace: str, module_globals: dict[str, Any], provider: st
             raise
 
     def __dir__() -> list[str]:
-        from spikekit.plugins import host
-
         own = [n for n in module_globals if not n.startswith("_")]
         return sorted(set(own) | set(host().exports(namespace)))
 

@@ -30,6 +30,8 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
+from spikekit.plugins import host
+
 __all__ = ["install_submodule_finder", "CORE_SUBMODULES"]
 
 #: sinabs module paths whose contents the core itself defines: path -> the core module that holds them.
@@ -81,8 +83,6 @@ class _PluginSubmoduleFinder(importlib.abc.MetaPathFinder):
 def _provided_module(namespace: str, tail: str) -> types.ModuleType | None:
     """The module for ``namespace.tail`` (the core's or a plugin's), or None if nobody provides
     ``namespace.<first part>``."""
-    from spikekit.plugins import host
-
     first, _, rest = tail.partition(".")
     core = CORE_SUBMODULES.get(f"{namespace}.{first}")
     if core is not None and not rest:

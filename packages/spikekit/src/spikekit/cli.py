@@ -15,6 +15,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
+import pluggy
+import torch
+
+import spikekit
+from spikekit.compute import available_backends, unavailable_backends
+from spikekit.plugins import host
+from spikekit.targets import available_targets
+
 __all__ = ["main", "build_parser", "BUILTIN_COMMANDS"]
 
 #: Commands of the core; a plugin command with one of these names is reported as a clash.
@@ -22,11 +31,10 @@ BUILTIN_COMMANDS = ("plugins", "info")
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from spikekit.plugins import host
-
     h = host()
     infos = h.plugins()
-    broken = _check_commands(h)
+    # load every plugin command: the listing is the place to find broken ones
+    broken = [n for n in sorted(h.commands()) if n not in BUILTIN_COMMANDS and _load_command(h, n) is None]
     if args.strict:
         h.check_all()  # import every exported reference: a dangling one is a failure here, not at first use
     if not infos:
@@ -50,29 +58,11 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 1 if (args.strict and (h.failures or broken)) else 0
 
 
-def _check_commands(h: Any) -> list[str]:
-    """Load every plugin command (the listing is the place to find broken ones); the names that fail."""
-    broken = []
-    for name in sorted(h.commands()):
-        if name not in BUILTIN_COMMANDS and _load_command(h, name) is None:
-            broken.append(name)
-    return broken
-
-
 def _cmd_info(args: argparse.Namespace) -> int:
-    import numpy
-    import pluggy
-    import torch
-
-    import spikekit
-    from spikekit.compute import available_backends, unavailable_backends
-    from spikekit.targets import available_targets
-
     print(f"spikekit {spikekit.__version__}")
     print(f"python   {platform.python_version()} ({sys.executable})")
-    print(f"torch    {torch.__version__}")
-    print(f"numpy    {numpy.__version__}")
-    print(f"pluggy   {pluggy.__version__}")
+    for module in (torch, numpy, pluggy):
+        print(f"{module.__name__:<8} {module.__version__}")
     cuda = torch.cuda.is_available()
     devices = ["cpu"] + (
         [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())] if cuda else []
@@ -110,8 +100,6 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
 
     Only the plugin command named ``load`` is imported and given its arguments; the others are listed only.
     """
-    from spikekit.plugins import host
-
     h = host()
     parser = argparse.ArgumentParser(prog="spikekit", description="spikekit: spiking neural networks in PyTorch")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -156,14 +144,10 @@ def _runner(h: Any, name: str, command: Any | None) -> Any:
     return run
 
 
-def _command_name(argv: Sequence[str]) -> str | None:
-    """The sub-command in ``argv``: the top-level parser has no options with values, so the first word."""
-    return next((a for a in argv if not a.startswith("-")), None)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(load=_command_name(argv))
+    # the sub-command: the top-level parser has no options with values, so the first word
+    parser = build_parser(load=next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from spikekit.errors import BackendFallbackWarning, BackendUnsupportedError, warn_at_caller
+from spikekit.plugins import host
 from spikekit.protocols import ResetFunction, SpikeFunction, SurrogateGradient
 
 __all__ = [
@@ -256,7 +257,7 @@ _current_choice._dynamo_marked_constant = True  # type: ignore[attr-defined]
 def current_backend() -> str:
     """The backend a layer without its own ``backend=`` would use here (in this thread or asyncio task)."""
     choice = _selection.get()
-    return choice.name if choice is not None else REFERENCE_BACKEND
+    return REFERENCE_BACKEND if choice is None else choice.name
 
 
 def get_backend(name: str) -> ComputeBackend:
@@ -265,42 +266,28 @@ def get_backend(name: str) -> ComputeBackend:
     The host caches the instance and drops it whenever plugins are registered or unregistered, or the host is
     replaced (:func:`spikekit.plugins.configure`), so a changed plugin set is always seen.
     """
-    from spikekit.plugins import host
-
     backend: ComputeBackend = host().load_backend(name)
     return backend
 
 
 def available_backends() -> dict[str, str]:
     """``{name: description}`` of every registered backend that can be used here (its required modules found)."""
-    from spikekit.plugins import host
-
     return {name: spec.description for name, spec in host().backends().items() if not spec.missing_requirements()}
 
 
 def unavailable_backends() -> dict[str, str]:
     """``{name: reason}`` of every registered backend that cannot be used here, e.g. ``triton`` without Triton."""
-    from spikekit.plugins import host
-
     specs = host().backends().items()
     return {n: f"needs {', '.join(m)}, not installed" for n, s in specs if (m := s.missing_requirements())}
 
 
 def run_neuron(
-    requested: str | None,
-    x: torch.Tensor,
-    state: Mapping[str, torch.Tensor],
-    params: NeuronParams | StepModel,
+    requested: str | None, x: torch.Tensor, state: Mapping[str, torch.Tensor], params: NeuronParams | StepModel
 ) -> BackendResult:
     """Run ``params``'s model over ``x`` on backend ``requested`` (the layer's own choice, or None to follow
     :func:`use_backend`), with the fallback described in the module docstring."""
-    choice = _current_choice()
-    if requested is not None:
-        name, fallback = requested, "warn"
-    elif choice is not None:
-        name, fallback = choice.name, choice.fallback
-    else:
-        name, fallback = REFERENCE_BACKEND, "warn"
+    choice = _current_choice() if requested is None else _Choice(requested, "warn")
+    name, fallback = (REFERENCE_BACKEND, "warn") if choice is None else (choice.name, choice.fallback)
     backend = get_backend(name)
     if name != REFERENCE_BACKEND:
         reason = backend.unsupported_reason(x, state, params)

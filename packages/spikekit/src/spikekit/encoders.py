@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from spikekit.errors import PluginNotInstalledError
+from spikekit.plugins import host
+
 __all__ = ["get", "available_encoders"]
 
 
 def get(name: str) -> Any:
     """The encoder registered as ``name`` (a callable or module class)."""
-    from spikekit.errors import PluginNotInstalledError
-    from spikekit.plugins import host
-
     spec = host().encoders().get(name)
     if spec is None:
         known = ", ".join(sorted(host().encoders())) or "none"
@@ -22,6 +22,4 @@ def get(name: str) -> Any:
 
 def available_encoders() -> dict[str, str]:
     """``{name: description}`` of every registered encoder."""
-    from spikekit.plugins import host
-
     return {name: spec.description for name, spec in host().encoders().items()}

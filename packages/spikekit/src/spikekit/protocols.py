@@ -128,16 +128,10 @@ def spec_of(obj: Any, role: Role | None = None) -> ActivationSpec | None:
         _class_specs[id(obj)] = (obj, spec)  # keeps the class alive, so its id stays unique
     else:
         cls = type(obj)
-        trusted = _instance_classes.get(id(cls))
-        if trusted is None:
-            trusted = _instance_classes.setdefault(id(cls), (cls, _describes_itself(cls)))
+        trusted = _instance_classes.get(id(cls)) or _instance_classes.setdefault(id(cls), (cls, _describes_itself(cls)))
         # a spec set on the object itself (with_spec on a function) describes that object
         spec = getattr(obj, "spec", None) if trusted[1] else getattr(obj, "__dict__", {}).get("spec")
-    if not isinstance(spec, ActivationSpec):
-        return None
-    if role is not None and spec.role != role:
-        return None
-    return spec
+    return spec if isinstance(spec, ActivationSpec) and role in (None, spec.role) else None
 
 
 _BEHAVIOUR = ("spike_rule", "forward", "apply", "__call__")
@@ -148,13 +142,7 @@ def _describes_itself(cls: type) -> bool:
     class that defines ``spec``: an inherited spec then describes the parent, not this class."""
     mro = cls.__mro__
     owner = next((i for i, k in enumerate(mro) if "spec" in k.__dict__), None)
-    if owner is None:
-        return False
-    for method in _BEHAVIOUR:
-        defined = next((i for i, k in enumerate(mro) if method in k.__dict__), None)
-        if defined is not None and defined < owner:
-            return False
-    return True
+    return owner is not None and not any(method in k.__dict__ for k in mro[:owner] for method in _BEHAVIOUR)
 
 
 #: id(class) -> (class, whether its instances' spec describes them), for instances of activation classes.
@@ -242,19 +230,8 @@ class SurrogateSpikeFunction(torch.autograd.Function):
         # Give each subclass a *static* forward bound to its own spike_rule: torch.compile traces static
         # forwards of autograd Functions, not class methods.
         super().__init_subclass__(**kwargs)
-        if "forward" in cls.__dict__:
-            spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
-            return
-        rule = cls.spike_rule
-
-        def forward(
-            ctx: Any, v_mem: torch.Tensor, spike_threshold: torch.Tensor, surrogate_grad_fn: SurrogateGradient
-        ) -> torch.Tensor:
-            ctx.save_for_backward(v_mem.clone(), torch.as_tensor(spike_threshold))
-            ctx.surrogate_grad_fn = surrogate_grad_fn
-            return rule(v_mem, spike_threshold)
-
-        cls.forward = staticmethod(forward)  # type: ignore[method-assign]
+        if "forward" not in cls.__dict__:
+            cls.forward = staticmethod(_surrogate_forward(cls.spike_rule))  # type: ignore[method-assign]
         spec_of(cls)  # remember the class's spec now, so that compiled code can find it (see spec_of)
 
     @staticmethod
@@ -267,3 +244,16 @@ class SurrogateSpikeFunction(torch.autograd.Function):
                 "so no gradient can pass through it"
             )
         return grad_output * surrogate(v_mem, spike_threshold), None, None
+
+
+def _surrogate_forward(rule: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """A static ``forward`` that applies ``rule`` and saves what the surrogate backward pass needs."""
+
+    def forward(
+        ctx: Any, v_mem: torch.Tensor, spike_threshold: torch.Tensor, surrogate_grad_fn: SurrogateGradient
+    ) -> torch.Tensor:
+        ctx.save_for_backward(v_mem.clone(), torch.as_tensor(spike_threshold))
+        ctx.surrogate_grad_fn = surrogate_grad_fn
+        return rule(v_mem, spike_threshold)
+
+    return forward

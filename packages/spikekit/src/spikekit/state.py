@@ -19,6 +19,7 @@ interleave them. A call that starts while another thread is inside the same laye
 from __future__ import annotations
 
 import copy as _copy
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -168,8 +169,7 @@ class StatefulLayer(nn.Module):
     @property
     def state_names(self) -> list[str]:
         """Names of the state buffers, in registration order (constants excluded)."""
-        constants = self._constants()
-        return [n for n, b in self._buffers.items() if b is not None and n not in constants]
+        return [n for n, _ in self._state_buffers()]
 
     @property
     def constant_names(self) -> list[str]:
@@ -234,9 +234,7 @@ class StatefulLayer(nn.Module):
             self.register_buffer(name, buf.index_select(0, idx))
 
     def reset_states(
-        self,
-        randomize: bool = False,
-        value_ranges: Mapping[str, tuple[float, float]] | None = None,
+        self, randomize: bool = False, value_ranges: Mapping[str, tuple[float, float]] | None = None
     ) -> None:
         """Reset every state to zero, or to uniform noise in ``value_ranges[name]`` (default ``(0, 1)``).
 
@@ -412,9 +410,7 @@ class SqueezeMixin:
         rows = input_data.shape[0]
         bs, nt = self.batch_size, self.num_timesteps
         known = [v for v in (bs, nt) if v > 0]
-        product = 1
-        for v in known:
-            product *= v
+        product = math.prod(known)
         if (len(known) == 2 and rows != product) or (len(known) == 1 and rows % product):
             what = f"batch_size={bs}, num_timesteps={nt}"
             raise ShapeMismatchError(

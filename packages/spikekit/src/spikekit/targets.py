@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from spikekit.plugins import host
+
 __all__ = ["HardwareTarget", "Deployment", "deploy", "available_targets"]
 
 
@@ -54,14 +56,10 @@ def deploy(model: nn.Module, target: str, input_shape: Sequence[int], **options:
         >>> deployment = spikekit.deploy(snn, "speck2f", input_shape=(2, 64, 64))
         >>> deployment.memory_summary()
     """
-    from spikekit.plugins import host
-
     deployment: Deployment = host().load_target(target).compile(model, tuple(input_shape), **options)
     return deployment
 
 
 def available_targets() -> dict[str, str]:
     """``{name: description}`` of every registered hardware target."""
-    from spikekit.plugins import host
-
     return {name: spec.description for name, spec in host().targets().items()}

@@ -46,13 +46,7 @@ from typing import Any
 
 import pluggy
 
-from spikekit.errors import (
-    MissingNameError,
-    MissingPluginImportError,
-    PluginError,
-    PluginWarning,
-    warn_at_caller,
-)
+from spikekit.errors import MissingNameError, MissingPluginImportError, PluginError, PluginWarning, warn_at_caller
 from spikekit.plugins import hookspecs
 from spikekit.plugins.records import (
     BackendSpec,
@@ -132,11 +126,7 @@ class PluginHost:
     """Discovers plugins, validates what they contribute and answers lookups. Build one with :func:`host`."""
 
     def __init__(
-        self,
-        *,
-        autoload: bool | None = None,
-        blocked: Iterable[str] | None = None,
-        strict: bool | None = None,
+        self, *, autoload: bool | None = None, blocked: Iterable[str] | None = None, strict: bool | None = None
     ) -> None:
         self.autoload = (not _env_flag("SPIKEKIT_DISABLE_PLUGIN_AUTOLOAD")) if autoload is None else autoload
         env_block = os.environ.get("SPIKEKIT_BLOCK_PLUGINS", "")
