@@ -88,7 +88,10 @@ def _defined_in(obj: object, fallback: str) -> str:
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     if module and qualname:
-        return f"{module}:{qualname}"
+        # a class may show another qualname in tracebacks (PluginNotInstalledError's flavours): name its binding
+        name = getattr(obj, "__name__", qualname)
+        bound = getattr(sys.modules.get(module), name, None) is obj and "." not in qualname
+        return f"{module}:{name if bound else qualname}"
     return fallback
 
 
@@ -117,7 +120,7 @@ def entries() -> list[Entry]:
     for namespace, names in expected_names().items():
         module = importlib.import_module(namespace)
         exports = host().exports(namespace) if namespace in REGISTRY_NAMESPACES else {}
-        for name in sorted(names, key=lambda n: (n.startswith("_"), n.lower())):
+        for name in sorted(names, key=lambda n: (n.startswith("_"), n.lower(), n)):
             if name in exports and name not in getattr(module, "__all__", []):
                 owned = exports[name]
                 obj = host().resolve_export(namespace, name)
