@@ -17,7 +17,7 @@ import torch
 
 from spikekit_convert.safe_globals import UnsafePickleError
 
-__all__ = ["CHECKED", "check", "is_int"]
+__all__ = ["CHECKED", "check", "check_keys", "is_int"]
 
 
 def check(ok: bool, what: str) -> None:
@@ -27,6 +27,34 @@ def check(ok: bool, what: str) -> None:
 
 def is_int(x: Any, low: int = 0, high: int = 1 << 62) -> bool:
     return type(x) is int and low <= x <= high
+
+
+#: key types hashed by CPython without recursing into anything a file builds
+_FLAT_KEYS = (str, int, float, bool, bytes, type(None), torch.dtype, torch.device)
+#: deepest tuple a dict or set key may be (CPython hashes a tuple's items with no recursion guard: a key nested a
+#: few hundred thousand tuples deep, a 200 KB pickle, overflows the C stack and kills the process)
+MAX_KEY_NESTING = 8
+
+
+def _flat_key(key: Any, depth: int) -> bool:
+    if type(key) in _FLAT_KEYS or isinstance(key, type):
+        return True
+    if type(key) is tuple:
+        return depth < MAX_KEY_NESTING and all(_flat_key(k, depth + 1) for k in key)
+    # identity-hashed objects (layers, tensors, tokens): hashing them reads nothing the file chose
+    return type(key).__hash__ in (object.__hash__, torch.Tensor.__hash__)
+
+
+def check_keys(keys: Any, what: str) -> None:
+    """Refuse dict / set keys whose hash would recurse into what the file built (tuples nested too deep,
+    dataclass instances hashing their fields)."""
+    for key in keys:
+        if not _flat_key(key, 0):
+            kind = "a tuple nested too deep" if type(key) is tuple else f"a {type(key).__name__}"
+            raise UnsafePickleError(
+                f"safe loading refuses {kind} as a key of a {what} (only plain values, layers, tensors and tuples "
+                f"{MAX_KEY_NESTING} deep are hashed)"
+            )
 
 
 def _empty_hooks(hooks: Any) -> bool:
@@ -67,11 +95,15 @@ def _rebuild_parameter(u: Any, args: tuple[Any, ...]) -> Any:
 
 def _ordered_dict(u: Any, args: tuple[Any, ...]) -> Any:
     check(args == () or (len(args) == 1 and type(args[0]) is list), "collections.OrderedDict with arguments")
-    return collections.OrderedDict(args[0] if args else ())
+    pairs = args[0] if args else []
+    check(all(type(p) in (tuple, list) and len(p) == 2 for p in pairs), "collections.OrderedDict of non-pairs")
+    check_keys((p[0] for p in pairs), "OrderedDict")
+    return collections.OrderedDict(pairs)
 
 
 def _set(u: Any, args: tuple[Any, ...]) -> Any:
     check(args == () or (len(args) == 1 and type(args[0]) is list), "builtins.set of anything but a list")
+    check_keys(args[0] if args else (), "set")
     return set(args[0] if args else ())  # the list is already bounded by max_items
 
 

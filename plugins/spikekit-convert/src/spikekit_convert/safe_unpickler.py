@@ -41,7 +41,7 @@ import torch.utils.hooks
 from torch import nn
 
 from spikekit_convert import safe_globals
-from spikekit_convert.safe_calls import CHECKED, check, is_int
+from spikekit_convert.safe_calls import CHECKED, check, check_keys, is_int
 from spikekit_convert.safe_globals import Limits, UnsafePickleError, is_allowed
 from spikekit_convert.safe_table import CALL, NEW, TABLE
 
@@ -203,6 +203,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) in (dict, collections.OrderedDict), f"SETITEMS on a {type(target).__name__}")
         self._bounded(len(target) + len(items) // 2, "dict")
+        check_keys(items[0::2], "dict")
         for i in range(0, len(items) - 1, 2):
             target[items[i]] = items[i + 1]
 
@@ -212,6 +213,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) in (dict, collections.OrderedDict), f"SETITEM on a {type(target).__name__}")
         self._bounded(len(target) + 1, "dict")
+        check_keys((key,), "dict")
         target[key] = value
 
     def _additems(self) -> None:
@@ -219,6 +221,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) is set, f"ADDITEMS on a {type(target).__name__}")
         self._bounded(len(target) + len(items), "set")
+        check_keys(items, "set")
         target.update(items)
 
 
