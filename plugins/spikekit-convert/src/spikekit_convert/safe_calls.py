@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from spikekit_convert.safe_globals import UnsafePickleError
+from spikekit_convert.safe_globals import UnsafePickleError, is_allowed
+from spikekit_convert.safe_table import IDENTITY_HASHED
 
 __all__ = ["CHECKED", "check", "check_keys", "is_int"]
 
@@ -41,8 +42,12 @@ def _flat_key(key: Any, depth: int) -> bool:
         return True
     if type(key) is tuple:
         return depth < MAX_KEY_NESTING and all(_flat_key(k, depth + 1) for k in key)
-    # identity-hashed objects (layers, tensors, tokens): hashing them reads nothing the file chose
-    return type(key).__hash__ in (object.__hash__, torch.Tensor.__hash__)
+    # identity-hashed objects (layers, tensors, tokens, graph nodes): hashing them reads nothing the file chose
+    return type(key).__hash__ in (object.__hash__, torch.Tensor.__hash__) or type(key) in _identity_hashed()
+
+
+def _identity_hashed() -> tuple[type, ...]:
+    return tuple(t for t in (is_allowed(*pair) for pair in IDENTITY_HASHED) if isinstance(t, type))
 
 
 def check_keys(keys: Any, what: str) -> None:

@@ -121,6 +121,20 @@ def _plain_state(inst: Any, state: Any) -> None:
         inst.__dict__.update(state)
 
 
+def _state_dict_metadata(inst: collections.OrderedDict[Any, Any], state: Any) -> None:
+    """BUILD on an OrderedDict: only the ``_metadata`` of ``nn.Module.state_dict()``, ``{prefix: {key: plain}}``."""
+    ok = type(state) is dict and set(state) <= {"_metadata"}
+    meta = state.get("_metadata") if ok else None
+    ok = ok and type(meta) in (dict, collections.OrderedDict)
+    plain = (str, int, float, bool, type(None))
+    ok = ok and all(
+        type(k) is str and type(v) is dict and all(type(a) is str and type(b) in plain for a, b in v.items())
+        for k, v in meta.items()
+    )
+    check(ok, f"BUILD of an OrderedDict with the state {state!r:.80} (only a state_dict's _metadata)")
+    inst._metadata = meta  # type: ignore[attr-defined]
+
+
 class SafeUnpickler(_PyUnpickler):
     """A pure-Python unpickler that only does what a sinabs / spikekit model file needs (see the module docs).
 
@@ -176,6 +190,9 @@ class SafeUnpickler(_PyUnpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         check(not isinstance(inst, type), f"BUILD on the class {_describe(inst, self._entry(inst))} (never on classes)")
+        if type(inst) is collections.OrderedDict:  # a state_dict(): its ``_metadata`` (versions per prefix)
+            _state_dict_metadata(inst, state)
+            return
         entry = self._entry(type(inst))
         check(entry is not None and entry[0] == NEW, f"BUILD on an instance of {type(inst).__qualname__}")
         _plain_state(inst, state)
