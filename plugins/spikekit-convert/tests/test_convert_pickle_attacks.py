@@ -88,3 +88,58 @@ def test_a_dataclass_instance_as_a_key_is_refused():
     dataclass_key = PROTO2 + b"}cspikekit_surrogates.peer_family\nATan\n)\x81K\x01s."
     with pytest.raises(UnsafePickleError, match="as a key of a dict"):
         su.load_sinabs_model(io.BytesIO(dataclass_key))
+
+
+# ------------------------------------------------------------ one object handed to copying calls again and again
+def _again(setup: bytes, call: bytes, times: int) -> bytes:
+    """``setup`` leaves the object in memo 1 and the callable in memo 2; then ``times`` x ``call`` (which must push
+    the result), each result appended to a list that keeps it alive."""
+    return PROTO2 + setup + b"]" + call * times + b"."
+
+
+def _string(n: int) -> bytes:
+    return b"X" + n.to_bytes(4, "little") + b"a" * n + b"q\x01"  # BINUNICODE, BINPUT 1
+
+
+def _int_list(n: int) -> bytes:
+    return b"(" + b"".join(b"J" + i.to_bytes(4, "little") for i in range(n)) + b"lq\x01"  # MARK ints LIST BINPUT 1
+
+
+def test_a_string_encoded_again_and_again_is_refused(tmp_path):
+    """A 4 MB file once held 1.2 GB: one string, ``_codecs.encode`` 300 times through the memo."""
+    setup = _string(4_000_000) + b"c_codecs\nencode\nq\x02"
+    call = b"h\x02h\x01X\x06\x00\x00\x00latin1\x86Ra"  # GET encode, GET text, 'latin1', TUPLE2, REDUCE, APPEND
+    out = _load_in_child({"encode": _again(setup, call, 300)}, tmp_path)
+    kind, message = out["encode"]
+    assert kind == "UnsafePickleError" and "_codecs.encode" in message and "copy more" in message, out
+
+
+@pytest.mark.parametrize(
+    ("name", "glob", "arg_is_pairs"),
+    [
+        ("builtins.set", b"c__builtin__\nset\n", False),
+        ("collections.OrderedDict", b"ccollections\nOrderedDict\n", True),
+    ],
+)
+def test_a_list_copied_again_and_again_is_refused(name, glob, arg_is_pairs):
+    n = 200_000
+    items = b"".join((b"J" + i.to_bytes(4, "little") + b"N\x86") if arg_is_pairs else (b"J" + i.to_bytes(4, "little"))
+                     for i in range(n))  # fmt: skip
+    setup = b"(" + items + b"lq\x01" + glob + b"q\x02"
+    data = _again(setup, b"h\x02h\x01\x85Ra", 100)  # 100 copies of a 200,000-item list: 20 million items
+    with pytest.raises(UnsafePickleError, match=f"{name}: the file makes the loader copy more"):
+        su.load_sinabs_model(io.BytesIO(data))
+
+
+def test_a_state_built_again_and_again_is_refused():
+    n = 200_000
+    state = b"}(" + b"".join(_key(i) + b"N" for i in range(n)) + b"uq\x01"  # a dict of n attributes, memo 1
+    layer = b"ctorch.nn.modules.module\nModule\n)\x81q\x02"  # NEWOBJ Module, memo 2
+    data = PROTO2 + state + layer + b"h\x01b" * 100 + b"."  # BUILD it 100 times with the same state
+    with pytest.raises(UnsafePickleError, match="BUILD of Module: the file makes the loader copy more"):
+        su.load_sinabs_model(io.BytesIO(data))
+
+
+def _key(i: int) -> bytes:
+    text = f"a{i}".encode()
+    return b"\x8c" + bytes([len(text)]) + text  # SHORT_BINUNICODE

@@ -35,6 +35,11 @@ class Limits:
     max_members: int = 1 << 16
     #: most nesting of storages pickled inside pickles (``torch.storage._load_from_bytes``)
     max_nesting: int = 2
+    #: what the calls and ``BUILD`` of one load may copy (items, bytes), per byte of the file (a file names a big
+    #: string or list once and can hand it to a copying call again and again through the memo)
+    copies_per_byte: int = 4
+    #: ... plus this much for any file
+    copies_base: int = 1 << 20
 
 
 _resolved: dict[tuple[str, str], Any] = {}

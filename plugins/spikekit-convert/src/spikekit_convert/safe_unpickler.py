@@ -12,7 +12,11 @@ arbitrary objects:
   inside their storage; sets, sizes and bytes bounded);
 * ``NEWOBJ``: only the table's classes, without arguments; ``BUILD``: only on an instance (never a class) of
   such a class, with a plain ``str``-keyed dictionary;
-* ``APPEND(S)`` / ``SETITEM(S)`` / ``ADDITEMS``: only on plain lists, dicts and sets, whose sizes are bounded;
+* ``APPEND(S)`` / ``SETITEM(S)`` / ``ADDITEMS``: only on plain lists, dicts and sets, whose sizes are bounded, with
+  keys CPython hashes without recursing into what the file built (a key of tuples nested 300,000 deep overflows the C
+  stack);
+* what the calls and ``BUILD`` copy is counted against a few items or bytes per byte of the file (through the memo a
+  file can hand one big string or list to a copying call any number of times);
 * everything else (``INST``, ``OBJ``, ``NEWOBJ_EX``, extension codes, ``FROZENSET``, ``BYTEARRAY8``, out-of-band
   buffers, the text opcodes of protocol 0, ...) is refused.
 
@@ -41,11 +45,24 @@ import torch.utils.hooks
 from torch import nn
 
 from spikekit_convert import safe_globals
-from spikekit_convert.safe_calls import CHECKED, check, check_keys, is_int
+from spikekit_convert.safe_calls import CHECKED, charge, check, check_keys, is_int
 from spikekit_convert.safe_globals import Limits, UnsafePickleError, is_allowed
 from spikekit_convert.safe_table import CALL, NEW, TABLE
 
-__all__ = ["Limits", "SafeUnpickler", "UnsafePickleError", "is_allowed", "restricted_load_from_bytes"]
+__all__ = [
+    "Limits",
+    "SafeUnpickler",
+    "UnsafePickleError",
+    "copy_allowance",
+    "is_allowed",
+    "restricted_load_from_bytes",
+]
+
+
+def copy_allowance(size: int, limits: Limits) -> int:
+    """What a file of ``size`` bytes may make one load copy (items or bytes), nested storages included."""
+    return limits.copies_base + limits.copies_per_byte * size
+
 
 _OPNAMES = {op.code.encode("latin-1")[0]: op.name for op in pickletools.opcodes}
 #: the pure-Python unpickler of the standard library (``pickle.Unpickler`` is its C twin, whose opcodes are fixed)
@@ -121,17 +138,18 @@ def _plain_state(inst: Any, state: Any) -> None:
         inst.__dict__.update(state)
 
 
-def _state_dict_metadata(inst: collections.OrderedDict[Any, Any], state: Any) -> None:
+def _state_dict_metadata(u: SafeUnpickler, inst: collections.OrderedDict[Any, Any], state: Any) -> None:
     """BUILD on an OrderedDict: only the ``_metadata`` of ``nn.Module.state_dict()``, ``{prefix: {key: plain}}``."""
     ok = type(state) is dict and set(state) <= {"_metadata"}
-    meta = state.get("_metadata") if ok else None
+    meta: Any = state.get("_metadata") if ok else None
     ok = ok and type(meta) in (dict, collections.OrderedDict)
+    charge(u, len(meta) if ok else 0, "BUILD of an OrderedDict")
     plain = (str, int, float, bool, type(None))
     ok = ok and all(
         type(k) is str and type(v) is dict and all(type(a) is str and type(b) in plain for a, b in v.items())
         for k, v in meta.items()
     )
-    check(ok, f"BUILD of an OrderedDict with the state {state!r:.80} (only a state_dict's _metadata)")
+    check(ok, lambda: f"BUILD of an OrderedDict with the state {state!r:.80} (only a state_dict's _metadata)")
     inst._metadata = meta  # type: ignore[attr-defined]
 
 
@@ -145,6 +163,12 @@ class SafeUnpickler(_PyUnpickler):
     limits = Limits()
     nesting = 0
     map_location: Any = None
+    #: what the load may still copy, shared by the pickles of one file (see :func:`copy_allowance`)
+    allowance: list[int] | None = None
+
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._source = file
 
     def find_class(self, module: str, name: str) -> Any:
         obj, kind = safe_globals.resolve(module, name)
@@ -158,6 +182,8 @@ class SafeUnpickler(_PyUnpickler):
 
     def load(self) -> Any:
         self._kinds: dict[int, tuple[Any, str, tuple[str, str]]] = {}
+        if self.allowance is None:  # used as a pickle module: the allowance follows the stream's size
+            self.allowance = [copy_allowance(_stream_size(self._source), self.limits)]
         try:
             return super().load()
         except RecursionError as exc:
@@ -191,10 +217,11 @@ class SafeUnpickler(_PyUnpickler):
         inst = self.stack[-1]
         check(not isinstance(inst, type), f"BUILD on the class {_describe(inst, self._entry(inst))} (never on classes)")
         if type(inst) is collections.OrderedDict:  # a state_dict(): its ``_metadata`` (versions per prefix)
-            _state_dict_metadata(inst, state)
+            _state_dict_metadata(self, inst, state)
             return
         entry = self._entry(type(inst))
         check(entry is not None and entry[0] == NEW, f"BUILD on an instance of {type(inst).__qualname__}")
+        charge(self, len(state) if hasattr(state, "__len__") else 1, f"BUILD of {type(inst).__qualname__}")
         _plain_state(inst, state)
 
     def _bounded(self, n: int, what: str) -> None:
@@ -274,6 +301,16 @@ _OWN = {
     "SETITEM": SafeUnpickler._setitem,
     "ADDITEMS": SafeUnpickler._additems,
 }
+
+
+def _stream_size(file: Any) -> int:
+    try:
+        here = file.tell()
+        size = file.seek(0, 2)
+        file.seek(here)
+        return int(size)
+    except (AttributeError, OSError, ValueError):
+        return 1 << 30  # a stream of unknown size (a pipe): a generous, fixed allowance
 
 
 class _Dispatch(dict[int, Callable[["SafeUnpickler"], None]]):
