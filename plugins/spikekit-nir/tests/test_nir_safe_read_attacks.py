@@ -13,6 +13,7 @@ import h5py
 import nir
 import numpy as np
 import pytest
+import torch
 
 import spikekit
 from spikekit_nir import ConversionError
@@ -112,3 +113,20 @@ def test_a_filter_hdf5_would_load_a_plugin_for_is_refused_before_any_read(tmp_pa
     with pytest.raises(ConversionError, match=r"field 'weight'.*HDF5 filter 32018"):
         spikekit.from_nir(path)
     assert reads == []
+
+
+def test_a_chunk_larger_than_its_dataset_counts_against_max_bytes(tmp_path):
+    """Reading decompresses whole chunks: a 3 x 3 dataset in one 1024 x 1024 chunk costs 4 MiB, not 36 bytes (with
+    16384 x 16384, a 1 MB file made the reader allocate 1 GiB)."""
+    path = tmp_path / "model.nir"
+    nir.write(path, _graph())
+    with h5py.File(path, "a") as f:
+        key = next(f"node/nodes/{k}/weight" for k in f["node/nodes"] if "weight" in f[f"node/nodes/{k}"])
+        del f[key]
+        big = f.create_dataset(
+            key, shape=(3, 3), maxshape=(None, None), chunks=(1024, 1024), dtype="f4", compression="gzip"
+        )
+        big[...] = np.eye(3, dtype=np.float32)
+    with pytest.raises(ConversionError, match=r"field 'weight'.*declares 4194304 bytes.*chunks \(1024, 1024\)"):
+        spikekit.from_nir(path, max_bytes=1 << 20)
+    assert isinstance(spikekit.from_nir(path, max_bytes=8 << 20), torch.nn.Module)

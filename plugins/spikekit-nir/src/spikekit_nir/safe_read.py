@@ -6,7 +6,9 @@ reading a single value, :func:`read_nir` walks the file's links and datasets (me
 * external links, soft links, external raw-data storage and virtual datasets (a file's weights could otherwise be
   another local file's bytes);
 * a dataset whose declared size exceeds ``max_bytes``, or datasets whose declared sizes add up to more (a 24 KB
-  file with compressed or unwritten datasets can declare hundreds of GiB);
+  file with compressed or unwritten datasets can declare hundreds of GiB); a chunked dataset's size counts as at
+  least one chunk's, as reading it decompresses whole chunks (a 1 MB file holding a 3 x 3 dataset in one
+  compressed 16384 x 16384 chunk made the reader allocate 1 GiB);
 * graphs nested deeper than ``max_depth``, more than ``max_nodes`` NIR nodes, and more than :data:`MAX_OBJECTS`
   groups and datasets;
 * a second hard link to an object already seen. HDF5 objects can be linked from many places, so a file of a few
@@ -119,6 +121,9 @@ def _check_dataset(ds: Any, path: str, budget: _Budget) -> None:
     _check_dtype_and_filters(ds, plist, path, budget)
     count = 1 if ds.shape is None else int(np.prod(np.asarray(ds.shape, dtype=object), dtype=object) or 0)
     declared = count * int(ds.dtype.itemsize)
+    if ds.chunks is not None:  # reading decompresses whole chunks, which may be far larger than the dataset
+        chunk = int(np.prod(np.asarray(ds.chunks, dtype=object), dtype=object)) * int(ds.dtype.itemsize)
+        declared = max(declared, chunk)
     budget.total += declared
     _check_declared(ds, path, budget, declared)
     if _variable_length(ds.dtype):
@@ -157,7 +162,8 @@ def _check_declared(ds: Any, path: str, budget: _Budget, declared: int) -> None:
         raise _refuse(
             budget,
             path,
-            f"the dataset declares {declared} bytes (shape {ds.shape}, {ds.dtype}; {budget.total} bytes in the file "
+            f"the dataset declares {declared} bytes (shape {ds.shape}, chunks {ds.chunks}, {ds.dtype}; {budget.total} "
+            "bytes in the file "
             f"so far), more than max_bytes={budget.max_bytes}; pass a larger max_bytes to from_nir / load if you "
             "trust the file",
         )
