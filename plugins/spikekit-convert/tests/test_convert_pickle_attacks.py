@@ -143,3 +143,21 @@ def test_a_state_built_again_and_again_is_refused():
 def _key(i: int) -> bytes:
     text = f"a{i}".encode()
     return b"\x8c" + bytes([len(text)]) + text  # SHORT_BINUNICODE
+
+
+def test_a_torchscript_archive_is_refused_by_safe_loading_though_torch_load_runs_it(tmp_path):
+    """``torch.load`` with this package's pickle module hands a TorchScript archive to ``torch.jit.load`` (the
+    module docs say so); ``load_sinabs_model`` refuses it."""
+    import torch
+
+    from spikekit_convert import sinabs_pickle
+
+    script = torch.jit.script(torch.nn.ReLU())
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(script, str(path))
+    with pytest.warns(UserWarning, match="TorchScript"):
+        loaded = torch.load(path, pickle_module=sinabs_pickle, weights_only=False)
+    assert isinstance(loaded, torch.jit.ScriptModule)  # what the docs warn about
+    assert "torch.jit.load" in (sinabs_pickle.__doc__ or "")
+    with pytest.raises(UnsafePickleError, match="TorchScript"):
+        su.load_sinabs_model(path)
