@@ -161,3 +161,38 @@ def test_a_torchscript_archive_is_refused_by_safe_loading_though_torch_load_runs
     assert "torch.jit.load" in (sinabs_pickle.__doc__ or "")
     with pytest.raises(UnsafePickleError, match="TorchScript"):
         su.load_sinabs_model(path)
+
+
+# ---------------------------------------------------------------- a view repeating a tiny storage billions of times
+class _Expanded:
+    def __init__(self, storage, size, stride):
+        import collections
+
+        self.args = (storage, 0, size, stride, False, collections.OrderedDict())
+
+    def __reduce__(self):
+        import torch
+
+        return (torch._utils._rebuild_tensor_v2, self.args)
+
+
+def test_a_view_repeating_one_element_into_gigabytes_is_refused():
+    """One stored float stood for a (32768, 65536) weight (8 GiB the first time a layer computes with it)."""
+    import pickle
+
+    import torch
+
+    storage = torch.ones(1).untyped_storage()
+    typed = torch.storage.TypedStorage(wrap_storage=storage, dtype=torch.float32, _internal=True)
+    data = pickle.dumps(_Expanded(typed, (1 << 15, 1 << 16), (0, 0)), protocol=2)
+    with pytest.raises(UnsafePickleError, match="repeated from a smaller storage"):
+        su.load_sinabs_model(io.BytesIO(data))
+
+
+def test_a_legitimately_expanded_view_still_loads():
+    import pickle
+
+    import torch
+
+    small = torch.arange(3.0).expand(4, 3)  # 12 elements over 3: within the bound
+    assert torch.equal(su.load_sinabs_model(io.BytesIO(pickle.dumps(small, protocol=4))), small)

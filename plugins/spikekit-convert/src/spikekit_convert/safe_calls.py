@@ -100,6 +100,11 @@ def _rebuild_tensor_v2(u: Any, args: tuple[Any, ...]) -> Any:
     extent = offset + (sum((n - 1) * s for n, s in zip(size, stride)) + 1 if numel else 0)
     held = storage.size()
     check(extent <= held, f"{what}: a tensor reaching element {extent} of a storage of {held} elements (out of range)")
+    check(  # a view repeating its storage (stride 0, overlapping strides) costs its full size once computed with
+        numel <= max(held, u.limits.max_expanded_elements),
+        f"{what}: a view of {numel} elements over a storage of {held} (more than "
+        f"{u.limits.max_expanded_elements} elements repeated from a smaller storage)",
+    )
     return torch._utils._rebuild_tensor_v2(storage, offset, tuple(size), tuple(stride), requires_grad, hooks)
 
 

@@ -31,6 +31,9 @@ class Limits:
     max_items: int = 1 << 24
     #: most elements of one tensor (a stride-0 view can claim more elements than its storage holds)
     max_tensor_elements: int = 1 << 31
+    #: most elements of a view with more elements than its storage (stride 0, overlapping strides): a 1-element
+    #: storage could otherwise stand for a weight that takes 8 GiB the first time the model runs
+    max_expanded_elements: int = 1 << 24
     #: most members of a ``torch.save`` archive
     max_members: int = 1 << 16
     #: most nesting of storages pickled inside pickles (``torch.storage._load_from_bytes``)
