@@ -49,11 +49,12 @@ _FLAT_KEYS = (str, int, float, bool, bytes, type(None), torch.dtype, torch.devic
 MAX_KEY_NESTING = 8
 
 
-def _flat_key(key: Any, depth: int) -> bool:
+def _flat_key(u: Any, key: Any, depth: int) -> bool:
     if type(key) in _FLAT_KEYS or isinstance(key, type):
         return True
-    if type(key) is tuple:
-        return depth < MAX_KEY_NESTING and all(_flat_key(k, depth + 1) for k in key)
+    if type(key) is tuple:  # hashing it reads every item: counted, as one tuple can be a key again and again
+        charge(u, len(key), "a tuple as a key")
+        return depth < MAX_KEY_NESTING and all(_flat_key(u, k, depth + 1) for k in key)
     # identity-hashed objects (layers, tensors, tokens, graph nodes): hashing them reads nothing the file chose
     hashing: Any = type(key).__hash__
     return hashing in (object.__hash__, torch.Tensor.__hash__) or type(key) in _identity_hashed()
@@ -63,11 +64,11 @@ def _identity_hashed() -> tuple[type, ...]:
     return tuple(t for t in (is_allowed(*pair) for pair in IDENTITY_HASHED) if isinstance(t, type))
 
 
-def check_keys(keys: Any, what: str) -> None:
+def check_keys(u: Any, keys: Any, what: str) -> None:
     """Refuse dict / set keys whose hash would recurse into what the file built (tuples nested too deep,
-    dataclass instances hashing their fields)."""
+    dataclass instances hashing their fields); count the items of tuple keys against what the file may copy."""
     for key in keys:
-        if not _flat_key(key, 0):
+        if not _flat_key(u, key, 0):
             kind = "a tuple nested too deep" if type(key) is tuple else f"a {type(key).__name__}"
             raise UnsafePickleError(
                 f"safe loading refuses {kind} as a key of a {what} (only plain values, layers, tensors and tuples "
@@ -119,16 +120,16 @@ def _rebuild_parameter(u: Any, args: tuple[Any, ...]) -> Any:
 def _ordered_dict(u: Any, args: tuple[Any, ...]) -> Any:
     check(args == () or (len(args) == 1 and type(args[0]) is list), "collections.OrderedDict with arguments")
     pairs = args[0] if args else []
-    check(all(type(p) in (tuple, list) and len(p) == 2 for p in pairs), "collections.OrderedDict of non-pairs")
     charge(u, len(pairs), "collections.OrderedDict")
-    check_keys((p[0] for p in pairs), "OrderedDict")
+    check(all(type(p) in (tuple, list) and len(p) == 2 for p in pairs), "collections.OrderedDict of non-pairs")
+    check_keys(u, (p[0] for p in pairs), "OrderedDict")
     return collections.OrderedDict(pairs)
 
 
 def _set(u: Any, args: tuple[Any, ...]) -> Any:
     check(args == () or (len(args) == 1 and type(args[0]) is list), "builtins.set of anything but a list")
     charge(u, len(args[0]) if args else 0, "builtins.set")
-    check_keys(args[0] if args else (), "set")
+    check_keys(u, args[0] if args else (), "set")
     return set(args[0] if args else ())  # the list is already bounded by max_items
 
 

@@ -144,6 +144,7 @@ def _state_dict_metadata(u: SafeUnpickler, inst: collections.OrderedDict[Any, An
     meta: Any = state.get("_metadata") if ok else None
     ok = ok and type(meta) in (dict, collections.OrderedDict)
     charge(u, len(meta) if ok else 0, "BUILD of an OrderedDict")
+    charge(u, sum(len(v) for v in meta.values() if type(v) is dict) if ok else 0, "BUILD of an OrderedDict")
     plain = (str, int, float, bool, type(None))
     ok = ok and all(
         type(k) is str and type(v) is dict and all(type(a) is str and type(b) in plain for a, b in v.items())
@@ -247,7 +248,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) in (dict, collections.OrderedDict), f"SETITEMS on a {type(target).__name__}")
         self._bounded(len(target) + len(items) // 2, "dict")
-        check_keys(items[0::2], "dict")
+        check_keys(self, items[0::2], "dict")
         for i in range(0, len(items) - 1, 2):
             target[items[i]] = items[i + 1]
 
@@ -257,7 +258,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) in (dict, collections.OrderedDict), f"SETITEM on a {type(target).__name__}")
         self._bounded(len(target) + 1, "dict")
-        check_keys((key,), "dict")
+        check_keys(self, (key,), "dict")
         target[key] = value
 
     def _additems(self) -> None:
@@ -265,7 +266,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) is set, f"ADDITEMS on a {type(target).__name__}")
         self._bounded(len(target) + len(items), "set")
-        check_keys(items, "set")
+        check_keys(self, items, "set")
         target.update(items)
 
 
