@@ -79,7 +79,7 @@ def _edits(draw) -> list[tuple]:
     edit = st.one_of(
         st.tuples(st.just("dataset"), _NAMES, _DTYPES, _SHAPES, st.sampled_from([None, "gzip", "lzf"]), st.booleans()),
         st.tuples(st.just("bomb"), _NAMES, st.integers(20, 40)),
-        st.tuples(st.just("bigchunk"), _NAMES, st.integers(8, 14)),
+        st.tuples(st.just("bigchunk"), _NAMES, st.integers(8, 12)),
         st.tuples(st.just("oddtype"), _NAMES, st.sampled_from(["V8", "opaque-ref", "array"])),
         st.tuples(st.just("filter"), _NAMES, st.integers(32001, 32100)),
         st.tuples(st.just("alias"), _NAMES, st.integers(2, 4000), st.integers(1, 100_000)),
