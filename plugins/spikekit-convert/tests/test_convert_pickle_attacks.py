@@ -205,3 +205,15 @@ def test_one_big_tuple_used_as_a_key_again_and_again_is_refused():
     data = PROTO2 + big + b"]" + b"}h\x01K\x01sa" * 1000 + b"."  # 1000 x (EMPTY_DICT, key, 1, SETITEM, APPEND)
     with pytest.raises(UnsafePickleError, match="a tuple as a key: the file makes the loader copy more"):
         su.load_sinabs_model(io.BytesIO(data))
+
+
+# ------------------------------------------------------------------- a layer whose forward is what the file chose
+@pytest.mark.parametrize("attribute", ["forward", "_call_impl", "_compiled_call_impl", "extra_repr"])
+def test_state_hiding_a_method_of_the_layer_is_refused(attribute):
+    """``{"forward": <a function of the table>}`` made ``model(x)`` call that function instead of the layer's."""
+    hook = b"cspikekit_convert.hooks\nfiring_rate_hook\n"  # a function the table lets a file refer to
+    text = attribute.encode()
+    state = b"}(\x8c\x08training\x88\x8c" + bytes([len(text)]) + text + hook + b"u"
+    data = PROTO2 + b"ctorch.nn.modules.module\nModule\n)\x81" + state + b"b."
+    with pytest.raises(UnsafePickleError, match=f"setting '{attribute}' over its method"):
+        su.load_sinabs_model(io.BytesIO(data))

@@ -11,7 +11,7 @@ arbitrary objects:
 * ``REDUCE``: only the table's callables, each with its own argument check (dense tensors only, with their extent
   inside their storage; sets, sizes and bytes bounded);
 * ``NEWOBJ``: only the table's classes, without arguments; ``BUILD``: only on an instance (never a class) of
-  such a class, with a plain ``str``-keyed dictionary;
+  such a class, with a plain ``str``-keyed dictionary that hides none of the class's methods (``forward``);
 * ``APPEND(S)`` / ``SETITEM(S)`` / ``ADDITEMS``: only on plain lists, dicts and sets, whose sizes are bounded, with
   keys CPython hashes without recursing into what the file built (a key of tuples nested 300,000 deep overflows the C
   stack);
@@ -35,8 +35,10 @@ this one).
 from __future__ import annotations
 
 import collections
+import inspect
 import pickle
 import pickletools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -114,6 +116,14 @@ def _token(entry: tuple[str, str, str]) -> _CallToken:
 
 
 # ------------------------------------------------------------------------------------------ the unpickler
+def _shadows_a_method(cls: type, key: str, value: Any) -> bool:
+    """An instance attribute hiding a method of the class (``forward``, ``_call_impl``, ...), or the slot
+    ``nn.Module`` calls instead of them when set (``_compiled_call_impl``)."""
+    if key == "_compiled_call_impl":
+        return value is not None
+    return isinstance(inspect.getattr_static(cls, key, None), (types.FunctionType, staticmethod, classmethod))
+
+
 def _plain_state(inst: Any, state: Any) -> None:
     """BUILD: only ``str``-keyed dicts on instances of the table's classes; their own ``__setstate__`` only when
     torch defines it (``nn.Module`` and a few layers)."""
@@ -129,6 +139,14 @@ def _plain_state(inst: Any, state: Any) -> None:
     check(type(state) is dict, f"BUILD of {cls.__qualname__} with a {type(state).__name__} state (a dict expected)")
     bad = next((k for k in state if type(k) is not str or k.startswith("__")), None)
     check(bad is None, f"BUILD of {cls.__qualname__} setting the attribute {bad!r:.60}")
+    shadow = next((k for k in state if _shadows_a_method(cls, k, state[k])), None)
+    check(
+        shadow is None,
+        lambda: (
+            f"BUILD of {cls.__qualname__} setting {shadow!r:.60} over its method (a call of the layer would run "
+            "what the file put there)"
+        ),
+    )
     setstate: Any = getattr(cls, "__setstate__", None)
     if isinstance(inst, nn.Module):
         check(setstate is not None and setstate.__module__.startswith("torch.nn."), f"{cls.__qualname__}.__setstate__")
