@@ -245,6 +245,25 @@ def _deflated_torch_save() -> bytes:
     return out.getvalue()
 
 
+_PICKLE_DEEP_KEY = b"\x80\x02}" + b")" + b"\x85" * 300_000 + b"K\x01s."  # a key of tuples 300,000 deep
+# one 4 MB string, then _codecs.encode(it, "latin1") 300 times through the memo, each result kept in a list
+_PICKLE_ENCODE_AGAIN = (
+    b"\x80\x02X" + (4_000_000).to_bytes(4, "little") + b"a" * 4_000_000 + b"q\x01c_codecs\nencode\nq\x02]"
+    + b"h\x02h\x01X\x06\x00\x00\x00latin1\x86Ra" * 300 + b"."
+)  # fmt: skip
+
+
+class _OneFloatAsGigabytes:
+    """Pickles as a (32768, 65536) float tensor whose strides are 0 over a storage of one element."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from collections import OrderedDict
+
+        storage = torch.ones(1).untyped_storage()
+        typed = torch.storage.TypedStorage(wrap_storage=storage, dtype=torch.float32, _internal=True)
+        return (torch._utils._rebuild_tensor_v2, (typed, 0, (1 << 15, 1 << 16), (0, 0), False, OrderedDict()))
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -349,6 +368,49 @@ def _nir_dag(f: Any, node: str, directory: Path) -> None:
 def _nir_text_weight(f: Any, node: str, directory: Path) -> None:
     del f[f"{node}/weight"]
     f[f"{node}/weight"] = "not numbers"
+
+
+def _nir_compound_bias(f: Any, node: str, directory: Path) -> None:
+    import numpy as np
+
+    del f[f"{node}/bias"]
+    f.create_dataset(f"{node}/bias", shape=(3,), dtype=np.dtype([("a", "<f4"), ("b", "<i4")]))
+
+
+def _nir_plugin_filter(f: Any, node: str, directory: Path) -> None:
+    del f[f"{node}/weight"]
+    f.create_dataset(f"{node}/weight", shape=(3, 3), dtype="f4", chunks=(3, 3), compression=32018,
+                     allow_unknown_filter=True)  # fmt: skip
+
+
+def _nir_big_chunk(f: Any, node: str, directory: Path) -> None:
+    import numpy as np
+
+    del f[f"{node}/weight"]
+    ds = f.create_dataset(f"{node}/weight", shape=(3, 3), maxshape=(None, None), chunks=(16384, 16384), dtype="f4",
+                          compression="gzip", compression_opts=9)  # fmt: skip
+    ds[...] = np.eye(3, dtype=np.float32)
+
+
+def _nir_aliased_text(directory: Path) -> Path:
+    """A valid file whose 4000 edge names all point at one 20 KB heap object (160 MB asked for by about 140 KB)."""
+    import struct
+
+    import h5py
+    import nir
+    import numpy as np
+
+    path = directory / "model.nir"
+    nir.write(path, _affine_graph())
+    with h5py.File(path, "a") as f:
+        del f["node/edges"]
+        data = np.array([["x" * 20_000, "y"]] + [["y", "y"]] * 1999, dtype=object)
+        offset = f.create_dataset("node/edges", data=data, dtype=h5py.string_dtype()).id.get_offset()
+    raw = bytearray(path.read_bytes())
+    first = bytes(raw[offset : offset + 16])  # (length, heap collection address, index) of the first string
+    assert struct.unpack("<IQI", first)[0] == 20_000
+    raw[offset : offset + 16 * 4000] = first * 4000
+    return _write(path, bytes(raw))
 
 
 def _nested(depth: int) -> Any:
@@ -733,6 +795,38 @@ CASES: list[Case] = [
         ("deflated", "a torch.save archive whose members are deflated (an archive bomb's form)", _deflated_torch_save,
          ("compressed archive member",), "refused before anything is inflated"),
     ]],
+    *[Case(f"pickle-{cid}", "load_sinabs_model(path)", bad, lambda: _sk().utils.load_sinabs_model, _none,
+           "spikekit_convert.safe_unpickler:UnsafePickleError", ("load_sinabs_model", *frags, FILE), gets,
+           also_is=(pickle.UnpicklingError,), stage="file", needs=("spikekit-convert",),
+           write=lambda d, data=data: _write(d / "model.pth", data()))
+      for cid, bad, data, frags, gets in [
+        ("deep-key", "a dict key of tuples nested 300,000 deep (its hash overflowed the C stack: SIGSEGV)",
+         lambda: _PICKLE_DEEP_KEY, ("nested too deep", "as a key of a dict"), "refused before the key is hashed"),
+        ("copied-again", "a 4 MB string handed to _codecs.encode 300 times through the memo (1.2 GB of copies)",
+         lambda: _PICKLE_ENCODE_AGAIN, ("_codecs.encode", "copy more than"),
+         "refused once the copies exceed a few bytes per byte of the file"),
+        ("expanded-view", "one stored float viewed as a (32768, 65536) weight with strides 0 (8 GiB once used)",
+         lambda: pickle.dumps(_OneFloatAsGigabytes()), ("_rebuild_tensor_v2", "repeated from a smaller storage"),
+         "refused: views larger than their storage are bounded"),
+    ]],
+    *[Case(f"nir-{cid}", "from_nir(path)", bad, lambda: _sk().from_nir, _none,
+           "spikekit_nir.conventions:ConversionError", ("from_nir", *frags, FILE), gets, also_is=(ValueError,),
+           stage="file", needs=("spikekit-nir",), write=lambda d, edit=edit: _write_nir(d, edit))
+      for cid, bad, edit, frags, gets in [
+        ("compound", "Affine bias of an HDF5 compound type", _nir_compound_bias,
+         ("field 'bias'", "not numbers or text"), "refused, naming the node and the field"),
+        ("plugin-filter", "Affine weight compressed with HDF5 filter 32018 (HDF5 would look for a plugin library)",
+         _nir_plugin_filter, ("field 'weight'", "HDF5 filter 32018"), "refused before any data is read"),
+        ("big-chunk", "Affine weight of 3 x 3 in one compressed 16384 x 16384 chunk (1 GiB to decompress, 1 MB file)",
+         _nir_big_chunk, ("field 'weight'", "declares 1073741824 bytes", "more than max_bytes"),
+         "refused: a chunk counts against max_bytes"),
+    ]],
+    Case("nir-aliased-text", "from_nir(path)",
+         "4000 edge names all pointing at one 20 KB HDF5 heap object (160 MB asked for by a 140 KB file)",
+         lambda: _sk().from_nir, _none, "spikekit_nir.conventions:ConversionError",
+         ("from_nir", "field 'edges'", "sharing one heap object", FILE),
+         "refused once the text read exceeds the file's size", also_is=(ValueError,), stage="file",
+         needs=("spikekit-nir",), write=_nir_aliased_text),
     Case("nir-dag", "from_nir(path)",
          "Affine node holding 30 groups that each hard-link the next twice (2**30 paths, a few KB)",
          lambda: _sk().from_nir, _none, "spikekit_nir.conventions:ConversionError",

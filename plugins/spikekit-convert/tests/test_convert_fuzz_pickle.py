@@ -244,3 +244,44 @@ def test_random_opcode_streams_load_or_raise_unpickling_error(data, budget, tmp_
     body = data.draw(st.lists(_snippets(marker), min_size=1, max_size=24))
     proto = data.draw(st.sampled_from([b"\x80\x02", b"\x80\x04", b"\x80\x05"]))
     _load(proto + b"".join(body) + b".", budget, marker)
+
+
+# ----------------------------------------------------------- one object, built once, reused through the memo
+def _big(kind: str, n: int) -> bytes:
+    """A pickle fragment leaving one object of ``n`` items or bytes in memo 1 (and on the stack)."""
+    if kind == "text":
+        return b"X" + n.to_bytes(4, "little") + b"a" * n + b"q\x01"
+    if kind == "list":
+        return b"(" + b"K\x00" * n + b"lq\x01"
+    if kind == "pairs":
+        return b"(" + b"K\x00N\x86" * n + b"lq\x01"
+    if kind == "tuple":
+        return b"(" + b"K\x00" * n + b"tq\x01"
+    return b")" + b"\x85" * n + b"q\x01"  # a tuple nested n deep
+
+
+_REUSE = {  # (kind of object, what the file does with it again and again; each pushes one result)
+    "encode": ("text", b"c_codecs\nencode\nq\x02", b"h\x02h\x01X\x06\x00\x00\x00latin1\x86R"),
+    "set": ("list", b"c__builtin__\nset\nq\x02", b"h\x02h\x01\x85R"),
+    "ordered_dict": ("pairs", b"ccollections\nOrderedDict\nq\x02", b"h\x02h\x01\x85R"),
+    "dict_key": ("tuple", b"", b"}h\x01K\x01s"),
+    "set_key": ("tuple", b"", b"\x8f(h\x01\x90"),
+    "deep_key": ("deep", b"", b"}h\x01K\x01s"),
+}
+
+
+@FUZZ
+@given(
+    use=st.sampled_from(sorted(_REUSE)),
+    n=st.integers(1, 400_000),
+    times=st.integers(1, 3_000),
+    keep=st.booleans(),
+)
+def test_one_object_reused_through_the_memo_stays_within_budget(use, n, times, keep, budget, tmp_path_factory):
+    """Every call or key of ``times`` reuses one object of ``n`` items: the load must stay within the time and
+    memory budget (the copies are counted against the file's size), keeping the results alive or not."""
+    marker = tmp_path_factory.getbasetemp() / "marker"
+    kind, setup, again = _REUSE[use]
+    body = _big(kind, n) + b"0" + setup + (b"]" if keep else b"")
+    body += (again + (b"a" if keep else b"0")) * times
+    _load(b"\x80\x04" + body + (b"" if keep else b"N") + b".", budget, marker)

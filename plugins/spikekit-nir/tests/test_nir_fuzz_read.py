@@ -3,8 +3,9 @@
 
 Each example starts from a file ``nir.write`` made and changes it at random: groups and datasets added or
 removed, datasets of random dtypes, shapes, chunking and filters (some declaring far more data than they hold),
-attributes, hard links (also to objects already linked, and back to the root), soft and external links, and node
-fields replaced by values of the wrong kind.
+attributes, hard links (also to objects already linked, and back to the root), soft and external links, node
+fields replaced by values of the wrong kind, chunks far larger than their dataset, opaque, reference and array
+types, filters HDF5 does not build in, and text whose elements all point at one heap object.
 
 CI runs a few examples per test (profile ``ci``); ``nox -s fuzz`` runs many (``SPIKEKIT_FUZZ=fuzz``).
 """
@@ -78,6 +79,10 @@ def _edits(draw) -> list[tuple]:
     edit = st.one_of(
         st.tuples(st.just("dataset"), _NAMES, _DTYPES, _SHAPES, st.sampled_from([None, "gzip", "lzf"]), st.booleans()),
         st.tuples(st.just("bomb"), _NAMES, st.integers(20, 40)),
+        st.tuples(st.just("bigchunk"), _NAMES, st.integers(8, 12)),
+        st.tuples(st.just("oddtype"), _NAMES, st.sampled_from(["V8", "opaque-ref", "array"])),
+        st.tuples(st.just("filter"), _NAMES, st.integers(32001, 32100)),
+        st.tuples(st.just("alias"), _NAMES, st.integers(2, 4000), st.integers(1, 100_000)),
         st.tuples(st.just("group"), _NAMES),
         st.tuples(st.just("attr"), _NAMES, st.integers(-5, 5)),
         st.tuples(st.just("hardlink"), _NAMES, st.integers(0, 1 << 16)),
@@ -119,6 +124,19 @@ def _apply(f: h5py.File, edit: tuple, pick: int) -> None:
         )  # fmt: skip
     elif kind == "bomb":  # declares 2**k elements, holds none (chunked, never written)
         group.create_dataset(name, shape=(1 << args[1],), dtype="f8", chunks=(1024,), compression="gzip")
+    elif kind == "bigchunk":  # 3 values in one written, compressed chunk of 4**k
+        ds = group.create_dataset(name, shape=(3,), maxshape=(None,), chunks=(4 ** args[1],), dtype="f4",
+                                  compression="gzip")  # fmt: skip
+        ds[...] = 1.0
+    elif kind == "oddtype":
+        odd = {"V8": np.dtype("V8"), "opaque-ref": h5py.ref_dtype, "array": np.dtype(("<f4", (2,)))}[args[1]]
+        group.create_dataset(name, shape=(3,), dtype=odd)
+    elif kind == "filter":
+        group.create_dataset(name, shape=(3,), chunks=(3,), dtype="f4", compression=args[1], allow_unknown_filter=True)
+    elif kind == "alias":  # text whose elements are pointed at the first one's heap object once the file is closed
+        data = np.array(["x" * args[2]] + ["y"] * (args[1] - 1), dtype=object)
+        ds = group.create_dataset(name, data=data, dtype=h5py.string_dtype())
+        _ALIASED.append((ds.id.get_offset(), args[1]))
     elif kind == "group":
         group.create_group(name)
     elif kind == "attr":
@@ -141,6 +159,18 @@ def _apply(f: h5py.File, edit: tuple, pick: int) -> None:
             f[path] = args[1]
 
 
+_ALIASED: list[tuple[int, int]] = []  # (file offset, elements) of text datasets to alias once the file is closed
+
+
+def _alias(path) -> None:
+    raw = bytearray(path.read_bytes())
+    for offset, count in _ALIASED:
+        if offset is not None:
+            raw[offset + 16 : offset + 16 * count] = bytes(raw[offset : offset + 16]) * (count - 1)
+    _ALIASED.clear()
+    path.write_bytes(bytes(raw))
+
+
 @pytest.fixture(scope="module")
 def budget():
     start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -161,12 +191,14 @@ def test_random_hdf5_trees_read_or_raise_conversion_error(n, edits, picks, budge
         path.unlink()
     graph = _graph(n)
     nir.write(path, graph)
+    _ALIASED.clear()
     with h5py.File(path, "a") as f:
         for edit, pick in zip(edits, picks):
             try:
                 _apply(f, edit, pick)
             except (ValueError, TypeError, KeyError, OSError):
                 continue  # h5py cannot make this edit (e.g. a checksum filter on variable-length text): skip it
+    _alias(path)
     start = time.perf_counter()
     try:
         read = read_nir(path, max_bytes=MAX_BYTES)

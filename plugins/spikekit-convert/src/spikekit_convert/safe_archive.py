@@ -28,7 +28,7 @@ import torch
 
 from spikekit_convert.safe_globals import resolve
 from spikekit_convert.safe_table import STORAGE_TYPES
-from spikekit_convert.safe_unpickler import Limits, SafeUnpickler, UnsafePickleError
+from spikekit_convert.safe_unpickler import Limits, SafeUnpickler, UnsafePickleError, copy_allowance
 
 __all__ = ["LEGACY_MAGIC", "check_map_location", "load_nested_storage", "safe_load"]
 
@@ -42,18 +42,28 @@ _LOCATION = re.compile(r"[a-z]{2,16}(:\d{1,4})?")
 class _Context:
     """What the pickles of one load share: where tensors go, the limits, how deep storages are nested."""
 
-    def __init__(self, map_location: Any, limits: Limits, nesting: int) -> None:
+    def __init__(self, map_location: Any, limits: Limits, nesting: int, allowance: list[int]) -> None:
         self.map_location, self.limits, self.nesting = map_location, limits, nesting
+        self.allowance = allowance
 
     def unpickler(self, stream: io.BytesIO) -> SafeUnpickler:
         u = SafeUnpickler(stream)
         u.limits, u.map_location, u.nesting = self.limits, self.map_location, self.nesting
+        u.allowance = self.allowance
         return u
 
 
-def safe_load(data: bytes, map_location: Any = None, limits: Limits | None = None, nesting: int = 0) -> Any:
-    """The object a model file holds, read as the module docstring says (``data``: the whole file)."""
-    ctx = _Context(map_location, limits or Limits(), nesting)
+def safe_load(
+    data: bytes,
+    map_location: Any = None,
+    limits: Limits | None = None,
+    nesting: int = 0,
+    allowance: list[int] | None = None,
+) -> Any:
+    """The object a model file holds, read as the module docstring says (``data``: the whole file; ``allowance``:
+    what the outer file may still copy, shared with the storages nested in it)."""
+    limits = limits or Limits()
+    ctx = _Context(map_location, limits, nesting, allowance or [copy_allowance(len(data), limits)])
     if data[:4] == b"PK\x03\x04":
         return _load_zip(data, ctx)
     stream = io.BytesIO(data)
@@ -67,7 +77,7 @@ def load_nested_storage(data: bytes, outer: SafeUnpickler) -> Any:
     """``torch.storage._load_from_bytes(data)`` of a pickle: a storage saved by ``torch.save``, read safely."""
     if outer.nesting >= outer.limits.max_nesting:
         raise UnsafePickleError(f"safe loading refuses storages nested more than {outer.limits.max_nesting} deep")
-    storage = safe_load(data, outer.map_location, outer.limits, outer.nesting + 1)
+    storage = safe_load(data, outer.map_location, outer.limits, outer.nesting + 1, outer.allowance)
     if not isinstance(storage, torch.storage.TypedStorage):
         raise UnsafePickleError(
             f"safe loading refuses torch.storage._load_from_bytes giving a {type(storage).__name__}"

@@ -31,10 +31,18 @@ class Limits:
     max_items: int = 1 << 24
     #: most elements of one tensor (a stride-0 view can claim more elements than its storage holds)
     max_tensor_elements: int = 1 << 31
+    #: most elements of a view with more elements than its storage (stride 0, overlapping strides): a 1-element
+    #: storage could otherwise stand for a weight that takes 8 GiB the first time the model runs
+    max_expanded_elements: int = 1 << 24
     #: most members of a ``torch.save`` archive
     max_members: int = 1 << 16
     #: most nesting of storages pickled inside pickles (``torch.storage._load_from_bytes``)
     max_nesting: int = 2
+    #: what the calls and ``BUILD`` of one load may copy (items, bytes), per byte of the file (a file names a big
+    #: string or list once and can hand it to a copying call again and again through the memo)
+    copies_per_byte: int = 4
+    #: ... plus this much for any file
+    copies_base: int = 1 << 20
 
 
 _resolved: dict[tuple[str, str], Any] = {}

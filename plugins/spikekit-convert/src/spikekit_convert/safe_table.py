@@ -237,6 +237,10 @@ def _build() -> dict[tuple[str, str], tuple[str, str, str]]:
 #: ``(module, qualname)`` as the file names it -> ``(module, qualname, kind)`` of the object it stands for.
 TABLE: dict[tuple[str, str], tuple[str, str, str]] = _build()
 
+#: Classes of the table hashed by identity (their own ``__hash__`` is ``id(self)``), so their instances may be dict
+#: keys (a graph module's ``{consumer node: None}``); any other instance with its own ``__hash__`` is refused as a key.
+IDENTITY_HASHED = (("spikekit_nir.graph_module", "GraphNode"),)
+
 #: The public namespaces through which spikekit itself loads the modules above before a file is read.
 SPIKEKIT_NAMESPACES = (
     "spikekit.layers",

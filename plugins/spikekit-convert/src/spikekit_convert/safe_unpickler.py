@@ -11,8 +11,12 @@ arbitrary objects:
 * ``REDUCE``: only the table's callables, each with its own argument check (dense tensors only, with their extent
   inside their storage; sets, sizes and bytes bounded);
 * ``NEWOBJ``: only the table's classes, without arguments; ``BUILD``: only on an instance (never a class) of
-  such a class, with a plain ``str``-keyed dictionary;
-* ``APPEND(S)`` / ``SETITEM(S)`` / ``ADDITEMS``: only on plain lists, dicts and sets, whose sizes are bounded;
+  such a class, with a plain ``str``-keyed dictionary that hides none of the class's methods (``forward``);
+* ``APPEND(S)`` / ``SETITEM(S)`` / ``ADDITEMS``: only on plain lists, dicts and sets, whose sizes are bounded, with
+  keys CPython hashes without recursing into what the file built (a key of tuples nested 300,000 deep overflows the C
+  stack);
+* what the calls and ``BUILD`` copy is counted against a few items or bytes per byte of the file (through the memo a
+  file can hand one big string or list to a copying call any number of times);
 * everything else (``INST``, ``OBJ``, ``NEWOBJ_EX``, extension codes, ``FROZENSET``, ``BYTEARRAY8``, out-of-band
   buffers, the text opcodes of protocol 0, ...) is refused.
 
@@ -31,8 +35,10 @@ this one).
 from __future__ import annotations
 
 import collections
+import inspect
 import pickle
 import pickletools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -41,11 +47,24 @@ import torch.utils.hooks
 from torch import nn
 
 from spikekit_convert import safe_globals
-from spikekit_convert.safe_calls import CHECKED, check, is_int
+from spikekit_convert.safe_calls import CHECKED, charge, check, check_keys, is_int
 from spikekit_convert.safe_globals import Limits, UnsafePickleError, is_allowed
 from spikekit_convert.safe_table import CALL, NEW, TABLE
 
-__all__ = ["Limits", "SafeUnpickler", "UnsafePickleError", "is_allowed", "restricted_load_from_bytes"]
+__all__ = [
+    "Limits",
+    "SafeUnpickler",
+    "UnsafePickleError",
+    "copy_allowance",
+    "is_allowed",
+    "restricted_load_from_bytes",
+]
+
+
+def copy_allowance(size: int, limits: Limits) -> int:
+    """What a file of ``size`` bytes may make one load copy (items or bytes), nested storages included."""
+    return limits.copies_base + limits.copies_per_byte * size
+
 
 _OPNAMES = {op.code.encode("latin-1")[0]: op.name for op in pickletools.opcodes}
 #: the pure-Python unpickler of the standard library (``pickle.Unpickler`` is its C twin, whose opcodes are fixed)
@@ -97,6 +116,14 @@ def _token(entry: tuple[str, str, str]) -> _CallToken:
 
 
 # ------------------------------------------------------------------------------------------ the unpickler
+def _shadows_a_method(cls: type, key: str, value: Any) -> bool:
+    """An instance attribute hiding a method of the class (``forward``, ``_call_impl``, ...), or the slot
+    ``nn.Module`` calls instead of them when set (``_compiled_call_impl``)."""
+    if key == "_compiled_call_impl":
+        return value is not None
+    return isinstance(inspect.getattr_static(cls, key, None), (types.FunctionType, staticmethod, classmethod))
+
+
 def _plain_state(inst: Any, state: Any) -> None:
     """BUILD: only ``str``-keyed dicts on instances of the table's classes; their own ``__setstate__`` only when
     torch defines it (``nn.Module`` and a few layers)."""
@@ -112,6 +139,14 @@ def _plain_state(inst: Any, state: Any) -> None:
     check(type(state) is dict, f"BUILD of {cls.__qualname__} with a {type(state).__name__} state (a dict expected)")
     bad = next((k for k in state if type(k) is not str or k.startswith("__")), None)
     check(bad is None, f"BUILD of {cls.__qualname__} setting the attribute {bad!r:.60}")
+    shadow = next((k for k in state if _shadows_a_method(cls, k, state[k])), None)
+    check(
+        shadow is None,
+        lambda: (
+            f"BUILD of {cls.__qualname__} setting {shadow!r:.60} over its method (a call of the layer would run "
+            "what the file put there)"
+        ),
+    )
     setstate: Any = getattr(cls, "__setstate__", None)
     if isinstance(inst, nn.Module):
         # torch.compile wraps nn.Module.__setstate__ once per process (torch._dynamo.mutation_guard); still torch's own
@@ -124,6 +159,22 @@ def _plain_state(inst: Any, state: Any) -> None:
         inst.__dict__.update(state)
 
 
+def _state_dict_metadata(u: SafeUnpickler, inst: collections.OrderedDict[Any, Any], state: Any) -> None:
+    """BUILD on an OrderedDict: only the ``_metadata`` of ``nn.Module.state_dict()``, ``{prefix: {key: plain}}``."""
+    ok = type(state) is dict and set(state) <= {"_metadata"}
+    meta: Any = state.get("_metadata") if ok else None
+    ok = ok and type(meta) in (dict, collections.OrderedDict)
+    charge(u, len(meta) if ok else 0, "BUILD of an OrderedDict")
+    charge(u, sum(len(v) for v in meta.values() if type(v) is dict) if ok else 0, "BUILD of an OrderedDict")
+    plain = (str, int, float, bool, type(None))
+    ok = ok and all(
+        type(k) is str and type(v) is dict and all(type(a) is str and type(b) in plain for a, b in v.items())
+        for k, v in meta.items()
+    )
+    check(ok, lambda: f"BUILD of an OrderedDict with the state {state!r:.80} (only a state_dict's _metadata)")
+    inst._metadata = meta  # type: ignore[attr-defined]
+
+
 class SafeUnpickler(_PyUnpickler):
     """A pure-Python unpickler that only does what a sinabs / spikekit model file needs (see the module docs).
 
@@ -134,6 +185,12 @@ class SafeUnpickler(_PyUnpickler):
     limits = Limits()
     nesting = 0
     map_location: Any = None
+    #: what the load may still copy, shared by the pickles of one file (see :func:`copy_allowance`)
+    allowance: list[int] | None = None
+
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._source = file
 
     def find_class(self, module: str, name: str) -> Any:
         obj, kind = safe_globals.resolve(module, name)
@@ -147,6 +204,8 @@ class SafeUnpickler(_PyUnpickler):
 
     def load(self) -> Any:
         self._kinds: dict[int, tuple[Any, str, tuple[str, str]]] = {}
+        if self.allowance is None:  # used as a pickle module: the allowance follows the stream's size
+            self.allowance = [copy_allowance(_stream_size(self._source), self.limits)]
         try:
             return super().load()
         except RecursionError as exc:
@@ -179,8 +238,12 @@ class SafeUnpickler(_PyUnpickler):
         state = self.stack.pop()
         inst = self.stack[-1]
         check(not isinstance(inst, type), f"BUILD on the class {_describe(inst, self._entry(inst))} (never on classes)")
+        if type(inst) is collections.OrderedDict:  # a state_dict(): its ``_metadata`` (versions per prefix)
+            _state_dict_metadata(self, inst, state)
+            return
         entry = self._entry(type(inst))
         check(entry is not None and entry[0] == NEW, f"BUILD on an instance of {type(inst).__qualname__}")
+        charge(self, len(state) if hasattr(state, "__len__") else 1, f"BUILD of {type(inst).__qualname__}")
         _plain_state(inst, state)
 
     def _bounded(self, n: int, what: str) -> None:
@@ -206,6 +269,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) in (dict, collections.OrderedDict), f"SETITEMS on a {type(target).__name__}")
         self._bounded(len(target) + len(items) // 2, "dict")
+        check_keys(self, items[0::2], "dict")
         for i in range(0, len(items) - 1, 2):
             target[items[i]] = items[i + 1]
 
@@ -215,6 +279,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) in (dict, collections.OrderedDict), f"SETITEM on a {type(target).__name__}")
         self._bounded(len(target) + 1, "dict")
+        check_keys(self, (key,), "dict")
         target[key] = value
 
     def _additems(self) -> None:
@@ -222,6 +287,7 @@ class SafeUnpickler(_PyUnpickler):
         target = self.stack[-1]
         check(type(target) is set, f"ADDITEMS on a {type(target).__name__}")
         self._bounded(len(target) + len(items), "set")
+        check_keys(self, items, "set")
         target.update(items)
 
 
@@ -257,6 +323,16 @@ _OWN = {
     "SETITEM": SafeUnpickler._setitem,
     "ADDITEMS": SafeUnpickler._additems,
 }
+
+
+def _stream_size(file: Any) -> int:
+    try:
+        here = file.tell()
+        size = file.seek(0, 2)
+        file.seek(here)
+        return int(size)
+    except (AttributeError, OSError, ValueError):
+        return 1 << 30  # a stream of unknown size (a pipe): a generous, fixed allowance
 
 
 class _Dispatch(dict[int, Callable[["SafeUnpickler"], None]]):

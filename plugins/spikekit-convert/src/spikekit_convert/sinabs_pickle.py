@@ -12,7 +12,10 @@ its own ``weights_only=True``, so pass ``False`` there; the restriction is ours)
 
     model = torch.load("model.pth", pickle_module=spikekit.utils.sinabs_pickle, weights_only=False)
 
-or, shorter, ``spikekit.utils.load_sinabs_model("model.pth")`` (safe by default; ``weights_only=False`` for an
+That applies the table to the pickle only: ``torch.load`` reads the archive itself, and hands a TorchScript archive
+(``torch.jit.save``) to ``torch.jit.load`` without calling the pickle module at all, so its code runs. For a file
+you do not trust use :func:`load_sinabs_model`, which reads the archive itself and refuses TorchScript:
+``spikekit.utils.load_sinabs_model("model.pth")`` (safe by default; ``weights_only=False`` for an
 unrestricted load of a file you trust, which can run any code in it).
 """
 

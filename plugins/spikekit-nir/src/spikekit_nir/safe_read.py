@@ -6,12 +6,20 @@ reading a single value, :func:`read_nir` walks the file's links and datasets (me
 * external links, soft links, external raw-data storage and virtual datasets (a file's weights could otherwise be
   another local file's bytes);
 * a dataset whose declared size exceeds ``max_bytes``, or datasets whose declared sizes add up to more (a 24 KB
-  file with compressed or unwritten datasets can declare hundreds of GiB);
+  file with compressed or unwritten datasets can declare hundreds of GiB); a chunked dataset's size counts as at
+  least one chunk's, as reading it decompresses whole chunks (a 1 MB file holding a 3 x 3 dataset in one
+  compressed 16384 x 16384 chunk made the reader allocate 1 GiB);
 * graphs nested deeper than ``max_depth``, more than ``max_nodes`` NIR nodes, and more than :data:`MAX_OBJECTS`
   groups and datasets;
 * a second hard link to an object already seen. HDF5 objects can be linked from many places, so a file of a few
   KB whose groups link each other's children (a DAG) holds exponentially many *paths* to few *objects*; reading each
-  object once, by its address, keeps the cost of a file linear in its size.
+  object once, by its address, keeps the cost of a file linear in its size;
+* types other than numbers and text (compound, opaque, array, reference), and filters other than HDF5's built-in
+  ones and LZF (HDF5 would search its plugin folders for a library to load).
+
+Only then is variable-length data (text) read, in bounded blocks, and refused when it comes to more than the
+file's own size: written normally every string is its own heap object, while a crafted file can point thousands of
+elements at one large object (a 2 MB file asking for 8 GB).
 
 Then it builds the NIR nodes itself, field by field, so that a missing, unknown or malformed field is refused with
 :class:`~spikekit_nir.conventions.ConversionError` naming the file, the node and the field, instead of the bare
@@ -52,6 +60,9 @@ def _fail(where: str, node: str, field: str | None, why: str) -> ConversionError
 class _Budget:
     def __init__(self, where: str, max_bytes: int, max_depth: int, max_nodes: int) -> None:
         self.where, self.max_bytes, self.max_depth, self.max_nodes = where, max_bytes, max_depth, max_nodes
+        self.file_size = max(1, os.path.getsize(where))
+        self.variable = 0  # bytes of variable-length data read while checking
+        self.variable_datasets: list[tuple[Any, str]] = []
         self.total = 0
         self.objects = 0
         self.nodes = 0
@@ -107,17 +118,100 @@ def _check_dataset(ds: Any, path: str, budget: _Budget) -> None:
         raise _refuse(budget, path, "the dataset keeps its data in external files; refused")
     if ds.is_virtual or plist.get_layout() == h5py.h5d.VIRTUAL:
         raise _refuse(budget, path, "the dataset is virtual (maps other files' data); refused")
+    _check_dtype_and_filters(ds, plist, path, budget)
     count = 1 if ds.shape is None else int(np.prod(np.asarray(ds.shape, dtype=object), dtype=object) or 0)
     declared = count * int(ds.dtype.itemsize)
+    if ds.chunks is not None:  # reading decompresses whole chunks, which may be far larger than the dataset
+        chunk = int(np.prod(np.asarray(ds.chunks, dtype=object), dtype=object)) * int(ds.dtype.itemsize)
+        declared = max(declared, chunk)
     budget.total += declared
+    _check_declared(ds, path, budget, declared)
+    if _variable_length(ds.dtype):
+        budget.variable_datasets.append((ds, path))  # read once every declared size has passed
+
+
+#: HDF5's own filters (deflate, shuffle, fletcher32, szip, n-bit, scale-offset) and LZF, which h5py builds in;
+#: any other filter id makes HDF5 search its plugin folders and load a shared library to decode the data.
+_BUILTIN_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+
+
+def _check_dtype_and_filters(ds: Any, plist: Any, path: str, budget: _Budget) -> None:
+    import h5py
+
+    dtype = ds.dtype
+    if dtype.kind not in "biufcSO" or dtype.fields or dtype.subdtype is not None or h5py.check_ref_dtype(dtype):
+        raise _refuse(
+            budget,
+            path,
+            f"the dataset's type {dtype} is not numbers or text (compound, opaque, array and reference types are "
+            "not NIR's)",
+        )
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _BUILTIN_FILTERS:
+            raise _refuse(
+                budget,
+                path,
+                f"the dataset needs the HDF5 filter {code}, not built in (HDF5 would load a plugin library to read "
+                "it); refused",
+            )
+
+
+def _check_declared(ds: Any, path: str, budget: _Budget, declared: int) -> None:
     if declared > budget.max_bytes or budget.total > budget.max_bytes:
         raise _refuse(
             budget,
             path,
-            f"the dataset declares {declared} bytes (shape {ds.shape}, {ds.dtype}; {budget.total} bytes in the file "
+            f"the dataset declares {declared} bytes (shape {ds.shape}, chunks {ds.chunks}, {ds.dtype}; {budget.total} "
+            "bytes in the file "
             f"so far), more than max_bytes={budget.max_bytes}; pass a larger max_bytes to from_nir / load if you "
             "trust the file",
         )
+
+
+def _variable_length(dtype: np.dtype[Any]) -> bool:
+    import h5py
+
+    return dtype.kind == "O" or h5py.check_vlen_dtype(dtype) is not None
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, (bytes, str)):
+        return len(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind != "O":
+        return int(value.nbytes)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return sum(_nbytes(v) for v in np.asarray(value, dtype=object).flat)
+    return int(np.asarray(value).nbytes)
+
+
+#: the most a block of variable-length data read while checking can cost beyond the file's size
+_BLOCK_BYTES = 64 << 20
+
+
+def _check_variable_length(ds: Any, path: str, budget: _Budget) -> None:
+    """Variable-length data (strings, sequences) lives in heaps the declared shape does not count, and many elements
+    may point at one heap object: a 2 MB file whose 40,000 strings all point at one 200 KB object asks for 8 GB. Read
+    it in blocks of at most ``max_bytes`` (an element is never larger than the file), summing what comes: written
+    normally, each element has its own heap object, so the whole never exceeds the file."""
+    if ds.shape is None or ds.ndim == 0 or ds.shape[0] == 0:
+        blocks: Any = [()]
+    else:
+        per_row = max(1, int(np.prod(ds.shape[1:], dtype=np.int64)))
+        rows = max(1, max(_BLOCK_BYTES, budget.file_size) // (budget.file_size * per_row))
+        blocks = (np.s_[i : i + rows] for i in range(0, ds.shape[0], rows))
+    for block in blocks:
+        try:
+            budget.variable += _nbytes(ds[block])
+        except Exception as exc:  # h5py raises OSError / TypeError / ValueError for unreadable data
+            raise _refuse(budget, path, f"unreadable variable-length data ({type(exc).__name__}: {exc})") from exc
+        if budget.variable > budget.file_size:  # each element its own heap object: never more than the file
+            raise _refuse(
+                budget,
+                path,
+                f"the variable-length data read so far come to {budget.variable} bytes, more than the file's "
+                f"{budget.file_size} (elements sharing one heap object); refused",
+            )
 
 
 def _check_group(group: Any, path: str, depth: int, budget: _Budget) -> None:
@@ -306,6 +400,8 @@ def read_nir(
         budget = _Budget(where, max_bytes, max_depth, max_nodes)
         budget.visit(f, "")
         _check_group(f, "", 0, budget)
+        for ds, ds_path in budget.variable_datasets:
+            _check_variable_length(ds, ds_path, budget)
         if "node" not in f or not isinstance(f["node"], h5py.Group):
             raise _fail(where, "", "node", "missing (a .nir file keeps its graph in the group 'node')")
         return _build(f["node"], "", where, 0, max_depth)
