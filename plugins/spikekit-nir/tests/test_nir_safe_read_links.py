@@ -134,3 +134,16 @@ def test_max_nodes_default_and_checks(tmp_path):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="max_nodes"):
             read_nir(path, max_nodes=bad)
+
+
+def test_every_way_of_reading_a_file_takes_max_nodes(tmp_path):
+    """``spikekit_nir.load`` and ``from_nir(path)`` hand the caller's bound to the reader (not only its default)."""
+    from spikekit_nir import from_nir
+    from spikekit_nir.io import load
+
+    path = tmp_path / "many.nir"
+    _write(path, _chain(30))
+    assert len(load(path, max_nodes=32).nodes) == 32
+    for read in (load, lambda p, **k: from_nir(p, batch_size=1, **k)):
+        with pytest.raises(ConversionError, match="max_nodes=31"):
+            read(path, max_nodes=31)
