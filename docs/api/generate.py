@@ -241,7 +241,7 @@ def _entry(e: Entry, primary: dict[str, str]) -> list[str]:
         if obj.__qualname__ != e.name:  # autodoc would file it under the qualname it shows in tracebacks
             doc = [f"   {line}".rstrip() for line in (inspect.getdoc(obj) or "").splitlines()]
             shown = f"   Shown as ``{obj.__qualname__}`` in tracebacks."
-            return [f".. py:class:: {e.name}{_explicit_signature(obj)}", "", *doc, "", shown, ""]
+            return [f".. py:class:: {e.name}{_signature(obj)}", "", *doc, "", shown, ""]
         return [f".. autoclass:: {full}{_explicit_signature(obj)}", *(["   :undoc-members:"] if fields else []), ""]
     if e.kind == "function":
         return [f".. autofunction:: {full}", ""]
