@@ -143,6 +143,10 @@ def _weight_module(layer: LayerPlan, linear: bool) -> nn.Conv2d | nn.Linear:
     return module
 
 
+def _chip_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (*shape, 1, 1) if len(shape) == 1 else shape
+
+
 class GraphExtractor:
     """The graph of a spiking model, checked against the chip's rules, and the DynapcnnLayers made from it.
 
@@ -283,7 +287,11 @@ class GraphExtractor:
 
     @property
     def nodes_io_shapes(self) -> dict[int, dict[str, tuple[int, ...]]]:
-        return {i: {"input": n.in_shape, "output": n.out_shape} for i, n in enumerate(self._nodes)}
+        """Node -> its ``"input"`` and ``"output"`` shapes without the batch dimension; a flat ``(N,)`` shape (after
+        a Flatten, around a Linear) is given as ``(N, 1, 1)``, the shape the chip layer has, as sinabs gives it."""
+        return {
+            i: {"input": _chip_shape(n.in_shape), "output": _chip_shape(n.out_shape)} for i, n in enumerate(self._nodes)
+        }
 
     @property
     def sorted_nodes(self) -> list[int]:
