@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from spikekit_speck.chip import SPECK
+from spikekit_speck.dynapcnn._layer_table import layer_table
 from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer_utils import construct_dynapcnnlayers_from_mapper
@@ -166,6 +167,7 @@ class GraphExtractor:
         ignore_node_types: Iterable[type] | None = None,
     ) -> None:
         self._input_shape = tuple(int(s) for s in dummy_input.shape[1:])
+        self._dvs_added = False
         verify_node_types(spiking_model)
         self._model = self._with_dvs(spiking_model, dvs_input)
         try:
@@ -175,7 +177,9 @@ class GraphExtractor:
         self._nodes = nodes
         self._out_nodes = out_nodes
         self._plans: dict[Any, NetworkPlan] = {}
-        self._name_2_indx_map = {node.name: i for i, node in enumerate(nodes)}
+        self._rescale_fn: Callable[[Iterable[float]], float] = rescale_method_1
+        self._tables: dict[Any, dict[int, dict[str, Any]]] = {}
+        self._name_2_indx_map = {self._user_name(node.name): i for i, node in enumerate(nodes)}
         self._edges = {(s, i) for i, node in enumerate(nodes) for s in node.sources if s != INPUT}
         self._entry_nodes = {i for i, node in enumerate(nodes) if INPUT in node.sources}
         self.verify_graph_integrity()
@@ -219,7 +223,14 @@ class GraphExtractor:
             merge_polarities=features == 1,
             disable_pixel_array=False,
         )
+        self._dvs_added = True
         return nn.Sequential(dvs, model)
+
+    def _user_name(self, name: str) -> str:
+        """A traced layer's name in the user's model; a DVSLayer put in front is ``"dvs"`` (sinabs's names)."""
+        if not self._dvs_added:
+            return name
+        return "dvs" if name == "0" else name.removeprefix("1.")
 
     # -- checks ----------------------------------------------------------------------------------------------------
     def _real_targets(self, i: int) -> list[int]:
@@ -317,10 +328,37 @@ class GraphExtractor:
         except SpeckModelError as exc:
             raise InvalidGraphStructure(str(exc)) from exc
 
+    @property
+    def dcnnl_info(self) -> dict[int, dict[str, Any]]:
+        """sinabs's table of the chip layers (layer index -> its weight and neuron layers with their node ids, input
+        shape, entry flag, destinations with the pooling on the way, pooling list and weight scale), for the
+        weight scaling of the last :meth:`get_dynapcnn_network_module` call; see
+        :mod:`~.dynapcnn_layer_utils` for the entries. Made once per weight scaling."""
+        fn = self._rescale_fn
+        if fn not in self._tables:
+            self._tables[fn] = layer_table(self._nodes, self._out_nodes, self.plan(fn), self._real_targets, fn)
+        return self._tables[fn]
+
+    @property
+    def dvs_layer_info(self) -> dict[str, Any] | None:
+        """The DVS layer's ``node_id``, ``input_shape``, ``module`` (pooling that followed it folded in),
+        ``pooling`` (None: folded) and ``destinations`` (chip layer indices, None if none), or None without one."""
+        plan = self.plan(self._rescale_fn)
+        if plan.dvs is None:
+            return None
+        return {
+            "node_id": self.dvs_node_id,
+            "input_shape": plan.dvs.input_shape,
+            "module": plan.dvs,
+            "pooling": None,
+            "destinations": list(plan.dvs_destinations) or None,
+        }
+
     def get_dynapcnn_network_module(
         self, discretize: bool = True, weight_rescaling_fn: Callable[[Iterable[float]], float] | None = None
     ) -> DynapcnnNetworkModule:
         """A :class:`DynapcnnNetworkModule` with one DynapcnnLayer per chip layer (discretised if asked)."""
+        self._rescale_fn = weight_rescaling_fn or rescale_method_1
         plan = self.plan(weight_rescaling_fn)
         modules = dict(self._model.named_modules())
         layers: dict[int, DynapcnnLayer] = {}
