@@ -73,17 +73,16 @@ def extract_pooling_from_module(pooling_layer: nn.Module) -> tuple[tuple[int, in
     """
     from spikekit.layers import SumPool2d
 
-    pooling = expand_to_pair(pooling_layer.kernel_size)
-    stride = getattr(pooling_layer, "stride", None)
+    if not isinstance(pooling_layer, (nn.AvgPool2d, SumPool2d)):
+        raise ValueError(f"Unsupported type {type(pooling_layer)} for pooling layer (expected SumPool2d or AvgPool2d)")
+    kernel = pooling_layer.kernel_size
+    pooling = expand_to_pair(kernel)
+    stride = pooling_layer.stride
     if stride is not None and expand_to_pair(stride) != pooling:
-        raise ValueError(
-            f"Pooling layer {pooling_layer}: stride {stride} must equal its kernel size {pooling_layer.kernel_size}"
-        )
+        raise ValueError(f"Pooling layer {pooling_layer}: stride {stride} must equal its kernel size {kernel}")
     if isinstance(pooling_layer, nn.AvgPool2d):
         return pooling, 1.0 / (pooling[0] * pooling[1])
-    if isinstance(pooling_layer, SumPool2d):
-        return pooling, 1.0
-    raise ValueError(f"Unsupported type {type(pooling_layer)} for pooling layer (expected SumPool2d or AvgPool2d)")
+    return pooling, 1.0
 
 
 def consolidate_dest_pooling(modules: Iterable[nn.Module]) -> tuple[list[int], float]:
