@@ -30,7 +30,6 @@ CHIP_GAPS = {
     f"{_D}nir_graph_extractor": {
         "collect_dynapcnn_layer_info",
         "fix_dvs_module_edges",
-        "get_new_index",
         "handle_batchnorm_nodes",
     },
     f"{_D}sinabs_edges_handler": {

@@ -37,7 +37,7 @@ from spikekit_speck.errors import LayerShapeError, SpeckModelError
 from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, leaves, plan_network, rescale_method_1, trace
 from spikekit_speck.mapping import topological_sorting
 
-__all__ = ["GraphExtractor", "construct_dynapcnnlayers_from_mapper", "topological_sorting"]
+__all__ = ["GraphExtractor", "construct_dynapcnnlayers_from_mapper", "get_new_index", "topological_sorting"]
 
 # What a DynapcnnNetwork accepts before any chip limit is checked (sinabs checks kernel sizes, strides, channel
 # counts and pooling sizes only when the configuration is made): the core array's rules on structure only.
@@ -65,6 +65,12 @@ _VALID_EDGES = {
     ("dvs", "pool"),
 }
 _MULTIPLE_OUTPUTS = ("neuron", "pool", "dvs")
+
+
+def get_new_index(existing_indices: Iterable[int]) -> int:
+    """The smallest index from 0 up that ``existing_indices`` does not hold (``[0, 1, 3]`` -> 2)."""
+    taken = set(existing_indices)
+    return next(i for i in range(len(taken) + 1) if i not in taken)
 
 
 def _type_of(namespace_name: str) -> type | None:
