@@ -81,3 +81,26 @@ def test_the_table_names_the_model_layers_and_the_network_holds_copies(name):
             if isinstance(info["conv"]["module"], nn.Linear)
             else info["conv"]["module"].out_channels
         )
+
+
+def _dvs_described(net):
+    extractor = net._graph_extractor
+    info = extractor.dvs_layer_info
+    if info is None:
+        return None
+    name_of = {i: name.replace(".", "_") for name, i in extractor.name_2_indx_map.items()}
+    layer_name = {index: name_of[entry["conv"]["node_id"]] for index, entry in extractor.dcnnl_info.items()}
+    pooling = info["pooling"]
+    return {
+        "node": name_of[info["node_id"]],
+        "input_shape": tuple(info["input_shape"]),
+        "pooling": None if pooling is None else (name_of[pooling["node_id"]], type(pooling["module"]).__name__),
+        "destinations": None if info["destinations"] is None else sorted(layer_name[d] for d in info["destinations"]),
+        "pool_layer": tuple(info["module"].pool_layer.kernel_size),
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_dvs_layer_info_matches_sinabs(name):
+    theirs, ours = _pair(name)
+    assert _dvs_described(ours) == _dvs_described(theirs)

@@ -347,16 +347,19 @@ class GraphExtractor:
 
     @property
     def dvs_layer_info(self) -> dict[str, Any] | None:
-        """The DVS layer's ``node_id``, ``input_shape``, ``module`` (pooling that followed it folded in),
-        ``pooling`` (None: folded) and ``destinations`` (chip layer indices, None if none), or None without one."""
+        """The DVS layer's ``node_id``, ``input_shape``, ``module`` (with a pooling layer that follows it folded
+        in), ``pooling`` (that pooling layer's ``{"module", "node_id"}``, None if there is none) and
+        ``destinations`` (chip layer indices, None if none), as sinabs gives them; None without a DVS layer."""
         plan = self.plan(self._rescale_fn)
-        if plan.dvs is None:
+        node = self.dvs_node_id
+        if plan.dvs is None or node is None:
             return None
+        pools = [j for j in self._real_targets(node) if self._nodes[j].kind == "pool"]
         return {
-            "node_id": self.dvs_node_id,
+            "node_id": node,
             "input_shape": plan.dvs.input_shape,
             "module": plan.dvs,
-            "pooling": None,
+            "pooling": {"module": self._nodes[pools[0]].module, "node_id": pools[0]} if pools else None,
             "destinations": list(plan.dvs_destinations) or None,
         }
 
@@ -377,15 +380,8 @@ class GraphExtractor:
             )
             exits = iter(range(-1, -len(layer.destinations) - 1, -1))
             destination_map[layer.index] = [next(exits) if d.target is None else d.target for d in layer.destinations]
-        dvs_info = None
+        dvs_info = self.dvs_layer_info
         if plan.dvs is not None:
             destination_map["dvs"] = list(plan.dvs_destinations) or [-1]
-            dvs_info = {
-                "node_id": self.dvs_node_id,
-                "input_shape": plan.dvs.input_shape,
-                "module": plan.dvs,
-                "pooling": plan.dvs.get_pooling(),
-                "destinations": list(plan.dvs_destinations) or None,
-            }
         entry_points = {"dvs"} if plan.dvs is not None else set(plan.entry_layers)
         return DynapcnnNetworkModule(layers, destination_map, entry_points, dvs_info)
