@@ -171,3 +171,37 @@ def test_get_new_index_is_sinabs(seed):
     rng = random.Random(seed)
     taken = rng.sample(range(10), rng.randint(0, 9))
     assert get_new_index(taken) == sinabs.utils.get_new_index(taken)
+
+
+def _bn_graph(lib):
+    """conv(0) -> bn(1) -> iaf(2) -> fc... as sinabs's graph: fc(3) -> bn1d(4) -> iaf(5), and a lone bn(6) -> iaf(7)."""
+    torch.manual_seed(0)
+    modules = {
+        0: nn.Conv2d(2, 3, 3),
+        1: nn.BatchNorm2d(3),
+        2: lib.IAFSqueeze(batch_size=1),
+        3: nn.Linear(4, 5),
+        4: nn.BatchNorm1d(5),
+        5: lib.IAFSqueeze(batch_size=1),
+        6: nn.BatchNorm2d(3),
+        7: lib.IAFSqueeze(batch_size=1),
+    }
+    g = torch.Generator().manual_seed(3)
+    for i in (1, 4, 6):
+        modules[i].running_mean.copy_(torch.rand(modules[i].num_features, generator=g))
+        modules[i].running_var.copy_(torch.rand(modules[i].num_features, generator=g) + 0.5)
+        modules[i].weight.data.copy_(torch.rand(modules[i].num_features, generator=g))
+    names = {f"n{i}": i for i in modules}
+    return {(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (6, 7)}, modules, names
+
+
+def test_batchnorm_nodes_are_folded_and_dropped_as_in_sinabs():
+    theirs, ours = _bn_graph(sl), _bn_graph(kl)
+    s_edges.handle_batchnorm_nodes(*theirs)
+    k_edges.handle_batchnorm_nodes(*ours)
+    assert ours[0] == theirs[0]
+    assert ours[2] == theirs[2]
+    assert sorted(ours[1]) == sorted(theirs[1])
+    for i in (0, 3):
+        assert torch.allclose(ours[1][i].weight, theirs[1][i].weight)
+        assert torch.allclose(ours[1][i].bias, theirs[1][i].bias)

@@ -30,14 +30,12 @@ CHIP_GAPS = {
     f"{_D}nir_graph_extractor": {
         "collect_dynapcnn_layer_info",
         "fix_dvs_module_edges",
-        "handle_batchnorm_nodes",
     },
     f"{_D}sinabs_edges_handler": {
         "add_pooling_to_entry",
         "collect_dynapcnn_layer_info",
         "dvs_setup",
         "fix_dvs_module_edges",
-        "handle_batchnorm_nodes",
         "init_dvs_entry",
         "init_dvs_entry_with_pooling",
         "init_new_dynapcnnlayer_entry",

@@ -33,11 +33,18 @@ from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer_utils import construct_dynapcnnlayers_from_mapper
 from spikekit_speck.dynapcnn.dynapcnnnetwork_module import DynapcnnNetworkModule
 from spikekit_speck.dynapcnn.exceptions import InvalidEdge, InvalidGraphStructure, UnsupportedLayerType
+from spikekit_speck.dynapcnn.sinabs_edges_handler import handle_batchnorm_nodes
 from spikekit_speck.errors import LayerShapeError, SpeckModelError
 from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, leaves, plan_network, rescale_method_1, trace
 from spikekit_speck.mapping import topological_sorting
 
-__all__ = ["GraphExtractor", "construct_dynapcnnlayers_from_mapper", "get_new_index", "topological_sorting"]
+__all__ = [
+    "GraphExtractor",
+    "construct_dynapcnnlayers_from_mapper",
+    "get_new_index",
+    "handle_batchnorm_nodes",
+    "topological_sorting",
+]
 
 # What a DynapcnnNetwork accepts before any chip limit is checked (sinabs checks kernel sizes, strides, channel
 # counts and pooling sizes only when the configuration is made): the core array's rules on structure only.

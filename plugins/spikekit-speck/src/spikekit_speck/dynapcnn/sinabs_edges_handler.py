@@ -1,8 +1,8 @@
 """Helpers on a model's graph as a set of edges ``(source node, target node)`` (sinabs's
 ``sinabs.backend.dynapcnn.sinabs_edges_handler``, the parts that stand on their own).
 
-sinabs's module also holds the steps of its own graph pass (batch-norm folding, DVS edge fixing, building its table
-of chip layers entry by entry); spikekit-speck's graph pass is :class:`~.nir_graph_extractor.GraphExtractor`, whose
+sinabs's module also holds the steps of its own graph pass (DVS edge fixing, building its table of chip layers entry
+by entry); spikekit-speck's graph pass is :class:`~.nir_graph_extractor.GraphExtractor`, whose
 ``dcnnl_info`` is that table, so those steps are not offered one by one.
 """
 
@@ -28,6 +28,7 @@ __all__ = [
     "SumPool2d",
     "find_edges_by_source",
     "get_valid_edge_type",
+    "handle_batchnorm_nodes",
     "merge_bn",
     "remap_edges_after_drop",
     "sort_edges_by_type",
@@ -82,3 +83,34 @@ def trace_paths(node: int, remaining_edges: set[Edge]) -> tuple[list[deque[int]]
             branch.appendleft(node)
             paths.append(branch)
     return (paths or [deque([node])]), used
+
+
+def _weight_bn_pairs(edges: set[Edge], modules: dict[int, nn.Module]) -> set[Edge]:
+    """The edges from a Conv2d into a BatchNorm2d or from a Linear into a BatchNorm1d."""
+    return {
+        (a, b)
+        for a, b in edges
+        if (isinstance(modules[a], nn.Conv2d) and isinstance(modules[b], nn.BatchNorm2d))
+        or (isinstance(modules[a], nn.Linear) and isinstance(modules[b], nn.BatchNorm1d))
+    }
+
+
+def handle_batchnorm_nodes(
+    edges: set[Edge], indx_2_module_map: dict[int, nn.Module], name_2_indx_map: dict[str, int]
+) -> None:
+    """Fold each BatchNorm that follows a Conv2d / Linear into it and drop every BatchNorm node from the graph (all
+    three arguments changed in place): the weight node gets the folded layer (:func:`merge_bn`, a new module) and
+    the BatchNorm's outgoing edges."""
+    bn_nodes = {i for i, m in indx_2_module_map.items() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))}
+    if not bn_nodes:
+        return
+    pairs = _weight_bn_pairs(edges, indx_2_module_map)
+    for weight, bn in pairs:
+        indx_2_module_map[weight] = merge_bn(indx_2_module_map[weight], indx_2_module_map[bn])
+    rewired = set().union(*(remap_edges_after_drop(bn, weight, edges) for weight, bn in pairs))
+    edges.difference_update({e for e in edges if bn_nodes & set(e)})
+    edges.update(rewired)
+    for index in bn_nodes:
+        del indx_2_module_map[index]
+    for name in [n for n, i in name_2_indx_map.items() if i in bn_nodes]:
+        del name_2_indx_map[name]
