@@ -106,7 +106,9 @@ def handle_batchnorm_nodes(
         return
     pairs = _weight_bn_pairs(edges, indx_2_module_map)
     for weight, bn in pairs:
-        indx_2_module_map[weight] = merge_bn(indx_2_module_map[weight], indx_2_module_map[bn])
+        layer, norm = indx_2_module_map[weight], indx_2_module_map[bn]
+        assert isinstance(layer, (nn.Conv2d, nn.Linear)) and isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d))
+        indx_2_module_map[weight] = merge_bn(layer, norm)
     rewired = set().union(*(remap_edges_after_drop(bn, weight, edges) for weight, bn in pairs))
     edges.difference_update({e for e in edges if bn_nodes & set(e)})
     edges.update(rewired)
