@@ -11,9 +11,10 @@ import types
 import pytest
 
 _DYNAPCNN = (
-    "chip_factory chips chips.dynapcnn chips.speck2e chips.speck2f config_builder crop2d discretize dvs_layer "
-    "dynapcnn_layer dynapcnn_network dynapcnn_visualizer dynapcnnnetwork_module exceptions flipdims io mapping "
-    "nir_graph_extractor specksim utils weight_rescaling_methods"
+    "chip_factory chips chips.dynapcnn chips.speck2e chips.speck2f config_builder connectivity_specs crop2d "
+    "discretize dvs_layer dynapcnn_layer dynapcnn_layer_utils dynapcnn_network dynapcnn_visualizer "
+    "dynapcnnnetwork_module exceptions flipdims io mapping nir_graph_extractor sinabs_edges_handler specksim utils "
+    "weight_rescaling_methods"
 ).split()
 _LAYERS = (
     "alif channel_shift crop2d exp_leak functional functional.alif functional.lif iaf lif merge neuromorphic_relu "
@@ -32,8 +33,8 @@ SINABS_PATHS = [
 ]
 
 
-def test_the_list_has_all_55_paths():
-    assert len(SINABS_PATHS) == len(set(SINABS_PATHS)) == 55
+def test_the_list_has_all_58_paths():
+    assert len(SINABS_PATHS) == len(set(SINABS_PATHS)) == 58
 
 
 @pytest.mark.parametrize("path", SINABS_PATHS)

@@ -18,35 +18,32 @@ sinabs = pytest.importorskip("sinabs")
 pytest.importorskip("samna", reason="needs the samna stand-in on PYTHONPATH (nox -s parity)")
 pytestmark = pytest.mark.parity
 
-#: sinabs modules that are internals of its chip graph pass, not served by spikekit-speck (no program of sinabs's
-#: documentation imports them; two of sinabs's own chip tests do, see test_sinabs_renamed.py).
-UNSERVED = {
-    "sinabs.backend.dynapcnn.connectivity_specs",
-    "sinabs.backend.dynapcnn.dynapcnn_layer_utils",
-    "sinabs.backend.dynapcnn.sinabs_edges_handler",
-}
+#: sinabs modules that spikekit does not serve (none: every public module path of sinabs 3.1.3 exists renamed).
+UNSERVED: set[str] = set()
 
 #: Names of sinabs's chip modules that spikekit-speck's modules of the same path do not offer yet (a name that
 #: appears here and is offered now makes the test fail: remove it from the list).
 _D = "sinabs.backend.dynapcnn."
 CHIP_GAPS = {
-    f"{_D}chips.dynapcnn": {"DVSLayer", "DynapcnnLayer"},
-    f"{_D}chips.speck2e": {"DynapcnnLayer"},
-    f"{_D}chips.speck2f": {"DynapcnnLayer"},
-    f"{_D}config_builder": {"DynapcnnLayer"},
-    f"{_D}dvs_layer": {"SumPool2d"},
-    f"{_D}dynapcnn_network": {"ChipFactory", "disable_timestamps", "enable_timestamps", "open_device", "reset_timestamps"},
-    f"{_D}dynapcnn_visualizer": {"DynapcnnNetwork"},
-    f"{_D}mapping": {"DVSLayer", "DynapcnnLayer"},
+    # The steps of sinabs's own graph pass, on its intermediate tables; spikekit-speck's graph pass is GraphExtractor
+    # (its dcnnl_info is the table those steps build), so they are not offered one by one.
     f"{_D}nir_graph_extractor": {
         "collect_dynapcnn_layer_info",
-        "construct_dynapcnnlayers_from_mapper",
         "fix_dvs_module_edges",
-        "get_new_index",
-        "handle_batchnorm_nodes",
-        "topological_sorting",
     },
-    f"{_D}specksim": {"DynapcnnCompatibleNetwork", "DynapcnnLayer", "DynapcnnNetwork"},
+    f"{_D}sinabs_edges_handler": {
+        "add_pooling_to_entry",
+        "collect_dynapcnn_layer_info",
+        "dvs_setup",
+        "fix_dvs_module_edges",
+        "init_dvs_entry",
+        "init_dvs_entry_with_pooling",
+        "init_new_dynapcnnlayer_entry",
+        "set_exit_destinations",
+        "set_neuron_layer_destination",
+        "set_pooling_layer_destination",
+        "verify_layer_info",
+    },
 }  # fmt: skip
 
 
@@ -69,8 +66,8 @@ def offered(module: types.ModuleType) -> set[str]:
     return names
 
 
-def test_sinabs_has_55_public_module_paths_and_3_unserved():
-    assert len(PATHS) == 55
+def test_sinabs_has_58_public_module_paths_all_served():
+    assert len(PATHS) == 58
     assert UNSERVED <= set(sinabs_modules())
 
 

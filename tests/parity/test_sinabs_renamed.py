@@ -35,22 +35,9 @@ SDIST_ENV = "SPIKEKIT_SINABS_SDIST"
 WORD = re.compile(rb"\bsinabs\b")
 
 #: sinabs tests (file::function) that fail renamed while they pass under sinabs, each with the reason.
-_CHIP = "tests/test_dynapcnn/"
-_LAYER_UTILS = "imports sinabs.backend.dynapcnn.dynapcnn_layer_utils, internals of sinabs's chip graph that spikekit-speck does not serve"
-_DCNNL_INFO = (
-    "reads GraphExtractor.dcnnl_info, sinabs's private table of its graph pass, which spikekit-speck's has not"
-)
 KNOWN: dict[str, str] = {
     "tests/test_nir.py::test_as_pair": "tests sinabs's private helper sinabs.nir._as_pair, not part of the API",
-    "tests/test_nir.py::test_from_linear_to_nir": "spikekit-nir exports a Linear without bias as NIR Linear, not an Affine with a zero bias (docs/nir)",
-    "tests/test_nir.py::test_from_sequential_to_nir": "spikekit-nir refuses a sample without a time dimension for plain neuron layers: their NIR parameters would be 0-d, which nir.write cannot store (docs/nir)",
-    f"{_CHIP}test_compatible_layer_build.py::test_construct_pooling_from_1_layer": _LAYER_UTILS,
-    f"{_CHIP}test_compatible_layer_build.py::test_construct_pooling_from_2_layers": _LAYER_UTILS,
-    "tests/test_dynapcnnlayer/test_dynapcnnlayer.py::test_DynapcnnLayer": _LAYER_UTILS,
-    f"{_CHIP}test_doorbell.py::test_deep_copy": _DCNNL_INFO,
-    f"{_CHIP}test_large_net.py::test_was_copied": _DCNNL_INFO,
-    "tests/test_graph_extractor/test_graph_extractor.py::test_GraphExtractor": "spikekit-speck's graph gives a Linear layer's shapes as (N,), sinabs's as (N, 1, 1)",
-}  # fmt: skip
+}
 
 #: Blocks ``import sinabs`` in the renamed run, so that nothing in it quietly uses the real library.
 NO_SINABS = """

@@ -7,5 +7,7 @@ The base class is defined in :mod:`spikekit_speck.dynapcnn._builder`, the chips'
 
 from spikekit_speck.dynapcnn._builder import ConfigBuilder
 from spikekit_speck.dynapcnn.chips import builder_for
+from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+from spikekit_speck.dynapcnn.mapping import LayerConstraints, get_valid_mapping
 
-__all__ = ["ConfigBuilder", "builder_for"]
+__all__ = ["ConfigBuilder", "DynapcnnLayer", "LayerConstraints", "builder_for", "get_valid_mapping"]

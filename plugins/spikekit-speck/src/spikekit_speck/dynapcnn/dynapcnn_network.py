@@ -22,13 +22,23 @@ from torch import nn
 
 from spikekit_speck.chip import CONFIGURABLE_DEVICES, parse_device_id
 from spikekit_speck.dvs import DVSLayer
+from spikekit_speck.dynapcnn.chip_factory import ChipFactory
 from spikekit_speck.dynapcnn.chips import builder_for
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+from spikekit_speck.dynapcnn.io import disable_timestamps, enable_timestamps, open_device, reset_timestamps
 from spikekit_speck.dynapcnn.nir_graph_extractor import GraphExtractor
 from spikekit_speck.dynapcnn.utils import COMPLETELY_IGNORED_LAYER_TYPES, infer_input_shape
 from spikekit_speck.graph import NetworkPlan, rescale_method_1
 
-__all__ = ["DynapcnnNetwork", "DynapcnnCompatibleNetwork"]
+__all__ = [
+    "ChipFactory",
+    "DynapcnnNetwork",
+    "DynapcnnCompatibleNetwork",
+    "disable_timestamps",
+    "enable_timestamps",
+    "open_device",
+    "reset_timestamps",
+]
 
 #: The chips a configuration can be made for (sinabs's ``ChipFactory.supported_devices``).
 SUPPORTED_DEVICES = CONFIGURABLE_DEVICES

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from spikekit_speck.dynapcnn._samna import require_samna
+from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnNetwork
 from spikekit_speck.dynapcnn.io import launch_visualizer
 
-__all__ = ["DynapcnnVisualizer", "get_free_tcp_port"]
+__all__ = ["DynapcnnNetwork", "DynapcnnVisualizer", "get_free_tcp_port"]
 
 
 def get_free_tcp_port() -> int:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from spikekit_speck.dvs import DVSLayer
+from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.exceptions import InvalidModel  # noqa: F401  (sinabs offers it here too)
 from spikekit_speck.mapping import FlowGraphEdge, edmonds, find_matching, make_flow_graph
 
 __all__ = [
+    "DVSLayer",
+    "DynapcnnLayer",
     "LayerConstraints",
     "find_chip_layers",
     "get_valid_mapping",

@@ -27,14 +27,24 @@ import torch
 from torch import nn
 
 from spikekit_speck.chip import SPECK
+from spikekit_speck.dynapcnn._layer_table import layer_table
 from spikekit_speck.dynapcnn.dvs_layer import DVSLayer
 from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+from spikekit_speck.dynapcnn.dynapcnn_layer_utils import construct_dynapcnnlayers_from_mapper
 from spikekit_speck.dynapcnn.dynapcnnnetwork_module import DynapcnnNetworkModule
 from spikekit_speck.dynapcnn.exceptions import InvalidEdge, InvalidGraphStructure, UnsupportedLayerType
+from spikekit_speck.dynapcnn.sinabs_edges_handler import handle_batchnorm_nodes
 from spikekit_speck.errors import LayerShapeError, SpeckModelError
 from spikekit_speck.graph import INPUT, LayerPlan, NetworkPlan, leaves, plan_network, rescale_method_1, trace
+from spikekit_speck.mapping import topological_sorting
 
-__all__ = ["GraphExtractor"]
+__all__ = [
+    "GraphExtractor",
+    "construct_dynapcnnlayers_from_mapper",
+    "get_new_index",
+    "handle_batchnorm_nodes",
+    "topological_sorting",
+]
 
 # What a DynapcnnNetwork accepts before any chip limit is checked (sinabs checks kernel sizes, strides, channel
 # counts and pooling sizes only when the configuration is made): the core array's rules on structure only.
@@ -62,6 +72,12 @@ _VALID_EDGES = {
     ("dvs", "pool"),
 }
 _MULTIPLE_OUTPUTS = ("neuron", "pool", "dvs")
+
+
+def get_new_index(existing_indices: Iterable[int]) -> int:
+    """The smallest index from 0 up that ``existing_indices`` does not hold (``[0, 1, 3]`` -> 2)."""
+    taken = set(existing_indices)
+    return next(i for i in range(len(taken) + 1) if i not in taken)
 
 
 def _type_of(namespace_name: str) -> type | None:
@@ -141,6 +157,10 @@ def _weight_module(layer: LayerPlan, linear: bool) -> nn.Conv2d | nn.Linear:
     return module
 
 
+def _chip_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (*shape, 1, 1) if len(shape) == 1 else shape
+
+
 class GraphExtractor:
     """The graph of a spiking model, checked against the chip's rules, and the DynapcnnLayers made from it.
 
@@ -160,6 +180,7 @@ class GraphExtractor:
         ignore_node_types: Iterable[type] | None = None,
     ) -> None:
         self._input_shape = tuple(int(s) for s in dummy_input.shape[1:])
+        self._dvs_added = False
         verify_node_types(spiking_model)
         self._model = self._with_dvs(spiking_model, dvs_input)
         try:
@@ -169,7 +190,9 @@ class GraphExtractor:
         self._nodes = nodes
         self._out_nodes = out_nodes
         self._plans: dict[Any, NetworkPlan] = {}
-        self._name_2_indx_map = {node.name: i for i, node in enumerate(nodes)}
+        self._rescale_fn: Callable[[Iterable[float]], float] = rescale_method_1
+        self._tables: dict[Any, dict[int, dict[str, Any]]] = {}
+        self._name_2_indx_map = {self._user_name(node.name): i for i, node in enumerate(nodes)}
         self._edges = {(s, i) for i, node in enumerate(nodes) for s in node.sources if s != INPUT}
         self._entry_nodes = {i for i, node in enumerate(nodes) if INPUT in node.sources}
         self.verify_graph_integrity()
@@ -213,7 +236,14 @@ class GraphExtractor:
             merge_polarities=features == 1,
             disable_pixel_array=False,
         )
+        self._dvs_added = True
         return nn.Sequential(dvs, model)
+
+    def _user_name(self, name: str) -> str:
+        """A traced layer's name in the user's model; a DVSLayer put in front is ``"dvs"`` (sinabs's names)."""
+        if not self._dvs_added:
+            return name
+        return "dvs" if name == "0" else name.removeprefix("1.")
 
     # -- checks ----------------------------------------------------------------------------------------------------
     def _real_targets(self, i: int) -> list[int]:
@@ -281,7 +311,11 @@ class GraphExtractor:
 
     @property
     def nodes_io_shapes(self) -> dict[int, dict[str, tuple[int, ...]]]:
-        return {i: {"input": n.in_shape, "output": n.out_shape} for i, n in enumerate(self._nodes)}
+        """Node -> its ``"input"`` and ``"output"`` shapes without the batch dimension; a flat ``(N,)`` shape (after
+        a Flatten, around a Linear) is given as ``(N, 1, 1)``, the shape the chip layer has, as sinabs gives it."""
+        return {
+            i: {"input": _chip_shape(n.in_shape), "output": _chip_shape(n.out_shape)} for i, n in enumerate(self._nodes)
+        }
 
     @property
     def sorted_nodes(self) -> list[int]:
@@ -307,10 +341,40 @@ class GraphExtractor:
         except SpeckModelError as exc:
             raise InvalidGraphStructure(str(exc)) from exc
 
+    @property
+    def dcnnl_info(self) -> dict[int, dict[str, Any]]:
+        """sinabs's table of the chip layers (layer index -> its weight and neuron layers with their node ids, input
+        shape, entry flag, destinations with the pooling on the way, pooling list and weight scale), for the
+        weight scaling of the last :meth:`get_dynapcnn_network_module` call; see
+        :mod:`~.dynapcnn_layer_utils` for the entries. Made once per weight scaling."""
+        fn = self._rescale_fn
+        if fn not in self._tables:
+            self._tables[fn] = layer_table(self._nodes, self._out_nodes, self.plan(fn), self._real_targets, fn)
+        return self._tables[fn]
+
+    @property
+    def dvs_layer_info(self) -> dict[str, Any] | None:
+        """The DVS layer's ``node_id``, ``input_shape``, ``module`` (with a pooling layer that follows it folded
+        in), ``pooling`` (that pooling layer's ``{"module", "node_id"}``, None if there is none) and
+        ``destinations`` (chip layer indices, None if none), as sinabs gives them; None without a DVS layer."""
+        plan = self.plan(self._rescale_fn)
+        node = self.dvs_node_id
+        if plan.dvs is None or node is None:
+            return None
+        pools = [j for j in self._real_targets(node) if self._nodes[j].kind == "pool"]
+        return {
+            "node_id": node,
+            "input_shape": plan.dvs.input_shape,
+            "module": plan.dvs,
+            "pooling": {"module": self._nodes[pools[0]].module, "node_id": pools[0]} if pools else None,
+            "destinations": list(plan.dvs_destinations) or None,
+        }
+
     def get_dynapcnn_network_module(
         self, discretize: bool = True, weight_rescaling_fn: Callable[[Iterable[float]], float] | None = None
     ) -> DynapcnnNetworkModule:
         """A :class:`DynapcnnNetworkModule` with one DynapcnnLayer per chip layer (discretised if asked)."""
+        self._rescale_fn = weight_rescaling_fn or rescale_method_1
         plan = self.plan(weight_rescaling_fn)
         modules = dict(self._model.named_modules())
         layers: dict[int, DynapcnnLayer] = {}
@@ -323,15 +387,8 @@ class GraphExtractor:
             )
             exits = iter(range(-1, -len(layer.destinations) - 1, -1))
             destination_map[layer.index] = [next(exits) if d.target is None else d.target for d in layer.destinations]
-        dvs_info = None
+        dvs_info = self.dvs_layer_info
         if plan.dvs is not None:
             destination_map["dvs"] = list(plan.dvs_destinations) or [-1]
-            dvs_info = {
-                "node_id": self.dvs_node_id,
-                "input_shape": plan.dvs.input_shape,
-                "module": plan.dvs,
-                "pooling": plan.dvs.get_pooling(),
-                "destinations": list(plan.dvs_destinations) or None,
-            }
         entry_points = {"dvs"} if plan.dvs is not None else set(plan.entry_layers)
         return DynapcnnNetworkModule(layers, destination_map, entry_points, dvs_info)

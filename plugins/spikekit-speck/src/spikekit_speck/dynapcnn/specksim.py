@@ -27,11 +27,16 @@ from torch import nn
 import spikekit.layers as sl
 from spikekit_speck.chip import SPECK
 from spikekit_speck.dynapcnn._samna import optional_samna, require_samna
+from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
+from spikekit_speck.dynapcnn.dynapcnn_network import DynapcnnCompatibleNetwork, DynapcnnNetwork
 from spikekit_speck.layers import linear_to_conv
 from spikekit_speck.recognise import number_of, threshold_of
 from spikekit_speck.simulator import ChipSimulator
 
 __all__ = [
+    "DynapcnnCompatibleNetwork",
+    "DynapcnnLayer",
+    "DynapcnnNetwork",
     "to_tuple",
     "convert_linear_to_convolutional",
     "convert_convolutional_layer",

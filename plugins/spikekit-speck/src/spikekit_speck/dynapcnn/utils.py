@@ -12,7 +12,7 @@ from torch import nn
 from spikekit_speck.chip import get_device_id, parse_device_id, standardize_device_id
 from spikekit_speck.dvs import Crop2d, DVSLayer
 from spikekit_speck.dynapcnn.exceptions import InputConfigurationError
-from spikekit_speck.layers import merge_bn
+from spikekit_speck.layers import WeightLayer, merge_bn
 from spikekit_speck.mapping import topological_sorting
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "topological_sorting",
     "convert_cropping2dlayer_to_crop2d",
     "merge_bn",
+    "WeightLayer",
     "merge_conv_bn",
     "extend_readout_layer",
     "infer_input_shape",

@@ -17,11 +17,12 @@ from spikekit_speck.chip import SPECK
 from spikekit_speck.config import core_settings
 from spikekit_speck.dvs import DVSLayer
 from spikekit_speck.dynapcnn._builder import ConfigBuilder
+from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 from spikekit_speck.dynapcnn.mapping import LayerConstraints
 from spikekit_speck.recognise import reset_mode_of
 from spikekit_speck.samna_export import write_core, write_dvs
 
-__all__ = ["DynapcnnConfigBuilder"]
+__all__ = ["DVSLayer", "DynapcnnConfigBuilder", "DynapcnnLayer"]
 
 
 def _square(pool: Any, layer_index: Any) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from spikekit_speck.dynapcnn.chips.dynapcnn import DynapcnnConfigBuilder
+from spikekit_speck.dynapcnn.dynapcnn_layer import DynapcnnLayer
 
-__all__ = ["Speck2FConfigBuilder"]
+__all__ = ["DynapcnnLayer", "Speck2FConfigBuilder"]
 
 
 class Speck2FConfigBuilder(DynapcnnConfigBuilder):
