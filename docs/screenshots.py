@@ -69,7 +69,7 @@ def shoot(browser: str, page: Path, fragment: str, png: Path, width: int, height
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", nargs="*", help="pages relative to the site (default: the key pages)")
-    parser.add_argument("--site", type=Path, default=DOCS / "_build" / "html")
+    parser.add_argument("--site", type=lambda p: Path(p).resolve(), default=DOCS / "_build" / "html")
     parser.add_argument("--out", type=Path, default=DOCS / "_build" / "screenshots")
     args = parser.parse_args(argv)
     browser = chromium()
