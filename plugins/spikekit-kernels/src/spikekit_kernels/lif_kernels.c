@@ -760,6 +760,9 @@ int spike_weight_grad(const REAL *g, const REAL *sp, int64_t steps, int64_t rows
 typedef void (*gemm_fn)(const char *, const char *, const int *, const int *, const int *, const REAL *,
                         const REAL *, const int *, const REAL *, const int *, const REAL *, REAL *, const int *);
 
+/* cblas_?gemm_compute (layout, transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc), with `a` packed */
+typedef void (*compute_fn)(int, int, int, int, int, int, const void *, int, const REAL *, int, REAL, REAL *, int);
+
 typedef struct {
     int64_t T, stride;
     gemm_fn gemm;
@@ -777,6 +780,8 @@ typedef struct {
     int64_t kc;                   /* the BLAS's block of the summed dimension (0: always call the BLAS) */
     REAL *part;                   /* (nthreads, N) scratch of the product from the spikes */
     int64_t nthreads;             /* threads of the product from the spikes */
+    compute_fn compute;           /* backward: the BLAS's product with a packed operand (MKL's ?gemm_compute), */
+    const void *wpacked;          /* and W packed for it once per backward; NULL: ?gemm_ packs W every step */
 } Rec;
 
 #define AT(p, t) ((p) ? (p) + (t) * rc->stride : NULL)
@@ -865,7 +870,10 @@ static void rec_grad_product(const Rec *rc, int64_t B, int64_t N, int64_t t, con
     if (rc->g_out)
         for (int64_t i = 0; i < B; i++)
             for (int64_t j = 0; j < N; j++) rc->gs[i * N + j] = rc->g_out[i * rc->gob + t * rc->got + j * rc->gon];
-    if (gr) rc->gemm("N", "N", &n, &b, &n, &one, rc->w, &n, gr, &n, rc->g_out ? &one : &zero, rc->gs, &n);
+    if (gr && rc->compute && rc->wpacked) /* column-major, A packed, B not transposed: the same product */
+        rc->compute(102, 151, 111, n, b, n, rc->wpacked, n, gr, n, rc->g_out ? one : zero, rc->gs, n);
+    else if (gr)
+        rc->gemm("N", "N", &n, &b, &n, &one, rc->w, &n, gr, &n, rc->g_out ? &one : &zero, rc->gs, &n);
 }
 
 int lif_recurrent_backward(Args *a, const Rec *rc) {

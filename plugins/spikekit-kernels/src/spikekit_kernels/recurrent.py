@@ -219,9 +219,11 @@ class _RecurrentLoop(torch.autograd.Function):
         gs = XP.new_zeros(B, N)  # the gradient reaching s_t: the output's plus what flows back through r_{t+1}
         a.gsb, a.gsn, a.g_out = N, 1, gs.data_ptr()
         if ctx.gemm is not None:
-            rc = c_abi.Rec(
-                T=T, stride=steps.stride, gemm=ctx.gemm, w=linear.weight.detach().data_ptr(), gs=gs.data_ptr()
-            )
+            w = linear.weight.detach()
+            rc = c_abi.Rec(T=T, stride=steps.stride, gemm=ctx.gemm, w=w.data_ptr(), gs=gs.data_ptr())
+            packed = torch_blas.packed_weight(w, B) if T > 1 else None  # kept alive until the loop returns
+            if packed is not None:
+                rc.compute, rc.wpacked = packed[0], packed[1].data_ptr()
             _point(rc, xp=XP, wv=W, is_=IS, bs=Bs, v0=v0, i0=i0, b0=b0, grv=grv, gri=gri, grb=grb, gx=GX)
             if g3 is not None:
                 g3 = g3 if g3.dtype == XP.dtype else g3.to(XP.dtype)
