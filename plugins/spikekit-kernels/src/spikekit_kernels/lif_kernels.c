@@ -804,42 +804,69 @@ static inline REAL FMA(REAL v, REAL w, REAL c) {
  * dimension in blocks of kc; within a block, k ascending, one fused multiply-add per term into a partial sum that
  * starts at zero; the block's partial sum then added to the output (which starts at the bias, or is the first
  * block's sum). Terms whose spike is zero are skipped: adding them changes no value. Threads take batch rows.
- * Returns 0; 1 when more than `max_nonzero` spikes were found (nothing written: take the dense product; from the
- * spikes is faster up to about one spike in two: 0.12 against 0.19 ms at 30 % for 32 x 512 on one core). */
+ * Each row's nonzero spikes are listed first (`list`: N indices per thread); the outputs are then made SPAN at a
+ * time, their partial sums held in registers over the block's spikes (a partial sum in memory was loaded and
+ * stored at every term: 12.6 ms against 5 ms for 99 steps of 32 x 512 at 30 % spiking on one core).
+ * Returns 0; 1 when more than `max_nonzero` spikes were found (nothing written: take the dense product), 2 when
+ * the list could not be allocated. */
+#define SPAN 64
+static void sparse_row(const REAL *restrict sb, const REAL *restrict wt, const REAL *bias, int64_t N, int64_t kc,
+                       int32_t *restrict list, REAL *restrict o) {
+    int64_t nnz = 0;
+    for (int64_t k = 0; k < N; k++)
+        if (sb[k] != R(0)) list[nnz++] = (int32_t)k;
+    for (int64_t j0 = 0; j0 < N; j0 += SPAN) {
+        const int64_t width = N - j0 < SPAN ? N - j0 : SPAN;
+        REAL *restrict oj = o + j0;
+        if (bias) memcpy(oj, bias + j0, sizeof(REAL) * (size_t)width);
+        int64_t e = 0;
+        for (int64_t k0 = 0; k0 < N; k0 += kc) {
+            const int64_t k1 = k0 + kc < N ? k0 + kc : N;
+            REAL acc[SPAN] = {0};
+            if (width == SPAN) {
+                for (; e < nnz && list[e] < k1; e++) {
+                    const REAL v = sb[list[e]];
+                    const REAL *restrict w = wt + (int64_t)list[e] * N + j0;
+                    for (int64_t j = 0; j < SPAN; j++) acc[j] = FMA(v, w[j], acc[j]);
+                }
+            } else {
+                for (; e < nnz && list[e] < k1; e++) {
+                    const REAL v = sb[list[e]];
+                    const REAL *restrict w = wt + (int64_t)list[e] * N + j0;
+                    for (int64_t j = 0; j < width; j++) acc[j] = FMA(v, w[j], acc[j]);
+                }
+            }
+            if (k0 == 0 && !bias)
+                memcpy(oj, acc, sizeof(REAL) * (size_t)width);
+            else
+                for (int64_t j = 0; j < width; j++) oj[j] = oj[j] + acc[j];
+        }
+    }
+}
+
 int sparse_rec_product(const REAL *s, const REAL *wt, const REAL *bias, int64_t B, int64_t N, int64_t kc,
                        int64_t max_nonzero, REAL *out, REAL *part, int nthreads) {
+    (void)part;
     int64_t nz = 0;
     for (int64_t k = 0; k < B * N; k++) nz += s[k] != R(0);
     if (nz > max_nonzero) return 1;
+    if (N > INT32_MAX) return 1;
     int nt = nthreads < 1 ? 1 : (nthreads > B ? (int)B : nthreads);
     if (nz * N / (8 * GRAIN) < nt) nt = nz * N < 8 * GRAIN ? 1 : (int)(nz * N / (8 * GRAIN)); /* fma per thread */
+    int32_t *lists = malloc(sizeof(int32_t) * (size_t)(nt * N));
+    if (!lists) return 2;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
     for (int64_t b = 0; b < B; b++) {
 #ifdef _OPENMP
-        REAL *restrict scratch = part + (int64_t)omp_get_thread_num() * N;
+        int32_t *list = lists + (int64_t)omp_get_thread_num() * N;
 #else
-        REAL *restrict scratch = part;
+        int32_t *list = lists;
 #endif
-        const REAL *restrict sb = s + b * N;
-        REAL *restrict o = out + b * N;
-        if (bias) memcpy(o, bias, sizeof(REAL) * (size_t)N);
-        for (int64_t k0 = 0; k0 < N; k0 += kc) {
-            const int64_t k1 = k0 + kc < N ? k0 + kc : N;
-            REAL *restrict p = (k0 == 0 && !bias) ? o : scratch;
-            memset(p, 0, sizeof(REAL) * (size_t)N);
-            for (int64_t k = k0; k < k1; k++) {
-                const REAL v = sb[k];
-                if (v == R(0)) continue;
-                const REAL *restrict w = wt + k * N;
-                IVDEP for (int64_t j = 0; j < N; j++) p[j] = FMA(v, w[j], p[j]);
-            }
-            if (p != o) {
-                IVDEP for (int64_t j = 0; j < N; j++) o[j] = o[j] + p[j];
-            }
-        }
+        sparse_row(s + b * N, wt, bias, N, kc, list, out + b * N);
     }
+    free(lists);
     return 0;
 }
 
