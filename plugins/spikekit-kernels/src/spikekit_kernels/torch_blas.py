@@ -123,17 +123,19 @@ def sparse_block(lib: ctypes.CDLL, w: Tensor, wt: Tensor, bias: Tensor | None, B
 def packed_weight(w: Tensor, B: int) -> tuple[int, Tensor] | None:
     """``W`` packed once for the backward's per-step products ``gr W`` (``B`` rows): the address of MKL's
     ``cblas_?gemm_compute`` and the packed buffer, or None where torch's BLAS lacks the packing functions (then each
-    step's ``?gemm_`` packs ``W`` again, about a fifth of its time at ``32 x 512 x 512``). The backward's products are
-    gradients, so their summation order is free; the forward's never use this."""
+    step's ``?gemm_`` packs ``W`` again: about 5 % more time at ``32 x 512 x 512`` on one core). The backward's
+    products are gradients, so their summation order is free; the forward's never use this."""
     if w.dtype not in _PACK or w.device.type != "cpu" or B < 1 or w.shape[0] >= 2**31:
         return None
     lib = _torch_cpu()
-    prefix = _PACK[w.dtype]
-    fns = [getattr(lib, prefix + name, None) if lib is not None else None for name in ("pack_get_size", "pack",
-           "compute")]  # fmt: skip
-    if any(f is None for f in fns):
+    if lib is None:
         return None
-    size_fn, pack_fn, compute_fn = fns
+    prefix = _PACK[w.dtype]
+    try:
+        size_fn, pack_fn = getattr(lib, prefix + "pack_get_size"), getattr(lib, prefix + "pack")
+        compute_fn = getattr(lib, prefix + "compute")
+    except AttributeError:
+        return None
     i, real = ctypes.c_int, _GEMM[w.dtype][1]
     n, b = w.shape[0], B
     size_fn.restype = ctypes.c_size_t
