@@ -108,15 +108,19 @@ def test_weight_gradient_from_sparse_and_dense_spikes(scale: float) -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_spike_weight_grad_kernel(dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("rate", [0.03, 0.3], ids=["row-adds", "register-blocks"])
+@pytest.mark.parametrize(("T", "N", "stride"), [(7, 20, 64), (30, 150, 512)], ids=["narrow", "wide-with-tail"])
+def test_spike_weight_grad_kernel(dtype: torch.dtype, rate: float, T: int, N: int, stride: int) -> None:
     """The compiled spike product on padded time-major buffers: Σ_m S[m, j] G[m, i] as a dense product gives it,
-    multi-spike counts included; it declines (writing nothing) above its spike budget."""
+    multi-spike counts included, under one spike in 16 (one row of G added per spike) and above (blocks of rows
+    summed in registers; several blocks, outputs beyond a whole number of register spans); it declines (writing
+    nothing) above its spike budget."""
     from spikekit_kernels import c_loops
 
-    T, B, N, stride = 7, 3, 20, 64  # each step's B * N = 60 values padded to 64
+    B = 3  # each step's B * N values padded to `stride`
     g = torch.Generator().manual_seed(4)
     G = torch.randn(T, stride, generator=g, dtype=dtype)
-    S = (torch.rand(T, stride, generator=g) < 0.1).to(dtype) * torch.randint(1, 3, (T, stride), generator=g)
+    S = (torch.rand(T, stride, generator=g) < rate).to(dtype) * torch.randint(1, 3, (T, stride), generator=g)
     lib = c_loops.lib_for(G, 16, 0, 1)
     assert lib is not None
     wt = torch.full((N, N), float("nan"), dtype=dtype)
@@ -127,6 +131,28 @@ def test_spike_weight_grad_kernel(dtype: torch.dtype) -> None:
     assert lib.spike_weight_grad(*args, nnz, wt.data_ptr(), 2) == 0
     dense = G[1:T, : B * N].reshape(-1, N).t() @ S[: T - 1, : B * N].reshape(-1, N)
     torch.testing.assert_close(wt.t(), dense)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_packed_weight_gives_the_backward_product(dtype: torch.dtype) -> None:
+    """W packed once (MKL's packing functions, where torch's BLAS has them) gives gr W as torch.mm does."""
+    import ctypes
+
+    from spikekit_kernels import torch_blas
+
+    B, N = 5, 96
+    g = torch.Generator().manual_seed(6)
+    w, gr = torch.randn(N, N, generator=g, dtype=dtype), torch.randn(B, N, generator=g, dtype=dtype)
+    assert torch_blas.packed_weight(w.to(torch.int32), B) is None
+    packed = torch_blas.packed_weight(w, B)
+    if packed is None:
+        pytest.skip("torch's BLAS has no packing functions here: each step's ?gemm_ packs W")
+    real = ctypes.c_float if dtype == torch.float32 else ctypes.c_double
+    i, p = ctypes.c_int, ctypes.c_void_p
+    compute = ctypes.CFUNCTYPE(None, i, i, i, i, i, i, p, i, p, i, real, p, i)(packed[0])
+    out = torch.full((B, N), float("nan"), dtype=dtype)
+    compute(102, 151, 111, N, B, N, packed[1].data_ptr(), N, gr.data_ptr(), N, 0.0, out.data_ptr(), N)
+    torch.testing.assert_close(out, gr @ w)
 
 
 def test_is_supported_and_declines_a_surrogate_callable() -> None:

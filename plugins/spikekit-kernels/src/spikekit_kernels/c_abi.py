@@ -35,6 +35,7 @@ _REC += [(n, ctypes.c_void_p) for n in ("xp", "s", "wv", "is_", "bs", "g_out")]
 _REC += [(n, ctypes.c_int64) for n in ("gob", "got", "gon")]
 _REC += [(n, ctypes.c_void_p) for n in ("gs", "v0", "i0", "b0", "grv", "gri", "grb", "gx", "wt")]
 _REC += [("kc", ctypes.c_int64), ("part", ctypes.c_void_p), ("nthreads", ctypes.c_int64)]
+_REC += [("compute", ctypes.c_void_p), ("wpacked", ctypes.c_void_p)]
 Rec = type("Rec", (ctypes.Structure,), {"_fields_": _REC})
 
 
