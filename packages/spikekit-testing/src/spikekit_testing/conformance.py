@@ -85,6 +85,29 @@ def assert_grads_match(
         torch.testing.assert_close(leaf.grad, ref[name].grad, rtol=rtol, atol=atol, msg=f"{label}: d{name}")
 
 
+def _assert_runs_match(
+    label: str,
+    got: tuple[Any, Any, Any],
+    ref: tuple[Any, Any, Any],
+    inputs: tuple[torch.Tensor, torch.Tensor],
+    atol: float,
+    grad_rtol: float,
+) -> None:
+    """Outputs, final states and recordings of a backend's run against the reference's, then the input gradients
+    after one backward pass through both with the same random weights."""
+    (out, final, rec), (ref_out, ref_final, ref_rec) = got, ref
+    torch.testing.assert_close(out, ref_out, atol=atol, rtol=0, msg=f"{label}: outputs")
+    for n in ref_final:
+        torch.testing.assert_close(final[n], ref_final[n], atol=atol, rtol=1e-6, msg=f"{label}: {n}")
+    assert set(rec) == set(ref_rec), f"{label}: recordings {sorted(rec)} vs {sorted(ref_rec)}"
+    for n in ref_rec:
+        torch.testing.assert_close(rec[n], ref_rec[n], atol=atol, rtol=1e-6, msg=f"{label}: rec {n}")
+    weights = torch.randn_like(ref_out)
+    (out * weights).sum().backward()
+    (ref_out * weights).sum().backward()
+    assert_grads_match(label, {"input": inputs[0]}, {"input": inputs[1]}, grad_rtol, 1e-6)
+
+
 # ======================================================================================================== neurons
 class NeuronConformance:
     """Checks every stateful neuron layer must pass.
@@ -396,17 +419,9 @@ class BackendConformance:
             out, final, rec = backend.run(x, state, model)
             ref_model, ref_leaves = with_leaf_params(build())
             x_ref = x.detach().clone().requires_grad_(True)
-            ref_out, ref_final, ref_rec = run_step_loop(x_ref, {k: v.clone() for k, v in state.items()}, ref_model)
-            torch.testing.assert_close(out, ref_out, atol=self.atol, rtol=0, msg=f"{label}: outputs")
-            assert set(final) == set(ref_final) and set(rec) == set(ref_rec), f"{label}: state or recording keys"
-            for n in ref_final:
-                torch.testing.assert_close(final[n], ref_final[n], atol=self.atol, rtol=1e-6, msg=f"{label}: {n}")
-            for n in ref_rec:
-                torch.testing.assert_close(rec[n], ref_rec[n], atol=self.atol, rtol=1e-6, msg=f"{label}: rec {n}")
-            weights = torch.randn_like(ref_out)
-            (out * weights).sum().backward()
-            (ref_out * weights).sum().backward()
-            assert_grads_match(label, {"input": x}, {"input": x_ref}, self.grad_rtol, 1e-6)
+            ref = run_step_loop(x_ref, {k: v.clone() for k, v in state.items()}, ref_model)
+            assert set(final) == set(ref[1]), f"{label}: state keys {sorted(final)} vs {sorted(ref[1])}"
+            _assert_runs_match(label, (out, final, rec), ref, (x, x_ref), self.atol, self.grad_rtol)
             ran += 1
             if leaves:
                 assert_grads_match(label, leaves, ref_leaves, self.grad_rtol, 1e-5)
@@ -440,17 +455,8 @@ class BackendConformance:
             out, final, rec = backend.run(x, state, params)
             ref_params, ref_leaves = with_leaf_params(build())
             x_ref = x.detach().clone().requires_grad_(True)
-            ref_out, ref_final, ref_rec = reference.run(x_ref, self._state(names, ref_params), ref_params)
-            torch.testing.assert_close(out, ref_out, atol=self.atol, rtol=0, msg=f"{label}: outputs")
-            for n in ref_final:
-                torch.testing.assert_close(final[n], ref_final[n], atol=self.atol, rtol=1e-6, msg=f"{label}: {n}")
-            assert set(rec) == set(ref_rec), f"{label}: recordings {sorted(rec)} vs {sorted(ref_rec)}"
-            for n in ref_rec:
-                torch.testing.assert_close(rec[n], ref_rec[n], atol=self.atol, rtol=1e-6, msg=f"{label}: rec {n}")
-            weights = torch.randn_like(ref_out)
-            (out * weights).sum().backward()
-            (ref_out * weights).sum().backward()
-            assert_grads_match(label, {"input": x}, {"input": x_ref}, self.grad_rtol, 1e-6)
+            ref = reference.run(x_ref, self._state(names, ref_params), ref_params)
+            _assert_runs_match(label, (out, final, rec), ref, (x, x_ref), self.atol, self.grad_rtol)
             ran += 1
             if leaves:
                 assert_grads_match(label, leaves, ref_leaves, self.grad_rtol, 1e-5)
